@@ -1,0 +1,247 @@
+"""One model interface for both engines, the metadata saved with every model, and loading.
+
+Every model (NumPy `NeuralNetWork`, Keras `KerasModel`) has:
+- `info`: a `ModelInfo` (what it is, how it was trained, how well it does);
+- `predict_proba(images) -> (n, 10)` float32, rows summing to 1, columns in digit order;
+- `predict(images) -> (n,)` digits as int64;
+- `fit(images, labels, epochs=, batch_size=, on_batch=, on_epoch=, validation=)` reporting
+  `Progress`; a callback that returns True stops training (as in scipy.optimize);
+- `save(path)`, written atomically; `load_model(path)` reads any saved model back.
+Images may be uint8 0-255 or float 0-1, shaped (n, 28, 28) or (n, 784), or one (28, 28) image.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+WEIGHTS_DIR = PROJECT_DIR / "weights"
+DEFAULT_MODEL_PATH = WEIGHTS_DIR / "default.npz"
+
+
+class ModelFileError(ValueError):
+    """A model file is missing, empty, damaged or not one of ours; the message names it."""
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model is and how it was made; saved inside the model file as JSON."""
+
+    engine: str                    # "numpy" or "keras"
+    architecture: str              # e.g. "784-512-10 relu/softmax" or "cnn"
+    settings: dict = field(default_factory=dict)  # the engine's own config (hidden, learning_rate, ...)
+    epochs: int = 0                # complete epochs trained
+    batch_size: int = 0
+    train_samples: int = 0         # training images per epoch
+    test_accuracy: float | None = None  # on the 10,000 MNIST test images
+    train_seconds: float = 0.0
+    trained_at: str = ""           # ISO 8601, UTC
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, where: str | Path) -> "ModelInfo":
+        try:
+            data = json.loads(text)
+            return cls(**data)
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"{where}: model metadata is unreadable ({err})") from None
+
+    def summary(self) -> str:
+        """One line for people: engine, architecture, training, accuracy, date."""
+        acc = "untested" if self.test_accuracy is None else f"{self.test_accuracy:.2%} test accuracy"
+        when = self.trained_at[:16].replace("T", " ") + " UTC" if self.trained_at else "never trained"
+        return (f"{self.engine} {self.architecture}, {self.epochs} epochs at batch {self.batch_size}, "
+                f"{acc}, trained {when}")
+
+    def trained(self, epochs: int, batch_size: int, train_samples: int, seconds: float) -> "ModelInfo":
+        """A copy stamped with a finished training run (test accuracy is set after evaluation)."""
+        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        return replace(self, epochs=epochs, batch_size=batch_size, train_samples=train_samples,
+                       train_seconds=round(seconds, 2), trained_at=now, test_accuracy=None)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a training callback receives, after each batch and after each epoch."""
+
+    epoch: int                 # 1-based epoch in progress (or just finished)
+    epochs: int                # epochs asked for
+    samples_seen: int          # training samples processed so far in this run
+    total_samples: int         # epochs x training samples
+    loss: float                # mean training loss over this epoch so far
+    accuracy: float            # training accuracy over this epoch so far
+    seconds: float             # since training started
+    test_loss: float | None = None      # set at the end of an epoch when validation data is given
+    test_accuracy: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.samples_seen / self.total_samples if self.total_samples else 0.0
+
+
+Callback = Callable[[Progress], "bool | None"]
+
+
+class DigitModel(Protocol):
+    info: ModelInfo
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray: ...
+    def predict(self, images: np.ndarray) -> np.ndarray: ...
+    def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
+            on_batch: Callback | None = None, on_epoch: Callback | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "DigitModel": ...
+    def save(self, path: str | os.PathLike) -> Path: ...
+
+
+def as_batch(images: np.ndarray) -> np.ndarray:
+    """Images as a C-contiguous float32 (n, 784) array in [0, 1].
+
+    Accepts uint8 0-255 or float 0-1, shaped (n, 28, 28), (n, 784), (28, 28) or (784,).
+    """
+    x = np.asarray(images)
+    if x.shape in ((28, 28), (784,)):
+        x = x.reshape(1, 784)
+    if x.ndim == 3 and x.shape[1:] == (28, 28):
+        x = x.reshape(len(x), 784)
+    if x.ndim != 2 or x.shape[1] != 784:
+        raise ValueError(f"images must be shaped (n, 28, 28) or (n, 784), got {x.shape}")
+    if x.dtype == np.uint8:
+        return np.multiply(x, np.float32(1 / 255), dtype=np.float32)
+    if not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise ValueError(f"images must be uint8 0-255 or float 0-1, got dtype {x.dtype}")
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if x.size and not np.isfinite(x).all():
+        raise ValueError("images contain NaN or infinite values")
+    if x.size and (x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError(f"float images must be in [0, 1], got {x.min():g} to {x.max():g}; "
+                         "pass uint8 images or divide by 255")
+    return x
+
+
+def check_labels(labels: np.ndarray, n: int) -> np.ndarray:
+    """Digit labels as int64 (n,), or ValueError naming what is wrong."""
+    y = np.asarray(labels)
+    if y.shape != (n,):
+        raise ValueError(f"labels must be shaped ({n},) to match the images, got {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be integer digits 0-9, got dtype {y.dtype}")
+    if n and (y.min() < 0 or y.max() > 9):
+        raise ValueError(f"labels must be digits 0-9, got values {y.min()} to {y.max()}")
+    return y.astype(np.int64)
+
+
+def check_fit_settings(epochs: int, batch_size: int) -> None:
+    if not isinstance(epochs, (int, np.integer)) or epochs < 1:
+        raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+
+
+# ---------------------------------------------------------------------------- loading
+
+
+def model_kind(path: str | os.PathLike) -> str:
+    """"numpy" or "keras" for a saved model file; ModelFileError for anything else."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no such model file")
+    if path.stat().st_size == 0:
+        raise ModelFileError(f"{path}: the file is empty")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ModelFileError(f"{path}: not a saved model (not a zip archive: {err})") from None
+    if "info.npy" in names:
+        return "numpy"
+    if "mnistlab.json" in names and "config.json" in names:
+        return "keras"
+    raise ModelFileError(f"{path}: a zip archive, but not a model saved by MNIST Lab")
+
+
+def load_model(path: str | os.PathLike | None = None) -> DigitModel:
+    """Load any saved model, NumPy or Keras; None loads the shipped default model.
+
+    Never unpickles: NumPy weights load with allow_pickle=False, Keras with safe_mode=True.
+    """
+    path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+    kind = model_kind(path)
+    if kind == "numpy":
+        from .numpy_net import NeuralNetWork
+        return NeuralNetWork.load(path)
+    from .keras_net import KerasModel  # imports TensorFlow: only when a Keras model is loaded
+    return KerasModel.load(path)
+
+
+def read_info(path: str | os.PathLike) -> ModelInfo:
+    """A saved model's metadata, without loading its weights (or TensorFlow)."""
+    path = Path(path)
+    kind = model_kind(path)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if kind == "numpy":
+                with archive.open("info.npy") as f:
+                    text = str(np.load(f, allow_pickle=False))
+            else:
+                text = archive.read("mnistlab.json").decode("utf-8")
+    except (OSError, ValueError, zipfile.BadZipFile) as err:
+        raise ModelFileError(f"{path}: cannot read model metadata ({err})") from None
+    return ModelInfo.from_json(text, path)
+
+
+# ---------------------------------------------------------------------------- evaluation
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """How a model does on labelled images."""
+
+    accuracy: float
+    per_digit: np.ndarray    # (10,) accuracy for each true digit (NaN where a digit is absent)
+    confusion: np.ndarray    # (10, 10) counts: row = true digit, column = predicted digit
+    predictions: np.ndarray  # (n,) predicted digits
+    confidence: np.ndarray   # (n,) probability of the predicted digit
+
+    @property
+    def count(self) -> int:
+        return int(self.confusion.sum())
+
+
+def evaluate(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+    """Accuracy, per-digit accuracy and confusion matrix of `model` on `images`."""
+    proba = model.predict_proba(images)
+    return evaluation_from_proba(proba, labels)
+
+
+def evaluation_from_proba(proba: np.ndarray, labels: np.ndarray) -> Evaluation:
+    y = check_labels(labels, len(proba))
+    predictions = proba.argmax(axis=1)
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (y, predictions), 1)
+    totals = confusion.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per_digit = np.diag(confusion) / totals
+    accuracy = float(np.trace(confusion) / max(len(y), 1))
+    confidence = proba[np.arange(len(proba)), predictions]
+    return Evaluation(accuracy, per_digit, confusion, predictions, confidence)
+
+
+def format_evaluation(ev: Evaluation) -> str:
+    """Per-digit accuracy and the confusion matrix as plain text, ending with the accuracy line."""
+    lines = ["per-digit accuracy:"]
+    lines += [f"  {d}: {acc:.4f}" if np.isfinite(acc) else f"  {d}: (none)" for d, acc in enumerate(ev.per_digit)]
+    lines.append("confusion matrix (rows: true digit, columns: predicted digit):")
+    lines.append("      " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(ev.confusion):
+        lines.append(f"  {d}:  " + "".join(f"{c:>6}" for c in row))
+    lines.append(f"test accuracy: {ev.accuracy:.4f}")
+    return "\n".join(lines)

@@ -1,0 +1,300 @@
+"""The tutorial's three-layer network in NumPy, grown into a real tool.
+
+`NeuralNetWork(inputnodes, hiddennodes, outputnodes, learningrate)` with `train(inputs_list,
+targets_list)` and `query(inputs)` is the tutorial's class: same weights `wih`/`who`, same
+initialisation, sigmoid via `scipy.special.expit`, same per-sample backpropagation. Its loops run
+unchanged against this class.
+
+Around it: `activation="relu"` (ReLU hidden layer, softmax output, cross-entropy, biases),
+momentum, seeding, vectorised mini-batch `fit`, the shared model interface (`predict_proba`,
+`predict`, `save`, `load`), all in float32.
+
+Shapes: weights are stored as in the tutorial, `wih` (hidden, inputs) and `who` (outputs, hidden);
+batches are row-major, X (B, inputs), so a layer is `X @ wih.T`.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.special
+
+from .files import atomic_write
+from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
+                     check_labels)
+
+ACTIVATIONS = ("sigmoid", "relu")
+DTYPE = np.float32
+
+
+@dataclass(frozen=True)
+class NetConfig:
+    """Everything needed to rebuild the network; saved with the weights."""
+
+    inputnodes: int = 784
+    hiddennodes: int = 200
+    outputnodes: int = 10
+    learningrate: float = 0.1
+    activation: str = "sigmoid"  # "sigmoid": the tutorial's network; "relu": ReLU + softmax
+    momentum: float = 0.0        # 0 is the tutorial's plain gradient step
+    seed: int | None = None      # weights and shuffling; None = fresh randomness
+
+    def validate(self) -> None:
+        for name in ("inputnodes", "hiddennodes", "outputnodes"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if not (isinstance(self.learningrate, (int, float)) and 0 < self.learningrate <= 10):
+            raise ValueError(f"learningrate must be a number in (0, 10], got {self.learningrate!r}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if not (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1):
+            raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+
+
+class NeuralNetWork:
+    """Input, hidden and output layers of nodes, fully connected (the tutorial's network)."""
+
+    def __init__(self, inputnodes: int, hiddennodes: int, outputnodes: int, learningrate: float, *,
+                 activation: str = "sigmoid", momentum: float = 0.0, seed: int | None = None):
+        self.config = NetConfig(inputnodes, hiddennodes, outputnodes, learningrate, activation, momentum, seed)
+        self.config.validate()
+        self.inodes, self.hnodes, self.onodes = inputnodes, hiddennodes, outputnodes
+        self.lr = learningrate
+        self.activation = activation
+        self._rng = np.random.default_rng(seed)
+        if activation == "sigmoid":
+            # The tutorial's initialisation: normal, standard deviation 1/sqrt(nodes in the layer).
+            wih = self._rng.normal(0.0, pow(self.hnodes, -0.5), (self.hnodes, self.inodes))
+            who = self._rng.normal(0.0, pow(self.onodes, -0.5), (self.onodes, self.hnodes))
+        else:
+            # He initialisation keeps ReLU activations from shrinking or exploding layer by layer.
+            wih = self._rng.normal(0.0, np.sqrt(2.0 / self.inodes), (self.hnodes, self.inodes))
+            who = self._rng.normal(0.0, np.sqrt(1.0 / self.hnodes), (self.onodes, self.hnodes))
+        self.wih = wih.astype(DTYPE)
+        self.who = who.astype(DTYPE)
+        # Biases: the tutorial's sigmoid network has none (these stay zero); the ReLU one learns them.
+        self.bh = np.zeros(self.hnodes, DTYPE)
+        self.bo = np.zeros(self.onodes, DTYPE)
+        self._velocity = None  # momentum buffers, created on first use
+        self.activation_function = lambda x: scipy.special.expit(x)
+        arch = f"{inputnodes}-{hiddennodes}-{outputnodes} " + ("sigmoid" if activation == "sigmoid" else "relu/softmax")
+        self.info = ModelInfo(engine="numpy", architecture=arch, settings=asdict(self.config))
+        self.history_: list[Progress] = []
+
+    # ------------------------------------------------------------------ the tutorial's interface
+
+    def train(self, inputs_list, targets_list) -> None:
+        """One backpropagation step on one sample (inputs scaled, targets 0.01/0.99), in place."""
+        inputs = np.array(inputs_list, ndmin=2, dtype=DTYPE)       # (1, inputs)
+        targets = np.array(targets_list, ndmin=2, dtype=DTYPE)     # (1, outputs)
+        if self.activation == "relu":
+            targets = targets / targets.sum()  # softmax targets must sum to 1
+        self._step(inputs, targets)
+
+    def query(self, inputs):
+        """The output layer's activations for one input (list or array), as in the tutorial."""
+        inputs = np.asarray(inputs, dtype=DTYPE)
+        hidden_inputs = np.dot(self.wih, inputs) + _column(self.bh, inputs)
+        if self.activation == "sigmoid":
+            hidden_outputs = self.activation_function(hidden_inputs)
+            final_inputs = np.dot(self.who, hidden_outputs) + _column(self.bo, inputs)
+            return self.activation_function(final_inputs)
+        hidden_outputs = np.maximum(hidden_inputs, 0)
+        final_inputs = np.dot(self.who, hidden_outputs) + _column(self.bo, inputs)
+        return scipy.special.softmax(final_inputs, axis=0)
+
+    # ------------------------------------------------------------------ mini-batch training
+
+    def _step(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        """Forward and backward pass on a batch x (B, inputs) with targets t (B, outputs).
+
+        Updates the weights with the batch-mean gradient (batch of 1 = the tutorial's rule).
+        Returns the batch's summed loss and the network's outputs (B, outputs).
+        """
+        batch = len(x)
+        hidden_in = x @ self.wih.T                       # (B, h)
+        if self.activation == "sigmoid":
+            hidden = scipy.special.expit(hidden_in)
+            out = scipy.special.expit(hidden @ self.who.T)  # (B, o)
+            errors = t - out
+            loss = 0.5 * float(np.einsum("ij,ij->", errors, errors))
+            # Ascend along errors: the tutorial's update, lr * dE * f'(x), here averaged over B.
+            d_out = errors * out * (1.0 - out)
+            d_hidden = (d_out @ self.who) * hidden * (1.0 - hidden)
+            scale = self.lr / batch
+            self._apply(-scale, d_out, hidden, d_hidden, x, bias=False)
+        else:
+            hidden_in += self.bh
+            hidden = np.maximum(hidden_in, 0)
+            logits = hidden @ self.who.T
+            logits += self.bo
+            out = scipy.special.softmax(logits, axis=1)
+            loss = -float(np.sum(t * np.log(np.maximum(out, 1e-30))))
+            d_out = out - t                               # d(cross-entropy)/d(logits)
+            d_hidden = d_out @ self.who
+            d_hidden *= hidden_in > 0
+            self._apply(self.lr / batch, d_out, hidden, d_hidden, x, bias=True)
+        return loss, out
+
+    def _apply(self, scale: float, d_out, hidden, d_hidden, x, bias: bool) -> None:
+        """w -= scale * gradient (with momentum when set); gradient = d_layer.T @ layer input."""
+        grads = [(self.who, d_out.T @ hidden), (self.wih, d_hidden.T @ x)]
+        if bias:
+            grads += [(self.bo, d_out.sum(axis=0)), (self.bh, d_hidden.sum(axis=0))]
+        mu = self.config.momentum
+        if mu == 0:
+            for weight, grad in grads:
+                weight -= DTYPE(scale) * grad
+            return
+        if self._velocity is None:
+            self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh)]
+        for (weight, grad), velocity in zip(grads, self._velocity):
+            velocity *= DTYPE(mu)
+            velocity -= DTYPE(scale) * grad
+            weight += velocity
+
+    def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
+            on_batch: Callback | None = None, on_epoch: Callback | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "NeuralNetWork":
+        """Train on images (n, 28, 28) or (n, 784) with digit labels (n,) in shuffled mini-batches.
+
+        Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
+        epoch restores the weights of the last complete epoch. Returns self.
+        """
+        check_fit_settings(epochs, batch_size)
+        x = self._scale(as_batch(images))
+        y = check_labels(labels, len(x))
+        if x.shape[1] != self.inodes or self.onodes != 10:
+            raise ValueError(f"fit needs a 784-input, 10-output network, this one is {self.info.architecture}")
+        n = len(x)
+        low, high = (0.01, 0.99) if self.activation == "sigmoid" else (0.0, 1.0)
+        target_rows = np.full((10, 10), low, DTYPE) + np.eye(10, dtype=DTYPE) * (high - low)
+        started = time.perf_counter()
+        saved = self._snapshot()
+        completed = 0
+        for epoch in range(1, epochs + 1):
+            order = self._rng.permutation(n)
+            loss_sum, correct, seen = 0.0, 0, 0
+            stop = False
+            for begin in range(0, n, batch_size):
+                idx = order[begin : begin + batch_size]
+                loss, out = self._step(x[idx], target_rows[y[idx]])
+                loss_sum += loss
+                correct += int(np.count_nonzero(out.argmax(axis=1) == y[idx]))
+                seen += len(idx)
+                if on_batch is not None:
+                    progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
+                                        loss_sum / seen, correct / seen, time.perf_counter() - started)
+                    if on_batch(progress):
+                        stop = True
+                        break
+            if stop:
+                self._restore(saved)
+                break
+            completed = epoch
+            progress = Progress(epoch, epochs, epoch * n, epochs * n, loss_sum / n, correct / n,
+                                time.perf_counter() - started)
+            if validation is not None:
+                test_loss, test_acc = self.score(*validation)
+                progress = Progress(**{**asdict(progress), "test_loss": test_loss, "test_accuracy": test_acc})
+            self.history_.append(progress)
+            saved = self._snapshot()
+            if on_epoch is not None and on_epoch(progress):
+                break
+        self.stopped_ = completed < epochs
+        self.info = self.info.trained(self.info.epochs + completed, batch_size, n, time.perf_counter() - started)
+        return self
+
+    def _snapshot(self) -> list[np.ndarray]:
+        return [w.copy() for w in (self.wih, self.who, self.bh, self.bo)]
+
+    def _restore(self, saved: list[np.ndarray]) -> None:
+        for weight, copy in zip((self.wih, self.who, self.bh, self.bo), saved):
+            weight[...] = copy
+        self._velocity = None
+
+    # ------------------------------------------------------------------ the model interface
+
+    def _scale(self, x: np.ndarray) -> np.ndarray:
+        """[0, 1] pixels as this network expects them: the tutorial's 0.01-1.0 for sigmoid."""
+        if self.activation == "sigmoid":
+            return x * DTYPE(0.99) + DTYPE(0.01)
+        return x
+
+    def _forward(self, x: np.ndarray) -> np.ndarray:
+        hidden_in = x @ self.wih.T + self.bh
+        if self.activation == "sigmoid":
+            return scipy.special.expit(scipy.special.expit(hidden_in) @ self.who.T + self.bo)
+        return scipy.special.softmax(np.maximum(hidden_in, 0) @ self.who.T + self.bo, axis=1)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """(n, 10) float32 probabilities; sigmoid outputs are normalised to sum to 1."""
+        x = self._scale(as_batch(images))
+        out = np.empty((len(x), self.onodes), DTYPE)
+        for begin in range(0, len(x), 4096):  # bounded memory for any n
+            out[begin : begin + 4096] = self._forward(x[begin : begin + 4096])
+        if self.activation == "sigmoid":
+            out /= out.sum(axis=1, keepdims=True)
+        return out
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """(n,) predicted digits."""
+        return self.predict_proba(images).argmax(axis=1)
+
+    def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+        """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
+        proba = self.predict_proba(images)
+        y = check_labels(labels, len(proba))
+        picked = proba[np.arange(len(y)), y]
+        loss = float(-np.mean(np.log(np.maximum(picked, 1e-30))))
+        return loss, float(np.mean(proba.argmax(axis=1) == y))
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write weights and metadata to one .npz file, atomically."""
+        arrays = dict(wih=self.wih, who=self.who, bh=self.bh, bo=self.bo, info=np.array(self.info.to_json()))
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "NeuralNetWork":
+        """Load a network saved by `save`; ModelFileError names the file when anything is off."""
+        path = Path(path)
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in ("wih", "who", "bh", "bo", "info")}
+        except KeyError as err:
+            raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+            raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
+        info = ModelInfo.from_json(str(arrays["info"]), path)
+        if info.engine != "numpy":
+            raise ModelFileError(f"{path}: holds a {info.engine!r} model, not a NumPy network")
+        try:
+            config = NetConfig(**info.settings)
+            net = cls(config.inputnodes, config.hiddennodes, config.outputnodes, config.learningrate,
+                      activation=config.activation, momentum=config.momentum, seed=config.seed)
+        except (TypeError, ValueError) as err:
+            raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
+        for name in ("wih", "who", "bh", "bo"):
+            expected = getattr(net, name)
+            array = arrays[name]
+            if array.shape != expected.shape or array.dtype != DTYPE:
+                raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, "
+                                     f"expected {DTYPE.__name__} {expected.shape}")
+            if not np.isfinite(array).all():
+                raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
+            setattr(net, name, np.ascontiguousarray(array))
+        net.info = info
+        return net
+
+
+def _column(bias: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """The bias shaped like `np.dot(w, inputs)`: (n,) for a 1-D input, (n, 1) for a column."""
+    return bias if inputs.ndim == 1 else bias[:, None]

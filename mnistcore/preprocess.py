@@ -1,0 +1,188 @@
+"""Turn a drawing into an MNIST-style 28x28 image, the way MNIST itself was made.
+
+MNIST's digits were cropped to their ink, scaled (anti-aliased, aspect kept) so the longer side
+is 20 px, and placed in a 28x28 field with their centre of mass at the centre. A canvas drawing
+goes through the same steps here, plus one MNIST never needed: the stroke is thickened or thinned
+to MNIST's typical width, so a 1-px pen and a marker both look like a pen on paper.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+MAX_SIDE = 4096          # larger inputs are refused: no canvas in a browser is this big
+INK = 0.2                # a pixel with at least this much ink counts when finding the digit
+BOX = 20                 # MNIST's digit box: the longer side of the digit, in pixels
+WORK = 4 * BOX           # stroke width is adjusted at this resolution (fast, and fine enough)
+STROKE_WIDTH = 1.85       # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
+MIN_EXTENT = 0.05        # a digit spans at least this fraction of the canvas' longer side
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What the network sees, step by step (all float32 in [0, 1], ink = 1)."""
+
+    ink: np.ndarray      # (H, W) the drawing as ink intensity
+    cropped: np.ndarray  # (h, w) the ink's bounding box
+    scaled: np.ndarray   # (<=20, <=20) longer side 20 px, stroke width normalised
+    centred: np.ndarray  # (28, 28) centre of mass at the centre: the network's input
+
+
+def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray | None:
+    """A drawing (RGBA/RGB/grey array) as a (28, 28) float32 MNIST image, or None if blank."""
+    steps = canvas_steps(image_data)
+    return None if steps is None else steps.centred
+
+
+def canvas_steps(image_data: np.ndarray) -> Steps | None:
+    """Every preprocessing step for a drawing; None when there is no digit (blank, a dot).
+
+    `image_data`: (H, W, 4) RGBA as streamlit-drawable-canvas returns it (opaque or
+    transparent background), (H, W, 3) RGB, or (H, W) grey; uint8 0-255 or float 0-1.
+    Either polarity works: the background is whatever colour the border has.
+    """
+    ink = ink_image(image_data)
+    mask = ink >= INK
+    if not mask.any():
+        return None
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    cropped = ink[top:bottom, left:right]
+    if _is_dot(mask[top:bottom, left:right], max(ink.shape)):
+        return None
+    scaled = _normalise_stroke(cropped)
+    return Steps(ink=ink, cropped=cropped, scaled=scaled, centred=_centre(scaled))
+
+
+def ink_image(image_data: np.ndarray) -> np.ndarray:
+    """The drawing as (H, W) float32 ink in [0, 1]: 0 = background, 1 = full ink."""
+    img = _validated(image_data)
+    if img.ndim == 3 and img.shape[2] == 4:
+        alpha = img[..., 3]
+        if np.median(_border(alpha)) < 0.5:
+            # Transparent background: whatever was painted is ink, whatever its colour.
+            return _stretch(alpha)
+        img = img[..., :3]
+    grey = img if img.ndim == 2 else img[..., :3] @ np.array([0.299, 0.587, 0.114], np.float32)
+    background = float(np.median(_border(grey)))
+    # Ink is the distance from the background colour, so white-on-black and black-on-white
+    # drawings both come out as MNIST's light digit on a dark field.
+    return _stretch(np.abs(grey - background) / max(background, 1.0 - background, 1e-6))
+
+
+def _validated(image_data: np.ndarray) -> np.ndarray:
+    img = np.asarray(image_data)
+    if img.dtype == object or not (np.issubdtype(img.dtype, np.number) or img.dtype == bool):
+        raise ValueError(f"drawing must be a numeric array, got dtype {img.dtype}")
+    if img.ndim == 3 and img.shape[2] == 1:
+        img = img[..., 0]
+    if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
+        raise ValueError(f"drawing must be (H, W), (H, W, 3) or (H, W, 4), got shape {img.shape}")
+    if min(img.shape[:2]) < 8 or max(img.shape[:2]) > MAX_SIDE:
+        raise ValueError(f"drawing is {img.shape[0]}x{img.shape[1]} px; each side must be 8 to {MAX_SIDE} px")
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    img = img.astype(np.float32)
+    if not np.isfinite(img).all():
+        raise ValueError("drawing contains NaN or infinite values")
+    low, high = float(img.min()), float(img.max())
+    if low < 0 or high > 255:
+        raise ValueError(f"drawing values must be 0-1 or 0-255, got {low:g} to {high:g}")
+    return img / 255.0 if high > 1.0 else img
+
+
+def _border(img: np.ndarray) -> np.ndarray:
+    return np.concatenate([img[0], img[-1], img[:, 0], img[:, -1]])
+
+
+def _stretch(ink: np.ndarray) -> np.ndarray:
+    """Scale ink so its strongest pixel is 1, as in MNIST; faint noise stays faint (all zero)."""
+    peak = float(ink.max())
+    if peak < INK:  # nothing stands out from the background
+        return np.zeros(ink.shape, np.float32)
+    return np.clip(ink / peak, 0.0, 1.0).astype(np.float32)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Estimated stroke width in pixels of a binary drawing: 2 x area / boundary length.
+
+    A stroke of width w and length L has area w*L and a boundary of about 2*L, so this is w
+    for long strokes and a little less for short ones.
+    """
+    area = float(mask.sum())
+    if area == 0:
+        return 0.0
+    padded = np.pad(mask, 1)
+    edges = np.count_nonzero(padded[1:] != padded[:-1]) + np.count_nonzero(padded[:, 1:] != padded[:, :-1])
+    return 2.0 * area / edges
+
+
+def _is_dot(mask: np.ndarray, canvas_side: int) -> bool:
+    """A stray dot or blob, not a digit: tiny on the canvas, or barely longer than it is thick."""
+    extent = max(mask.shape)
+    return extent < max(3, MIN_EXTENT * canvas_side) or extent < 3.0 * stroke_width(mask)
+
+
+def _normalise_stroke(cropped: np.ndarray) -> np.ndarray:
+    """Scale the cropped digit so its longer side is 20 px, with an MNIST-like stroke width."""
+    work = resize_to_fit(cropped, WORK)
+    factor = WORK / BOX
+    width = stroke_width(work >= 0.5) / factor  # in 20-px-box pixels
+    target = STROKE_WIDTH
+    if width < 0.7 * target:
+        radius = int(round((target - width) * factor / 2))
+        work = ndimage.grey_dilation(work, footprint=_disk(radius), mode="constant")
+    elif width > 1.4 * target:
+        radius = int(round(min(width - target, width / 2) * factor / 2))
+        work = ndimage.grey_erosion(work, footprint=_disk(radius), mode="constant", cval=0.0)
+    mask = work >= INK
+    if mask.any():  # dilation grew the box, erosion may have shrunk it: crop again
+        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+        work = work[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return np.clip(resize_to_fit(work, BOX), 0.0, 1.0).astype(np.float32)
+
+
+def _disk(radius: int) -> np.ndarray:
+    r = max(radius, 1)
+    y, x = np.ogrid[-r : r + 1, -r : r + 1]
+    return x * x + y * y <= r * r + r  # "+ r" rounds the disk a little fuller, closer to a pen tip
+
+
+def _centre(scaled: np.ndarray) -> np.ndarray:
+    """Place the digit in 28x28 with its centre of mass where MNIST has it: pixel (14, 14)."""
+    out = np.zeros((28, 28), np.float32)
+    h, w = scaled.shape
+    cy, cx = ndimage.center_of_mass(scaled)
+    top = int(np.clip(round(14.0 - cy), 0, 28 - h))
+    left = int(np.clip(round(14.0 - cx), 0, 28 - w))
+    out[top : top + h, left : left + w] = scaled
+    return out
+
+
+def resize_to_fit(img: np.ndarray, side: int) -> np.ndarray:
+    """Resize so the longer side is `side` px, keeping the aspect ratio (at least 1 px each way)."""
+    h, w = img.shape
+    scale = side / max(h, w)
+    return resize(img, max(1, round(h * scale)), max(1, round(w * scale)))
+
+
+def resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
+    """Anti-aliased resize of a 2-D float image: area averaging down, linear interpolation up."""
+    return (_resample_matrix(img.shape[0], out_h) @ img @ _resample_matrix(img.shape[1], out_w).T).astype(np.float32)
+
+
+def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights; each row sums to 1."""
+    if n_out <= n_in:
+        # Output pixel j covers input interval [j, j+1) * n_in/n_out; weight = overlap length.
+        edges = np.arange(n_out + 1) * (n_in / n_out)
+        pixels = np.arange(n_in)
+        weights = np.minimum(edges[1:, None], pixels + 1) - np.maximum(edges[:-1, None], pixels)
+        weights = np.clip(weights, 0.0, None)
+    else:
+        # Linear interpolation between input pixel centres (aligned at pixel centres).
+        centres = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
+        weights = np.clip(1.0 - np.abs(centres[:, None] - np.arange(n_in)), 0.0, None)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)

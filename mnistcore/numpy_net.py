@@ -23,12 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import scipy.special
+from scipy.linalg import blas
 
 from .files import atomic_write
 from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
                      check_labels)
 
 ACTIVATIONS = ("sigmoid", "relu")
+
+# The tutorial's loops call numpy.asfarray, which NumPy 2.0 removed. So that those loops run
+# unchanged after `from mnistcore.numpy_net import NeuralNetWork`, put back exactly what it did
+# (only where it is missing; nothing of NumPy's is replaced).
+if not hasattr(np, "asfarray"):
+    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
 DTYPE = np.float32
 
 
@@ -114,50 +121,89 @@ class NeuralNetWork:
     def _step(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
         """Forward and backward pass on a batch x (B, inputs) with targets t (B, outputs).
 
-        Updates the weights with the batch-mean gradient (batch of 1 = the tutorial's rule).
+        Updates the weights with the batch-mean gradient (a batch of 1 is the tutorial's rule).
         Returns the batch's summed loss and the network's outputs (B, outputs).
         """
+        if len(x) == 1 and self.config.momentum == 0:
+            return self._step_one(x[0], t[0])
         batch = len(x)
-        hidden_in = x @ self.wih.T                       # (B, h)
+        hidden_in = x @ self.wih.T + self.bh             # (B, h)
         if self.activation == "sigmoid":
             hidden = scipy.special.expit(hidden_in)
             out = scipy.special.expit(hidden @ self.who.T)  # (B, o)
             errors = t - out
             loss = 0.5 * float(np.einsum("ij,ij->", errors, errors))
-            # Ascend along errors: the tutorial's update, lr * dE * f'(x), here averaged over B.
-            d_out = errors * out * (1.0 - out)
+            # The tutorial's update is w += lr * (error * f') . input, i.e. gradient descent on
+            # half the squared error; as a gradient that is -(error * f').
+            d_out = errors * out * (out - 1.0)
             d_hidden = (d_out @ self.who) * hidden * (1.0 - hidden)
-            scale = self.lr / batch
-            self._apply(-scale, d_out, hidden, d_hidden, x, bias=False)
+        else:
+            hidden = np.maximum(hidden_in, 0)
+            out = _softmax(hidden @ self.who.T + self.bo)
+            loss = -float(np.einsum("ij,ij->", t, np.log(np.maximum(out, 1e-30))))
+            d_out = out - t                               # d(cross-entropy)/d(logits), (B, o)
+            d_hidden = d_out @ self.who                   # (B, h)
+            d_hidden *= hidden_in > 0
+        self._update(self.lr / batch, d_out, hidden, d_hidden, x)
+        return loss, out
+
+    def _update(self, scale: float, d_out, hidden, d_hidden, x) -> None:
+        """w -= scale * gradient, with momentum when set; gradient = layer delta.T @ layer input.
+
+        The gradient product and the update are one BLAS gemm call, C = alpha*A@B + beta*C, with C
+        the weight itself (beta=1) or its velocity (beta=momentum): no gradient array is made.
+        Weights are C-ordered (rows, cols), so their transposes are the Fortran arrays BLAS wants.
+        """
+        mu = self.config.momentum
+        if mu and self._velocity is None:
+            self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh)]
+        layers = [(self.who, d_out, hidden), (self.wih, d_hidden, x)]
+        for i, (weight, delta, inputs) in enumerate(layers):
+            target = self._velocity[i] if mu else weight
+            gemm = blas.get_blas_funcs("gemm", (target,))
+            # target.T (cols, rows) = -scale * inputs.T (cols, B) @ delta (B, rows) + beta * target.T
+            gemm(-scale, inputs.T, delta.T, beta=mu if mu else 1.0, c=target.T, trans_b=1, overwrite_c=1)
+            if mu:
+                weight += target
+        if self.activation == "relu":  # biases: the tutorial's sigmoid network has none
+            for i, (bias, delta) in enumerate(((self.bo, d_out), (self.bh, d_hidden)), start=2):
+                grad = delta.sum(axis=0)
+                if mu:
+                    velocity = self._velocity[i]
+                    velocity *= mu
+                    velocity -= scale * grad
+                    bias += velocity
+                else:
+                    bias -= scale * grad
+
+    def _step_one(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
+        """The per-sample rule with BLAS vector calls: matrix-vector products and in-place
+        rank-1 updates (ger), so one sample costs a few microseconds of Python, not a copy of
+        every weight matrix."""
+        gemv = blas.get_blas_funcs("gemv", (self.wih,))
+        ger = blas.get_blas_funcs("ger", (self.wih,))
+        # wih.T is the Fortran view of wih: gemv(trans=1) on it is wih @ x, with no copy.
+        hidden_in = gemv(1.0, self.wih.T, x, trans=1)
+        if self.activation == "sigmoid":
+            hidden = scipy.special.expit(hidden_in)
+            out = scipy.special.expit(gemv(1.0, self.who.T, hidden, trans=1))
+            errors = t - out
+            loss = 0.5 * float(errors @ errors)
+            d_out = errors * out * (out - 1.0)
+            d_hidden = gemv(1.0, self.who.T, d_out) * hidden * (1.0 - hidden)   # who.T @ d_out
         else:
             hidden_in += self.bh
             hidden = np.maximum(hidden_in, 0)
-            logits = hidden @ self.who.T
-            logits += self.bo
-            out = scipy.special.softmax(logits, axis=1)
-            loss = -float(np.sum(t * np.log(np.maximum(out, 1e-30))))
-            d_out = out - t                               # d(cross-entropy)/d(logits)
-            d_hidden = d_out @ self.who
-            d_hidden *= hidden_in > 0
-            self._apply(self.lr / batch, d_out, hidden, d_hidden, x, bias=True)
-        return loss, out
-
-    def _apply(self, scale: float, d_out, hidden, d_hidden, x, bias: bool) -> None:
-        """w -= scale * gradient (with momentum when set); gradient = d_layer.T @ layer input."""
-        grads = [(self.who, d_out.T @ hidden), (self.wih, d_hidden.T @ x)]
-        if bias:
-            grads += [(self.bo, d_out.sum(axis=0)), (self.bh, d_hidden.sum(axis=0))]
-        mu = self.config.momentum
-        if mu == 0:
-            for weight, grad in grads:
-                weight -= DTYPE(scale) * grad
-            return
-        if self._velocity is None:
-            self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh)]
-        for (weight, grad), velocity in zip(grads, self._velocity):
-            velocity *= DTYPE(mu)
-            velocity -= DTYPE(scale) * grad
-            weight += velocity
+            out = _softmax(gemv(1.0, self.who.T, hidden, trans=1) + self.bo)
+            loss = -float(t @ np.log(np.maximum(out, 1e-30)))
+            d_out = out - t
+            d_hidden = gemv(1.0, self.who.T, d_out) * (hidden_in > 0)
+            self.bo -= self.lr * d_out
+            self.bh -= self.lr * d_hidden
+        # who.T (h, o) += -lr * hidden (h,) outer d_out (o,), in place
+        ger(-self.lr, hidden, d_out, a=self.who.T, overwrite_a=1)
+        ger(-self.lr, x, d_hidden, a=self.wih.T, overwrite_a=1)
+        return loss, out[None, :]
 
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
@@ -293,6 +339,14 @@ class NeuralNetWork:
             setattr(net, name, np.ascontiguousarray(array))
         net.info = info
         return net
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (B, o) logits, in place (the logits are not needed afterwards)."""
+    logits -= logits.max(axis=-1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=-1, keepdims=True)
+    return logits
 
 
 def _column(bias: np.ndarray, inputs: np.ndarray) -> np.ndarray:

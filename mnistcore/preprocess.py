@@ -50,9 +50,12 @@ def canvas_steps(image_data: np.ndarray) -> Steps | None:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     cropped = ink[top:bottom, left:right]
-    if _is_dot(mask[top:bottom, left:right], max(ink.shape)):
-        return None
-    scaled = _normalise_stroke(cropped)
+    if max(cropped.shape) < max(3, MIN_EXTENT * max(ink.shape)):
+        return None  # a speck: too small on the canvas to be a digit
+    work = resize_to_fit(cropped, WORK)
+    if _is_blob(work):
+        return None  # a stray dot or blob: about as thick as it is long
+    scaled = _normalise_stroke(work)
     return Steps(ink=ink, cropped=cropped, scaled=scaled, centred=_centre(scaled))
 
 
@@ -119,29 +122,46 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / edges
 
 
-def _is_dot(mask: np.ndarray, canvas_side: int) -> bool:
-    """A stray dot or blob, not a digit: tiny on the canvas, or barely longer than it is thick."""
-    extent = max(mask.shape)
-    return extent < max(3, MIN_EXTENT * canvas_side) or extent < 3.0 * stroke_width(mask)
+def _is_blob(work: np.ndarray) -> bool:
+    """True for a dot or blob: its longer side is under 1.6 times its thickest part.
+
+    Thickness is twice the largest distance from an ink pixel to the background: a disk's is its
+    diameter (ratio 1), while any digit, even one drawn small with a fat marker, is several
+    strokes long (a short thick "1" still has a ratio above 3).
+    """
+    thickness = 2.0 * float(ndimage.distance_transform_edt(np.pad(work >= 0.5, 1)).max())
+    return max(work.shape) < 1.6 * thickness
 
 
-def _normalise_stroke(cropped: np.ndarray) -> np.ndarray:
-    """Scale the cropped digit so its longer side is 20 px, with an MNIST-like stroke width."""
-    work = resize_to_fit(cropped, WORK)
+def _normalise_stroke(work: np.ndarray) -> np.ndarray:
+    """Scale the digit (longer side WORK px) to 20 px, with an MNIST-like stroke width.
+
+    Thickening or thinning changes the digit's box and so its final scale, and the width
+    estimate is rough for short strokes: so measure and adjust again, a few rounds at most.
+    """
     factor = WORK / BOX
-    width = stroke_width(work >= 0.5) / factor  # in 20-px-box pixels
-    target = STROKE_WIDTH
-    if width < 0.7 * target:
-        radius = int(round((target - width) * factor / 2))
-        work = ndimage.grey_dilation(work, footprint=_disk(radius), mode="constant")
-    elif width > 1.4 * target:
-        radius = int(round(min(width - target, width / 2) * factor / 2))
-        work = ndimage.grey_erosion(work, footprint=_disk(radius), mode="constant", cval=0.0)
-    mask = work >= INK
-    if mask.any():  # dilation grew the box, erosion may have shrunk it: crop again
-        rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
-        work = work[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    for _ in range(3):
+        width = stroke_width(work >= 0.5) * BOX / max(work.shape)  # in final 20-px-box pixels
+        if 0.75 * STROKE_WIDTH <= width <= 1.35 * STROKE_WIDTH:
+            break
+        radius = max(1, int(round(abs(width - STROKE_WIDTH) * factor / 2)))
+        if width < STROKE_WIDTH:
+            work = ndimage.grey_dilation(work, footprint=_disk(radius), mode="constant")
+        else:
+            eroded = ndimage.grey_erosion(work, footprint=_disk(radius), mode="constant", cval=0.0)
+            if not (eroded >= 0.5).any():
+                break  # never erase the digit
+            work = eroded
+        work = _crop_to_ink(work)
     return np.clip(resize_to_fit(work, BOX), 0.0, 1.0).astype(np.float32)
+
+
+def _crop_to_ink(img: np.ndarray) -> np.ndarray:
+    mask = img >= INK
+    if not mask.any():
+        return img
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return img[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
 
 
 def _disk(radius: int) -> np.ndarray:

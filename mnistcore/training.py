@@ -32,7 +32,7 @@ class TrainSettings:
     epochs: int = 10
     batch_size: int = 128
     hidden: int = 512              # numpy: hidden units
-    learning_rate: float = 0.05    # numpy: step size
+    learning_rate: float = 0.1     # numpy: step size
     activation: str = "relu"       # numpy: "relu" (softmax output) or "sigmoid" (the tutorial's)
     momentum: float = 0.9          # numpy: 0 = the tutorial's plain step
     arch: str = "mlp"              # keras: "mlp" (the tutorial's network) or "cnn"

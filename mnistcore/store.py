@@ -1,0 +1,233 @@
+"""The model store: the one live model every page and every visitor uses, and its history.
+
+Files, all under one folder (`weights/` by default):
+- `default.npz`: the shipped model; always listed, and always a safe place to fall back to.
+- `runs/<UTC time>-<engine>-<id>.npz|.keras`: every published model, never overwritten.
+- `live.json`: `{"live": "<run file name>"}` or `{"live": "default"}`: which model is live.
+
+Every visitor's session shares one `ModelStore` (the site keeps it in `st.cache_resource`), so
+it is thread-safe: `live()` hands out an immutable snapshot, and a change (publish, make_live)
+writes its files first and swaps the snapshot last, so a reader sees the old model or the new
+one, never a mix. Models are only ever loaded by name from inside this folder.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .files import atomic_write_bytes
+from .models import (WEIGHTS_DIR, DigitModel, Evaluation, ModelFileError, ModelInfo, evaluate,
+                     load_model, read_info)
+
+DEFAULT_NAME = "default"
+# What a run file is called; the pattern admits no "/" or "..", so a name can never leave runs/.
+RUN_NAME = re.compile(r"\d{8}T\d{6}Z-(numpy|keras)-[0-9a-f]{8}\.(npz|keras)")
+SUFFIX = {"numpy": ".npz", "keras": ".keras"}
+EVALUATIONS_KEPT = 4  # test-set evaluations cached, newest live models first
+
+
+@dataclass(frozen=True)
+class Live:
+    """The live model at one moment. Nobody changes the model once it is live."""
+
+    model: DigitModel
+    info: ModelInfo
+    name: str      # "default" or a file name in runs/
+    version: int   # counts changes of the live model in this process, starting at 1
+
+    @property
+    def id(self) -> str:
+        """Unique for each time a model is made live: the key for anything computed from it."""
+        return f"{self.version}:{self.name}"
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_NAME
+
+
+@dataclass(frozen=True)
+class RunEntry:
+    """One model the store can make live: the shipped default or a published run."""
+
+    name: str
+    info: ModelInfo | None   # None when the file cannot be read (then `error` says why)
+    error: str | None
+    live: bool               # is this the live model right now?
+
+    @property
+    def is_default(self) -> bool:
+        return self.name == DEFAULT_NAME
+
+
+class NoLiveModel(RuntimeError):
+    """Neither the recorded live model nor the shipped default could be loaded."""
+
+
+class ModelStore:
+    """The live model and the saved runs in `weights_dir` (see the module docstring)."""
+
+    def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, default_path: str | Path | None = None):
+        self.weights_dir = Path(weights_dir)
+        self.runs_dir = self.weights_dir / "runs"
+        self.live_file = self.weights_dir / "live.json"
+        self.default_path = Path(default_path) if default_path is not None else self.weights_dir / "default.npz"
+        self._lock = threading.Lock()         # guards _live and _warning; held only for a moment
+        self._change_lock = threading.Lock()  # one publish or make_live at a time (file I/O inside)
+        self._eval_lock = threading.Lock()    # evaluations are computed once, not by every visitor
+        self._evaluations: dict[tuple, Evaluation] = {}
+        self._live, self._warning = self._load_at_start()
+
+    # ------------------------------------------------------------------ reading
+
+    def live(self) -> Live | None:
+        """The live model, or None when no model could be loaded at all (see `warning`)."""
+        with self._lock:
+            return self._live
+
+    def require_live(self) -> Live:
+        """The live model, or NoLiveModel with the reason."""
+        live = self.live()
+        if live is None:
+            raise NoLiveModel(self.warning or "no model is live")
+        return live
+
+    @property
+    def warning(self) -> str | None:
+        """Why the store is not using the model it was asked to use, in plain words; else None."""
+        with self._lock:
+            return self._warning
+
+    def runs(self) -> list[RunEntry]:
+        """Published runs, newest first, then the shipped default. Reads metadata only."""
+        live = self.live()
+        live_name = live.name if live is not None else None
+        names = []
+        if self.runs_dir.is_dir():
+            names = sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
+        entries = []
+        for name in names + [DEFAULT_NAME]:
+            try:
+                info, error = read_info(self.path_of(name)), None
+            except (ModelFileError, OSError) as err:
+                info, error = None, str(err)
+            entries.append(RunEntry(name, info, error, live=(name == live_name)))
+        return entries
+
+    def path_of(self, name: str) -> Path:
+        """The file behind a run name; ValueError for anything that is not one of ours."""
+        if name == DEFAULT_NAME:
+            return self.default_path
+        if not isinstance(name, str) or not RUN_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not the name of a saved run (expected e.g. "
+                             f"'20250101T120000Z-numpy-0123abcd.npz' or {DEFAULT_NAME!r})")
+        path = self.runs_dir / name
+        # A symbolic link inside runs/ must not lead the store to a file elsewhere.
+        if path.resolve().parent != self.runs_dir.resolve():
+            raise ValueError(f"{name!r} does not lead to a file inside {self.runs_dir}")
+        return path
+
+    def evaluation(self, live: Live, images: np.ndarray, labels: np.ndarray) -> Evaluation:
+        """`live`'s accuracy, confusion matrix and predictions on `images`, computed once per model.
+
+        Meant for the 10,000 MNIST test images: every visitor of the Gallery shares the result.
+        """
+        labels = np.asarray(labels)
+        key = (live.id, np.shape(images), hashlib.sha1(labels.tobytes()).hexdigest())
+        with self._eval_lock:
+            cached = self._evaluations.get(key)
+            if cached is None:
+                cached = evaluate(live.model, images, labels)
+                self._evaluations[key] = cached
+                while len(self._evaluations) > EVALUATIONS_KEPT:
+                    del self._evaluations[next(iter(self._evaluations))]  # the oldest
+            return cached
+
+    # ------------------------------------------------------------------ changing the live model
+
+    def publish(self, model: DigitModel) -> Live:
+        """Save `model` as a new run and make it live; returns the new snapshot.
+
+        Order matters: the model file is complete (atomic save) before live.json names it, and
+        live.json is written before the in-memory swap, so a crash at any point leaves a store
+        that loads a whole model on the next start.
+        """
+        engine = model.info.engine
+        if engine not in SUFFIX:
+            raise ValueError(f"cannot publish a model of engine {engine!r}; expected one of {', '.join(SUFFIX)}")
+        with self._change_lock:
+            name = _new_run_name(engine)
+            model.save(self.runs_dir / name)
+            self._write_live_file(name)
+            return self._swap(name, model)
+
+    def make_live(self, name: str) -> Live:
+        """Make a saved run (or "default") live again; ValueError / ModelFileError when it cannot be."""
+        path = self.path_of(name)
+        with self._change_lock:
+            model = load_model(path)
+            self._write_live_file(name)
+            return self._swap(name, model)
+
+    def _swap(self, name: str, model: DigitModel) -> Live:
+        with self._lock:
+            version = self._live.version + 1 if self._live is not None else 1
+            self._live = Live(model, model.info, name, version)
+            self._warning = None  # the live model is now the one live.json names
+            return self._live
+
+    def _write_live_file(self, name: str) -> None:
+        record = {"live": name, "since": _now().isoformat(timespec="seconds")}
+        atomic_write_bytes(self.live_file, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+
+    # ------------------------------------------------------------------ start-up
+
+    def _load_at_start(self) -> tuple[Live | None, str | None]:
+        """The model live.json names, else the shipped default with a warning saying why."""
+        problem = None
+        if self.live_file.exists():
+            try:
+                name = self._read_live_file()
+                return Live(*_loaded(self.path_of(name)), name=name, version=1), None
+            except Exception as err:  # noqa: BLE001 - whatever went wrong, fall back and say why
+                problem = f"The live model recorded in {self.live_file.name} could not be loaded ({err})."
+        try:
+            live = Live(*_loaded(self.default_path), name=DEFAULT_NAME, version=1)
+        except Exception as err:  # noqa: BLE001 - the pages say what to do instead of crashing
+            message = (f"No model could be loaded: the shipped model {self.default_path} is unusable ({err}). "
+                       "Train one on the Train page and publish it, or run "
+                       "`python -m mnistcore train --out weights/default.npz`.")
+            return None, " ".join(filter(None, [problem, message]))
+        if problem:
+            return live, problem + " The shipped default model is live instead."
+        return live, None
+
+    def _read_live_file(self) -> str:
+        try:
+            record = json.loads(self.live_file.read_text(encoding="utf-8"))
+            name = record["live"]
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise ValueError(f"{self.live_file} is damaged ({type(err).__name__}: {err})") from None
+        if not isinstance(name, str):
+            raise ValueError(f"{self.live_file} names {name!r}, not a run")
+        return name
+
+
+def _loaded(path: Path) -> tuple[DigitModel, ModelInfo]:
+    model = load_model(path)
+    return model, model.info
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _new_run_name(engine: str) -> str:
+    return f"{_now():%Y%m%dT%H%M%SZ}-{engine}-{secrets.token_hex(4)}{SUFFIX[engine]}"

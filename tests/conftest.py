@@ -1,0 +1,26 @@
+"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing)."""
+import numpy as np
+import pytest
+
+from mnistcore.data import load_mnist
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """load_mnist()'s ((x_train, y_train), (x_test, y_test)), read-only so no test can change it."""
+    (x_train, y_train), (x_test, y_test) = load_mnist()
+    for array in (x_train, y_train, x_test, y_test):
+        array.flags.writeable = False
+    return (x_train, y_train), (x_test, y_test)
+
+
+@pytest.fixture(scope="session")
+def small_mnist(mnist):
+    """3,000 training and 1,000 test images: enough to learn from, quick to train on."""
+    (x_train, y_train), (x_test, y_test) = mnist
+    return (x_train[:3000], y_train[:3000]), (x_test[:1000], y_test[:1000])
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)

@@ -1,0 +1,169 @@
+"""Drawings of any size, position, stroke and polarity come out looking like MNIST digits."""
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from mnistcore.models import load_model
+from mnistcore.preprocess import canvas_steps, canvas_to_mnist, resize, stroke_width
+
+CANVAS = 280
+
+
+def as_canvas(ink: np.ndarray, background="opaque") -> np.ndarray:
+    """Ink (H, W) in [0, 1] as streamlit-drawable-canvas returns it: RGBA uint8."""
+    value = np.round(np.clip(ink, 0, 1) * 255).astype(np.uint8)
+    rgba = np.empty(ink.shape + (4,), np.uint8)
+    if background == "opaque":       # white pen on a black canvas
+        rgba[..., :3] = value[..., None]
+        rgba[..., 3] = 255
+    elif background == "transparent":  # white pen, transparent background
+        rgba[..., :3] = 255
+        rgba[..., 3] = value
+    else:                              # black pen on white paper
+        rgba[..., :3] = 255 - value[..., None]
+        rgba[..., 3] = 255
+    return rgba
+
+
+def draw(digit: np.ndarray, size: int, top: int, left: int, stroke: str = "normal") -> np.ndarray:
+    """A real MNIST digit redrawn on a 280x280 canvas: `size` px tall at (top, left)."""
+    ink = ndimage.zoom(digit.astype(np.float32) / 255, size / 28, order=1)
+    ink = ndimage.gaussian_filter(ink, size / 100)
+    if stroke == "thin":      # a fine pen: the stroke's core only
+        ink = (ink > 0.85 * ink.max()).astype(np.float32)
+    elif stroke == "thick":   # a marker
+        ink = ndimage.grey_dilation(ink, size=(size // 8, size // 8))  # strokes 2-3x MNIST's
+    canvas = np.zeros((CANVAS, CANVAS), np.float32)
+    h, w = ink.shape
+    canvas[top : top + h, left : left + w] = ink[: CANVAS - top, : CANVAS - left]
+    return canvas
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return load_model()
+
+
+CASES = {
+    "large, centred": dict(size=260, top=10, left=10),
+    "small, in a corner": dict(size=70, top=5, left=200),
+    "off-centre": dict(size=150, top=120, left=5),
+    "thin pen": dict(size=220, top=30, left=30, stroke="thin"),
+    "thick marker": dict(size=200, top=40, left=40, stroke="thick"),
+    "thick and small": dict(size=90, top=100, left=100, stroke="thick"),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_drawings_come_out_like_mnist(case, mnist, default_model):
+    x_test, y_test = mnist[1]
+    picks = np.arange(0, 400, 8)  # 50 test digits, all classes
+    results = [canvas_to_mnist(as_canvas(draw(x_test[i], **CASES[case]))) for i in picks]
+    # An already bold MNIST digit redrawn with a marker can become a solid blob, which is refused
+    # like a dot; every other drawing must come through.
+    refused = [r is None for r in results]
+    assert sum(refused) <= (2 if "thick" in case else 0)
+    picks = picks[~np.array(refused)]
+    results = np.array([r for r in results if r is not None])
+    originals = x_test[picks].astype(np.float32) / 255
+    assert results.shape == (len(picks), 28, 28) and results.dtype == np.float32
+    assert results.min() >= 0 and results.max() <= 1
+    # The same digit, where MNIST would put it: the result correlates with the original ...
+    correlation = [np.corrcoef(r.ravel(), o.ravel())[0, 1] for r, o in zip(results, originals)]
+    assert np.median(correlation) > 0.75, correlation
+    # ... has MNIST's stroke width (MNIST's own 10th-90th percentile is about 1.4-2.6 px) ...
+    widths = [stroke_width(r >= 0.5) for r in results]
+    assert 1.4 < np.median(widths) < 2.8, widths
+    # ... its centre of mass at MNIST's (14, 14) and its longer side 20 px ...
+    centres = np.array([ndimage.center_of_mass(r) for r in results])
+    assert np.abs(centres - 14).max() < 1.5
+    # ... and the network reads it as well as it reads MNIST itself (about 98%).
+    accuracy = np.mean(default_model.predict(results) == y_test[picks])
+    assert accuracy >= 0.9, accuracy
+
+
+def test_polarity_and_transparency_do_not_matter(mnist):
+    ink = draw(mnist[1][0][0], size=200, top=40, left=40)
+    white_on_black = canvas_to_mnist(as_canvas(ink, "opaque"))
+    for background in ("transparent", "paper"):
+        assert np.abs(canvas_to_mnist(as_canvas(ink, background)) - white_on_black).max() < 0.02
+    grey = canvas_to_mnist(np.round(ink * 255).astype(np.uint8))           # (H, W) grey
+    rgb = canvas_to_mnist(as_canvas(ink)[..., :3])                          # (H, W, 3)
+    floats = canvas_to_mnist(ink)                                           # float 0-1
+    for other in (grey, rgb, floats):
+        assert np.abs(other - white_on_black).max() < 0.02
+
+
+def test_an_mnist_image_passes_through_almost_unchanged(mnist):
+    x_test = mnist[1][0]
+    correlation = [np.corrcoef(canvas_to_mnist(x_test[i]).ravel(), x_test[i].ravel())[0, 1] for i in range(100)]
+    assert np.median(correlation) > 0.95
+
+
+def test_steps_are_exposed_for_the_draw_page(mnist):
+    ink = draw(mnist[1][0][1], size=150, top=60, left=90)
+    steps = canvas_steps(as_canvas(ink))
+    assert steps.ink.shape == (CANVAS, CANVAS)
+    h, w = steps.cropped.shape
+    assert 100 < h <= 150 and w <= 150          # cropped to the ink, not the canvas
+    assert max(steps.scaled.shape) == 20        # longer side 20 px, aspect kept
+    assert abs(steps.scaled.shape[1] / steps.scaled.shape[0] - w / h) < 0.15
+    assert steps.centred.shape == (28, 28)
+    assert np.array_equal(steps.centred, canvas_to_mnist(as_canvas(ink)))
+
+
+@pytest.mark.parametrize("name, image", [
+    ("black canvas", np.zeros((CANVAS, CANVAS, 4), np.uint8) + np.array([0, 0, 0, 255], np.uint8)),
+    ("transparent canvas", np.zeros((CANVAS, CANVAS, 4), np.uint8)),
+    ("white paper", np.full((CANVAS, CANVAS, 3), 255, np.uint8)),
+    ("faint noise", (np.random.default_rng(0).random((CANVAS, CANVAS)) * 20).astype(np.uint8)),
+])
+def test_blank_drawings_give_none(name, image):
+    assert canvas_to_mnist(image) is None
+
+
+@pytest.mark.parametrize("radius", [3, 11, 20])
+def test_a_stray_dot_is_not_a_digit(radius):
+    y, x = np.ogrid[:CANVAS, :CANVAS]
+    dot = ((y - 140) ** 2 + (x - 90) ** 2 <= radius**2).astype(np.float32)
+    assert canvas_to_mnist(as_canvas(dot)) is None
+
+
+def test_a_short_thick_stroke_is_still_a_one():
+    ink = np.zeros((CANVAS, CANVAS), np.float32)
+    ink[60:220, 130:152] = 1.0  # a "1" drawn with the site's 22-px brush
+    steps = canvas_steps(as_canvas(ink))
+    assert steps is not None and steps.scaled.shape[0] == 20
+
+
+@pytest.mark.parametrize("image, message", [
+    (np.zeros((CANVAS, CANVAS, 2)), "shape"),
+    (np.zeros(CANVAS), "shape"),
+    (np.zeros((2, CANVAS, CANVAS, 4)), "shape"),
+    (np.full((CANVAS, CANVAS), np.nan), "NaN"),
+    (np.full((CANVAS, CANVAS), -3.0), "0-1 or 0-255"),
+    (np.zeros((5000, 5000), np.uint8), "8 to 4096"),
+    (np.zeros((4, 4), np.uint8), "8 to 4096"),
+    (np.array([["a"] * 30] * 30), "numeric"),
+    (np.empty((30, 30), dtype=object), "numeric"),
+])
+def test_nonsense_raises_a_clear_error(image, message):
+    with pytest.raises(ValueError, match=message):
+        canvas_to_mnist(image)
+
+
+def test_resize_keeps_ink_and_averages_area():
+    img = np.zeros((100, 60), np.float32)
+    img[:50] = 1.0
+    small = resize(img, 10, 6)
+    assert small.shape == (10, 6)
+    assert np.allclose(small[:5], 1) and np.allclose(small[5:], 0)
+    assert abs(small.mean() - img.mean()) < 1e-6  # area averaging keeps the amount of ink
+    up = resize(np.eye(4, dtype=np.float32), 8, 8)
+    assert up.shape == (8, 8) and up.max() <= 1 and up[0, 0] > 0.5 and up[0, 7] == 0
+
+
+def test_stroke_width_of_a_bar():
+    bar = np.zeros((100, 100), bool)
+    bar[10:90, 40:46] = True
+    assert 5 < stroke_width(bar) <= 6

@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import os
 
-# Before TensorFlow loads: keep its C++ start-up log lines out of the CLI and the site.
-# TF_CPP_MIN_LOG_LEVEL=3 hides its INFO/WARNING/ERROR lines; the oneDNN notice ("oneDNN custom
-# operations are on ...") is written before that setting is read, and only turning the oneDNN
-# graph rewrites off removes it (see _quiet_import below for how we avoid paying for that).
+# Before TensorFlow loads: keep its start-up log lines out of the CLI and the site.
+# TF_CPP_MIN_LOG_LEVEL=3 hides its C++ INFO/WARNING/ERROR lines. The oneDNN notice ("oneDNN
+# custom operations are on ...", printed twice) is written before any log level is read; the
+# only switch for it, TF_ENABLE_ONEDNN_OPTS=0, made the convnet's predictions 2x slower here,
+# so instead stderr is muted while TensorFlow loads (_import_keras_quietly).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
+import logging
 import shutil
+import sys
 import tempfile
 import time
 import zipfile
@@ -33,21 +36,24 @@ import numpy as np
 
 from .files import atomic_write
 from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                     check_labels)
+                     check_labels, read_info)
 
 
-def _quiet_import():
-    """Import keras with file descriptor 2 pointed at /dev/null, so TensorFlow's native start-up
-    notices (written by C++ before any log level applies) never reach the terminal.
+def _import_keras_quietly():
+    """Import keras (and TensorFlow) with file descriptor 2 pointed at /dev/null.
 
-    Python-level errors are unaffected: they are raised as exceptions after stderr is restored.
+    Python errors still surface, as exceptions raised after stderr is restored. For the few
+    seconds of the import, other threads' stderr is muted too; this runs once per process.
     """
-    import sys
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:  # already loaded (and already noisy, or not): nothing to mute
         import keras
         return keras
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to protect
+        import keras
+        return keras
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
@@ -59,7 +65,11 @@ def _quiet_import():
     return keras
 
 
-keras = _quiet_import()
+keras = _import_keras_quietly()
+# TensorFlow's Python-side warnings (e.g. "5 out of the last 5 calls ... triggered tf.function
+# retracing", which a site loading one model after another provokes) reach stderr through this
+# logger; let only errors through.
+logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 ARCHS = ("mlp", "cnn")
 ARCHITECTURES = {"mlp": "mlp 784-512-10 relu/softmax", "cnn": "cnn conv32-conv64-10 relu/softmax"}
@@ -103,8 +113,9 @@ class KerasModel:
     def __init__(self, arch: str = "mlp", seed: int | None = None):
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
-            raise ValueError(f"seed must be a whole number >= 0 or None, got {seed!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
+                                 or not 0 <= seed < 2**32):  # NumPy's limits, which set_random_seed sets
+            raise ValueError(f"seed must be a whole number from 0 to 2**32 - 1, or None; got {seed!r}")
         self.arch = arch
         self.seed = None if seed is None else int(seed)
         if self.seed is not None:
@@ -137,7 +148,7 @@ class KerasModel:
             # Fit's shuffling draws from TensorFlow's global generator, which anything else in
             # the process may have advanced: re-seed so the same model trains the same way.
             # Adding the epochs already trained gives a continued run a fresh (but fixed) order.
-            keras.utils.set_random_seed(self.seed + self.info.epochs)
+            keras.utils.set_random_seed((self.seed + self.info.epochs) % 2**32)
         bridge = _ProgressBridge(self, n, int(epochs), int(batch_size), on_batch, on_epoch, validation)
         self.model.fit(x, targets, epochs=int(epochs), batch_size=int(batch_size), shuffle=True,
                        callbacks=[bridge], verbose=0)
@@ -183,13 +194,13 @@ class KerasModel:
         path = Path(path)
         if path.suffix != ".keras":
             raise ValueError(f"a Keras model file must end in .keras, got {path}")
-        # Keras writes only to a file name ending in .keras, so it saves into a private folder;
-        # atomic_write then copies the finished archive beside `path` and renames it into place.
         optimizer = self.model.optimizer
         if not optimizer.built:
             # An untrained model's optimizer has no slots yet; saved like that, loading with
             # compile=True warns that it is "skipping variable loading". Build them (zeros) now.
             optimizer.build(self.model.trainable_variables)
+        # Keras writes only to a file name ending in .keras, so it saves into a private folder;
+        # atomic_write then copies the finished archive beside `path` and renames it into place.
         with tempfile.TemporaryDirectory(prefix="mnistlab-keras-") as folder:
             staged = Path(folder) / "model.keras"
             self.model.save(staged)
@@ -205,15 +216,10 @@ class KerasModel:
         Keras loads with safe_mode=True: an archive whose config carries Python code (a Lambda
         layer, say) is refused rather than run.
         """
-        from .models import model_kind, read_info
-
         path = Path(path)
-        kind = model_kind(path)  # missing, empty, not a zip, or a zip that is not ours
-        if kind != "keras":
-            raise ModelFileError(f"{path}: holds a {kind} model, not a Keras model")
-        info = read_info(path)
+        info = read_info(path)  # ModelFileError: missing, empty, not a zip, a zip that is not ours
         if info.engine != "keras":
-            raise ModelFileError(f"{path}: metadata says engine {info.engine!r}, not a Keras model")
+            raise ModelFileError(f"{path}: holds a model of engine {info.engine!r}, not a Keras model")
         arch = info.settings.get("arch")
         if arch not in ARCHS:
             raise ModelFileError(f"{path}: saved arch is {arch!r}, expected one of {', '.join(ARCHS)}")
@@ -272,8 +278,8 @@ class _ProgressBridge(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.interrupted:
             # Keras still reports the cut-short epoch; it does not count, and its weights go.
-            # (The optimizer keeps its moving averages from those steps, as numpy_net resets
-            # its momentum: either way training can continue from the restored weights.)
+            # The optimizer keeps its state from those steps (numpy_net resets its momentum
+            # instead); training can continue from the restored weights either way.
             self.model.set_weights(self.saved)
             return
         self.completed = self.epoch

@@ -89,6 +89,7 @@ class NeuralNetWork:
         self.bh = np.zeros(self.hnodes, DTYPE)
         self.bo = np.zeros(self.onodes, DTYPE)
         self._velocity = None  # momentum buffers, created on first use
+        self._grads = None     # gradient buffers, reused batch after batch
         self.activation_function = lambda x: scipy.special.expit(x)
         arch = f"{inputnodes}-{hiddennodes}-{outputnodes} " + ("sigmoid" if activation == "sigmoid" else "relu/softmax")
         self.info = ModelInfo(engine="numpy", architecture=arch, settings=asdict(self.config))
@@ -150,31 +151,33 @@ class NeuralNetWork:
     def _update(self, scale: float, d_out, hidden, d_hidden, x) -> None:
         """w -= scale * gradient, with momentum when set; gradient = layer delta.T @ layer input.
 
-        The gradient product and the update are one BLAS gemm call, C = alpha*A@B + beta*C, with C
-        the weight itself (beta=1) or its velocity (beta=momentum): no gradient array is made.
-        Weights are C-ordered (rows, cols), so their transposes are the Fortran arrays BLAS wants.
+        The deltas (B x layer size) are scaled first, which is cheaper than scaling the
+        gradients (layer size x inputs); gradients go into buffers reused batch after batch.
+        Only NumPy's matmul is used here: mixing in SciPy's BLAS would wake a second BLAS
+        thread pool that fights NumPy's for the same two cores.
         """
         mu = self.config.momentum
+        if self._grads is None:
+            self._grads = [np.empty_like(self.who), np.empty_like(self.wih)]
         if mu and self._velocity is None:
             self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh)]
+        d_out *= DTYPE(scale)
+        d_hidden *= DTYPE(scale)
         layers = [(self.who, d_out, hidden), (self.wih, d_hidden, x)]
-        for i, (weight, delta, inputs) in enumerate(layers):
-            target = self._velocity[i] if mu else weight
-            gemm = blas.get_blas_funcs("gemm", (target,))
-            # target.T (cols, rows) = -scale * inputs.T (cols, B) @ delta (B, rows) + beta * target.T
-            gemm(-scale, inputs.T, delta.T, beta=mu if mu else 1.0, c=target.T, trans_b=1, overwrite_c=1)
-            if mu:
-                weight += target
         if self.activation == "relu":  # biases: the tutorial's sigmoid network has none
-            for i, (bias, delta) in enumerate(((self.bo, d_out), (self.bh, d_hidden)), start=2):
+            layers += [(self.bo, d_out, None), (self.bh, d_hidden, None)]
+        for i, (weight, delta, inputs) in enumerate(layers):
+            if inputs is None:
                 grad = delta.sum(axis=0)
-                if mu:
-                    velocity = self._velocity[i]
-                    velocity *= mu
-                    velocity -= scale * grad
-                    bias += velocity
-                else:
-                    bias -= scale * grad
+            else:
+                grad = np.matmul(delta.T, inputs, out=self._grads[i])  # (rows, cols)
+            if mu:
+                velocity = self._velocity[i]
+                velocity *= DTYPE(mu)
+                velocity -= grad
+                weight += velocity
+            else:
+                weight -= grad
 
     def _step_one(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
         """The per-sample rule with BLAS vector calls: matrix-vector products and in-place

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SURE_ABOVE = 0.6     # a top probability below this is a guess
-CLEAR_MARGIN = 0.2   # ... and so is a top digit this close to the runner-up
+CLEAR_MARGIN = 0.3   # ... and so is a top digit this close to the runner-up (62% vs 35%)
 
 
 @dataclass(frozen=True)

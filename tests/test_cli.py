@@ -1,0 +1,76 @@
+"""The command line, run as a person runs it: `python -m mnistcore ...` in a subprocess."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnistcore.data import load_csv
+from mnistcore.models import load_model
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args, cwd=PROJECT):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    return subprocess.run([sys.executable, "-m", "mnistcore", *map(str, args)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_train_then_evaluate(tmp_path, mnist):
+    out = tmp_path / "model.npz"
+    done = cli("train", "--engine", "numpy", "--epochs", 2, "--batch-size", 64, "--hidden", 64,
+               "--learning-rate", 0.05, "--seed", 1, "--train-limit", 5000, "--out", out)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[1].startswith("epoch 1/2: loss ") and "test accuracy" in lines[1] and lines[1].endswith(" s")
+    final = lines[-1]
+    assert final.startswith("test accuracy: ") and len(final.split(": ")[1]) == 6
+    accuracy = float(final.split(": ")[1])
+    assert accuracy > 0.9
+    model = load_model(out)
+    assert model.info.epochs == 2 and model.info.batch_size == 64 and model.info.train_samples == 5000
+    assert model.info.test_accuracy == pytest.approx(accuracy, abs=1e-4)
+
+    evaluated = cli("evaluate", out)
+    assert evaluated.returncode == 0, evaluated.stderr
+    text = evaluated.stdout
+    assert "per-digit accuracy:" in text and "confusion matrix" in text
+    assert text.strip().splitlines()[-1] == final  # the same figure, recomputed from the file
+    rows = [line for line in text.splitlines() if line.strip()[:2] in {f"{d}:" for d in range(10)} and len(line.split()) == 11]
+    assert sum(int(v) for row in rows for v in row.split()[1:]) == 10000
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--epochs", "0", "--out", "x.npz"], "epochs must be a whole number from 1 to 30; got 0"),
+    (["train", "--batch-size", "5000", "--out", "x.npz"], "batch size must be a whole number from 1 to 1024"),
+    (["train", "--learning-rate", "7", "--out", "x.npz"], "learning rate must be a number from 0.0001 to 1"),
+    (["train", "--hidden", "3", "--out", "x.npz"], "hidden must be a whole number from 16 to 1024"),
+    (["train", "--out", "x.keras"], "must end in .npz"),
+    (["evaluate", "no-such-model.npz"], "no-such-model.npz: no such model file"),
+])
+def test_invalid_values_get_a_message_not_a_traceback(tmp_path, args, message):
+    done = cli(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_unknown_choice_is_refused_by_argparse(tmp_path):
+    done = cli("train", "--activation", "tanh", "--out", "x.npz", cwd=tmp_path)
+    assert done.returncode == 2 and "invalid choice: 'tanh'" in done.stderr
+
+
+def test_export_csv_writes_the_tutorials_files(tmp_path, mnist):
+    done = cli("export-csv", tmp_path)
+    assert done.returncode == 0, done.stderr
+    images, labels = load_csv(tmp_path / "mnist_test.csv")
+    assert np.array_equal(images, mnist[1][0]) and np.array_equal(labels, mnist[1][1])
+    assert (tmp_path / "mnist_train.csv").stat().st_size > 100_000_000
+
+
+def test_fetch_reports_a_present_cache():
+    done = cli("fetch")
+    assert done.returncode == 0 and "MNIST is already in" in done.stderr

@@ -1,0 +1,94 @@
+"""The shared model interface: input contract, metadata, loading, evaluation."""
+import pickle
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnistcore.models import (DEFAULT_MODEL_PATH, ModelFileError, as_batch, evaluate, evaluation_from_proba, format_evaluation,
+                              load_model, model_kind, read_info)
+from mnistcore.numpy_net import NeuralNetWork
+
+
+@pytest.mark.parametrize("shape", [(3, 28, 28), (3, 784)])
+def test_as_batch_accepts_uint8_and_floats(shape):
+    images = np.random.default_rng(0).integers(0, 256, shape).astype(np.uint8)
+    x = as_batch(images)
+    assert x.shape == (3, 784) and x.dtype == np.float32 and x.flags.c_contiguous
+    assert np.allclose(as_batch(images.astype(np.float64) / 255), x)
+    assert as_batch(images[0]).shape == (1, 784)
+
+
+@pytest.mark.parametrize("images, message", [
+    (np.zeros((3, 27, 28), np.uint8), r"shaped \(n, 28, 28\)"),
+    (np.zeros((3, 785), np.uint8), r"shaped \(n, 28, 28\)"),
+    (np.full((2, 784), 255.0), r"float images must be in \[0, 1\], got 255"),
+    (np.full((2, 784), np.nan), "NaN"),
+    (np.array([["x"] * 784]), "dtype"),
+])
+def test_as_batch_refuses_what_it_cannot_read(images, message):
+    with pytest.raises(ValueError, match=message):
+        as_batch(images)
+
+
+def test_evaluation_counts_every_cell():
+    labels = np.array([0, 0, 1, 2, 2, 2])
+    predictions = np.array([0, 1, 1, 2, 0, 2])
+    proba = np.eye(10, dtype=np.float32)[predictions]
+    ev = evaluation_from_proba(proba, labels)
+    assert ev.accuracy == pytest.approx(4 / 6)
+    assert ev.confusion[0, 0] == 1 and ev.confusion[0, 1] == 1 and ev.confusion[2, 0] == 1 and ev.confusion[2, 2] == 2
+    assert ev.confusion.sum() == 6 and ev.count == 6
+    assert ev.per_digit[0] == 0.5 and ev.per_digit[1] == 1.0 and ev.per_digit[2] == pytest.approx(2 / 3)
+    assert np.isnan(ev.per_digit[5])
+    text = format_evaluation(ev)
+    assert text.splitlines()[-1] == "test accuracy: 0.6667" and "(none)" in text
+
+
+def test_default_model_loads_without_tensorflow():
+    code = ("import sys, mnistcore, mnistcore.models as m, mnistcore.training, mnistcore.preprocess;"
+            "model = m.load_model(); model.predict(__import__('numpy').zeros((1, 784), 'uint8'));"
+            "print(m.read_info(m.DEFAULT_MODEL_PATH).engine);"
+            "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["numpy", "False", "False"]
+
+
+def test_read_info_matches_the_loaded_model():
+    model = load_model()
+    assert read_info(DEFAULT_MODEL_PATH) == model.info  # metadata without loading weights
+    assert model_kind(DEFAULT_MODEL_PATH) == "numpy"
+    assert "numpy" in model.info.summary() and "%" in model.info.summary()
+
+
+def test_evaluate_a_model_on_real_images(mnist):
+    model = load_model()
+    x_test, y_test = mnist[1]
+    ev = evaluate(model, x_test[:500], y_test[:500])
+    assert ev.accuracy > 0.95 and ev.predictions.shape == (500,) and (ev.confidence <= 1).all()
+
+
+def test_bad_model_files_are_refused_with_the_file_name(tmp_path):
+    good = NeuralNetWork(784, 16, 10, 0.1, seed=0).save(tmp_path / "good.npz")
+    data = good.read_bytes()
+    files = {
+        "missing.npz": None,
+        "empty.npz": b"",
+        "truncated.npz": data[: len(data) // 2],
+        "random.npz": np.random.default_rng(0).bytes(5000),
+        "pickle.npz": pickle.dumps({"wih": np.zeros(3)}),
+        "text.npz": b"wih,who\n1,2\n",
+    }
+    for name, content in files.items():
+        if content is not None:
+            (tmp_path / name).write_bytes(content)
+    with zipfile.ZipFile(tmp_path / "foreign.zip", "w") as archive:
+        archive.writestr("readme.txt", "not a model")
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    for name in list(files) + ["foreign.zip", "other.npz"]:
+        with pytest.raises(ModelFileError, match=name):
+            load_model(tmp_path / name)
+    assert load_model(good).info.architecture.startswith("784-16-10")

@@ -229,6 +229,8 @@ class NeuralNetWork:
         if x.shape[1] != self.inodes or self.onodes != 10:
             raise ValueError(f"fit needs a 784-input, 10-output network, this one is {self.info.architecture}")
         n = len(x)
+        if n == 0:
+            raise ValueError("fit needs at least one image, got none")
         low, high = (0.01, 0.99) if self.activation == "sigmoid" else (0.0, 1.0)
         target_rows = np.full((10, 10), low, DTYPE) + np.eye(10, dtype=DTYPE) * (high - low)
         started = time.perf_counter()

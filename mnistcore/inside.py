@@ -1,0 +1,97 @@
+"""Looking inside a network: what it "imagines" for a digit, what its first layer looks for,
+and which training images a drawing is closest to.
+
+All images returned here are float32 in [0, 1], ready to show.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.special
+
+from .models import DigitModel, as_batch
+
+
+def back_query(net, digit: int) -> np.ndarray:
+    """The tutorial's back query: run the NumPy network backwards from the output for `digit`.
+
+    (From "Make Your Own Neural Network", which the tutorial follows.) The target output (0.99
+    for the digit, 0.01 elsewhere) goes back through each layer: the inverse of the activation,
+    then the transposed weights, then a rescale into the activation's range. For the ReLU/softmax
+    network the inverse of softmax is the log (up to a constant) and ReLU's is itself on its
+    positive range. Returns (28, 28).
+    """
+    if not 0 <= digit <= 9:
+        raise ValueError(f"digit must be 0-9, got {digit!r}")
+    targets = np.full(net.onodes, 0.01)
+    targets[digit] = 0.99
+    wih, who = net.wih.astype(np.float64), net.who.astype(np.float64)
+    if net.activation == "sigmoid":
+        final_inputs = scipy.special.logit(targets)
+        hidden_outputs = _rescale(who.T @ final_inputs, 0.01, 0.99)
+        hidden_inputs = scipy.special.logit(hidden_outputs)
+    else:
+        final_inputs = np.log(targets) - net.bo
+        hidden_inputs = np.maximum(who.T @ final_inputs, 0.0) - net.bh
+    image = wih.T @ hidden_inputs
+    return _rescale(image, 0.0, 1.0).reshape(28, 28).astype(np.float32)
+
+
+def hidden_unit_images(net, count: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """The incoming weights of `count` hidden units as (count, 28, 28) images, and their indices.
+
+    Units are those with the largest weight norm (the ones that learned the most); each image is
+    scaled on its own so 0.5 is a zero weight, brighter is positive, darker negative.
+    """
+    norms = np.linalg.norm(net.wih, axis=1)
+    units = np.argsort(norms)[::-1][:count]
+    return _signed_images(net.wih[units].reshape(-1, 28, 28)), units
+
+
+def first_layer_images(model, count: int = 16) -> np.ndarray:
+    """The first layer of a Keras model as images: Dense columns as 28x28, or conv filters."""
+    layer = next(layer for layer in model.model.layers if layer.get_weights())
+    kernel = layer.get_weights()[0]
+    if kernel.ndim == 2:                       # Dense: (784, units)
+        norms = np.linalg.norm(kernel, axis=0)
+        units = np.argsort(norms)[::-1][:count]
+        return _signed_images(kernel[:, units].T.reshape(-1, 28, 28))
+    filters = np.moveaxis(kernel[..., 0, :], -1, 0)   # Conv2D: (h, w, 1, filters) -> (filters, h, w)
+    return _signed_images(filters[:count])
+
+
+def network_images(model: DigitModel, count: int = 16) -> np.ndarray:
+    """What the first layer of any of our models looks for, as (count, h, w) images."""
+    if model.info.engine == "numpy":
+        return hidden_unit_images(model, count)[0]
+    return first_layer_images(model, count)
+
+
+class NearestImages:
+    """Finds the training images closest to a drawing (Euclidean distance on pixels)."""
+
+    def __init__(self, images: np.ndarray):
+        self.images = as_batch(images)                                   # (n, 784) float32 in [0, 1]
+        self.norms = np.einsum("ij,ij->i", self.images, self.images)     # (n,) squared norms, once
+
+    def nearest(self, image: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the k nearest images, nearest first, and their distances."""
+        query = as_batch(image)[0]
+        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix-vector product for all n images.
+        squared = self.norms - 2.0 * (self.images @ query) + query @ query
+        idx = np.argpartition(squared, k)[:k]
+        idx = idx[np.argsort(squared[idx])]
+        return idx, np.sqrt(np.maximum(squared[idx], 0.0))
+
+
+def _rescale(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    span = values.max() - values.min()
+    if span == 0:
+        return np.full_like(values, (low + high) / 2)
+    return (values - values.min()) / span * (high - low) + low
+
+
+def _signed_images(weights: np.ndarray) -> np.ndarray:
+    """Each image scaled by its own largest |weight|: 0.5 = zero, 1 = most positive."""
+    scale = np.abs(weights).reshape(len(weights), -1).max(axis=1)
+    scale[scale == 0] = 1.0
+    return (0.5 + 0.5 * weights / scale[:, None, None]).astype(np.float32)

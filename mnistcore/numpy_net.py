@@ -247,15 +247,18 @@ class NeuralNetWork:
         saved = self._snapshot()
         completed = 0
         for epoch in range(1, epochs + 1):
+            # Shuffle once per epoch into one contiguous copy, so every batch is a plain slice.
             order = self._rng.permutation(n)
+            x_epoch, y_epoch = x[order], y[order]
+            t_epoch = target_rows[y_epoch]
             loss_sum, correct, seen = 0.0, 0, 0
             stop = False
             for begin in range(0, n, batch_size):
-                idx = order[begin : begin + batch_size]
-                loss, out = self._step(x[idx], target_rows[y[idx]])
+                end = min(begin + batch_size, n)
+                loss, out = self._step(x_epoch[begin:end], t_epoch[begin:end])
                 loss_sum += loss
-                correct += int(np.count_nonzero(out.argmax(axis=1) == y[idx]))
-                seen += len(idx)
+                correct += int(np.count_nonzero(out.argmax(axis=1) == y_epoch[begin:end]))
+                seen = end
                 if on_batch is not None:
                     progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
                                         loss_sum / seen, correct / seen, time.perf_counter() - started)

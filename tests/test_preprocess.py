@@ -3,40 +3,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from drawings import CANVAS, as_canvas, draw
 from mnistcore.models import load_model
 from mnistcore.preprocess import canvas_steps, canvas_to_mnist, resize, stroke_width
-
-CANVAS = 280
-
-
-def as_canvas(ink: np.ndarray, background="opaque") -> np.ndarray:
-    """Ink (H, W) in [0, 1] as streamlit-drawable-canvas returns it: RGBA uint8."""
-    value = np.round(np.clip(ink, 0, 1) * 255).astype(np.uint8)
-    rgba = np.empty(ink.shape + (4,), np.uint8)
-    if background == "opaque":       # white pen on a black canvas
-        rgba[..., :3] = value[..., None]
-        rgba[..., 3] = 255
-    elif background == "transparent":  # white pen, transparent background
-        rgba[..., :3] = 255
-        rgba[..., 3] = value
-    else:                              # black pen on white paper
-        rgba[..., :3] = 255 - value[..., None]
-        rgba[..., 3] = 255
-    return rgba
-
-
-def draw(digit: np.ndarray, size: int, top: int, left: int, stroke: str = "normal") -> np.ndarray:
-    """A real MNIST digit redrawn on a 280x280 canvas: `size` px tall at (top, left)."""
-    ink = ndimage.zoom(digit.astype(np.float32) / 255, size / 28, order=1)
-    ink = ndimage.gaussian_filter(ink, size / 100)
-    if stroke == "thin":      # a fine pen: the stroke's core only
-        ink = (ink > 0.85 * ink.max()).astype(np.float32)
-    elif stroke == "thick":   # a marker
-        ink = ndimage.grey_dilation(ink, size=(size // 8, size // 8))  # strokes 2-3x MNIST's
-    canvas = np.zeros((CANVAS, CANVAS), np.float32)
-    h, w = ink.shape
-    canvas[top : top + h, left : left + w] = ink[: CANVAS - top, : CANVAS - left]
-    return canvas
 
 
 @pytest.fixture(scope="module")
@@ -112,44 +81,11 @@ def test_steps_are_exposed_for_the_draw_page(mnist):
     assert np.array_equal(steps.centred, canvas_to_mnist(as_canvas(ink)))
 
 
-@pytest.mark.parametrize("name, image", [
-    ("black canvas", np.zeros((CANVAS, CANVAS, 4), np.uint8) + np.array([0, 0, 0, 255], np.uint8)),
-    ("transparent canvas", np.zeros((CANVAS, CANVAS, 4), np.uint8)),
-    ("white paper", np.full((CANVAS, CANVAS, 3), 255, np.uint8)),
-    ("faint noise", (np.random.default_rng(0).random((CANVAS, CANVAS)) * 20).astype(np.uint8)),
-])
-def test_blank_drawings_give_none(name, image):
-    assert canvas_to_mnist(image) is None
-
-
-@pytest.mark.parametrize("radius", [3, 11, 20])
-def test_a_stray_dot_is_not_a_digit(radius):
-    y, x = np.ogrid[:CANVAS, :CANVAS]
-    dot = ((y - 140) ** 2 + (x - 90) ** 2 <= radius**2).astype(np.float32)
-    assert canvas_to_mnist(as_canvas(dot)) is None
-
-
 def test_a_short_thick_stroke_is_still_a_one():
     ink = np.zeros((CANVAS, CANVAS), np.float32)
     ink[60:220, 130:152] = 1.0  # a "1" drawn with the site's 22-px brush
     steps = canvas_steps(as_canvas(ink))
     assert steps is not None and steps.scaled.shape[0] == 20
-
-
-@pytest.mark.parametrize("image, message", [
-    (np.zeros((CANVAS, CANVAS, 2)), "shape"),
-    (np.zeros(CANVAS), "shape"),
-    (np.zeros((2, CANVAS, CANVAS, 4)), "shape"),
-    (np.full((CANVAS, CANVAS), np.nan), "NaN"),
-    (np.full((CANVAS, CANVAS), -3.0), "0-1 or 0-255"),
-    (np.zeros((5000, 5000), np.uint8), "8 to 4096"),
-    (np.zeros((4, 4), np.uint8), "8 to 4096"),
-    (np.array([["a"] * 30] * 30), "numeric"),
-    (np.empty((30, 30), dtype=object), "numeric"),
-])
-def test_nonsense_raises_a_clear_error(image, message):
-    with pytest.raises(ValueError, match=message):
-        canvas_to_mnist(image)
 
 
 def test_resize_keeps_ink_and_averages_area():

@@ -74,6 +74,16 @@ def page(indices: np.ndarray, page_number: int, page_size: int = PAGE_SIZE) -> n
     return np.asarray(indices)[begin : begin + page_size]
 
 
+def mistakes(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    """(n,) bool: where the prediction is wrong."""
+    return np.asarray(predictions) != np.asarray(labels)
+
+
+def captions(labels: np.ndarray, predictions: np.ndarray, confidence: np.ndarray, indices: np.ndarray) -> list[str]:
+    """The captions of the images at `indices`."""
+    return [caption(int(labels[i]), int(predictions[i]), float(confidence[i])) for i in indices]
+
+
 def caption(label: int, prediction: int, confidence: float) -> str:
     """A tile's caption: "7 (99%)" when right, "✗ 4, is 9 (61%)" when wrong."""
     if prediction == label:

@@ -21,18 +21,20 @@ from .training import TrainResult, TrainSettings, run_training
 
 RUNNING, FINISHED, STOPPED, FAILED = "running", "finished", "stopped", "failed"
 
-# Costs measured on the lab server (2 cores, no GPU, nothing else running), used to estimate a
-# run before it starts. The NumPy network's time per epoch is about
-#   n * hidden * PER_SAMPLE_UNIT                 (the matrix products)
+# Costs on the lab server (2 cores, no GPU), used to estimate a run before it starts; timed with
+# the NumPy network at batch 1 and 128 and with 2-3 Keras epochs on 12,000 images. Others using
+# the server make a run slower; the estimate during a run follows the run's own pace instead.
+# The NumPy network's time per epoch of n images is about
+#   n * hidden * PER_SAMPLE_UNIT                        (the matrix products)
 #   + n / batch * (PER_STEP + hidden * PER_STEP_UNIT)   (one weight update per mini-batch)
 # which gives ~1 s for 784-512-10 at batch 128 and ~14 s at batch 1 on 60,000 images.
 NUMPY_PER_SAMPLE_UNIT = 2.9e-8
 NUMPY_PER_STEP = 55e-6
 NUMPY_PER_STEP_UNIT = 3.4e-7
 NUMPY_SIGMOID_FACTOR = 1.3           # expit costs more than max(x, 0)
-KERAS_PER_SAMPLE = {"mlp": 2.2e-5, "cnn": 4.0e-4}   # ~2 s and ~25 s per 60,000-image epoch
+KERAS_PER_SAMPLE = {"mlp": 3.0e-5, "cnn": 4.2e-4}   # ~2.5 s and ~26 s per 60,000-image epoch
 KERAS_PER_STEP = 1.5e-3
-KERAS_START = 6.0                    # importing TensorFlow and building the model
+KERAS_START = 8.0                    # importing TensorFlow and building the model
 TEST_IMAGES = 10_000                 # evaluated after every epoch
 
 

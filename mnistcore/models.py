@@ -59,7 +59,8 @@ class ModelInfo:
         """One line for people: engine, architecture, training, accuracy, date."""
         acc = "untested" if self.test_accuracy is None else f"{self.test_accuracy:.2%} test accuracy"
         when = self.trained_at[:16].replace("T", " ") + " UTC" if self.trained_at else "never trained"
-        return (f"{self.engine} {self.architecture}, {self.epochs} epochs at batch {self.batch_size}, "
+        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
+        return (f"{self.engine} {self.architecture}, {epochs} at batch {self.batch_size}, "
                 f"{acc}, trained {when}")
 
     def trained(self, epochs: int, batch_size: int, train_samples: int, seconds: float) -> "ModelInfo":

@@ -31,6 +31,19 @@ def enlarge(image: np.ndarray, side: int) -> np.ndarray:
     return np.repeat(np.repeat(img, factor, axis=0), factor, axis=1)
 
 
+def square(image: np.ndarray, side: int) -> np.ndarray:
+    """A grey image centred on a black square (so steps of different shapes line up), enlarged."""
+    img = to_uint8(image)
+    if img.ndim != 2:
+        raise ValueError(f"square needs a grey (h, w) image, got shape {img.shape}")
+    h, w = img.shape
+    n = max(h, w)
+    out = np.zeros((n, n), np.uint8)
+    top, left = (n - h) // 2, (n - w) // 2
+    out[top : top + h, left : left + w] = img
+    return enlarge(out, side)
+
+
 def tiles(images: np.ndarray, mistakes: np.ndarray, scale: int = 3) -> list[np.ndarray]:
     """Gallery tiles: each (28, 28) image enlarged `scale` times as RGB, mistakes in a red frame.
 

@@ -1,0 +1,220 @@
+"""Train: choose the settings, train in the background, watch it learn, publish the result."""
+from dataclasses import asdict
+
+import pandas as pd
+import streamlit as st
+
+from mnistcore import site
+from mnistcore.jobs import SlotBusy, describe_seconds, engine_problem, estimate_seconds
+from mnistcore.models import ModelFileError
+from mnistcore.training import LIMITS, TrainSettings
+from pages.common import live_banner, mnist, now, open_page, slot, store, when
+
+DEFAULTS = TrainSettings()
+ENGINES = {"numpy": "NumPy (our own network, the tutorial's)", "keras": "Keras (TensorFlow)"}
+ARCHS = {"mlp": "MLP: the tutorial's network, one hidden layer", "cnn": "CNN: a convolutional network (slower, better)"}
+SETTINGS_SHOWN = (("learningrate", "learning rate"), ("momentum", "momentum"))  # from a NumPy model's info
+ACTIVATIONS = {"relu": "ReLU with softmax output (learns fast)", "sigmoid": "Sigmoid (the tutorial's original)"}
+
+
+def last(name: str):
+    """The value this visitor last trained with (else the default). Streamlit forgets a widget's
+    value while the widget is not shown, as during a run, so the settings come back from here."""
+    return getattr(st.session_state.get("last_settings", DEFAULTS), name)
+
+
+def bounded(label: str, name: str, help: str, **kwargs):
+    """A number input whose range is the one TrainSettings.validate enforces (training.LIMITS)."""
+    low, high = LIMITS[name]
+    if isinstance(getattr(DEFAULTS, name), int):
+        low, high = int(low), int(high)
+    return st.number_input(f"{label} ({low:g} to {high:g})", min_value=low, max_value=high, value=last(name),
+                           help=help, key=name, **kwargs)
+
+
+def choice(label: str, name: str, options: dict, **kwargs):
+    return st.radio(label, list(options), index=list(options).index(last(name)), format_func=options.get,
+                    key=name, **kwargs)
+
+
+def chosen_settings() -> TrainSettings:
+    """The settings widgets, read into a TrainSettings (not yet validated)."""
+    engine = choice("Engine", "engine", ENGINES, horizontal=True)
+    left, right = st.columns(2)
+    with left:
+        epochs = bounded("Epochs", "epochs", "How many times the network goes through all training images.")
+        batch_size = bounded("Batch size", "batch_size",
+                             "How many images it looks at before each small change to its weights. "
+                             "1 is the tutorial's way (slow); 128 is quick.")
+    with right:
+        if engine == "numpy":
+            hidden = bounded("Hidden units", "hidden", "Neurons in the middle layer.")
+            learning_rate = bounded("Learning rate", "learning_rate", "How big each change to the weights is.",
+                                    step=0.01, format="%.4f")
+            momentum = bounded("Momentum", "momentum", "0 = the tutorial's plain steps; 0.9 keeps some of the "
+                               "previous step's direction, which usually learns faster.", step=0.05)
+            activation = choice("Activation", "activation", ACTIVATIONS)
+            return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, hidden=hidden,
+                                 learning_rate=learning_rate, momentum=momentum, activation=activation,
+                                 train_limit=site.train_limit())
+        arch = choice("Architecture", "arch", ARCHS)
+        return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, arch=arch,
+                             train_limit=site.train_limit())
+
+
+def settings_form() -> None:
+    st.subheader("Settings")
+    settings = chosen_settings()
+    owner = st.text_input("Your name (shown to others while you train)", value=st.session_state.get("last_owner", ""),
+                          key="owner", max_chars=40)
+    if settings.train_limit:
+        st.caption(f"Test mode: training on the first {settings.train_limit:,} images only "
+                   f"({site.TRAIN_LIMIT_ENV} is set).")
+    try:
+        settings.validate()
+    except ValueError as err:
+        st.error(f"These settings cannot be used: {err}.")
+        return
+    problem = engine_problem(settings)
+    if problem:
+        st.warning(problem)
+        return
+    st.info(f"Estimated time: **{describe_seconds(estimate_seconds(settings))}** "
+            "(longer while others are using the server).", icon=":material/schedule:")
+    if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+        data = mnist()
+        try:
+            st.session_state.job_id = slot().start(settings, data, owner)
+        except SlotBusy as err:
+            st.error(str(err))
+            return
+        st.session_state.last_settings, st.session_state.last_owner = settings, owner
+        st.rerun()
+
+
+def curves(status) -> None:
+    if not status.history:
+        st.caption("The loss and accuracy curves appear after the first epoch.")
+        return
+    table = pd.DataFrame([asdict(point) for point in status.history]).set_index("epoch")
+    table.columns = ["training loss", "training accuracy", "test loss", "test accuracy"]
+    left, right = st.columns(2)
+    left.line_chart(table[["training loss", "test loss"]], x_label="epoch", y_label="loss", height=250)
+    right.line_chart(table[["training accuracy", "test accuracy"]], x_label="epoch", y_label="accuracy", height=250)
+
+
+@st.fragment(run_every=1.0)
+def progress_panel(job_id: str, mine: bool) -> None:
+    """Redrawn every second from the slot's snapshot; the rest of the page stays as it is."""
+    status = slot().status()
+    if status is None or status.job_id != job_id or not status.running:
+        st.rerun()  # the run has ended: redraw the whole page with its outcome
+    who = "Your model" if mine else f"{status.owner}'s model"
+    st.subheader(f"{who} is training")
+    st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
+    remaining = describe_seconds((status.expected_end - now()).total_seconds())
+    st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: {status.fraction:.0%} done. "
+                                      f"Expected to finish in {remaining} (around {when(status.expected_end)}).")
+    if status.batch_loss is not None:
+        a, b = st.columns(2)
+        a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
+        b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
+    curves(status)
+    if mine and st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
+                          "The live model does not change."):
+        slot().stop(job_id)
+
+
+def outcome(status, live) -> None:
+    """What came of this visitor's last run, and the Publish button."""
+    if status.state == "failed":
+        st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
+        return
+    if status.state == "stopped":
+        done = len(status.history)
+        st.warning(f"You stopped the run after {done} complete epoch{'s' if done != 1 else ''}." +
+                   ("" if status.can_publish or status.published_as else " No model came out of it."))
+    result = slot().result(status.job_id)
+    if status.test_accuracy is None or result is None or result.evaluation is None:
+        return
+    st.subheader("Your model")
+    if status.published_as:
+        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
+                   f"(saved as {status.published_as}). {status.settings.describe()}.")
+    else:
+        compare = f" (the live model has {live.info.test_accuracy:.2%})" if live and live.info.test_accuracy else ""
+        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**{compare}. {status.settings.describe()}.")
+    curves(status)
+    ev = result.evaluation
+    st.markdown("**Accuracy for each digit**")
+    per_digit = pd.DataFrame({"accuracy": ev.per_digit}, index=[str(d) for d in range(10)])
+    st.bar_chart(per_digit, x_label="digit", y_label="accuracy", height=220)
+    st.markdown("**Confusion matrix**: each row is a true digit, each column what the model said; "
+                "the diagonal holds the right answers.")
+    st.dataframe(pd.DataFrame(ev.confusion, index=[f"true {d}" for d in range(10)],
+                              columns=[f"said {d}" for d in range(10)]))
+    if not status.published_as and st.button(
+            "Publish: make it the live model", type="primary", icon=":material/publish:",
+            help="Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
+        try:
+            slot().publish(status.job_id, store())
+        except (ValueError, OSError) as err:
+            st.error(f"Could not publish: {err}")
+            return
+        st.rerun()
+
+
+def earlier_runs() -> None:
+    st.subheader("Earlier models")
+    models = store()
+    runs = models.runs()
+    rows = []
+    for run in runs:
+        info = run.info
+        if info is None:
+            rows.append({"": "", "test accuracy": "", "network": f"{run.name}: unreadable ({run.error})",
+                         "training": "", "trained (UTC)": ""})
+            continue
+        extras = [f"{name} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
+                  if isinstance(info.settings.get(key), (int, float))]
+        epochs = f"{info.epochs} epoch{'s' if info.epochs != 1 else ''} at batch {info.batch_size}"
+        rows.append({
+            "": ", ".join(word for word, yes in (("shipped", run.is_default), ("live", run.live)) if yes),
+            "test accuracy": f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "untested",
+            "network": f"{info.engine} {info.architecture}",
+            "training": ", ".join([epochs] + extras),
+            "trained (UTC)": info.trained_at[:16].replace("T", " "),
+        })
+    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    usable = [run for run in runs if run.info is not None and not run.live]
+    if not usable:
+        return
+    labels = {run.name: ("shipped default: " if run.is_default else "") + run.info.summary() for run in usable}
+    picked = st.selectbox("Make an earlier model live again", list(labels), format_func=labels.get, key="revert")
+    if st.button("Make live", icon=":material/restore:"):
+        try:
+            live = models.make_live(picked)
+        except (ValueError, ModelFileError, OSError) as err:
+            st.error(f"Could not make that model live: {err}")
+            return
+        st.session_state.notice = f"The live model is now: {live.info.summary()}."
+        st.rerun()
+
+
+open_page("Train a network")
+live = live_banner()
+if "notice" in st.session_state:
+    st.success(st.session_state.pop("notice"))
+
+status = slot().status()
+mine = status is not None and status.job_id == st.session_state.get("job_id")
+if status is not None and status.running:
+    if not mine:
+        st.info(f"{status.owner} is training a model. One run at a time, so the settings come back when it "
+                f"finishes (around {when(status.expected_end)}).", icon=":material/hourglass_top:")
+    progress_panel(status.job_id, mine)
+else:
+    if mine:
+        outcome(status, live)
+    settings_form()
+earlier_runs()

@@ -1,0 +1,12 @@
+"""MNIST Lab: the entry point only routes; each page lives in pages/."""
+import streamlit as st
+
+st.set_page_config(page_title="MNIST Lab", page_icon="✏️", layout="wide")
+
+page = st.navigation([
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/gallery.py", title="Gallery", icon=":material/grid_view:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+])
+page.run()

@@ -1,0 +1,75 @@
+"""The Draw page in a real Chromium: draw a 7 with the mouse and read the prediction.
+
+Needs Chromium (Debian's /usr/bin/chromium) and the `playwright` Python package. Where they
+cannot be had the test is skipped, except in CI (CI=true), where a skip would hide a failure.
+"""
+import os
+import re
+import time
+
+import pytest
+
+from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
+
+pytestmark = pytest.mark.browser
+
+
+def chromium_or_skip():
+    """Playwright's sync API, or a skip (a failure in CI) saying what is missing."""
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the playwright Python package is not installed (pip install playwright)"
+    if missing is None and not CHROMIUM.exists():
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
+    if missing is None:
+        return sync_playwright
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the browser test must run in CI, but {missing}")
+    pytest.skip(missing)
+
+
+def stroke(page, box, points):
+    """One pen stroke through `points`, given as fractions of the canvas' width and height."""
+    x0, y0, width, height = box["x"], box["y"], box["width"], box["height"]
+    page.mouse.move(x0 + points[0][0] * width, y0 + points[0][1] * height)
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(x0 + x * width, y0 + y * height, steps=20)
+    page.mouse.up()
+
+
+def draw_and_read(page, canvas, points) -> str:
+    """Draw one stroke, wait for the answer, print how long it took after the mouse was released."""
+    stroke(page, canvas.bounding_box(), points)
+    released = time.perf_counter()
+    answer = page.locator("h2", has_text=re.compile(r"Prediction: \d"))
+    answer.wait_for(timeout=30_000)
+    print(f"\nmouse-up to prediction: {(time.perf_counter() - released) * 1000:.0f} ms")
+    return answer.inner_text().strip()
+
+
+def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
+    sync_playwright = chromium_or_skip()
+    weights = weights_copy(tmp_path / "weights", small_mnist)
+    with running_site(weights) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{url}/draw")
+            canvas = page.locator("canvas.upper-canvas")
+            canvas.wait_for(timeout=30_000)
+            page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)  # the first render is done
+            # A 7: a bar along the top, then down and to the left, as most people write it.
+            first = draw_and_read(page, canvas, [(0.25, 0.2), (0.75, 0.2), (0.4, 0.85)])
+            assert first == "Prediction: 7"
+            page.get_by_text("centred in 28 × 28", exact=True).wait_for(timeout=30_000)  # the steps are shown too
+            # Clear: a fresh canvas and the hint again, no prediction; then a 1 on it.
+            page.get_by_role("button", name="Clear").click()
+            page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)
+            assert page.locator("h2", has_text="Prediction:").count() == 0
+            canvas.wait_for(timeout=30_000)
+            assert draw_and_read(page, canvas, [(0.5, 0.15), (0.5, 0.85)]) == "Prediction: 1"
+        finally:
+            browser.close()

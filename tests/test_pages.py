@@ -1,0 +1,366 @@
+"""The site's pages through Streamlit's AppTest, and the page logic behind them (gallery, answer, pictures).
+
+Each test points the site at its own copy of the weights (MNISTLAB_WEIGHTS_DIR), so nothing here
+touches weights/ in the project.
+"""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnistcore import gallery, pictures
+from mnistcore.answer import read_answer
+from mnistcore.models import load_model
+from mnistcore.preprocess import canvas_to_mnist
+from mnistcore.training import LIMITS, TrainSettings
+from pages.common import slot  # the very slot the pages use: AppTest runs them in this process
+from sitetools import APP, canvas_image, drawing, weights_copy
+
+# ---------------------------------------------------------------------------- gallery logic
+
+LABELS = np.array([0, 1, 2, 3, 4, 4, 9, 9])
+PREDICTIONS = np.array([0, 7, 2, 3, 9, 4, 4, 9])
+CONFIDENCE = np.array([0.9, 0.5, 0.99, 0.8, 0.4, 0.95, 0.6, 0.7])
+
+
+@pytest.mark.parametrize("flt, expected", [
+    (gallery.GalleryFilter(), [0, 1, 2, 3, 4, 5, 6, 7]),
+    (gallery.GalleryFilter(only_mistakes=True), [1, 4, 6]),
+    (gallery.GalleryFilter(true_digit=4), [4, 5]),
+    (gallery.GalleryFilter(predicted_digit=4), [5, 6]),
+    (gallery.GalleryFilter(true_digit=4, predicted_digit=9), [4]),            # a confusion-matrix cell
+    (gallery.GalleryFilter(true_digit=9, predicted_digit=9), [7]),            # a diagonal cell
+    (gallery.GalleryFilter(only_mistakes=True, true_digit=9, predicted_digit=9), []),
+    (gallery.GalleryFilter(least_sure_first=True), [4, 1, 6, 7, 3, 0, 5, 2]),
+    (gallery.GalleryFilter(only_mistakes=True, least_sure_first=True), [4, 1, 6]),
+])
+def test_gallery_select(flt, expected):
+    assert gallery.select(LABELS, PREDICTIONS, CONFIDENCE, flt).tolist() == expected
+
+
+def test_gallery_least_sure_keeps_ties_in_test_set_order():
+    same = np.full(5, 0.5)
+    assert gallery.select(np.zeros(5, int), np.zeros(5, int), same,
+                          gallery.GalleryFilter(least_sure_first=True)).tolist() == [0, 1, 2, 3, 4]
+
+
+def test_gallery_refuses_bad_input():
+    with pytest.raises(ValueError, match="digit 0-9"):
+        gallery.select(LABELS, PREDICTIONS, CONFIDENCE, gallery.GalleryFilter(true_digit=10))
+    with pytest.raises(ValueError, match="equal-length"):
+        gallery.select(LABELS, PREDICTIONS[:3], CONFIDENCE)
+
+
+def test_gallery_pages():
+    indices = np.arange(100)
+    assert gallery.page_count(100, 48) == 3 and gallery.page_count(0, 48) == 1 and gallery.page_count(48, 48) == 1
+    assert gallery.page(indices, 1, 48).tolist() == list(range(48))
+    assert gallery.page(indices, 3, 48).tolist() == list(range(96, 100))
+    assert gallery.page(np.arange(0), 1, 48).tolist() == []
+    with pytest.raises(ValueError, match="from 1 to 3"):
+        gallery.page(indices, 4, 48)
+    with pytest.raises(ValueError, match="page size"):
+        gallery.page_count(10, 0)
+
+
+def test_gallery_captions_and_tiles():
+    assert gallery.caption(7, 7, 0.987) == "7 (99%)"
+    assert gallery.caption(9, 4, 0.61) == "✗ 4, is 9 (61%)"
+    assert gallery.captions(LABELS, PREDICTIONS, CONFIDENCE, [4, 5]) == ["✗ 9, is 4 (40%)", "4 (95%)"]
+    assert gallery.mistakes(LABELS, PREDICTIONS).tolist() == [False, True, False, False, True, False, True, False]
+    images = np.zeros((2, 28, 28), np.uint8)
+    images[:, 10:18, 10:18] = 255
+    right, wrong = pictures.tiles(images, np.array([False, True]), scale=3)
+    assert right.shape == wrong.shape == (84 + 2 * pictures.FRAME,) * 2 + (3,)
+    assert tuple(wrong[0, 0]) == pictures.MISTAKE_RED and tuple(right[0, 0]) == (0, 0, 0)
+    assert (wrong[pictures.FRAME:-pictures.FRAME, pictures.FRAME:-pictures.FRAME] == right[pictures.FRAME:-pictures.FRAME, pictures.FRAME:-pictures.FRAME]).all()
+    assert pictures.enlarge(np.ones((20, 20), np.float32), 140).shape == (140, 140)
+    assert pictures.enlarge(np.ones((280, 280)), 140).shape == (280, 280)
+    tall = pictures.square(np.ones((20, 10), np.float32), 140)
+    assert tall.shape == (140, 140) and tall[:, :35].max() == 0 and tall[:, 35:105].min() == 255
+
+
+def test_answer_is_plain_about_doubt():
+    sure = read_answer(np.eye(10)[7] * 0.9 + 0.01)
+    assert sure.headline == "Prediction: 7" and sure.sure and sure.doubt is None
+    torn = np.full(10, 0.02)
+    torn[4], torn[9] = 0.45, 0.39
+    doubtful = read_answer(torn[None, :])
+    assert doubtful.headline == "Prediction: 4" and doubtful.doubt == "not sure: 4 or 9?"
+    close = np.full(10, 0.0)
+    close[3], close[5] = 0.62, 0.35
+    assert read_answer(close).doubt == "not sure: 3 or 5?"  # sure enough, but too close to call
+    with pytest.raises(ValueError, match="10 finite"):
+        read_answer(np.ones(9) / 9)
+
+
+# ---------------------------------------------------------------------------- the pages
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch, small_mnist):
+    """The site, pointed at a private copy of the weights; returns (AppTest, weights folder)."""
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "1000")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    return at, folder
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def banner(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "Live model" in c.value)
+
+
+@pytest.mark.parametrize("page, title", [("pages/home.py", "MNIST Lab"), ("pages/train.py", "Train a network"),
+                                         ("pages/gallery.py", "Gallery"), ("pages/draw.py", "Draw a digit")])
+def test_every_page_renders_and_names_the_live_model(site, page, title):
+    at, folder = site
+    visit(at, page)
+    assert at.title[0].value == title
+    assert "Live model" in banner(at) and "test accuracy" in banner(at)
+    assert not at.error and not at.warning
+
+
+def test_home_links_to_every_page(site):
+    at, _ = site
+    visit(at, "pages/home.py")
+    links = [link.proto.page for link in at.get("page_link")]
+    assert {"train", "gallery", "draw"} <= {link.rstrip("/").split("/")[-1] for link in links}, links
+
+
+def test_every_page_shows_the_store_warning(site, tmp_path, monkeypatch, small_mnist):
+    at, _ = site
+    folder = weights_copy(tmp_path / "damaged", small_mnist)  # a new folder: the store is made afresh
+    (folder / "live.json").write_text("{damaged")
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    for page in ("pages/home.py", "pages/train.py", "pages/gallery.py", "pages/draw.py"):
+        visit(at, page)
+        assert any("could not be loaded" in w.value for w in at.warning), page
+
+
+def test_train_publish_and_go_back(site):
+    """Train a tiny NumPy model on 1,000 images, publish it, see it live, then revert to the default."""
+    at, folder = site
+    visit(at, "pages/train.py")
+    assert "Test mode" in " ".join(c.value for c in at.caption)
+    assert "Estimated time" in at.info[0].value
+    at.number_input(key="epochs").set_value(2)
+    at.number_input(key="hidden").set_value(32)
+    at.text_input(key="owner").input("Ada")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert slot().wait(60)
+    at.run()
+    assert "Your model" in [s.value for s in at.subheader]
+    assert "Test accuracy" in at.success[0].value
+    next(b for b in at.button if b.label.startswith("Publish")).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Published: it is the live model now" in s.value for s in at.success)
+    name = json.loads((folder / "live.json").read_text())["live"]
+    assert (folder / "runs" / name).is_file()
+    assert "784-32-10" in banner(at) and load_model(folder / "runs" / name).info.epochs == 2
+    # The earlier models list offers the shipped default again.
+    at.selectbox(key="revert").set_value("default")
+    next(b for b in at.button if b.label == "Make live").click().run()
+    assert json.loads((folder / "live.json").read_text())["live"] == "default"
+    assert "the shipped model" in banner(at)
+
+
+def test_one_run_at_a_time_and_stop_leaves_the_live_model(site, monkeypatch):
+    at, folder = site
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "5000")  # 30 epochs of 5,000 single-image steps: long
+    visit(at, "pages/train.py")
+    for name, value in (("epochs", 30), ("batch_size", 1), ("hidden", 16)):
+        at.number_input(key=name).set_value(value)
+    at.text_input(key="owner").input("Ada")
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert "Your model is training" in [s.value for s in at.subheader]
+    # Another visitor sees who is training and cannot start a second run.
+    other = AppTest.from_file(str(APP), default_timeout=60)
+    other.run()
+    visit(other, "pages/train.py")
+    assert any("Ada is training" in i.value for i in other.info)
+    assert "Ada's model is training" in [s.value for s in other.subheader]
+    assert not [b for b in other.button if b.label in ("Start training", "Stop")]
+    # Its owner stops it: the live model stays as it was.
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert slot().wait(30)
+    at.run()
+    assert any("You stopped the run" in w.value for w in at.warning)
+    assert not (folder / "live.json").exists() and "the shipped model" in banner(at)
+    assert not [b for b in at.button if b.label.startswith("Publish")]
+    assert [b for b in at.button if b.label == "Start training"]
+
+
+def test_train_widgets_carry_the_limits(site):
+    at, _ = site
+    visit(at, "pages/train.py")
+    for name in ("epochs", "batch_size", "hidden", "learning_rate", "momentum"):
+        widget = at.number_input(key=name)
+        low, high = LIMITS[name]
+        assert (widget.min, widget.max) == (low, high) and f"({low:g} to {high:g})" in widget.label
+        assert widget.value == getattr(TrainSettings(), name)
+    at.session_state["batch_size"] = 5000  # out of range: the widget will not take it
+    at.run()
+    assert at.number_input(key="batch_size").value <= 1024 and not at.exception
+
+
+def test_gallery_filters_show_exactly_the_asked_for_images(site, mnist):
+    at, folder = site
+    (_, _), (x_test, y_test) = mnist
+    model = load_model(folder / "default.npz")
+    predictions = model.predict(x_test)
+    visit(at, "pages/gallery.py")
+    assert f"{np.mean(predictions == y_test):.2%}" == at.metric[0].value
+    assert len(at.image[0].captions) == 48  # the first page of all 10,000
+    # The confusion-matrix cell "true 4, predicted 9", least sure first.
+    at.checkbox(key="only_mistakes").check()
+    at.selectbox(key="true_digit").set_value(4)
+    at.selectbox(key="predicted_digit").set_value(9)
+    at.checkbox(key="least_sure").check()
+    at.run()
+    expected = np.flatnonzero((y_test == 4) & (predictions == 9))
+    assert f"{len(expected):,}" in [m.value for m in at.metric]
+    if len(expected) == 0:
+        assert "No test image matches" in at.info[0].value
+        return
+    captions = at.image[0].captions
+    assert len(captions) == min(len(expected), 48)
+    assert all(c.startswith("✗ 9, is 4") for c in captions)
+
+
+def test_gallery_pages_through_the_mistakes(site, mnist):
+    at, folder = site
+    (_, _), (x_test, y_test) = mnist
+    mistakes = int(np.sum(load_model(folder / "default.npz").predict(x_test) != y_test))
+    visit(at, "pages/gallery.py")
+    at.checkbox(key="only_mistakes").check().run()
+    pages = -(-mistakes // 48)
+    if pages > 1:
+        at.get("pagination")[0].set_value(pages).run()
+        assert len(at.image[0].captions) == mistakes - 48 * (pages - 1)
+    assert all(c.startswith("✗") for c in at.image[0].captions)
+
+
+def test_draw_reads_a_real_digit(site, mnist):
+    at, folder = site
+    (_, _), (x_test, y_test) = mnist
+    model = load_model(folder / "default.npz")
+    # Four different digits the live model reads confidently even after the canvas' preprocessing.
+    chosen = {}
+    for i in range(200):
+        image = canvas_to_mnist(canvas_image(x_test[i]))
+        proba = model.predict_proba(image)[0]
+        if proba.argmax() == y_test[i] and proba.max() > 0.95:
+            chosen.setdefault(int(y_test[i]), i)
+        if len(chosen) == 4:
+            break
+    assert len(chosen) == 4, chosen
+    visit(at, "pages/draw.py")
+    assert "Draw a digit" in at.info[0].value and not at.header  # a blank canvas: a hint, no prediction
+    for digit, i in sorted(chosen.items()):
+        at.session_state["canvas"] = drawing(x_test[i])
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [h.value for h in at.header] == [f"Prediction: {digit}"]
+        assert len(at.image[0].captions) == 4  # the preprocessing steps are shown
+
+
+def test_draw_says_when_it_is_not_sure(site, mnist):
+    at, folder = site
+    (_, _), (x_test, _) = mnist
+    model = load_model(folder / "default.npz")
+    least_sure = np.argsort(model.predict_proba(x_test).max(axis=1))[:50]
+    for i in least_sure:  # one the model is still unsure about after the canvas' preprocessing
+        answer = read_answer(model.predict_proba(canvas_to_mnist(canvas_image(x_test[i])))[0])
+        if not answer.sure:
+            break
+    else:
+        pytest.skip("the live model is sure of every digit tried")
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[i])
+    at.run()
+    assert [h.value for h in at.header] == [answer.headline]
+    assert any(answer.doubt in w.value for w in at.warning)
+
+
+def test_draw_says_draw_on_a_blank_or_dotted_canvas(site):
+    at, _ = site
+    visit(at, "pages/draw.py")
+    y, x = np.ogrid[:280, :280]
+    dot = (((y - 140) ** 2 + (x - 140) ** 2) <= 11 ** 2).astype(np.uint8) * 255  # one tap of a 22-px pen
+    for image in (np.zeros((28, 28), np.uint8), dot):
+        at.session_state["canvas"] = drawing(image)
+        at.run()
+        assert not at.header and "Draw a digit" in at.info[0].value
+
+
+def test_draw_explains_a_drawing_it_cannot_read(site):
+    at, _ = site
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(np.full((28, 28), 255, np.uint8), side=4)  # a 4x4 "canvas"
+    at.run()
+    assert not at.exception and not at.header
+    assert "cannot be read" in at.error[0].value and "4x4" in at.error[0].value
+
+
+def test_without_mnist_the_pages_say_what_to_do(site, tmp_path, monkeypatch):
+    at, _ = site
+    import mnistcore.data
+
+    def offline(folder, report=None, timeout=5.0):
+        raise mnistcore.data.MnistUnavailable("Could not download MNIST. Tried: (nothing: offline)")
+
+    monkeypatch.setattr(mnistcore.data, "fetch_mnist", offline)
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "no-mnist-here"))
+    visit(at, "pages/gallery.py")
+    assert "MNIST could not be downloaded" in at.error[0].value and "offline" in at.error[0].value
+    assert not at.image
+
+
+def test_draw_clear_gives_an_empty_canvas(site, mnist):
+    at, _ = site
+    (_, _), (x_test, _) = mnist
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[0])
+    at.run()
+    assert at.header
+    next(b for b in at.button if b.label == "Clear").click().run()
+    assert not at.header and "Draw a digit" in at.info[0].value
+
+
+def test_no_page_imports_tensorflow(tmp_path, small_mnist):
+    """TensorFlow takes seconds to import: only a Keras model being built or loaded may do it.
+
+    In a fresh process, since other tests in this one may have imported it already.
+    """
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+at = AppTest.from_file({str(APP)!r}, default_timeout=60)
+at.run()
+for page in ("pages/train.py", "pages/gallery.py", "pages/draw.py"):
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+at.switch_page("pages/train.py").run()
+at.radio(key="engine").set_value("keras").run()  # choosing Keras shows an estimate, no import yet
+assert not at.exception, [e.value for e in at.exception]
+print(sorted(name for name in ("tensorflow", "keras", "mnistcore.keras_net") if name in sys.modules))
+"""
+    env = {**os.environ, "MNISTLAB_WEIGHTS_DIR": str(folder), "PYTHONPATH": str(APP.parent)}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=APP.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

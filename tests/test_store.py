@@ -1,0 +1,184 @@
+"""The model store: publishing, going back, surviving bad files, and readers during changes."""
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from mnistcore.models import ModelFileError, read_info
+from mnistcore.store import DEFAULT_NAME, RUN_NAME, ModelStore
+from sitetools import tiny_model, weights_copy
+
+
+@pytest.fixture(scope="module")
+def models(small_mnist):
+    """Three small networks of different sizes, so a mixed-up snapshot would show."""
+    return [tiny_model(small_mnist, hidden=h, samples=500, seed=h) for h in (16, 24, 32)]
+
+
+@pytest.fixture
+def folder(tmp_path, small_mnist):
+    return weights_copy(tmp_path / "weights", small_mnist)
+
+
+def test_starts_with_the_shipped_default_without_a_warning(folder):
+    store = ModelStore(folder)
+    live = store.live()
+    assert live.name == DEFAULT_NAME and live.is_default
+    assert live.info == read_info(folder / "default.npz")
+    assert store.warning is None
+    assert [run.name for run in store.runs()] == [DEFAULT_NAME]
+    assert store.runs()[0].live
+
+
+def test_publish_saves_a_run_and_makes_it_live_across_restarts(folder, models):
+    store = ModelStore(folder)
+    before = store.live()
+    live = store.publish(models[0])
+    assert RUN_NAME.fullmatch(live.name) and live.name.split("-")[1] == "numpy"
+    assert (folder / "runs" / live.name).is_file()
+    assert json.loads((folder / "live.json").read_text())["live"] == live.name
+    assert store.live() is live and live.version == before.version + 1 and live.id != before.id
+    assert live.info == models[0].info
+    restarted = ModelStore(folder).live()
+    assert restarted.name == live.name and restarted.info == models[0].info
+    np.testing.assert_array_equal(restarted.model.wih, models[0].wih)
+
+
+def test_runs_lists_newest_first_then_the_default_and_marks_the_live_one(folder, models):
+    store = ModelStore(folder)
+    names = [store.publish(m).name for m in models]
+    runs = store.runs()
+    assert [r.name for r in runs[:-1]] == sorted(names, reverse=True)
+    assert runs[-1].name == DEFAULT_NAME and runs[-1].is_default
+    assert [r.name for r in runs if r.live] == [names[-1]]
+    assert all(r.info is not None and r.error is None for r in runs)
+
+
+def test_make_live_goes_back_to_an_earlier_run_and_to_the_default(folder, models):
+    store = ModelStore(folder)
+    first = store.publish(models[0]).name
+    store.publish(models[1])
+    assert store.make_live(first).info == models[0].info
+    assert json.loads((folder / "live.json").read_text())["live"] == first
+    assert ModelStore(folder).live().name == first
+    assert store.make_live(DEFAULT_NAME).is_default
+    assert ModelStore(folder).live().is_default
+
+
+@pytest.mark.parametrize("name", ["../default.npz", "/etc/passwd", "runs/x.npz", "default.npz", "",
+                                  "20250101T120000Z-numpy-0123abcd.npz/../../x", "20250101T120000Z-numpy-0123abcd.pkl"])
+def test_make_live_refuses_names_that_are_not_runs(folder, name):
+    store = ModelStore(folder)
+    with pytest.raises(ValueError, match="not the name of a saved run"):
+        store.make_live(name)
+    assert store.live().is_default
+
+
+def test_make_live_of_a_missing_run_says_so_and_changes_nothing(folder):
+    store = ModelStore(folder)
+    with pytest.raises(ModelFileError, match="no such model file"):
+        store.make_live("20250101T120000Z-numpy-0123abcd.npz")
+    assert store.live().is_default and not (folder / "live.json").exists()
+
+
+def test_a_symlink_in_runs_cannot_lead_outside(folder, tmp_path, models):
+    outside = models[0].save(tmp_path / "elsewhere.npz")
+    (folder / "runs").mkdir()
+    (folder / "runs" / "20250101T120000Z-numpy-0123abcd.npz").symlink_to(outside)
+    with pytest.raises(ValueError, match="inside"):
+        ModelStore(folder).make_live("20250101T120000Z-numpy-0123abcd.npz")
+
+
+@pytest.mark.parametrize("damage", ["garbage json", "missing run", "damaged run", "bad name"])
+def test_a_broken_live_record_falls_back_to_the_default_with_a_warning(folder, models, damage):
+    store = ModelStore(folder)
+    name = store.publish(models[0]).name
+    if damage == "garbage json":
+        (folder / "live.json").write_text("{not json")
+    elif damage == "missing run":
+        (folder / "runs" / name).unlink()
+    elif damage == "damaged run":
+        (folder / "runs" / name).write_bytes(b"PK\x03\x04 truncated")
+    else:
+        (folder / "live.json").write_text(json.dumps({"live": "../../etc/passwd"}))
+    restarted = ModelStore(folder)
+    assert restarted.live().is_default
+    assert "could not be loaded" in restarted.warning and "default" in restarted.warning
+    # Publishing again repairs the record, and the warning goes away.
+    restarted.publish(models[1])
+    assert restarted.warning is None
+
+
+def test_without_any_loadable_model_the_store_says_what_to_do(tmp_path, models):
+    folder = tmp_path / "empty"
+    folder.mkdir()
+    store = ModelStore(folder)
+    assert store.live() is None
+    assert "No model could be loaded" in store.warning and "Train" in store.warning
+    assert store.publish(models[0]).info == models[0].info  # the Train page can still fix it
+
+
+def test_damaged_run_files_are_listed_with_the_reason(folder):
+    (folder / "runs").mkdir()
+    (folder / "runs" / "20250101T120000Z-numpy-0123abcd.npz").write_bytes(b"not a zip")
+    (folder / "runs" / "notes.txt").write_text("ignored: not a run name")
+    runs = ModelStore(folder).runs()
+    assert [r.name for r in runs] == ["20250101T120000Z-numpy-0123abcd.npz", DEFAULT_NAME]
+    assert runs[0].info is None and "not a saved model" in runs[0].error
+
+
+def test_evaluation_is_computed_once_per_live_model(folder, models, small_mnist, monkeypatch):
+    (_, _), (x_test, y_test) = small_mnist
+    store = ModelStore(folder)
+    calls = []
+    import mnistcore.store as store_module
+    real = store_module.evaluate
+    monkeypatch.setattr(store_module, "evaluate", lambda *a: calls.append(1) or real(*a))
+    live = store.live()
+    first = store.evaluation(live, x_test, y_test)
+    assert store.evaluation(live, x_test, y_test) is first and len(calls) == 1
+    assert first.accuracy == pytest.approx(float(np.mean(live.model.predict(x_test) == y_test)))
+    published = store.publish(models[0])
+    assert store.evaluation(published, x_test, y_test) is not first and len(calls) == 2
+
+
+def test_readers_see_whole_models_while_others_publish_and_revert(folder, models, small_mnist):
+    """Readers predict continuously while a writer publishes and reverts: no errors, no mixes."""
+    (_, _), (x_test, _) = small_mnist
+    store = ModelStore(folder)
+    names = [store.publish(m).name for m in models]
+    done = threading.Event()
+    errors, seen = [], []
+
+    def read():
+        try:
+            while not done.is_set():
+                live = store.live()
+                hidden = int(live.info.architecture.split("-")[1])
+                # The snapshot's info, model and name must all describe the same network.
+                assert live.model.info is live.info and live.model.wih.shape == (hidden, 784)
+                proba = live.model.predict_proba(x_test[:64])
+                assert proba.shape == (64, 10) and np.allclose(proba.sum(axis=1), 1, atol=1e-4)
+                seen.append(live.id)
+        except Exception as err:  # noqa: BLE001 - reported to the main thread below
+            errors.append(err)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for thread in readers:
+        thread.start()
+    try:
+        for round_ in range(6):
+            store.make_live(names[round_ % 3])
+            store.publish(models[round_ % 3])
+            store.make_live(DEFAULT_NAME)
+    finally:
+        done.set()
+        for thread in readers:
+            thread.join(10)
+    assert not errors, errors
+    assert len(set(seen)) > 1  # the readers really did see the model change
+    restarted = ModelStore(folder)
+    assert restarted.live().is_default and store.live().is_default
+    for run in restarted.runs():
+        assert run.info is not None, run.error  # every published file is whole

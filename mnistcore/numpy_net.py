@@ -246,19 +246,19 @@ class NeuralNetWork:
         n = len(x)
         saved = self._snapshot()
         completed = 0
+        batch_x = np.empty((min(batch_size, n), x.shape[1]), DTYPE)  # reused by every batch
         for epoch in range(1, epochs + 1):
-            # Shuffle once per epoch into one contiguous copy, so every batch is a plain slice.
-            order = self._rng.permutation(n)
-            x_epoch, y_epoch = x[order], y[order]
-            t_epoch = target_rows[y_epoch]
+            order = self._rng.permutation(n)  # one shuffle per epoch
             loss_sum, correct, seen = 0.0, 0, 0
             stop = False
             for begin in range(0, n, batch_size):
-                end = min(begin + batch_size, n)
-                loss, out = self._step(x_epoch[begin:end], t_epoch[begin:end])
+                idx = order[begin : begin + batch_size]
+                xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
+                yb = y[idx]
+                loss, out = self._step(xb, target_rows[yb])
                 loss_sum += loss
-                correct += int(np.count_nonzero(out.argmax(axis=1) == y_epoch[begin:end]))
-                seen = end
+                correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+                seen += len(idx)
                 if on_batch is not None:
                     progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
                                         loss_sum / seen, correct / seen, time.perf_counter() - started)

@@ -36,7 +36,7 @@ import numpy as np
 
 from .files import atomic_write
 from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                     check_labels, read_info)
+                     check_labels, loss_and_accuracy, read_info)
 
 
 def _import_keras_quietly():
@@ -181,11 +181,7 @@ class KerasModel:
 
     def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
-        proba = self.predict_proba(images)
-        y = check_labels(labels, len(proba))
-        picked = proba[np.arange(len(y)), y]
-        loss = float(-np.mean(np.log(np.maximum(picked, 1e-30))))
-        return loss, float(np.mean(proba.argmax(axis=1) == y))
+        return loss_and_accuracy(self.predict_proba(images), labels)
 
     # ------------------------------------------------------------------ saving
 

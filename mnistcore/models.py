@@ -140,6 +140,14 @@ def check_labels(labels: np.ndarray, n: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
+def loss_and_accuracy(proba: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of probabilities (n, 10) against digit labels (n,)."""
+    y = check_labels(labels, len(proba))
+    picked = proba[np.arange(len(y)), y]
+    loss = float(-np.mean(np.log(np.maximum(picked, 1e-30))))
+    return loss, float(np.mean(proba.argmax(axis=1) == y))
+
+
 def check_fit_settings(epochs: int, batch_size: int) -> None:
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")

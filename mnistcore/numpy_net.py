@@ -29,7 +29,7 @@ from threadpoolctl import ThreadpoolController
 
 from .files import atomic_write
 from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                     check_labels)
+                     check_labels, loss_and_accuracy)
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -318,11 +318,7 @@ class NeuralNetWork:
 
     def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
         """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
-        proba = self.predict_proba(images)
-        y = check_labels(labels, len(proba))
-        picked = proba[np.arange(len(y)), y]
-        loss = float(-np.mean(np.log(np.maximum(picked, 1e-30))))
-        return loss, float(np.mean(proba.argmax(axis=1) == y))
+        return loss_and_accuracy(self.predict_proba(images), labels)
 
     # ------------------------------------------------------------------ saving
 

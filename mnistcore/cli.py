@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from . import data
+from .feedback import FeedbackError, FeedbackStore
 from .models import ModelFileError, evaluate, format_evaluation, load_model
 from .training import LIMITS, TrainSettings, run_training
 
@@ -15,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.command(args)
-    except (ValueError, ModelFileError, data.MnistUnavailable, OSError) as err:
+    except (ValueError, ModelFileError, data.MnistUnavailable, FeedbackError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--arch", choices=["mlp", "cnn"], default=d.arch, help="keras: mlp (the tutorial's) or cnn")
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
+    train.add_argument("--with-lab-drawings", action="store_true",
+                       help="also train on the drawings visitors labelled on the Draw page")
+    train.add_argument("--feedback-db", metavar="PATH",
+                       help="with --with-lab-drawings: the lab drawings database "
+                            "(default: $MNISTLAB_FEEDBACK_DB or data/lab.db)")
     train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DATA_DIR or data/mnist)")
     train.add_argument("--out", required=True, help="where to save the model (.npz for numpy, .keras for keras)")
     train.set_defaults(command=_train)
@@ -75,12 +81,15 @@ def _train(args) -> int:
     settings = TrainSettings(
         engine=args.engine, epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden,
         learning_rate=args.learning_rate, activation=args.activation, momentum=args.momentum,
-        arch=args.arch, seed=args.seed, train_limit=args.train_limit,
+        arch=args.arch, seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings,
     ).validate()
     out = Path(args.out)
     expected_suffix = ".npz" if settings.engine == "numpy" else ".keras"
     if out.suffix != expected_suffix:
         raise ValueError(f"--out for a {settings.engine} model must end in {expected_suffix}; got {out}")
+    if args.feedback_db is not None and not settings.lab_drawings:
+        raise ValueError("--feedback-db only says where the lab drawings are: add --with-lab-drawings to train on them")
+    feedback = FeedbackStore(args.feedback_db, create=False) if settings.lab_drawings else None
     mnist = data.load_mnist(args.data_dir)
     print(f"training: {settings.describe()}", flush=True)
 
@@ -88,7 +97,10 @@ def _train(args) -> int:
         print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}, train accuracy {p.accuracy:.4f}, "
               f"test accuracy {p.test_accuracy:.4f}, {p.seconds:.1f} s", flush=True)
 
-    result = run_training(settings, mnist, on_epoch=report)
+    result = run_training(settings, mnist, on_epoch=report, feedback=feedback)
+    if result.lab_evaluation is not None:
+        print(f"lab drawings: {result.lab_count} added to training; "
+              f"accuracy on them: {result.lab_evaluation.accuracy:.4f}")
     result.model.save(out)
     print(f"saved {out}")
     print(f"test accuracy: {result.evaluation.accuracy:.4f}")

@@ -8,11 +8,14 @@ stops mid-write leaves the database as it was before that write.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import sqlite3
-from contextlib import closing
+import tempfile
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -35,6 +38,10 @@ CREATE TABLE IF NOT EXISTS drawings (
     model         TEXT    NOT NULL               -- the live model's summary when it answered
 )
 """
+
+
+class FeedbackError(RuntimeError):
+    """The lab drawings database cannot be opened, read or written; the message names the file."""
 
 
 def default_db_path() -> Path:
@@ -62,10 +69,18 @@ class Collected:
 class FeedbackStore:
     """Adds and reads labelled drawings; safe to share between threads (a connection per call)."""
 
-    def __init__(self, path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike | None = None, create: bool = True):
+        """Open the database at `path` (default: `default_db_path()`), creating it if need be.
+
+        With `create=False` a missing database is a FileNotFoundError naming the path (for
+        readers such as training, where an empty new database would hide a wrong path).
+        """
         self.path = Path(path) if path is not None else default_db_path()
+        if not create and not self.path.is_file():
+            raise FileNotFoundError(f"no lab drawings database at {self.path}: label some drawings "
+                                    "on the Draw page first, or give the right path")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db, db:
+        with self._database(write=True) as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
             db.execute(SCHEMA)
 
@@ -73,6 +88,22 @@ class FeedbackStore:
         db = sqlite3.connect(self.path, timeout=10.0)  # waits for a concurrent writer, not fails
         db.execute("PRAGMA synchronous=FULL")          # a committed drawing survives a power cut
         return db
+
+    @contextmanager
+    def _database(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for one call (committed, or rolled back on error, when `write`).
+
+        SQLite's own errors (not a database, disk full, locked for too long) become FeedbackError.
+        """
+        try:
+            with closing(self._connect()) as db:
+                if write:
+                    with db:
+                        yield db
+                else:
+                    yield db
+        except sqlite3.Error as err:
+            raise FeedbackError(f"the lab drawings database {self.path} cannot be used: {err}") from err
 
     def add(self, image: np.ndarray, label: int, predicted: int, confidence: float,
             model: str, raw_size: tuple[int, int]) -> int:
@@ -86,7 +117,7 @@ class FeedbackStore:
                 raise ValueError(f"{name} must be a digit 0-9, got {value!r}")
         height, width = (int(v) for v in raw_size)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-        with closing(self._connect()) as db, db:  # `with db`: commit, or roll back on error
+        with self._database(write=True) as db:
             cursor = db.execute(
                 "INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -95,11 +126,11 @@ class FeedbackStore:
             return int(cursor.lastrowid)
 
     def count(self) -> int:
-        with closing(self._connect()) as db:
+        with self._database() as db:
             return int(db.execute("SELECT COUNT(*) FROM drawings").fetchone()[0])
 
     def all(self) -> Collected:
-        with closing(self._connect()) as db:
+        with self._database() as db:
             rows = db.execute(
                 "SELECT id, created_at, image, raw_height, raw_width, label, predicted, confidence, model"
                 " FROM drawings ORDER BY id").fetchall()
@@ -126,6 +157,24 @@ class FeedbackStore:
         arrays = dict(images=c.images, labels=c.labels, predicted=c.predicted,
                       confidence=c.confidence, raw_sizes=c.raw_sizes)
         return atomic_write(path, lambda f: np.savez_compressed(f, **arrays))
+
+    def csv_bytes(self) -> bytes:
+        """`export_csv`'s file, as bytes (for a download)."""
+        with tempfile.TemporaryDirectory(prefix="mnistlab-csv-") as folder:
+            return self.export_csv(Path(folder) / "lab.csv").read_bytes()
+
+    def npz_bytes(self) -> bytes:
+        """`export_npz`'s file, as bytes (for a download)."""
+        with tempfile.TemporaryDirectory(prefix="mnistlab-npz-") as folder:
+            return self.export_npz(Path(folder) / "lab.npz").read_bytes()
+
+
+def fingerprint(image: np.ndarray) -> str:
+    """A short id for one drawing's 28x28 image: the same pixels give the same id.
+
+    The Draw page remembers which drawings it has saved by this id, so none is stored twice.
+    """
+    return hashlib.sha1(_as_uint8(image).tobytes()).hexdigest()[:16]
 
 
 def _as_uint8(image: np.ndarray) -> np.ndarray:

@@ -9,6 +9,10 @@ import numpy as np
 import scipy.special
 
 from .models import DigitModel, as_batch
+from .pictures import enlarge
+
+MARGIN = 4                 # px of page-white around each image shown side by side
+OUTLINE = (170, 178, 196)  # a blue-grey, which no grey pixel is: where each image ends is clear
 
 
 def back_query(net, digit: int) -> np.ndarray:
@@ -81,6 +85,27 @@ class NearestImages:
         idx = np.argpartition(squared, k)[:k]
         idx = idx[np.argsort(squared[idx])]
         return idx, np.sqrt(np.maximum(squared[idx], 0.0))
+
+
+def spaced(images: np.ndarray, side: int, margin: int = MARGIN) -> list[np.ndarray]:
+    """Images to show side by side: each enlarged crisply to at most `side` px (pixels repeated,
+    so a 3x3 filter stays nine squares), outlined in blue-grey and set in a white margin, so that
+    neighbours stand apart and a white pixel at an edge is not lost in the page.
+
+    `images`: (n, h, w) floats in [0, 1] or uint8. Returns n RGB uint8 arrays, each
+    (side + 2 margin) px square or a little less.
+    """
+    if margin < 1:
+        raise ValueError(f"margin must be at least 1 px (the outline), got {margin!r}")
+    tiles = []
+    for image in images:
+        big = enlarge(image, side)
+        h, w = big.shape
+        tile = np.full((h + 2 * margin, w + 2 * margin, 3), 255, np.uint8)
+        tile[margin - 1 : margin + h + 1, margin - 1 : margin + w + 1] = OUTLINE
+        tile[margin : margin + h, margin : margin + w] = big[..., None]
+        tiles.append(tile)
+    return tiles
 
 
 def _rescale(values: np.ndarray, low: float, high: float) -> np.ndarray:

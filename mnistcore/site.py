@@ -1,19 +1,43 @@
-"""What the site reads from its environment: where the models live, and test-only switches.
+"""What the site reads from its configuration: where the models live, who may train, test switches.
 
+From the environment:
 - `MNISTLAB_WEIGHTS_DIR`: the model store's folder (default: weights/ in the project). Tests and
   the browser test point it at a temporary copy so they never touch the real models.
 - `MNISTLAB_TRAIN_LIMIT`: train on the first N images only (tests and quick demos); the Train
   page says so when it is set.
+- `MNISTLAB_HEARTBEAT_SECONDS`: how long a run or a place in the queue outlives its closed tab
+  (default: mnistcore.jobs.HEARTBEAT_TIMEOUT).
+
+Who may train, from the environment or from the `[mnistlab]` section of Streamlit's
+`.streamlit/secrets.toml` (the environment wins where both are set):
+- `MNISTLAB_DEMO` / `demo`: yes (1, true, on) switches on demo mode: training, publishing and
+  making an earlier model live are off; Draw and Gallery stay open. Default: off (training open).
+- `MNISTLAB_PASSCODE` / `passcode`: when set, training and publishing need this passcode (once
+  per browser session), whatever the demo setting says.
+
+A mistake in these (a value that is neither yes nor no, a passcode that is not text, an unreadable
+secrets file) closes training rather than opening it, and `Access.problem` says what to fix.
 """
 from __future__ import annotations
 
+import hmac
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from .jobs import HEARTBEAT_TIMEOUT
 from .models import WEIGHTS_DIR
 
 WEIGHTS_ENV = "MNISTLAB_WEIGHTS_DIR"
 TRAIN_LIMIT_ENV = "MNISTLAB_TRAIN_LIMIT"
+HEARTBEAT_ENV = "MNISTLAB_HEARTBEAT_SECONDS"
+DEMO_ENV, PASSCODE_ENV = "MNISTLAB_DEMO", "MNISTLAB_PASSCODE"
+# In secrets.toml the two live in a section, not at the top level: Streamlit copies top-level text
+# secrets into os.environ (but not true/false), which would make the order of precedence depend
+# on how a value happens to be written.
+SECRETS_SECTION, DEMO_SECRET, PASSCODE_SECRET = "mnistlab", "demo", "passcode"
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
 
 
 def weights_dir() -> Path:
@@ -30,3 +54,76 @@ def train_limit() -> int | None:
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{TRAIN_LIMIT_ENV} must be a whole number >= 1; got {value!r}")
     return int(value)
+
+
+MIN_HEARTBEAT_SECONDS = 10  # pages other than Train send a heartbeat every 5 s
+
+
+def heartbeat_seconds() -> float:
+    """$MNISTLAB_HEARTBEAT_SECONDS as a number of seconds >= 10, else the default."""
+    value = os.environ.get(HEARTBEAT_ENV, "").strip()
+    if not value:
+        return HEARTBEAT_TIMEOUT
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not MIN_HEARTBEAT_SECONDS <= seconds < float("inf"):
+        raise ValueError(f"{HEARTBEAT_ENV} must be a number of seconds from {MIN_HEARTBEAT_SECONDS}; got {value!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who may train and change the live model on this server."""
+
+    demo: bool                 # training, publishing and making live are off for visitors...
+    passcode: str | None       # ...except those who give this passcode (None: nobody)
+    problem: str | None = None # a mistake in the configuration, for the Train page to show
+
+    @property
+    def open(self) -> bool:
+        """Everybody may train (the default, on one's own machine)."""
+        return not self.demo
+
+    def unlocks(self, given: str) -> bool:
+        """Is `given` the passcode? Compared in constant time, so timing does not give it away."""
+        if self.passcode is None:
+            return False
+        return hmac.compare_digest(given.strip().encode("utf-8"), self.passcode.encode("utf-8"))
+
+
+def access(secrets: Mapping[str, object] | None = None, environ: Mapping[str, str] | None = None,
+           problem: str | None = None) -> Access:
+    """Demo mode and passcode from the environment, else from `secrets` (secrets.toml's [mnistlab]).
+
+    `problem`: something already known to be wrong (a secrets file that cannot be read); like a
+    wrong value, it closes training.
+    """
+    environ = os.environ if environ is None else environ
+    secrets = secrets or {}
+    problems = [problem] if problem else []
+
+    def setting(env_name: str, secret_name: str) -> tuple[object, str]:
+        """The value, and where it was set (for messages)."""
+        if env_name in environ:
+            return environ[env_name], env_name
+        return secrets.get(secret_name), f"{secret_name} in [{SECRETS_SECTION}] of secrets.toml"
+
+    demo_value, where = setting(DEMO_ENV, DEMO_SECRET)
+    words = str(demo_value).strip().lower()
+    demo = demo_value is True or (isinstance(demo_value, (str, int)) and words in YES)
+    if demo_value is not None and not isinstance(demo_value, bool) and words not in YES + NO:
+        problems.append(f"{where} is {demo_value!r}, which is neither yes (1, true) nor no (0, false)")
+
+    passcode_value, where = setting(PASSCODE_ENV, PASSCODE_SECRET)
+    passcode = None
+    if isinstance(passcode_value, (str, int)) and not isinstance(passcode_value, bool):
+        passcode = str(passcode_value).strip() or None
+    elif passcode_value is not None:
+        problems.append(f"{where} must be text; got a {type(passcode_value).__name__}")
+    if passcode is not None or problems:
+        # A passcode means: closed to those who do not have it. A mistake closes training too:
+        # a typo must not open training on a public demo.
+        demo = True
+    return Access(demo=demo, passcode=passcode, problem="; ".join(problems) or None)

@@ -1,14 +1,18 @@
-"""Train: choose the settings, train in the background, watch it learn, publish the result."""
+"""Train: choose the settings, train in the background (or wait in line), watch it learn, publish the result.
+
+In demo mode (mnistcore.site) training, publishing and making models live are off, or need the passcode.
+"""
 from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
 
 from mnistcore import site
-from mnistcore.jobs import SlotBusy, describe_seconds, engine_problem, estimate_seconds
+from mnistcore.jobs import SlotBusy, clean_label, describe_seconds, engine_problem, estimate_seconds
 from mnistcore.models import ModelFileError
 from mnistcore.training import LIMITS, TrainSettings
-from pages.common import live_banner, mnist, now, open_page, slot, store, when
+from pages.common import (access, live_banner, may_train, mnist, now, open_page, slot, store, unlock, visitor,
+                          when)
 
 DEFAULTS = TrainSettings()
 ENGINES = {"numpy": "NumPy (our own network, the tutorial's)", "keras": "Keras (TensorFlow)"}
@@ -62,11 +66,12 @@ def chosen_settings() -> TrainSettings:
                              train_limit=site.train_limit())
 
 
-def settings_form() -> None:
-    st.subheader("Settings")
+def settings_form(me, busy: bool) -> None:
+    """The settings, and Start (or, while someone else trains, Join the queue)."""
+    st.subheader("Settings" if not busy else "Your run: settings")
     settings = chosen_settings()
-    owner = st.text_input("Your name (shown to others while you train)", value=st.session_state.get("last_owner", ""),
-                          key="owner", max_chars=40)
+    name = st.text_input(f"Your name, shown to others while you train (else you are “{me.label}”)",
+                         value=st.session_state.get("last_owner", ""), key="owner", max_chars=40)
     if settings.train_limit:
         st.caption(f"Test mode: training on the first {settings.train_limit:,} images only "
                    f"({site.TRAIN_LIMIT_ENV} is set).")
@@ -79,16 +84,25 @@ def settings_form() -> None:
     if problem:
         st.warning(problem)
         return
-    st.info(f"Estimated time: **{describe_seconds(estimate_seconds(settings))}** "
-            "(longer while others are using the server).", icon=":material/schedule:")
-    if st.button("Start training", type="primary", icon=":material/play_arrow:"):
+    seconds, limit = estimate_seconds(settings), slot().max_seconds
+    if seconds > limit:
+        st.warning(f"These settings would take {describe_seconds(seconds)}; runs on this server are limited to "
+                   f"{describe_seconds(limit)}. Choose fewer epochs, fewer hidden units or a larger batch.",
+                   icon=":material/schedule:")
+        return
+    st.info(f"Estimated time: **{describe_seconds(seconds)}** (longer while others are using the server; "
+            f"runs are limited to {describe_seconds(limit)}).", icon=":material/schedule:")
+    label, help = ("Start training", None) if not busy else (
+        "Join the queue", "Your run starts by itself when the runs ahead of it are done. Keep this tab open: "
+                          "a closed tab gives up its place.")
+    if st.button(label, type="primary", icon=":material/play_arrow:", help=help):
         data = mnist()
         try:
-            st.session_state.job_id = slot().start(settings, data, owner)
-        except SlotBusy as err:
+            slot().request(settings, data, me.id, label=clean_label(name, fallback=me.label))
+        except (SlotBusy, ValueError) as err:  # QueueFull is a SlotBusy
             st.error(str(err))
             return
-        st.session_state.last_settings, st.session_state.last_owner = settings, owner
+        st.session_state.last_settings, st.session_state.last_owner = settings, name
         st.rerun()
 
 
@@ -104,12 +118,18 @@ def curves(status) -> None:
 
 
 @st.fragment(run_every=1.0)
-def progress_panel(job_id: str, mine: bool) -> None:
-    """Redrawn every second from the slot's snapshot; the rest of the page stays as it is."""
+def progress_panel(job_id: str, me) -> None:
+    """Redrawn every second from the slot's snapshot; the rest of the page stays as it is.
+
+    Each redraw is also this visitor's heartbeat: when their tab closes the redraws stop, and the
+    slot stops their run (or drops their place in the queue) after a while.
+    """
+    slot().heartbeat(me.id)
     status = slot().status()
     if status is None or status.job_id != job_id or not status.running:
-        st.rerun()  # the run has ended: redraw the whole page with its outcome
-    who = "Your model" if mine else f"{status.owner}'s model"
+        st.rerun()  # the run has ended (or the next one began): redraw the whole page
+    mine = status.owner == me.id
+    who = "Your model" if mine else f"{status.label}'s model"
     st.subheader(f"{who} is training")
     st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
     remaining = describe_seconds((status.expected_end - now()).total_seconds())
@@ -120,19 +140,42 @@ def progress_panel(job_id: str, mine: bool) -> None:
         a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
         b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
     curves(status)
-    if mine and st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
-                          "The live model does not change."):
-        slot().stop(job_id)
+    if mine:
+        st.caption("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
+                   "you publish the result.")
+        if st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
+                     "The live model does not change."):
+            slot().stop(job_id)
+    queue_panel(me)
 
 
-def outcome(status, live) -> None:
-    """What came of this visitor's last run, and the Publish button."""
+def queue_panel(me) -> None:
+    """Who is waiting, and this visitor's own place with a Cancel button."""
+    waiting = slot().queue()
+    if not waiting:
+        return
+    st.markdown(f"**Waiting ({len(waiting)} of {slot().queue_size} places taken)**")
+    st.markdown("\n".join(f"{w.position}. {'You' if w.owner == me.id else w.label}: {w.settings.describe()}; "
+                          f"should start around {when(w.expected_start)}" for w in waiting))
+    place = next((w for w in waiting if w.owner == me.id), None)
+    if place is not None:
+        st.info(f"You are number {place.position} in the queue. Your run starts by itself around "
+                f"{when(place.expected_start)}; keep this tab open to keep your place.",
+                icon=":material/hourglass_top:")
+        if st.button("Leave the queue", icon=":material/close:"):
+            slot().cancel(me.id)
+            st.rerun()
+
+
+def outcome(status, live, allowed: bool) -> None:
+    """What came of this visitor's last run, and (where allowed) the Publish button."""
     if status.state == "failed":
         st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
         return
     if status.state == "stopped":
         done = len(status.history)
-        st.warning(f"You stopped the run after {done} complete epoch{'s' if done != 1 else ''}." +
+        why = status.note or "You stopped the run."
+        st.warning(f"{why} It ended after {done} complete epoch{'s' if done != 1 else ''}." +
                    ("" if status.can_publish or status.published_as else " No model came out of it."))
     result = slot().result(status.job_id)
     if status.test_accuracy is None or result is None or result.evaluation is None:
@@ -153,6 +196,9 @@ def outcome(status, live) -> None:
                 "the diagonal holds the right answers.")
     st.dataframe(pd.DataFrame(ev.confusion, index=[f"true {d}" for d in range(10)],
                               columns=[f"said {d}" for d in range(10)]))
+    if not status.published_as and not allowed:
+        st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
+        return
     if not status.published_as and st.button(
             "Publish: make it the live model", type="primary", icon=":material/publish:",
             help="Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
@@ -164,7 +210,7 @@ def outcome(status, live) -> None:
         st.rerun()
 
 
-def earlier_runs() -> None:
+def earlier_runs(allowed: bool) -> None:
     st.subheader("Earlier models")
     models = store()
     runs = models.runs()
@@ -187,7 +233,7 @@ def earlier_runs() -> None:
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     usable = [run for run in runs if run.info is not None and not run.live]
-    if not usable:
+    if not usable or not allowed:
         return
     labels = {run.name: ("shipped default: " if run.is_default else "") + run.info.summary() for run in usable}
     picked = st.selectbox("Make an earlier model live again", list(labels), format_func=labels.get, key="revert")
@@ -201,20 +247,50 @@ def earlier_runs() -> None:
         st.rerun()
 
 
-open_page("Train a network")
+def closed(rules) -> None:
+    """Why this visitor cannot train here, and the passcode box where there is one."""
+    if rules.problem:
+        st.warning(f"Training is off because the demo settings have a mistake: {rules.problem}. Whoever runs "
+                   "this server can fix it in the environment or in .streamlit/secrets.toml.")
+    if rules.passcode is None:
+        st.info("**Training is off in this demo.** Below are the live model's training and the earlier models, "
+                "to look at. Draw and Gallery are open to everyone: try the live model there.", icon=":material/lock:")
+        return
+    st.info("**Training needs the lab's passcode in this demo.** Without it you can watch, and look at the "
+            "earlier models below; Draw and Gallery are open to everyone.", icon=":material/lock:")
+    given = st.text_input("Passcode", type="password", key="passcode")
+    if st.button("Unlock training", icon=":material/lock_open:"):
+        if unlock(given, rules):
+            st.rerun()
+        st.error("That is not the passcode.")
+
+
+open_page("Train a network", keep_alive=False)
 live = live_banner()
 if "notice" in st.session_state:
     st.success(st.session_state.pop("notice"))
+me = visitor()
+rules = access()
+allowed = may_train(rules)
+if not allowed:
+    closed(rules)
+slot().heartbeat(me.id)
 
-status = slot().status()
-mine = status is not None and status.job_id == st.session_state.get("job_id")
-if status is not None and status.running:
-    if not mine:
-        st.info(f"{status.owner} is training a model. One run at a time, so the settings come back when it "
-                f"finishes (around {when(status.expected_end)}).", icon=":material/hourglass_top:")
-    progress_panel(status.job_id, mine)
-else:
-    if mine:
-        outcome(status, live)
-    settings_form()
-earlier_runs()
+current = slot().status()
+running = current if current is not None and current.running else None
+mine = slot().last_run(me.id)
+waiting = any(w.owner == me.id for w in slot().queue())
+if running is not None:
+    if running.owner != me.id and not waiting and allowed:
+        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}. One run at a "
+                "time: join the queue below and yours starts by itself when it is your turn.",
+                icon=":material/hourglass_top:")
+    elif running.owner != me.id and not waiting:
+        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}.",
+                icon=":material/hourglass_top:")
+    progress_panel(running.job_id, me)
+if mine is not None and not mine.running:
+    outcome(mine, live, allowed)
+if allowed and not waiting and (running is None or running.owner != me.id):
+    settings_form(me, busy=running is not None)
+earlier_runs(allowed)

@@ -74,10 +74,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_site(weights_dir: Path, timeout: float = 30.0):
-    """`streamlit run` the site on a free port of 127.0.0.1; yields its base URL."""
+def running_site(weights_dir: Path, timeout: float = 30.0, env: dict[str, str] | None = None):
+    """`streamlit run` the site on a free port of 127.0.0.1; yields its base URL.
+
+    `env`: more environment variables for the server (e.g. MNISTLAB_FEEDBACK_DB).
+    """
     port = free_port()
-    env = {**os.environ, "MNISTLAB_WEIGHTS_DIR": str(weights_dir)}
+    env = {**os.environ, **(env or {}), "MNISTLAB_WEIGHTS_DIR": str(weights_dir)}
     command = [sys.executable, "-m", "streamlit", "run", str(APP), "--server.headless", "true",
                "--server.address", "127.0.0.1", "--server.port", str(port),
                "--browser.gatherUsageStats", "false"]

@@ -1,4 +1,4 @@
-"""The Draw page in a real Chromium: draw a 7 with the mouse and read the prediction.
+"""The Draw page in a real Chromium: draw a 7 with the mouse, read the prediction, confirm it.
 
 Needs Chromium (Debian's /usr/bin/chromium) and the `playwright` Python package. Where they
 cannot be had the test is skipped, except in CI (CI=true), where a skip would hide a failure.
@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from mnistcore.feedback import FeedbackStore
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 
 pytestmark = pytest.mark.browser
@@ -40,6 +41,11 @@ def stroke(page, box, points):
     page.mouse.up()
 
 
+def wait_for_the_run(page) -> None:
+    """Wait until the page's script run is over: a canvas mounted during a run may miss a stroke."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=30_000)
+
+
 def draw_and_read(page, canvas, points) -> str:
     """Draw one stroke, wait for the answer, print how long it took after the mouse was released."""
     stroke(page, canvas.bounding_box(), points)
@@ -52,8 +58,10 @@ def draw_and_read(page, canvas, points) -> str:
 
 def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
     sync_playwright = chromium_or_skip()
+    from playwright.sync_api import expect  # importable: chromium_or_skip found playwright
     weights = weights_copy(tmp_path / "weights", small_mnist)
-    with running_site(weights) as url, sync_playwright() as playwright:
+    lab = tmp_path / "lab.db"
+    with running_site(weights, env={"MNISTLAB_FEEDBACK_DB": str(lab)}) as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -61,15 +69,27 @@ def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
             canvas = page.locator("canvas.upper-canvas")
             canvas.wait_for(timeout=30_000)
             page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)  # the first render is done
+            wait_for_the_run(page)
             # A 7: a bar along the top, then down and to the left, as most people write it.
             first = draw_and_read(page, canvas, [(0.25, 0.2), (0.75, 0.2), (0.4, 0.85)])
             assert first == "Prediction: 7"
             page.get_by_text("centred in 28 × 28", exact=True).wait_for(timeout=30_000)  # the steps are shown too
+            # "Was I right?" Yes: the drawing is stored with its label, once.
+            page.get_by_role("button", name="Yes, it's a 7").click()
+            page.get_by_text("Saved: you said 7; the model said 7 too.").wait_for(timeout=30_000)
+            page.get_by_role("button", name="Yes, it's a 7").wait_for(state="detached", timeout=30_000)
+            stored = FeedbackStore(lab).all()
+            assert stored.labels.tolist() == [7] and stored.predicted.tolist() == [7]
             # Clear: a fresh canvas and the hint again, no prediction; then a 1 on it.
             page.get_by_role("button", name="Clear").click()
             page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)
             assert page.locator("h2", has_text="Prediction:").count() == 0
+            # For a moment the old canvas and the fresh one (key "canvas-1") are both in the page:
+            # draw on the fresh one, once the old one is gone.
+            canvas = page.locator(".st-key-canvas-1 canvas.upper-canvas")
             canvas.wait_for(timeout=30_000)
+            expect(page.locator("canvas.upper-canvas")).to_have_count(1, timeout=30_000)
+            wait_for_the_run(page)
             assert draw_and_read(page, canvas, [(0.5, 0.15), (0.5, 0.85)]) == "Prediction: 1"
         finally:
             browser.close()

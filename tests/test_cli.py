@@ -74,3 +74,31 @@ def test_export_csv_writes_the_tutorials_files(tmp_path, mnist):
 def test_fetch_reports_a_present_cache():
     done = cli("fetch")
     assert done.returncode == 0 and "MNIST is already in" in done.stderr
+
+
+def test_train_with_lab_drawings(tmp_path, mnist):
+    from mnistcore.feedback import FeedbackStore
+    (_, _), (x_test, y_test) = mnist
+    store = FeedbackStore(tmp_path / "lab.db")
+    for image, label in zip(x_test[:12], y_test[:12]):
+        store.add(image, label=int(label), predicted=int(label), confidence=0.9, model="m", raw_size=(280, 280))
+    out = tmp_path / "model.npz"
+    done = cli("train", "--epochs", 1, "--hidden", 32, "--train-limit", 2000, "--with-lab-drawings",
+               "--feedback-db", store.path, "--out", out)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert "with the lab's drawings" in lines[0]
+    lab_line = next(line for line in lines if line.startswith("lab drawings: "))
+    assert lab_line.startswith("lab drawings: 12 added to training; accuracy on them: 0.")
+    assert len(lab_line.split(": ")[-1]) == 6 and lines[-1].startswith("test accuracy: ")
+    assert load_model(out).info.train_samples == 2000 + 12
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--with-lab-drawings", "--feedback-db", "missing.db"], "no lab drawings database at missing.db"),
+    (["--feedback-db", "lab.db"], "add --with-lab-drawings"),
+])
+def test_train_with_lab_drawings_refuses_what_cannot_work(tmp_path, args, message):
+    done = cli("train", *args, "--out", "x.npz", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "missing.db").exists()

@@ -1,4 +1,5 @@
 """The lab's handwriting store: transactions, concurrency, a crash mid-write, exports."""
+import io
 import subprocess
 import sys
 import threading
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistcore.data import load_csv
-from mnistcore.feedback import FeedbackStore
+from mnistcore.feedback import FeedbackError, FeedbackStore, fingerprint
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +76,7 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
     # A process inserts inside a transaction and dies (os._exit: no cleanup, no commit).
     code = textwrap.dedent(f"""
         import os, numpy as np
-        from mnistcore.feedback import FeedbackStore
+        from mnistcore.feedback import FeedbackError, FeedbackStore, fingerprint
         store = FeedbackStore({str(db)!r})
         db = store._connect()
         db.execute("BEGIN")
@@ -100,3 +101,29 @@ def test_exports_round_trip(tmp_path):
     assert np.array_equal(images, c.images) and np.array_equal(labels, c.labels)
     with np.load(store.export_npz(tmp_path / "lab.npz"), allow_pickle=False) as npz:
         assert np.array_equal(npz["images"], c.images) and npz["predicted"].tolist() == [1, 2, 3, 4, 5]
+
+
+def test_exports_as_bytes_for_downloads(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    for i in range(3):
+        store.add(a_drawing(i), label=i, predicted=i, confidence=0.5, model="m", raw_size=(280, 280))
+    assert store.csv_bytes() == store.export_csv(tmp_path / "lab.csv").read_bytes()
+    assert store.csv_bytes().decode("ascii").splitlines()[1].startswith("1,")
+    with np.load(io.BytesIO(store.npz_bytes()), allow_pickle=False) as npz:
+        assert np.array_equal(npz["images"], store.all().images) and npz["labels"].tolist() == [0, 1, 2]
+    assert {p.name for p in tmp_path.iterdir()} <= {"lab.csv", "lab.db", "lab.db-wal", "lab.db-shm"}  # no leftovers
+
+
+def test_fingerprint_tells_drawings_apart():
+    assert fingerprint(a_drawing(0)) == fingerprint(a_drawing(0)) == fingerprint(np.round(a_drawing(0) * 255).astype(np.uint8))
+    assert fingerprint(a_drawing(0)) != fingerprint(a_drawing(1))
+
+
+def test_opening_what_is_not_there_or_not_a_database(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no lab drawings database at"):
+        FeedbackStore(tmp_path / "missing.db", create=False)
+    assert not (tmp_path / "missing.db").exists()
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not SQLite, but long enough to look like a file header" * 4)
+    with pytest.raises(FeedbackError, match="junk.db cannot be used"):
+        FeedbackStore(junk)

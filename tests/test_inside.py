@@ -57,3 +57,16 @@ def test_keras_first_layer_as_images(arch, shape):
     images = network_images(KerasModel(arch, seed=0), 8)
     assert images.shape == shape and images.min() >= 0 and images.max() <= 1
     assert np.isclose(np.abs(images - 0.5).reshape(8, -1).max(axis=1), 0.5).all()
+
+
+def test_spaced_images_keep_their_pixels_crisp_and_apart():
+    from mnistcore.inside import MARGIN, OUTLINE, spaced
+    filters = np.random.default_rng(0).random((3, 3, 3)).astype(np.float32)
+    tiles = spaced(filters, 84)
+    assert len(tiles) == 3 and tiles[0].shape == (84 + 2 * MARGIN, 84 + 2 * MARGIN, 3)
+    inner = tiles[0][MARGIN : MARGIN + 84, MARGIN : MARGIN + 84, 0]
+    assert np.array_equal(inner[::28, ::28], np.round(filters[0] * 255))  # each weight a 28-px square
+    assert (inner[:28, :28] == inner[0, 0]).all()
+    assert tuple(tiles[0][MARGIN - 1, MARGIN]) == OUTLINE and (tiles[0][0] == 255).all()
+    with pytest.raises(ValueError, match="margin must be at least 1"):
+        spaced(filters, 84, margin=0)

@@ -1,11 +1,20 @@
-"""The training slot: one run at a time, progress, stop, failure, publishing; and the estimates."""
+"""The training slot: one run at a time, the queue, closed tabs, crashes, progress, stop, publishing;
+and the estimates.
+
+Time in the heartbeat tests is a FakeClock the test moves on: nothing here sleeps.
+"""
+import datetime as dt
+import os
+import queue
+import sys
 import threading
 
 import pytest
+from threadpoolctl import threadpool_info
 
-from mnistcore.jobs import (FAILED, FINISHED, RUNNING, STOPPED, SlotBusy, TrainingSlot, describe_seconds,
-                            engine_problem, estimate_seconds)
-from mnistcore.models import Progress
+from mnistcore.jobs import (FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label,
+                            describe_seconds, engine_problem, estimate_seconds)
+from mnistcore.models import Progress, evaluate
 from mnistcore.store import ModelStore
 from mnistcore.training import TrainResult, TrainSettings
 from sitetools import weights_copy
@@ -158,3 +167,237 @@ def test_engine_problem_is_none_for_numpy():
     assert engine_problem(TrainSettings()) is None
     problem = engine_problem(TrainSettings(engine="keras"))
     assert problem is None or "not available" in problem
+
+
+# ---------------------------------------------------------------------------- the queue and closed tabs
+
+
+class FakeClock:
+    """The slot's clock, moved on by the test."""
+
+    def __init__(self):
+        self.now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += dt.timedelta(seconds=seconds)
+
+
+class StandInRuns:
+    """A stand-in for run_training: each run reports batches until the test ends it, or it is stopped.
+
+    `begun` receives each run's handle as it starts, so a test can wait for "the next run began".
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.begun = queue.Queue()
+
+    def __call__(self, settings, data, on_batch=None, on_epoch=None):
+        run = {"release": threading.Event(), "outcome": "finish", "thread": threading.current_thread(),
+               "settings": settings, "blas": _blas_threads(), "nice": _nice()}
+        self.begun.put(run)
+        seen = 0
+        while not run["release"].wait(0.002):  # reporting batches, as a real run would
+            seen += 1
+            if on_batch(Progress(1, settings.epochs, seen, 10_000, 1.0, 0.5, 0.0)):
+                return TrainResult(self.model, None, True, [])
+        if run["outcome"] == "fail":
+            raise RuntimeError("out of memory, say")
+        evaluation = evaluate(self.model, *data[1])
+        return TrainResult(self.model, evaluation, False, [])
+
+    def next_run(self) -> dict:
+        return self.begun.get(timeout=10)
+
+    @staticmethod
+    def end(run: dict, outcome: str = "finish") -> None:
+        run["outcome"] = outcome
+        run["release"].set()
+
+
+def _blas_threads() -> int:
+    return min(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
+
+
+def _nice() -> int | None:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) if sys.platform.startswith("linux") else None
+
+
+@pytest.fixture
+def runs(store):
+    return StandInRuns(store.live().model)
+
+
+def test_a_second_visitor_queues_and_their_run_starts_by_itself(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs)
+    ada = slot.request(QUICK, small_mnist, owner="ada-session", label="Ada")
+    first = runs.next_run()
+    grace = slot.request(QUICK, small_mnist, owner="grace-session", label="Grace")
+    status = slot.status()
+    assert status.job_id == ada and status.running and status.label == "Ada" and status.owner == "ada-session"
+    [waiting] = slot.queue()
+    assert (waiting.job_id, waiting.label, waiting.position) == (grace, "Grace", 1)
+    assert waiting.expected_start >= status.expected_end
+    assert slot.last_run("grace-session") is None  # waiting, not running
+    runs.end(first)
+    runs.next_run()  # Grace's run began without anyone asking again
+    status = slot.status()
+    assert status.job_id == grace and status.owner == "grace-session" and status.running
+    assert slot.queue() == () and slot.last_run("grace-session").job_id == grace
+    # Ada's finished model is kept for her to publish while Grace trains.
+    assert slot.status(ada).state == FINISHED and slot.last_run("ada-session").job_id == ada
+    assert slot.publish(ada, store) == store.live().name
+
+
+def test_nobody_runs_two_at_once_and_the_queue_is_bounded(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs, queue_size=2)
+    slot.request(QUICK, small_mnist, owner="ada")
+    first = runs.next_run()
+    with pytest.raises(SlotBusy, match="ada is training"):
+        slot.start(QUICK, small_mnist, owner="grace")  # start never queues
+    with pytest.raises(ValueError, match="already have a run in progress"):
+        slot.request(QUICK, small_mnist, owner="ada")
+    slot.request(QUICK, small_mnist, owner="grace")
+    with pytest.raises(ValueError, match="already have a run waiting"):
+        slot.request(QUICK, small_mnist, owner="grace")  # one place each
+    slot.request(QUICK, small_mnist, owner="alan")
+    with pytest.raises(QueueFull, match="queue is full"):
+        slot.request(QUICK, small_mnist, owner="barbara")
+    assert [w.owner for w in slot.queue()] == ["grace", "alan"]
+    assert slot.status().owner == "ada" and runs.begun.empty()  # still one run, Ada's
+    runs.end(first)
+    runs.end(runs.next_run())
+    runs.end(runs.next_run())
+    assert slot.wait(10) and slot.queue() == ()
+
+
+def test_leaving_the_queue_moves_the_others_up(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs)
+    slot.request(QUICK, small_mnist, owner="ada")
+    first = runs.next_run()
+    for owner in ("grace", "alan", "barbara"):
+        slot.request(QUICK, small_mnist, owner=owner)
+    starts = [w.expected_start for w in slot.queue()]
+    assert starts == sorted(starts) and starts[0] < starts[-1]
+    assert slot.cancel("alan") and not slot.cancel("alan") and not slot.cancel("nobody")
+    assert [(w.owner, w.position) for w in slot.queue()] == [("grace", 1), ("barbara", 2)]
+    runs.end(first)
+    assert runs.next_run()["settings"] == QUICK and slot.status().owner == "grace"
+    slot.stop(slot.status().job_id)
+    assert runs.next_run() and slot.status().owner == "barbara"  # Alan's place was given up
+    slot.stop(slot.status().job_id)
+    assert slot.wait(10)
+
+
+def test_a_closed_tab_stops_its_run_and_the_next_in_line_starts(small_mnist, store, runs):
+    clock = FakeClock()
+    slot = TrainingSlot(train=runs, clock=clock, heartbeat_timeout=5)
+    before, live_file = store.live(), store.live_file.exists()
+    ada = slot.request(QUICK, small_mnist, owner="ada")
+    runs.next_run()
+    slot.request(QUICK, small_mnist, owner="grace")
+    for _ in range(3):  # both tabs open: 12 s pass, heartbeats every 4 s, the run goes on
+        clock.advance(4)
+        slot.heartbeat("ada")
+        slot.heartbeat("grace")
+    assert slot.status().job_id == ada and slot.status().running
+    clock.advance(4)
+    slot.heartbeat("grace")  # Ada's tab closed: her last heartbeat is 4 s old, still in time
+    assert slot.status().running and slot.status().note is None
+    clock.advance(4)
+    slot.heartbeat("grace")  # 8 s since Ada was last heard from: her run is stopped
+    runs.next_run()  # ...and Grace's starts
+    assert slot.status().owner == "grace" and slot.status().running
+    ended = slot.status(ada)
+    assert ended.state == STOPPED and "page was closed" in ended.note
+    assert store.live() is before and store.live_file.exists() == live_file
+    slot.stop(slot.status().job_id)
+    assert slot.wait(10)
+
+
+def test_a_closed_tab_gives_up_its_place_in_the_queue(small_mnist, store, runs):
+    clock = FakeClock()
+    slot = TrainingSlot(train=runs, clock=clock, heartbeat_timeout=5)
+    slot.request(QUICK, small_mnist, owner="ada")
+    first = runs.next_run()
+    slot.request(QUICK, small_mnist, owner="grace")
+    slot.request(QUICK, small_mnist, owner="alan")
+    clock.advance(3)
+    slot.heartbeat("ada")
+    slot.heartbeat("alan")
+    clock.advance(3)
+    slot.heartbeat("ada")  # Grace has not been heard from for 6 s
+    assert [w.owner for w in slot.queue()] == ["alan"]
+    clock.advance(6)  # nor, now, Alan; Ada's own run notices she is gone too
+    runs.end(first)  # whichever comes first, her run ends
+    assert slot.wait(10)
+    assert slot.queue() == () and runs.begun.empty() and not slot.busy()
+    # Heartbeats from visitors with nothing in the slot are ignored, not recorded.
+    slot.heartbeat("someone")
+    assert slot.request(QUICK, small_mnist, owner="someone") and runs.next_run()
+    slot.stop(slot.status().job_id)
+    assert slot.wait(10)
+
+
+def test_no_stuck_slot_after_a_crash_and_the_next_run_starts(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs)
+    before = store.live()
+    ada = slot.request(QUICK, small_mnist, owner="ada")
+    first = runs.next_run()
+    slot.request(QUICK, small_mnist, owner="grace")
+    runs.end(first, "fail")
+    second = runs.next_run()
+    status = slot.status(ada)
+    assert status.state == FAILED and "out of memory, say" in status.error and slot.result(ada) is None
+    assert slot.status().owner == "grace" and slot.status().running and store.live() is before
+    runs.end(second)
+    assert slot.wait(10) and slot.last_run("grace").state == FINISHED
+
+
+def test_a_run_whose_thread_dies_is_noticed(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs)
+    slot._finish = lambda *args: None  # the thread ends without its closing bookkeeping
+    ada = slot.request(QUICK, small_mnist, owner="ada")
+    first = runs.next_run()
+    slot.request(QUICK, small_mnist, owner="grace")
+    runs.end(first)
+    first["thread"].join(10)
+    assert slot.status(ada).state == FAILED  # the next look at the slot notices the dead thread...
+    runs.next_run()  # ...frees the slot, and Grace's run starts
+    status = slot.status(ada)
+    assert status.state == FAILED and "without reporting back" in status.error
+    assert slot.status().owner == "grace"
+    slot.stop(slot.status().job_id)
+    assert slot.wait(10) and not slot.busy()
+
+
+def test_training_runs_at_a_lower_priority_on_one_blas_thread(small_mnist, store, runs):
+    blas_before = _blas_threads()
+    nice_before = _nice()
+    slot = TrainingSlot(train=runs, niceness=10)
+    slot.request(QUICK, small_mnist, owner="ada")
+    run = runs.next_run()
+    assert run["blas"] == 1
+    if nice_before is not None:
+        assert run["nice"] == min(19, nice_before + 10) and run["thread"] is not threading.current_thread()
+    runs.end(run)
+    assert slot.wait(10)
+    assert _blas_threads() == blas_before and _nice() == nice_before  # the server's own threads are as they were
+
+
+def test_settings_that_would_take_too_long_are_refused(small_mnist, runs):
+    slot = TrainingSlot(train=runs, max_seconds=20)
+    slow = TrainSettings(epochs=30, batch_size=1, hidden=1024)  # within LIMITS; ~40 s on 3,000 images
+    with pytest.raises(ValueError, match="would take about 40 seconds.*limited to about 20 seconds"):
+        slot.request(slow, small_mnist, owner="ada")
+    assert slot.status() is None and runs.begun.empty()
+
+
+@pytest.mark.parametrize("given, shown", [("Ada", "Ada"), ("  Grace   Hopper ", "Grace Hopper"),
+                                          ("[click](http://x.example)", "clickhttpx.example"), ("", "Visitor 1A2B"),
+                                          ("**", "Visitor 1A2B"), ("x" * 99, "x" * 40)])
+def test_names_are_shown_as_plain_text(given, shown):
+    assert clean_label(given, fallback="Visitor 1A2B") == shown

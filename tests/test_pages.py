@@ -16,9 +16,11 @@ from mnistcore import gallery, pictures
 from mnistcore.answer import read_answer
 from mnistcore.models import load_model
 from mnistcore.preprocess import canvas_to_mnist
+from mnistcore.store import ModelStore
 from mnistcore.training import LIMITS, TrainSettings
 from pages.common import slot  # the very slot the pages use: AppTest runs them in this process
-from sitetools import APP, canvas_image, drawing, weights_copy
+from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
+from test_jobs import FakeClock
 
 # ---------------------------------------------------------------------------- gallery logic
 
@@ -149,6 +151,42 @@ def test_every_page_shows_the_store_warning(site, tmp_path, monkeypatch, small_m
         assert any("could not be loaded" in w.value for w in at.warning), page
 
 
+@pytest.mark.parametrize("damage", ["damaged run file", "missing run file", "empty live.json"])
+def test_a_damaged_weights_folder_falls_back_to_the_default_and_still_predicts(site, tmp_path, monkeypatch,
+                                                                              small_mnist, mnist, damage):
+    at, _ = site
+    folder = weights_copy(tmp_path / "damaged", small_mnist)
+    name = ModelStore(folder).publish(tiny_model(small_mnist)).name  # live.json names this run
+    if damage == "damaged run file":
+        (folder / "runs" / name).write_bytes(b"PK\x03\x04 cut short")
+    elif damage == "missing run file":
+        (folder / "runs" / name).unlink()
+    else:
+        (folder / "live.json").write_bytes(b"")
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    visit(at, "pages/draw.py")
+    assert any("could not be loaded" in w.value and "shipped default model is live instead" in w.value
+               for w in at.warning)
+    assert "the shipped model" in banner(at)
+    (_, _), (x_test, y_test) = mnist
+    at.session_state["canvas"] = drawing(x_test[0])
+    at.run()
+    assert [h.value for h in at.header] == [f"Prediction: {y_test[0]}"]  # the default reads it
+
+
+def test_without_any_usable_model_the_pages_say_what_to_do(site, tmp_path, monkeypatch, small_mnist):
+    at, _ = site
+    folder = weights_copy(tmp_path / "broken", small_mnist)
+    (folder / "default.npz").write_bytes(b"not a model")
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    for page in ("pages/draw.py", "pages/gallery.py"):
+        visit(at, page)
+        assert any("No model could be loaded" in w.value for w in at.warning), page
+        assert "No model is live" in at.error[0].value and not at.header and not at.image, page
+    visit(at, "pages/train.py")
+    assert [b for b in at.button if b.label == "Start training"]  # training can repair it
+
+
 def test_train_publish_and_go_back(site):
     """Train a tiny NumPy model on 1,000 images, publish it, see it live, then revert to the default."""
     at, folder = site
@@ -177,30 +215,79 @@ def test_train_publish_and_go_back(site):
     assert "the shipped model" in banner(at)
 
 
-def test_one_run_at_a_time_and_stop_leaves_the_live_model(site, monkeypatch):
-    at, folder = site
-    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "5000")  # 30 epochs of 5,000 single-image steps: long
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def start_long_run(at: AppTest, name: str = "Ada") -> None:
+    """Start a run far too long to end during the test: 30 epochs of 5,000 single-image steps."""
     visit(at, "pages/train.py")
-    for name, value in (("epochs", 30), ("batch_size", 1), ("hidden", 16)):
-        at.number_input(key=name).set_value(value)
-    at.text_input(key="owner").input("Ada")
-    next(b for b in at.button if b.label == "Start training").click().run()
+    for key, value in (("epochs", 30), ("batch_size", 1), ("hidden", 16)):
+        at.number_input(key=key).set_value(value)
+    at.text_input(key="owner").input(name)
+    button(at, "Start training").click().run()
+    assert not at.exception, [e.value for e in at.exception]
     assert "Your model is training" in [s.value for s in at.subheader]
-    # Another visitor sees who is training and cannot start a second run.
+
+
+def test_one_run_at_a_time_a_queue_and_stop_leaves_the_live_model(site, monkeypatch):
+    at, folder = site
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "5000")
+    start_long_run(at, "Ada")
+    # Another visitor sees who is training, cannot start a second run, and may join the queue.
     other = AppTest.from_file(str(APP), default_timeout=60)
     other.run()
     visit(other, "pages/train.py")
     assert any("Ada is training" in i.value for i in other.info)
     assert "Ada's model is training" in [s.value for s in other.subheader]
     assert not [b for b in other.button if b.label in ("Start training", "Stop")]
-    # Its owner stops it: the live model stays as it was.
-    next(b for b in at.button if b.label == "Stop").click().run()
-    assert slot().wait(30)
+    other.number_input(key="epochs").set_value(1)
+    other.number_input(key="hidden").set_value(16)
+    other.text_input(key="owner").input("Grace")
+    button(other, "Join the queue").click().run()
+    assert any("You are number 1 in the queue" in i.value for i in other.info)
+    button(other, "Leave the queue").click().run()  # changing one's mind, then back in line
+    assert not slot().queue() and [b for b in other.button if b.label == "Join the queue"]
+    button(other, "Join the queue").click().run()
+    at.run()
+    assert any("1. Grace: NumPy" in m.value for m in at.markdown)  # Ada sees who waits
+    # Ada stops her run: the live model stays as it was, and Grace's run starts by itself.
+    button(at, "Stop").click().run()
+    assert slot().wait(60)
     at.run()
     assert any("You stopped the run" in w.value for w in at.warning)
     assert not (folder / "live.json").exists() and "the shipped model" in banner(at)
     assert not [b for b in at.button if b.label.startswith("Publish")]
     assert [b for b in at.button if b.label == "Start training"]
+    other.run()
+    assert slot().status().label == "Grace" and slot().status().state == "finished"
+    assert "Your model" in [s.value for s in other.subheader] and "Test accuracy" in other.success[0].value
+    assert [b for b in other.button if b.label.startswith("Publish")]
+
+
+def test_a_run_lives_while_its_tab_is_open_and_stops_when_it_closes(site, monkeypatch):
+    """The Train page, and every other page while one's model trains, tell the slot the tab is open."""
+    at, folder = site
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "5000")
+    clock = FakeClock()
+    monkeypatch.setattr(slot(), "_clock", clock)  # the site's own slot, on a clock the test moves
+    start_long_run(at, "Ada")
+    job = slot().status().job_id
+    for page in ("pages/gallery.py", "pages/draw.py", "pages/train.py", "pages/home.py"):
+        clock.advance(0.8 * slot().heartbeat_timeout)  # more than the timeout in all, but heard in between
+        visit(at, page)
+        assert slot().status().job_id == job and slot().status().running, page
+        if page != "pages/train.py":
+            assert any("Your model is training" in c.value for c in at.caption), page
+    clock.advance(slot().heartbeat_timeout + 1)  # Ada closed her tab: no word from it since
+    other = AppTest.from_file(str(APP), default_timeout=60)
+    other.run()
+    visit(other, "pages/train.py")  # any look at the slot notices; the run stops at its next batch
+    assert slot().wait(60)
+    assert slot().status(job).state == "stopped" and "page was closed" in slot().status(job).note
+    assert not (folder / "live.json").exists()
+    other.run()
+    assert [b for b in other.button if b.label == "Start training"]
 
 
 def test_train_widgets_carry_the_limits(site):

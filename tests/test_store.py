@@ -1,5 +1,8 @@
 """The model store: publishing, going back, surviving bad files, and readers during changes."""
+import io
 import json
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -7,7 +10,7 @@ import pytest
 
 from mnistcore.models import ModelFileError, read_info
 from mnistcore.store import DEFAULT_NAME, RUN_NAME, ModelStore
-from sitetools import tiny_model, weights_copy
+from sitetools import PROJECT_DIR, tiny_model, weights_copy
 
 
 @pytest.fixture(scope="module")
@@ -182,3 +185,89 @@ def test_readers_see_whole_models_while_others_publish_and_revert(folder, models
     assert restarted.live().is_default and store.live().is_default
     for run in restarted.runs():
         assert run.info is not None, run.error  # every published file is whole
+
+
+# ---------------------------------------------------------------------------- crashes while publishing
+
+
+def test_a_save_that_fails_half_way_changes_nothing(folder, models, monkeypatch):
+    store = ModelStore(folder)
+    first = store.publish(models[0])
+    live_json = (folder / "live.json").read_bytes()
+    real_savez = np.savez
+
+    def half_then_fail(f, **arrays):
+        buffer = io.BytesIO()
+        real_savez(buffer, **arrays)
+        f.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", half_then_fail)
+    with pytest.raises(OSError, match="No space left"):
+        store.publish(models[1])
+    assert store.live() is first and (folder / "live.json").read_bytes() == live_json
+    assert sorted(p.name for p in (folder / "runs").iterdir()) == [first.name]  # no half file, no temp file
+    restarted = ModelStore(folder)
+    assert restarted.live().name == first.name and restarted.warning is None
+
+
+# A publisher in its own process, stopped dead (SIGKILL: no clean-up of any kind) at a chosen
+# moment of its second publish. It prints "ready" when it has got there.
+PUBLISHER = """
+import io, sys, threading
+import numpy as np
+import mnistcore.store as store_module
+from mnistcore.files import atomic_write
+from mnistcore.numpy_net import NeuralNetWork
+
+folder, stage = sys.argv[1], sys.argv[2]
+store = store_module.ModelStore(folder)
+store.publish(NeuralNetWork(784, 16, 10, 0.1, seed=1))  # the model that must survive
+real_savez, real_write_live = np.savez, store._write_live_file
+
+def stuck(write_half):
+    write_half()
+    print("ready", flush=True)
+    threading.Event().wait()  # until killed
+
+def half_savez(f, **arrays):
+    buffer = io.BytesIO()
+    real_savez(buffer, **arrays)
+    stuck(lambda: (f.write(buffer.getvalue()[:len(buffer.getvalue()) // 2]), f.flush()))
+
+def half_live_json(path, data):
+    return atomic_write(path, lambda f: stuck(lambda: (f.write(data[:len(data) // 2]), f.flush())))
+
+if stage == "model file half written":
+    np.savez = half_savez
+elif stage == "model saved, live.json not yet":
+    store._write_live_file = lambda name: stuck(lambda: None)
+else:
+    store_module.atomic_write_bytes = half_live_json
+store.publish(NeuralNetWork(784, 24, 10, 0.1, seed=2))
+"""
+
+
+@pytest.mark.parametrize("stage", ["model file half written", "model saved, live.json not yet",
+                                   "live.json half written"])
+def test_a_publisher_killed_mid_publish_leaves_a_working_live_model(tmp_path, small_mnist, stage):
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    publisher = subprocess.Popen([sys.executable, "-c", PUBLISHER, str(folder), stage], cwd=PROJECT_DIR,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert publisher.stdout.readline().strip() == "ready", publisher.stderr.read()
+    finally:
+        publisher.kill()
+        publisher.wait(30)
+        publisher.stdout.close()
+        publisher.stderr.close()
+    store = ModelStore(folder)  # what the next server start sees
+    assert store.warning is None
+    assert store.live().info.architecture.startswith("784-16-10")  # the first publish, whole
+    assert store.live().model.predict_proba(small_mnist[1][0][:5]).shape == (5, 10)
+    runs = store.runs()
+    assert all(run.info is not None for run in runs)  # nothing half-written is ever listed
+    expected = 3 if stage != "model file half written" else 2  # the second file is whole once saved
+    assert len(runs) == expected
+    if "half written" in stage:  # it really died mid-write: its temporary file is left, and ignored
+        assert list(folder.rglob(".*.tmp"))

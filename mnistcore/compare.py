@@ -1,0 +1,82 @@
+"""Every saved model's answer for the same drawing, side by side (NumPy and Keras, MLP and CNN).
+
+The models come from the model store's list (`ModelStore.runs()`: the published runs and the
+shipped default); loading them is the caller's (the Draw page keeps loaded models cached). A
+model that cannot be loaded gets a row saying why instead of an answer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .answer import Answer, read_answer
+from .models import DigitModel, ModelFileError, ModelInfo
+from .store import DEFAULT_NAME, RunEntry
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One saved model's answer for the drawing."""
+
+    name: str                 # the store's name: "default" or a file name in runs/
+    info: ModelInfo | None    # None when the file cannot be read
+    live: bool
+    answer: Answer | None     # None when the model could not be loaded (then `error` says why)
+    error: str | None = None
+
+
+def describe_run(name: str, info: ModelInfo | None) -> str:
+    """A saved model in a few words, e.g. "keras cnn conv32-conv64-10 relu/softmax, 12 epochs,
+    99.10%, trained 2025-01-01 12:00" (or "shipped default" in place of the date)."""
+    if info is None:
+        return f"{name} (unreadable)"
+    accuracy = "untested" if info.test_accuracy is None else f"{info.test_accuracy:.2%}"
+    epochs = f"{info.epochs} epoch{'' if info.epochs == 1 else 's'}"
+    when = _when(name, info)
+    when = when if name == DEFAULT_NAME else "trained " + when
+    return f"{info.engine} {info.architecture}, {epochs}, {accuracy}, {when}"
+
+
+def _when(name: str, info: ModelInfo | None) -> str:
+    if name == DEFAULT_NAME:
+        return "shipped default"
+    return info.trained_at[:16].replace("T", " ") if info is not None and info.trained_at else ""
+
+
+def compare(image: np.ndarray, entries: Sequence[RunEntry],
+            load: Callable[[str], DigitModel]) -> list[Verdict]:
+    """Each entry's answer for `image` (a (28, 28) MNIST-style image), in the entries' order.
+
+    `load(name)` returns the model saved under `name`; ModelFileError, ValueError, OSError or
+    ImportError (no TensorFlow) from it become that row's `error`.
+    """
+    verdicts = []
+    for entry in entries:
+        if entry.info is None:
+            verdicts.append(Verdict(entry.name, None, entry.live, None, entry.error or "unreadable"))
+            continue
+        try:
+            model = load(entry.name)
+        except (ModelFileError, ValueError, OSError, ImportError) as err:
+            verdicts.append(Verdict(entry.name, entry.info, entry.live, None, str(err)))
+            continue
+        answer = read_answer(model.predict_proba(image)[0])
+        verdicts.append(Verdict(entry.name, entry.info, entry.live, answer))
+    return verdicts
+
+
+def table(verdicts: Sequence[Verdict]) -> dict[str, list]:
+    """Columns of the side-by-side table: model ("(live)" marks the live one), its test accuracy, when
+    it was trained, answer, the answer's probability, and all ten probabilities (None where a model
+    could not answer)."""
+    return {
+        "model": [(f"{v.info.engine} {v.info.architecture}" if v.info else v.name) + (" (live)" if v.live else "")
+                  for v in verdicts],
+        "test accuracy": [v.info.test_accuracy if v.info else None for v in verdicts],
+        "trained": [_when(v.name, v.info) for v in verdicts],
+        "answer": [str(v.answer.digit) if v.answer else f"— {v.error}" for v in verdicts],
+        "probability": [v.answer.probability if v.answer else None for v in verdicts],
+        "0 to 9": [list(v.answer.probabilities) if v.answer else None for v in verdicts],
+    }

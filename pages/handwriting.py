@@ -1,0 +1,76 @@
+"""Lab handwriting: how the live model reads the drawings visitors labelled, beside MNIST."""
+import pandas as pd
+import streamlit as st
+
+from mnistcore import gallery, handwriting
+from mnistcore.feedback import FeedbackError
+from mnistcore.pictures import tiles
+from pages.common import mnist, open_page, require_live_model, store
+from pages.labtools import feedback_store
+
+open_page("Lab handwriting")
+live = require_live_model()
+try:
+    lab = feedback_store()
+    collected = lab.all()
+except (FeedbackError, OSError) as err:
+    st.error(f"The lab's drawings cannot be read: {err}")
+    st.stop()
+if len(collected) == 0:
+    st.info("No drawings yet. Draw a digit on the Draw page and tell the model whether it was right: "
+            "every answer is collected here, to see how well the model reads the lab's own handwriting.",
+            icon=":material/draw:")
+    st.page_link("pages/draw.py", label="Go to Draw", icon=":material/draw:")
+    st.stop()
+
+(_, _), (x_test, y_test) = mnist()
+with st.spinner("The live model is reading the 10,000 test digits…"):
+    on_mnist = store().evaluation(live, x_test, y_test)
+report = handwriting.report(live.model, collected)
+
+a, b, c = st.columns(3)
+a.metric("On the lab's drawings", f"{report.evaluation.accuracy:.2%}",
+         help="The live model, reading every drawing visitors labelled.")
+b.metric("On MNIST's test digits", f"{on_mnist.accuracy:.2%}", help="The same model, on MNIST's 10,000 test digits.")
+c.metric("Drawings collected", f"{len(collected):,}",
+         help=f"When they were drawn, the model live at the time read {report.accuracy_then:.0%} of them right.")
+
+st.subheader("Digit by digit")
+table = pd.DataFrame(handwriting.per_digit(report, on_mnist))
+st.dataframe(table, hide_index=True, column_config={
+    "digit": st.column_config.NumberColumn("Digit"),
+    "drawings": st.column_config.ProgressColumn("Drawings", min_value=0, max_value=int(report.counts.max()),
+                                                format="%d"),
+    "lab accuracy": st.column_config.ProgressColumn("On the lab's drawings", min_value=0.0, max_value=1.0,
+                                                    format="percent"),
+    "MNIST test accuracy": st.column_config.ProgressColumn("On MNIST's test digits", min_value=0.0, max_value=1.0,
+                                                           format="percent"),
+})
+
+st.subheader("What it gets wrong")
+only_mistakes = st.toggle("Only mistakes", value=True, key="lab_only_mistakes")
+shown = gallery.select(collected.labels, report.evaluation.predictions, report.evaluation.confidence,
+                       gallery.GalleryFilter(only_mistakes=only_mistakes))
+if len(shown) == 0:
+    st.success("The live model reads every drawing right.", icon=":material/celebration:")
+else:
+    pages = gallery.page_count(len(shown))
+    if st.session_state.get("lab_page", 1) > pages:  # fewer pages than before (the toggle changed)
+        del st.session_state["lab_page"]
+    number = st.pagination(pages, key="lab_page") if pages > 1 else 1
+    page = gallery.page(shown, number)
+    st.caption("Under each drawing: what the live model reads now and how sure it is; mistakes are framed in red "
+               "(\"✗ 4, is 9\": it read 4, the visitor drew a 9).")
+    st.image(tiles(collected.images[page], report.mistakes[page]),
+             caption=gallery.captions(collected.labels, report.evaluation.predictions, report.evaluation.confidence,
+                                      page))
+
+st.subheader("Download")
+st.caption("Every labelled drawing, as 28 × 28 images (0 = background) with the visitor's digit.")
+left, right = st.columns(2)
+left.download_button("CSV (the tutorial's format)", lab.csv_bytes, file_name="lab_handwriting.csv",
+                     mime="text/csv", icon=":material/download:", on_click="ignore",
+                     help="One row per drawing: the digit, then 784 pixel values 0-255, like mnist_train.csv.")
+right.download_button("NPZ (NumPy)", lab.npz_bytes, file_name="lab_handwriting.npz",
+                      mime="application/octet-stream", icon=":material/download:", on_click="ignore",
+                      help="images, labels, and the model's answer, confidence and the drawing's size at the time.")

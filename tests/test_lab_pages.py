@@ -1,0 +1,300 @@
+"""The lab pages through AppTest: Draw's "Was I right?", Lab handwriting, Look inside, comparing models.
+
+Each test points the site at its own copy of the weights (MNISTLAB_WEIGHTS_DIR) and its own lab
+drawings database (MNISTLAB_FEEDBACK_DB), so nothing here touches weights/ or data/lab.db.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from mnistcore import compare, handwriting
+from mnistcore.feedback import FeedbackStore
+from mnistcore.models import ModelFileError, evaluate, load_model
+from mnistcore.store import RunEntry
+from mnistcore.preprocess import canvas_to_mnist
+from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
+
+RUN_NAME = "{day}T120000Z-{engine}-0123abcd.{suffix}"  # what the model store calls a saved run
+
+
+# ---------------------------------------------------------------------------- the logic behind the pages
+
+
+def test_handwriting_report(tmp_path, small_mnist):
+    (_, _), (x_test, y_test) = small_mnist
+    model = tiny_model(small_mnist)
+    store = FeedbackStore(tmp_path / "lab.db")
+    for image, label in zip(x_test[:40], y_test[:40]):
+        store.add(image, label=int(label), predicted=int(label) if label != 1 else 7, confidence=0.5,
+                  model="m", raw_size=(280, 280))
+    report = handwriting.report(model, store.all())
+    predictions = model.predict(x_test[:40])
+    assert report.evaluation.accuracy == pytest.approx(np.mean(predictions == y_test[:40]))
+    assert report.mistakes.tolist() == (predictions != y_test[:40]).tolist()
+    assert report.accuracy_then == pytest.approx(np.mean(y_test[:40] != 1))
+    on_mnist = evaluate(model, x_test, y_test)
+    table = handwriting.per_digit(report, on_mnist)
+    assert table["drawings"] == np.bincount(y_test[:40], minlength=10).tolist()
+    assert table["MNIST test accuracy"] == pytest.approx(on_mnist.per_digit.tolist())
+    with pytest.raises(ValueError, match="no lab drawings yet"):
+        handwriting.report(model, FeedbackStore(tmp_path / "empty.db").all())
+
+
+def test_compare_every_saved_model(small_mnist):
+    (_, _), (x_test, _) = small_mnist
+    models = {"a": tiny_model(small_mnist, seed=0), "b": tiny_model(small_mnist, hidden=24, seed=1)}
+
+    def load(name):
+        if name == "broken":
+            raise ModelFileError("broken.npz: the file is empty")
+        return models[name]
+
+    entries = [RunEntry("a", models["a"].info, None, live=True), RunEntry("broken", models["a"].info, None, False),
+               RunEntry("gone", None, "gone.npz: no such model file", False), RunEntry("b", models["b"].info, None, False)]
+    verdicts = compare.compare(x_test[0], entries, load)
+    assert [v.name for v in verdicts] == ["a", "broken", "gone", "b"]
+    assert verdicts[0].answer.digit == models["a"].predict(x_test[:1])[0] and verdicts[0].live
+    assert verdicts[1].answer is None and "empty" in verdicts[1].error
+    assert verdicts[2].error == "gone.npz: no such model file"
+    table = compare.table(verdicts)
+    assert table["answer"][1] == "— broken.npz: the file is empty" and table["probability"][2] is None
+    assert table["model"][3] == "numpy 784-24-10 relu/softmax" and table["trained"][3].startswith("20")
+    assert table["model"][2] == "gone" and table["test accuracy"][2] is None
+    assert table["model"][0] == "numpy 784-16-10 relu/softmax (live)"
+    assert compare.describe_run("b", models["b"].info).startswith("numpy 784-24-10 relu/softmax, 1 epoch, untested, trained 20")
+    assert compare.describe_run("default", load_model().info).endswith(", shipped default")
+
+
+# ---------------------------------------------------------------------------- the pages
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch, small_mnist):
+    """The site with private weights and lab database; returns (AppTest, weights folder, database path)."""
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    db = tmp_path / "lab.db"
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    return at, folder, db
+
+
+def visit(at: AppTest, page: str) -> AppTest:
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def rerun(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def confident_digits(model, x, y, count: int) -> list[int]:
+    """Indices of `count` images of different digits the model reads right, even after the canvas."""
+    chosen = {}
+    for i in range(len(x)):
+        proba = model.predict_proba(canvas_to_mnist(canvas_image(x[i])))[0]
+        if proba.argmax() == y[i] and proba.max() > 0.95:
+            chosen.setdefault(int(y[i]), i)
+        if len(chosen) == count:
+            return list(chosen.values())
+    raise AssertionError(f"found only {chosen}")
+
+
+def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    first, second = confident_digits(load_model(folder / "default.npz"), x_test, y_test, 2)
+    said = int(y_test[first])
+    wrong = (said + 1) % 10  # the visitor says the model was wrong
+
+    visit(at, "pages/draw.py")
+    assert "Was I right?" not in [s.value for s in at.subheader]  # no drawing, no question
+    at.session_state["canvas"] = drawing(x_test[first])
+    rerun(at)
+    assert "Was I right?" in [s.value for s in at.subheader]
+    assert at.button(key="confirm").label == f"Yes, it's a {said}"
+    assert at.segmented_control[0].options == [str(d) for d in range(10)]
+    at.segmented_control[0].set_value(wrong)
+    rerun(at)
+    assert at.success[0].value == f"Saved: you said {wrong}; the model said {said}. Thank you!"
+    rows = FeedbackStore(db).all()
+    assert rows.labels.tolist() == [wrong] and rows.predicted.tolist() == [said]
+    assert rows.raw_sizes.tolist() == [[280, 280]] and 0.95 < rows.confidence[0] <= 1
+    assert rows.models[0].startswith("default: numpy 784-")
+    assert np.array_equal(rows.images[0], np.round(canvas_to_mnist(canvas_image(x_test[first])) * 255))
+    # Rerunning (any other widget) stores nothing more, and the question stays answered.
+    rerun(at)
+    assert FeedbackStore(db).count() == 1 and not at.segmented_control
+    assert not [b for b in at.button if b.key == "confirm"]
+
+    # A new drawing asks again; confirming stores the model's own answer as the label.
+    at.session_state["canvas"] = drawing(x_test[second])
+    rerun(at)
+    at.button(key="confirm").click()
+    rerun(at)
+    assert at.success[0].value == f"Saved: you said {y_test[second]}; the model said {y_test[second]} too. Thank you!"
+    assert FeedbackStore(db).all().labels.tolist() == [wrong, y_test[second]]
+
+    # Clear, then the first drawing again: it was saved already, so it says so and stores nothing.
+    next(b for b in at.button if b.label == "Clear").click()
+    rerun(at)
+    assert "Was I right?" not in [s.value for s in at.subheader]
+    at.session_state["canvas-1"] = drawing(x_test[first])
+    rerun(at)
+    assert at.success[0].value.startswith(f"Saved: you said {wrong}")
+    assert FeedbackStore(db).count() == 2
+
+
+def test_draw_says_when_an_answer_cannot_be_saved(site, mnist, monkeypatch, tmp_path):
+    at, _, _ = site
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"not a database, but long enough to look like a header" * 4)
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(junk))
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(mnist[1][0][0])
+    rerun(at)
+    at.button(key="confirm").click()
+    rerun(at)
+    assert "Your answer could not be saved" in at.error[0].value and "junk.db" in at.error[0].value
+    assert at.button(key="confirm") and not at.success  # it can be tried again
+
+
+def test_draw_shows_the_nearest_training_images(site, mnist):
+    at, _, _ = site
+    (x_train, y_train), _ = mnist
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_train[0])  # a training image: it is its own nearest
+    rerun(at)
+    assert "The closest MNIST training images" in [s.value for s in at.subheader]
+    captions = at.image[1].captions
+    assert len(captions) == 3 and all(c.startswith("a ") and "(no. " in c for c in captions)
+    assert captions[0].startswith(f"a {y_train[0]} ")
+
+
+def test_lab_handwriting_without_drawings_points_to_draw(site):
+    at, _, _ = site
+    visit(at, "pages/handwriting.py")
+    assert at.title[0].value == "Lab handwriting"
+    assert "No drawings yet" in at.info[0].value
+    assert [link.proto.page for link in at.get("page_link")][-1].rstrip("/").endswith("draw")
+    assert not at.metric and not at.download_button
+
+
+def test_lab_handwriting_reports_on_the_collected_drawings(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    model = load_model(folder / "default.npz")
+    store = FeedbackStore(db)
+    labels = y_test[:30].copy()
+    labels[:4] = (labels[:4] + 1) % 10  # four drawings the visitors say are something else
+    for image, label in zip(x_test[:30], labels):
+        store.add(image, label=int(label), predicted=0, confidence=0.5, model="m", raw_size=(280, 280))
+    predictions = model.predict(x_test[:30])
+    right = predictions == labels
+
+    visit(at, "pages/handwriting.py")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["On the lab's drawings"] == f"{right.mean():.2%}"
+    assert metrics["On MNIST's test digits"] == f"{np.mean(model.predict(x_test) == y_test):.2%}"
+    assert metrics["Drawings collected"] == "30"
+    table = at.dataframe[0].value
+    assert table["drawings"].tolist() == np.bincount(labels, minlength=10).tolist()
+    digit = int(labels[10])
+    mine = labels == digit
+    assert table["lab accuracy"][digit] == pytest.approx(right[mine].mean())
+    # The mistakes, as gallery tiles with the Gallery's captions.
+    captions = at.image[0].captions
+    assert len(captions) == (~right).sum() and all(c.startswith("✗") for c in captions)
+    at.toggle(key="lab_only_mistakes").set_value(False)
+    rerun(at)
+    assert len(at.image[0].captions) == 30
+    assert [b.label for b in at.download_button] == ["CSV (the tutorial's format)", "NPZ (NumPy)"]
+
+
+@pytest.fixture
+def runs(site, small_mnist):
+    """Two saved runs beside the default: a tiny NumPy network and a small, untrained Keras CNN."""
+    from mnistcore.keras_net import KerasModel
+    at, folder, db = site
+    numpy_run = RUN_NAME.format(day="20250101", engine="numpy", suffix="npz")
+    keras_run = RUN_NAME.format(day="20250102", engine="keras", suffix="keras")  # the newest: listed first
+    tiny_model(small_mnist, hidden=32).save(folder / "runs" / numpy_run)
+    KerasModel("cnn", seed=0).save(folder / "runs" / keras_run)
+    return at, numpy_run, keras_run
+
+
+def test_look_inside_numpy_and_keras_models(runs):
+    at, numpy_run, keras_run = runs
+    visit(at, "pages/inside.py")
+    box = at.selectbox(key="model")
+    assert box.value == "default"
+    assert [option.split(",")[0] for option in box.options] == [
+        "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax", "numpy 784-512-10 relu/softmax"]
+    assert box.options[-1].endswith("shipped default (live)")
+    imagined, units = at.image[0].captions + at.image[1].captions, at.image[2].captions  # digits in two rows
+    assert imagined == [str(d) for d in range(10)] and len(units) == 24
+    assert at.image[2].proto.imgs[0].url  # shown, as images
+    box.set_value(numpy_run)
+    rerun(at)
+    assert len(at.image[2].captions) == 24 and at.image[2].captions[0].startswith("unit ")
+    at.selectbox(key="model").set_value(keras_run)
+    rerun(at)
+    assert "What its first convolution looks for" in [s.value for s in at.subheader]
+    assert len(at.image[0].proto.imgs) == 24
+
+
+def test_draw_compares_every_saved_model(runs, mnist):
+    at, numpy_run, keras_run = runs
+    (_, _), (x_test, _) = mnist
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[0])
+    rerun(at)
+    assert not at.dataframe  # closed: no model is asked
+    at.session_state["compare"] = True  # as the visitor opening the expander
+    rerun(at)
+    table = at.dataframe[0].value
+    assert table["model"].tolist() == ["keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax",
+                                       "numpy 784-512-10 relu/softmax (live)"]
+    assert table["trained"].iloc[2] == "shipped default" and table["test accuracy"].iloc[2] > 0.9
+    assert all(len(p) == 10 and abs(sum(p) - 1) < 1e-3 for p in table["0 to 9"])
+
+
+def test_the_lab_pages_do_not_import_tensorflow(tmp_path, small_mnist, mnist):
+    """Draw with a drawing, Lab handwriting and Look inside, with a NumPy model live: no TensorFlow.
+
+    In a fresh process, since other tests in this one may have imported it already.
+    """
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    db = tmp_path / "lab.db"
+    FeedbackStore(db).add(mnist[1][0][0], label=7, predicted=7, confidence=0.9, model="m", raw_size=(280, 280))
+    script = f"""
+import sys
+from streamlit.testing.v1 import AppTest
+from mnistcore.data import load_mnist
+from sitetools import drawing
+at = AppTest.from_file({str(APP)!r}, default_timeout=60)
+at.run()
+at.switch_page("pages/draw.py")
+at.session_state["canvas"] = drawing(load_mnist()[1][0][0])
+at.run()
+assert at.header and not at.exception, [e.value for e in at.exception]
+for page in ("pages/handwriting.py", "pages/inside.py"):
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+print(sorted(name for name in ("tensorflow", "keras", "mnistcore.keras_net") if name in sys.modules))
+"""
+    tests = str(APP.parent / "tests")
+    env = {**os.environ, "MNISTLAB_WEIGHTS_DIR": str(folder), "MNISTLAB_FEEDBACK_DB": str(db),
+           "PYTHONPATH": os.pathsep.join([str(APP.parent), tests])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,
+                          cwd=APP.parent, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

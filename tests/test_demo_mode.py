@@ -3,7 +3,7 @@
 Configuration comes from the environment (MNISTLAB_DEMO, MNISTLAB_PASSCODE) or from the [mnistlab]
 section of Streamlit's secrets.toml (demo, passcode). Each test points Streamlit at a secrets file
 of its own in a temporary folder (or at none), so a developer's own .streamlit/secrets.toml never
-changes the outcome.
+changes the outcome. Also here: the other setting for a shared server, the heartbeat timeout.
 """
 import os
 
@@ -14,6 +14,7 @@ from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
 from mnistcore import site
+from mnistcore.jobs import HEARTBEAT_TIMEOUT
 from mnistcore.store import ModelStore
 from pages.common import slot
 from sitetools import APP, drawing, tiny_model, weights_copy
@@ -182,7 +183,7 @@ def test_passcodes_are_compared_whole():
     assert problem == "passcode in [mnistlab] of secrets.toml must be text; got a list"
 
 
-@pytest.mark.parametrize("value, seconds", [("", 90.0), ("30", 30.0), (" 600 ", 600.0)])
+@pytest.mark.parametrize("value, seconds", [("", HEARTBEAT_TIMEOUT), ("30", 30.0), (" 600 ", 600.0)])
 def test_the_heartbeat_timeout_comes_from_the_environment(monkeypatch, value, seconds):
     monkeypatch.setenv("MNISTLAB_HEARTBEAT_SECONDS", value)
     assert site.heartbeat_seconds() == seconds

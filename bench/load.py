@@ -156,10 +156,10 @@ HINT = "Draw a digit (0 to 9)"
 ANSWER_TIMEOUT = 30.0  # seconds; a drawing not answered by then counts as an error
 # A visitor pauses between drawings. The pause matters: the canvas component loads its (empty)
 # initial drawing asynchronously after it appears, and a stroke made in those first moments is
-# wiped; with 4 busy sessions, drawing at once lost about 1 stroke in 6, after 1 s none.
+# wiped: with 4 busy sessions, drawing at once lost about 1 stroke in 6, after 1 s none.
 THINK_MS = 1000
-# Under load the pause is not always enough: a drawing still unanswered after LOST_CHECK_MS on a
-# blank canvas was wiped by the component; it is counted and drawn again (up to LOST_TRIES times).
+# With 8 sessions the pause is not always enough (about 1 stroke in 25): a drawing unanswered after
+# LOST_CHECK_MS on a blank canvas was wiped; it is counted and drawn again (up to LOST_TRIES times).
 LOST_CHECK_MS, LOST_TRIES = 5000, 3
 PREDICTION = re.compile(r"Prediction: (\d)")
 INK = """canvas => {  // the sum of the red channel: 0 on a blank (black) canvas

@@ -27,7 +27,7 @@ RUNS = {"mlp": (5, 128), "cnn": (12, 128)}
 
 
 def bench(arch: str, epochs: int, batch_size: int, data, seed: int = 0) -> None:
-    from mnistcore.keras_net import KerasModel
+    from mnistcore.nets.keras_net import KerasModel
 
     (x_train, y_train), (x_test, y_test) = data
     model = KerasModel(arch, seed=seed)
@@ -63,7 +63,7 @@ def main() -> None:
     args = parser.parse_args()
 
     data = load_mnist()
-    from mnistcore.keras_net import keras  # first: it quiets TensorFlow before importing it
+    from mnistcore.nets.keras_net import keras  # first: it quiets TensorFlow before importing it
     import tensorflow as tf
 
     print(f"TensorFlow {tf.__version__}, Keras {keras.__version__} ({keras.backend.backend()} backend), "

@@ -37,7 +37,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]  # mnistcore, and tests/sitetools
 
 from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.jobs import TrainingSlot  # noqa: E402
+from mnistcore.lab.slot import TrainingSlot  # noqa: E402
 from mnistcore.training import TrainSettings  # noqa: E402
 from sitetools import APP, CHROMIUM, CHROMIUM_ARGS, canvas_image, running_site, weights_copy  # noqa: E402
 
@@ -71,7 +71,7 @@ def server_part(args) -> None:
     """Draw predictions and Gallery renders in this process, idle and while the slot trains."""
     from streamlit.testing.v1 import AppTest
 
-    from mnistcore.models import load_model
+    from mnistcore.nets import load_model
     from mnistcore.preprocess import canvas_steps
 
     for name in SITE_VARIABLES:

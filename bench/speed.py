@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests" / "tutorial"))
 
 from mnistcore.data import export_csv, load_mnist  # noqa: E402
-from mnistcore.models import load_model  # noqa: E402
-from mnistcore.numpy_net import NeuralNetWork  # noqa: E402
+from mnistcore.nets import load_model  # noqa: E402
+from mnistcore.nets.numpy_net import NeuralNetWork  # noqa: E402
 from mnistcore.preprocess import canvas_to_mnist  # noqa: E402
 from mnistcore.training import TrainSettings, build_model  # noqa: E402
 
@@ -201,7 +201,7 @@ def main() -> None:
     print(f"Python {platform.python_version()}, NumPy {np.__version__}, SciPy {scipy.__version__}, "
           f"{os.cpu_count()} CPUs")
     if keras:
-        import mnistcore.keras_net  # noqa: F401  (quiet TensorFlow start-up)
+        import mnistcore.nets.keras_net  # noqa: F401  (quiet TensorFlow start-up)
         import tensorflow as tf
         import keras as k
         print(f"TensorFlow {tf.__version__}, Keras {k.__version__}")

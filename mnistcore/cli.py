@@ -6,8 +6,9 @@ import sys
 from pathlib import Path
 
 from . import data
-from .feedback import FeedbackError, FeedbackStore
-from .models import ModelFileError, evaluate, format_evaluation, load_model
+from .evaluation import evaluate, format_evaluation
+from .lab.feedback import FeedbackError, FeedbackStore
+from .nets import ModelFileError, load_model
 from .training import LIMITS, TrainSettings, run_training
 
 
@@ -89,7 +90,7 @@ def _train(args) -> int:
         raise ValueError(f"--out for a {settings.engine} model must end in {expected_suffix}; got {out}")
     if args.feedback_db is not None and not settings.lab_drawings:
         raise ValueError("--feedback-db only says where the lab drawings are: add --with-lab-drawings to train on them")
-    feedback = FeedbackStore(args.feedback_db, create=False) if settings.lab_drawings else None
+    lab = FeedbackStore(args.feedback_db, create=False).all() if settings.lab_drawings else None
     mnist = data.load_mnist(args.data_dir)
     print(f"training: {settings.describe()}", flush=True)
 
@@ -97,7 +98,8 @@ def _train(args) -> int:
         print(f"epoch {p.epoch}/{p.epochs}: loss {p.loss:.4f}, train accuracy {p.accuracy:.4f}, "
               f"test accuracy {p.test_accuracy:.4f}, {p.seconds:.1f} s", flush=True)
 
-    result = run_training(settings, mnist, on_epoch=report, feedback=feedback)
+    result = run_training(settings, mnist, on_epoch=report,
+                          lab_drawings=(lab.images, lab.labels) if lab is not None else None)
     if result.lab_evaluation is not None:
         print(f"lab drawings: {result.lab_count} added to training; "
               f"accuracy on them: {result.lab_evaluation.accuracy:.4f}")

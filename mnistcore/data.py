@@ -23,8 +23,7 @@ import numpy as np
 
 from .files import atomic_write, atomic_write_bytes
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DATA_DIR = PROJECT_DIR / "data" / "mnist"
+from .paths import MNIST_DIR as DEFAULT_DATA_DIR
 
 # SHA-256 of the four original IDX files (uncompressed), of the npm tarball that carries them,
 # and of Keras' mnist.npz. Same values as shared/mnist-sha256.txt; kept here so the project

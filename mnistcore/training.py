@@ -1,8 +1,9 @@
 """Training orchestration shared by the CLI and the Train page: settings, limits, one run.
 
 `TrainSettings` is what a person chooses; `LIMITS` keep a run within a few minutes on the lab
-server; `run_training` builds the model, trains it with progress callbacks, and evaluates it.
-With `lab_drawings`, the drawings visitors labelled on the Draw page (`mnistcore.feedback`) join
+server; `estimate_seconds` says how long a run should take there; `run_training` builds the model,
+trains it with progress callbacks, and evaluates it. With `lab_drawings`, extra labelled images
+(the drawings visitors labelled on the Draw page, which the caller reads from the lab's store) join
 the MNIST training images, and the result reports the new model's accuracy on them separately.
 """
 from __future__ import annotations
@@ -11,11 +12,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .feedback import Collected, FeedbackStore
-from .models import Callback, DigitModel, Evaluation, evaluate
-
-ENGINES = ("numpy", "keras")
-KERAS_ARCHS = ("mlp", "cnn")
+from .evaluation import Evaluation, evaluate
+from .nets import ENGINES, KERAS_ARCHS, build_model as build_engine, keras_problem
+from .nets.base import Callback, DigitModel
 
 # Inclusive bounds for the numbers a person may choose: (low, high).
 LIMITS: dict[str, tuple[float, float]] = {
@@ -41,7 +40,7 @@ class TrainSettings:
     arch: str = "mlp"              # keras: "mlp" (the tutorial's network) or "cnn"
     seed: int | None = 0           # weights and shuffling; None = fresh randomness
     train_limit: int | None = None # train on the first N images only (quick runs and tests)
-    lab_drawings: bool = False     # also train on the lab's labelled drawings (mnistcore.feedback)
+    lab_drawings: bool = False     # also train on the lab's labelled drawings (given to run_training)
 
     def validate(self) -> "TrainSettings":
         """Return self, or raise ValueError naming the bad value and the allowed range."""
@@ -76,13 +75,9 @@ class TrainSettings:
 def build_model(settings: TrainSettings) -> DigitModel:
     """A fresh, untrained model for these settings."""
     settings.validate()
-    if settings.engine == "numpy":
-        from .numpy_net import NeuralNetWork
-        return NeuralNetWork(784, int(settings.hidden), 10, float(settings.learning_rate),
-                             activation=settings.activation, momentum=float(settings.momentum),
-                             seed=settings.seed)
-    from .keras_net import KerasModel  # TensorFlow is imported only here, when Keras is chosen
-    return KerasModel(arch=settings.arch, seed=settings.seed)
+    return build_engine(settings.engine, arch=settings.arch, hidden=settings.hidden,
+                        learning_rate=settings.learning_rate, activation=settings.activation,
+                        momentum=settings.momentum, seed=settings.seed)
 
 
 @dataclass
@@ -96,13 +91,14 @@ class TrainResult:
 
 
 def run_training(settings: TrainSettings, data, on_batch: Callback | None = None,
-                 on_epoch: Callback | None = None, feedback: FeedbackStore | None = None) -> TrainResult:
+                 on_epoch: Callback | None = None,
+                 lab_drawings: tuple[np.ndarray, np.ndarray] | None = None) -> TrainResult:
     """Train a new model on `data` = load_mnist()'s ((x_train, y_train), (x_test, y_test)).
 
     Progress goes to the callbacks (returning True stops); test accuracy is reported per epoch.
-    The model's info carries the final test accuracy. With `settings.lab_drawings`, the drawings
-    in `feedback` (default: the lab's database, `feedback.default_db_path()`) are added to the
-    training images (after `train_limit` is applied to MNIST's); ValueError when there are none.
+    The model's info carries the final test accuracy. With `settings.lab_drawings`,
+    `lab_drawings` = (images (n, 28, 28) uint8, labels (n,)) are added to the training images
+    (after `train_limit` is applied to MNIST's); ValueError when there are none.
     """
     settings.validate()
     (x_train, y_train), (x_test, y_test) = data
@@ -110,8 +106,10 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
         x_train, y_train = x_train[: settings.train_limit], y_train[: settings.train_limit]
     lab = None
     if settings.lab_drawings:
-        lab = lab_drawings(feedback)
-        x_train, y_train = np.concatenate([x_train, lab.images]), np.concatenate([y_train, lab.labels])
+        if lab_drawings is None or len(lab_drawings[0]) == 0:
+            raise ValueError("there are no lab drawings to train on yet: label some drawings on the Draw page first")
+        lab = lab_drawings
+        x_train, y_train = np.concatenate([x_train, lab[0]]), np.concatenate([y_train, lab[1]])
     model = build_model(settings)
     history = []
 
@@ -122,20 +120,67 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
     model.fit(x_train, y_train, epochs=int(settings.epochs), batch_size=int(settings.batch_size),
               on_batch=on_batch, on_epoch=epoch_done, validation=(x_test, y_test))
     stopped = len(history) < settings.epochs
-    lab_count = len(lab) if lab is not None else 0
+    lab_count = len(lab[0]) if lab is not None else 0
     if not history:
         return TrainResult(model, None, True, history, lab_count)
     ev = evaluate(model, x_test, y_test)
     model.info = replace(model.info, test_accuracy=round(ev.accuracy, 6))
-    lab_ev = evaluate(model, lab.images, lab.labels) if lab is not None else None
+    lab_ev = evaluate(model, *lab) if lab is not None else None
     return TrainResult(model, ev, stopped, history, lab_count, lab_ev)
 
 
-def lab_drawings(feedback: FeedbackStore | None = None) -> Collected:
-    """The lab's labelled drawings to train on; ValueError (or FileNotFoundError) when there are none."""
-    store = feedback if feedback is not None else FeedbackStore(create=False)
-    collected = store.all()
-    if len(collected) == 0:
-        raise ValueError(f"there are no lab drawings to train on yet: {store.path} is empty. "
-                         "Label some drawings on the Draw page first.")
-    return collected
+# ---------------------------------------------------------------------------- how long a run takes
+# Costs on the lab server (2 cores, no GPU), used to estimate a run before it starts; timed with
+# the NumPy network at batch 1 and 128 and with 2-3 Keras epochs on 12,000 images. Others using
+# the server make a run slower; the estimate during a run follows the run's own pace instead.
+# The NumPy network's time per epoch of n images is about
+#   n * hidden * PER_SAMPLE_UNIT                        (the matrix products)
+#   + n / batch * (PER_STEP + hidden * PER_STEP_UNIT)   (one weight update per mini-batch)
+# which gives ~1 s for 784-512-10 at batch 128 and ~14 s at batch 1 on 60,000 images.
+NUMPY_PER_SAMPLE_UNIT = 2.9e-8
+NUMPY_PER_STEP = 55e-6
+NUMPY_PER_STEP_UNIT = 3.4e-7
+NUMPY_SIGMOID_FACTOR = 1.3           # expit costs more than max(x, 0)
+KERAS_PER_SAMPLE = {"mlp": 3.0e-5, "cnn": 4.2e-4}   # ~2.5 s and ~26 s per 60,000-image epoch
+KERAS_PER_STEP = 1.5e-3
+KERAS_START = 8.0                    # importing TensorFlow and building the model
+TEST_IMAGES = 10_000                 # evaluated after every epoch
+
+
+def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000) -> float:
+    """Expected wall-clock seconds for a run with these settings on a quiet lab server."""
+    settings.validate()
+    n = min(train_samples, settings.train_limit or train_samples)
+    steps = -(-n // int(settings.batch_size))  # mini-batches per epoch, rounded up
+    if settings.engine == "numpy":
+        hidden = int(settings.hidden)
+        epoch = n * hidden * NUMPY_PER_SAMPLE_UNIT + steps * (NUMPY_PER_STEP + hidden * NUMPY_PER_STEP_UNIT)
+        epoch += TEST_IMAGES * hidden * NUMPY_PER_SAMPLE_UNIT / 3  # forward pass only
+        if settings.activation == "sigmoid":
+            epoch *= NUMPY_SIGMOID_FACTOR
+        return settings.epochs * epoch
+    per_sample = KERAS_PER_SAMPLE[settings.arch]
+    epoch = n * per_sample + steps * KERAS_PER_STEP + TEST_IMAGES * per_sample / 3
+    return KERAS_START + settings.epochs * epoch
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration for people: "about 40 seconds", "about 3 minutes", "about 1 hour 5 minutes"."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 90:
+        return f"about {round(seconds / 5) * 5:.0f} seconds"
+    minutes = round(seconds / 60)
+    if minutes < 60:
+        return f"about {minutes} minutes"
+    hours, minutes = divmod(minutes, 60)
+    return f"about {hours} hour{'s' if hours > 1 else ''}" + (f" {minutes} minutes" if minutes else "")
+
+
+def engine_problem(settings: TrainSettings) -> str | None:
+    """Why this server cannot train with these settings' engine, in plain words; None if it can."""
+    problem = keras_problem() if settings.engine == "keras" else None
+    if problem:
+        return f"Keras training is not available on this server: {problem}. Choose the NumPy engine."
+    return None

@@ -1,20 +1,20 @@
 """Draw: a digit drawn with mouse or finger, what the live model reads, and what it saw.
 
 After each answer the visitor can say whether it was right; the drawing and its label go into the
-lab's handwriting collection (mnistcore.feedback), which the Lab handwriting page reports on.
+lab's handwriting collection (mnistcore.lab.feedback), which the Lab handwriting page reports on.
 """
 import altair  # noqa: F401 - for st.bar_chart; imported with the page, so the first answer is not kept waiting
 import pandas as pd
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
 
-from mnistcore import compare
-from mnistcore.answer import Answer, read_answer
-from mnistcore.feedback import FeedbackError, fingerprint
-from mnistcore.pictures import enlarge, square
+from mnistcore.lab import compare
+from mnistcore.explain.answer import Answer, read_answer
+from mnistcore.lab.feedback import FeedbackError, fingerprint
+from mnistcore.explain.pictures import enlarge, square
 from mnistcore.preprocess import canvas_steps
-from pages.common import open_page, require_live_model, store
-from pages.labtools import feedback_store, nearest_images, saved_model
+from ui.chrome import open_page, require_live_model
+from ui.resources import feedback_store, nearest_images, saved_model, store
 
 HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows. The answer appears here."
 

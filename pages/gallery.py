@@ -2,9 +2,10 @@
 import pandas as pd
 import streamlit as st
 
-from mnistcore import gallery
-from mnistcore.pictures import tiles
-from pages.common import mnist, open_page, require_live_model, store
+from mnistcore.explain import gallery
+from mnistcore.explain.pictures import tiles
+from ui.chrome import open_page, require_live_model
+from ui.resources import mnist, store
 
 ANY = "any"
 DIGITS = [ANY] + list(range(10))

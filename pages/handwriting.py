@@ -2,11 +2,12 @@
 import pandas as pd
 import streamlit as st
 
-from mnistcore import gallery, handwriting
-from mnistcore.feedback import FeedbackError
-from mnistcore.pictures import tiles
-from pages.common import mnist, open_page, require_live_model, store
-from pages.labtools import feedback_store
+from mnistcore.explain import gallery
+from mnistcore.lab import handwriting
+from mnistcore.lab.feedback import FeedbackError
+from mnistcore.explain.pictures import tiles
+from ui.chrome import open_page, require_live_model
+from ui.resources import feedback_store, mnist, store
 
 open_page("Lab handwriting")
 live = require_live_model()

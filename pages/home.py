@@ -1,7 +1,9 @@
 """Home: what the lab is, where to go, which model is live."""
 import streamlit as st
 
-from pages.common import access, live_banner, open_page, slot, when
+from ui.chrome import live_banner, open_page, when
+from ui.resources import slot
+from ui.visitor import access
 
 open_page("MNIST Lab")
 live_banner()

@@ -1,11 +1,11 @@
 """Look inside: what a network "imagines" for each digit, and what its first layer looks for."""
 import streamlit as st
 
-from mnistcore.compare import describe_run
-from mnistcore.inside import MARGIN, back_query, first_layer_images, hidden_unit_images, spaced
-from mnistcore.models import ModelFileError
-from pages.common import open_page, require_live_model, store
-from pages.labtools import saved_model
+from mnistcore.lab.compare import describe_run
+from mnistcore.explain.inside import MARGIN, back_query, first_layer_images, hidden_unit_images, spaced
+from mnistcore.nets.base import ModelFileError
+from ui.chrome import open_page, require_live_model
+from ui.resources import saved_model, store
 
 UNITS = 24  # hidden units or filters shown
 SIDE = 84   # px for each of them: 28 x 28 weights three times, 3 x 3 filters 28 times

@@ -1,18 +1,19 @@
 """Train: choose the settings, train in the background (or wait in line), watch it learn, publish the result.
 
-In demo mode (mnistcore.site) training, publishing and making models live are off, or need the passcode.
+In demo mode (mnistcore.lab.config) training, publishing and making models live are off, or need the passcode.
 """
 from dataclasses import asdict
 
 import pandas as pd
 import streamlit as st
 
-from mnistcore import site
-from mnistcore.jobs import SlotBusy, clean_label, describe_seconds, engine_problem, estimate_seconds
-from mnistcore.models import ModelFileError
-from mnistcore.training import LIMITS, TrainSettings
-from pages.common import (access, live_banner, may_train, mnist, now, open_page, slot, store, unlock, visitor,
-                          when)
+from mnistcore.lab import config
+from mnistcore.lab.slot import SlotBusy, clean_label
+from mnistcore.nets import ModelFileError
+from mnistcore.training import LIMITS, TrainSettings, describe_seconds, engine_problem, estimate_seconds
+from ui.chrome import live_banner, now, open_page, when
+from ui.resources import mnist, slot, store
+from ui.visitor import access, may_train, unlock
 
 DEFAULTS = TrainSettings()
 ENGINES = {"numpy": "NumPy (our own network, the tutorial's)", "keras": "Keras (TensorFlow)"}
@@ -60,10 +61,10 @@ def chosen_settings() -> TrainSettings:
             activation = choice("Activation", "activation", ACTIVATIONS)
             return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, hidden=hidden,
                                  learning_rate=learning_rate, momentum=momentum, activation=activation,
-                                 train_limit=site.train_limit())
+                                 train_limit=config.train_limit())
         arch = choice("Architecture", "arch", ARCHS)
         return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, arch=arch,
-                             train_limit=site.train_limit())
+                             train_limit=config.train_limit())
 
 
 def settings_form(me, busy: bool) -> None:
@@ -74,7 +75,7 @@ def settings_form(me, busy: bool) -> None:
                          value=st.session_state.get("last_owner", ""), key="owner", max_chars=40)
     if settings.train_limit:
         st.caption(f"Test mode: training on the first {settings.train_limit:,} images only "
-                   f"({site.TRAIN_LIMIT_ENV} is set).")
+                   f"({config.TRAIN_LIMIT_ENV} is set).")
     try:
         settings.validate()
     except ValueError as err:
@@ -118,15 +119,16 @@ def curves(status) -> None:
 
 
 @st.fragment(run_every=1.0)
-def progress_panel(job_id: str, me) -> None:
+def progress_panel(run_id: str, me) -> None:
     """Redrawn every second from the slot's snapshot; the rest of the page stays as it is.
 
     Each redraw is also this visitor's heartbeat: when their tab closes the redraws stop, and the
     slot stops their run (or drops their place in the queue) after a while.
     """
     slot().heartbeat(me.id)
-    status = slot().status()
-    if status is None or status.job_id != job_id or not status.running:
+    view = slot().view(me.id)
+    status = view.current
+    if status is None or status.run_id != run_id:
         st.rerun()  # the run has ended (or the next one began): redraw the whole page
     mine = status.owner == me.id
     who = "Your model" if mine else f"{status.label}'s model"
@@ -145,25 +147,24 @@ def progress_panel(job_id: str, me) -> None:
                    "you publish the result.")
         if st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
                      "The live model does not change."):
-            slot().stop(job_id)
-    queue_panel(me)
+            slot().stop(run_id)
+    queue_panel(view)
 
 
-def queue_panel(me) -> None:
-    """Who is waiting, and this visitor's own place with a Cancel button."""
-    waiting = slot().queue()
-    if not waiting:
+def queue_panel(view) -> None:
+    """Who is waiting, and this visitor's own place with a Leave button."""
+    if not view.queue:
         return
-    st.markdown(f"**Waiting ({len(waiting)} of {slot().queue_size} places taken)**")
-    st.markdown("\n".join(f"{w.position}. {'You' if w.owner == me.id else w.label}: {w.settings.describe()}; "
-                          f"should start around {when(w.expected_start)}" for w in waiting))
-    place = next((w for w in waiting if w.owner == me.id), None)
+    st.markdown(f"**Waiting ({len(view.queue)} of {view.queue_size} places taken)**")
+    st.markdown("\n".join(f"{w.position}. {'You' if w is view.place else w.label}: {w.settings.describe()}; "
+                          f"should start around {when(w.expected_start)}" for w in view.queue))
+    place = view.place
     if place is not None:
         st.info(f"You are number {place.position} in the queue. Your run starts by itself around "
                 f"{when(place.expected_start)}; keep this tab open to keep your place.",
                 icon=":material/hourglass_top:")
         if st.button("Leave the queue", icon=":material/close:"):
-            slot().cancel(me.id)
+            slot().cancel(place.owner)
             st.rerun()
 
 
@@ -177,7 +178,7 @@ def outcome(status, live, allowed: bool) -> None:
         why = status.note or "You stopped the run."
         st.warning(f"{why} It ended after {done} complete epoch{'s' if done != 1 else ''}." +
                    ("" if status.can_publish or status.published_as else " No model came out of it."))
-    result = slot().result(status.job_id)
+    result = slot().result(status.run_id)
     if status.test_accuracy is None or result is None or result.evaluation is None:
         return
     st.subheader("Your model")
@@ -203,7 +204,7 @@ def outcome(status, live, allowed: bool) -> None:
             "Publish: make it the live model", type="primary", icon=":material/publish:",
             help="Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
-            slot().publish(status.job_id, store())
+            slot().publish(status.run_id, store())
         except (ValueError, OSError) as err:
             st.error(f"Could not publish: {err}")
             return
@@ -265,30 +266,25 @@ def closed(rules) -> None:
         st.error("That is not the passcode.")
 
 
-open_page("Train a network", keep_alive=False)
+me = open_page("Train a network", keep_alive=False)
 live = live_banner()
 if "notice" in st.session_state:
     st.success(st.session_state.pop("notice"))
-me = visitor()
 rules = access()
 allowed = may_train(rules)
 if not allowed:
     closed(rules)
 slot().heartbeat(me.id)
 
-current = slot().status()
-running = current if current is not None and current.running else None
-mine = slot().last_run(me.id)
-waiting = any(w.owner == me.id for w in slot().queue())
+view = slot().view(me.id)
+running, mine, waiting = view.current, view.mine, view.place is not None
 if running is not None:
-    if running.owner != me.id and not waiting and allowed:
-        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}. One run at a "
-                "time: join the queue below and yours starts by itself when it is your turn.",
+    if running.owner != me.id and not waiting:
+        join = (" One run at a time: join the queue below and yours starts by itself when it is your turn."
+                if allowed else "")
+        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}.{join}",
                 icon=":material/hourglass_top:")
-    elif running.owner != me.id and not waiting:
-        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}.",
-                icon=":material/hourglass_top:")
-    progress_panel(running.job_id, me)
+    progress_panel(running.run_id, me)
 if mine is not None and not mine.running:
     outcome(mine, live, allowed)
 if allowed and not waiting and (running is None or running.owner != me.id):

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistcore.models import DEFAULT_MODEL_PATH
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.paths import DEFAULT_MODEL_PATH
+from mnistcore.nets.numpy_net import NeuralNetWork
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP = PROJECT_DIR / "streamlit_app.py"

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from mnistcore import data
-from mnistcore.models import ModelFileError, load_model
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.nets import load_model
+from mnistcore.nets.base import ModelFileError
+from mnistcore.nets.numpy_net import NeuralNetWork
 from drawings import CANVAS, as_canvas
 from mnistcore.preprocess import canvas_to_mnist
 

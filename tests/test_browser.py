@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mnistcore.feedback import FeedbackStore
+from mnistcore.lab.feedback import FeedbackStore
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 
 pytestmark = pytest.mark.browser

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mnistcore.data import load_csv
-from mnistcore.models import load_model
+from mnistcore.nets import load_model
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def test_fetch_reports_a_present_cache():
 
 
 def test_train_with_lab_drawings(tmp_path, mnist):
-    from mnistcore.feedback import FeedbackStore
+    from mnistcore.lab.feedback import FeedbackStore
     (_, _), (x_test, y_test) = mnist
     store = FeedbackStore(tmp_path / "lab.db")
     for image, label in zip(x_test[:12], y_test[:12]):

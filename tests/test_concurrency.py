@@ -10,9 +10,9 @@ import threading
 import numpy as np
 import pytest
 
-from mnistcore.jobs import QueueFull, TrainingSlot
-from mnistcore.models import load_model, read_info
-from mnistcore.store import DEFAULT_NAME, ModelStore
+from mnistcore.lab.slot import QueueFull, TrainingSlot
+from mnistcore.nets import load_model, read_info
+from mnistcore.lab.store import DEFAULT_NAME, ModelStore
 from mnistcore.training import TrainSettings
 from sitetools import tiny_model, weights_copy
 

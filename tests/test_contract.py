@@ -1,4 +1,4 @@
-"""One contract, both engines: the checks every model in mnistcore.models must pass.
+"""One contract, both engines: the checks every model (mnistcore.nets.base) must pass.
 
 Each test runs over the NumPy network and the Keras networks. Models are small and trained for
 one epoch on a few thousand real MNIST images (the session fixture `mnist` from conftest.py),
@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from mnistcore.models import ModelFileError, Progress, load_model, read_info
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.nets import load_model, read_info
+from mnistcore.nets.base import ModelFileError, Progress
+from mnistcore.nets.numpy_net import NeuralNetWork
 
 TRAIN_N = 3000   # training images: enough to learn a lot in one epoch
 PROBE_N = 500    # test images used to compare predictions
@@ -26,14 +27,14 @@ def make_model(engine: str):
     """A fresh, seeded, untrained model for an engine name used in the parameters below."""
     if engine == "numpy":
         return NeuralNetWork(784, 64, 10, 0.05, activation="relu", momentum=0.9, seed=0)
-    from mnistcore.keras_net import KerasModel  # TensorFlow loads only for the Keras cases
+    from mnistcore.nets.keras_net import KerasModel  # TensorFlow loads only for the Keras cases
     return KerasModel(engine.removeprefix("keras-"), seed=0)
 
 
 def model_class(engine: str):
     if engine == "numpy":
         return NeuralNetWork
-    from mnistcore.keras_net import KerasModel
+    from mnistcore.nets.keras_net import KerasModel
     return KerasModel
 
 

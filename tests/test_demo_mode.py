@@ -9,14 +9,13 @@ import os
 
 import pytest
 import streamlit
-from streamlit import config
+from streamlit import config as streamlit_config
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
-from mnistcore import site
-from mnistcore.jobs import HEARTBEAT_TIMEOUT
-from mnistcore.store import ModelStore
-from pages.common import slot
+from mnistcore.lab import config
+from mnistcore.lab.store import ModelStore
+from ui.resources import slot
 from sitetools import APP, drawing, tiny_model, weights_copy
 
 
@@ -24,14 +23,14 @@ from sitetools import APP, drawing, tiny_model, weights_copy
 def secrets_file(tmp_path, monkeypatch):
     """Point Streamlit at tmp_path/secrets.toml (absent until a test writes it); returns its path."""
     path = tmp_path / "secrets.toml"
-    saved = config.get_option("secrets.files")
-    config.set_option("secrets.files", [str(path)])
+    saved = streamlit_config.get_option("secrets.files")
+    streamlit_config.set_option("secrets.files", [str(path)])
     monkeypatch.setattr(streamlit, "secrets", Secrets())  # a fresh one: nothing read or cached yet
-    for key in (site.DEMO_ENV, site.PASSCODE_ENV):
+    for key in (config.DEMO_ENV, config.PASSCODE_ENV):
         monkeypatch.delenv(key, raising=False)
     yield path
-    config.set_option("secrets.files", saved)
-    for key in (site.DEMO_ENV, site.PASSCODE_ENV):  # Streamlit copies top-level text secrets into
+    streamlit_config.set_option("secrets.files", saved)
+    for key in (config.DEMO_ENV, config.PASSCODE_ENV):  # Streamlit copies top-level text secrets into
         os.environ.pop(key, None)  # os.environ; monkeypatch then restores what was set before
 
 
@@ -170,27 +169,27 @@ def test_an_unreadable_secrets_file_closes_training(site_at, secrets_file):
     ({}, {"MNISTLAB_DEMO": "0", "MNISTLAB_PASSCODE": "  "}, False, None),  # an empty passcode is none
 ])
 def test_access_rules(secrets, environ, demo, passcode):
-    rules = site.access(secrets, environ)
+    rules = config.access(secrets, environ)
     assert (rules.demo, rules.passcode, rules.problem, rules.open) == (demo, passcode, None, not demo)
 
 
 def test_passcodes_are_compared_whole():
-    rules = site.access({}, {"MNISTLAB_PASSCODE": "sésame"})
+    rules = config.access({}, {"MNISTLAB_PASSCODE": "sésame"})
     assert rules.unlocks("sésame") and rules.unlocks(" sésame\n")
     assert not any(rules.unlocks(given) for given in ("", "sésam", "sésame!", "SÉSAME", "sesame"))
-    assert not site.access({}, {"MNISTLAB_DEMO": "1"}).unlocks("")  # no passcode: nothing unlocks
-    problem = site.access({"passcode": ["a"]}, {}).problem
+    assert not config.access({}, {"MNISTLAB_DEMO": "1"}).unlocks("")  # no passcode: nothing unlocks
+    problem = config.access({"passcode": ["a"]}, {}).problem
     assert problem == "passcode in [mnistlab] of secrets.toml must be text; got a list"
 
 
-@pytest.mark.parametrize("value, seconds", [("", HEARTBEAT_TIMEOUT), ("30", 30.0), (" 600 ", 600.0)])
+@pytest.mark.parametrize("value, seconds", [("", config.HEARTBEAT_SECONDS), ("30", 30.0), (" 600 ", 600.0)])
 def test_the_heartbeat_timeout_comes_from_the_environment(monkeypatch, value, seconds):
     monkeypatch.setenv("MNISTLAB_HEARTBEAT_SECONDS", value)
-    assert site.heartbeat_seconds() == seconds
+    assert config.heartbeat_seconds() == seconds
 
 
 @pytest.mark.parametrize("value", ["5", "0", "-1", "soon", "inf", "nan"])
 def test_a_heartbeat_timeout_too_short_to_keep_a_run_alive_is_refused(monkeypatch, value):
     monkeypatch.setenv("MNISTLAB_HEARTBEAT_SECONDS", value)
     with pytest.raises(ValueError, match="MNISTLAB_HEARTBEAT_SECONDS must be a number of seconds from 10"):
-        site.heartbeat_seconds()
+        config.heartbeat_seconds()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistcore.data import load_csv
-from mnistcore.feedback import FeedbackError, FeedbackStore, fingerprint
+from mnistcore.lab.feedback import FeedbackError, FeedbackStore, fingerprint
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -76,7 +76,7 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
     # A process inserts inside a transaction and dies (os._exit: no cleanup, no commit).
     code = textwrap.dedent(f"""
         import os, numpy as np
-        from mnistcore.feedback import FeedbackError, FeedbackStore, fingerprint
+        from mnistcore.lab.feedback import FeedbackError, FeedbackStore, fingerprint
         store = FeedbackStore({str(db)!r})
         db = store._connect()
         db.execute("BEGIN")

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from mnistcore.inside import NearestImages, back_query, hidden_unit_images, network_images
-from mnistcore.models import load_model
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.explain.inside import NearestImages, back_query, hidden_unit_images, network_images
+from mnistcore.nets import load_model
+from mnistcore.nets.numpy_net import NeuralNetWork
 
 
 @pytest.fixture(scope="module")
@@ -53,14 +53,14 @@ def test_nearest_training_images(mnist):
 
 @pytest.mark.parametrize("arch, shape", [("mlp", (8, 28, 28)), ("cnn", (8, 3, 3))])
 def test_keras_first_layer_as_images(arch, shape):
-    from mnistcore.keras_net import KerasModel
+    from mnistcore.nets.keras_net import KerasModel
     images = network_images(KerasModel(arch, seed=0), 8)
     assert images.shape == shape and images.min() >= 0 and images.max() <= 1
     assert np.isclose(np.abs(images - 0.5).reshape(8, -1).max(axis=1), 0.5).all()
 
 
 def test_spaced_images_keep_their_pixels_crisp_and_apart():
-    from mnistcore.inside import MARGIN, OUTLINE, spaced
+    from mnistcore.explain.inside import MARGIN, OUTLINE, spaced
     filters = np.random.default_rng(0).random((3, 3, 3)).astype(np.float32)
     tiles = spaced(filters, 84)
     assert len(tiles) == 3 and tiles[0].shape == (84 + 2 * MARGIN, 84 + 2 * MARGIN, 3)

@@ -13,9 +13,11 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnistcore.models import PROJECT_DIR, ModelFileError, ModelInfo, load_model
+from mnistcore.nets import load_model
+from mnistcore.nets.base import ModelFileError, ModelInfo
+from mnistcore.paths import PROJECT_DIR
 
-keras_net = pytest.importorskip("mnistcore.keras_net")
+keras_net = pytest.importorskip("mnistcore.nets.keras_net")
 keras = keras_net.keras
 KerasModel = keras_net.KerasModel
 
@@ -28,7 +30,7 @@ def run_python(code: str, *args: str) -> subprocess.CompletedProcess:
 
 def save_plain(net, path, info: ModelInfo | None = None) -> None:
     """Save a compiled Keras model with Keras itself; with `info`, add our metadata entry so
-    mnistcore.models recognises the archive as ours."""
+    mnistcore.nets.saved recognises the archive as ours."""
     net.optimizer.build(net.trainable_variables)  # as KerasModel.save does: no warning on load
     net.save(path)
     if info is not None:
@@ -191,9 +193,9 @@ def test_numpy_work_never_imports_tensorflow(tmp_path):
     code = """
 import sys
 import numpy as np
-import mnistcore, mnistcore.models, mnistcore.numpy_net, mnistcore.training
-from mnistcore.models import load_model, read_info
-from mnistcore.numpy_net import NeuralNetWork
+import mnistcore, mnistcore.nets, mnistcore.nets.numpy_net, mnistcore.training
+from mnistcore.nets import load_model, read_info
+from mnistcore.nets.numpy_net import NeuralNetWork
 from mnistcore.training import TrainSettings, build_model
 
 net = NeuralNetWork(784, 16, 10, 0.1, activation="relu", seed=0)
@@ -214,8 +216,8 @@ def test_keras_work_prints_nothing(tmp_path):
     code = """
 import sys
 import numpy as np
-from mnistcore.keras_net import KerasModel
-from mnistcore.models import load_model
+from mnistcore.nets.keras_net import KerasModel
+from mnistcore.nets import load_model
 
 x = np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8)
 y = np.arange(64) % 10

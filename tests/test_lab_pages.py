@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnistcore import compare, handwriting
-from mnistcore.feedback import FeedbackStore
-from mnistcore.models import ModelFileError, evaluate, load_model
-from mnistcore.store import RunEntry
+from mnistcore.lab import compare, handwriting
+from mnistcore.lab.feedback import FeedbackStore
+from mnistcore.evaluation import evaluate
+from mnistcore.nets import load_model
+from mnistcore.nets.base import ModelFileError
+from mnistcore.lab.store import RunEntry
 from mnistcore.preprocess import canvas_to_mnist
 from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
 
@@ -222,7 +224,7 @@ def test_lab_handwriting_reports_on_the_collected_drawings(site, mnist):
 @pytest.fixture
 def runs(site, small_mnist):
     """Two saved runs beside the default: a tiny NumPy network and a small, untrained Keras CNN."""
-    from mnistcore.keras_net import KerasModel
+    from mnistcore.nets.keras_net import KerasModel
     at, folder, db = site
     numpy_run = RUN_NAME.format(day="20250101", engine="numpy", suffix="npz")
     keras_run = RUN_NAME.format(day="20250102", engine="keras", suffix="keras")  # the newest: listed first
@@ -289,7 +291,7 @@ assert at.header and not at.exception, [e.value for e in at.exception]
 for page in ("pages/handwriting.py", "pages/inside.py"):
     at.switch_page(page).run()
     assert not at.exception, [e.value for e in at.exception]
-print(sorted(name for name in ("tensorflow", "keras", "mnistcore.keras_net") if name in sys.modules))
+print(sorted(name for name in ("tensorflow", "keras", "mnistcore.nets.keras_net") if name in sys.modules))
 """
     tests = str(APP.parent / "tests")
     env = {**os.environ, "MNISTLAB_WEIGHTS_DIR": str(folder), "MNISTLAB_FEEDBACK_DB": str(db),

@@ -5,8 +5,11 @@ import sys
 import numpy as np
 import pytest
 
-from mnistcore.models import (DEFAULT_MODEL_PATH, as_batch, evaluate, evaluation_from_proba, format_evaluation,
-                              load_model, model_kind, read_info)
+from mnistcore.evaluation import evaluate, evaluation_from_proba, format_evaluation
+from mnistcore.nets import load_model, read_info
+from mnistcore.nets.base import as_batch
+from mnistcore.nets.saved import model_kind
+from mnistcore.paths import DEFAULT_MODEL_PATH
 
 @pytest.mark.parametrize("shape", [(3, 28, 28), (3, 784)])
 def test_as_batch_accepts_uint8_and_floats(shape):
@@ -44,9 +47,9 @@ def test_evaluation_counts_every_cell():
 
 
 def test_default_model_loads_without_tensorflow():
-    code = ("import sys, mnistcore, mnistcore.models as m, mnistcore.training, mnistcore.preprocess;"
+    code = ("import sys, mnistcore, mnistcore.nets as m, mnistcore.training, mnistcore.preprocess, mnistcore.paths;"
             "model = m.load_model(); model.predict(__import__('numpy').zeros((1, 784), 'uint8'));"
-            "print(m.read_info(m.DEFAULT_MODEL_PATH).engine);"
+            "print(m.read_info(mnistcore.paths.DEFAULT_MODEL_PATH).engine);"
             "print('tensorflow' in sys.modules, 'keras' in sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -65,3 +68,16 @@ def test_evaluate_a_model_on_real_images(mnist):
     x_test, y_test = mnist[1]
     ev = evaluate(model, x_test[:500], y_test[:500])
     assert ev.accuracy > 0.95 and ev.predictions.shape == (500,) and (ev.confidence <= 1).all()
+
+
+def test_only_the_tutorial_entry_point_gives_numpy_back_its_asfarray():
+    """The site and the CLI leave NumPy as it is; `mnistcore.tutorial` adds NumPy 1.x's asfarray."""
+    code = ("import numpy as np, mnistcore.nets, mnistcore.lab.services, mnistcore.cli;"
+            "print(hasattr(np, 'asfarray'));"
+            "from mnistcore.tutorial import NeuralNetWork;"
+            "print(np.asfarray([1, 2]).dtype, np.asfarray([1, 2], dtype=np.float32).dtype,"
+            "      np.asfarray([1, 2], dtype=np.int32).dtype, np.asfarray(np.array(['3', '4'])).tolist())")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    # NumPy 1.x: float64 by default, a float dtype kept, any other dtype made float64; strings parsed.
+    assert done.stdout.split("\n")[:2] == ["False", "float64 float32 float64 [3.0, 4.0]"]

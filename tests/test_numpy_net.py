@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from mnistcore.data import export_csv
-from mnistcore.models import load_model
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.nets import load_model
+from mnistcore.nets.numpy_net import NeuralNetWork
 
 TUTORIAL = Path(__file__).parent / "tutorial"
 sys.path.insert(0, str(TUTORIAL))

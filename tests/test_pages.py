@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnistcore import gallery, pictures
-from mnistcore.answer import read_answer
-from mnistcore.models import load_model
+from mnistcore.explain import gallery, pictures
+from mnistcore.explain.answer import read_answer
+from mnistcore.nets import load_model
 from mnistcore.preprocess import canvas_to_mnist
-from mnistcore.store import ModelStore
+from mnistcore.lab.store import ModelStore
 from mnistcore.training import LIMITS, TrainSettings
-from pages.common import slot  # the very slot the pages use: AppTest runs them in this process
+from ui.resources import slot  # the very slot the pages use: AppTest runs them in this process
 from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
-from test_jobs import FakeClock
+from test_slot import FakeClock
 
 # ---------------------------------------------------------------------------- gallery logic
 
@@ -272,11 +272,11 @@ def test_a_run_lives_while_its_tab_is_open_and_stops_when_it_closes(site, monkey
     clock = FakeClock()
     monkeypatch.setattr(slot(), "_clock", clock)  # the site's own slot, on a clock the test moves
     start_long_run(at, "Ada")
-    job = slot().status().job_id
+    job = slot().status().run_id
     for page in ("pages/gallery.py", "pages/draw.py", "pages/train.py", "pages/home.py"):
         clock.advance(0.8 * slot().heartbeat_timeout)  # more than the timeout in all, but heard in between
         visit(at, page)
-        assert slot().status().job_id == job and slot().status().running, page
+        assert slot().status().run_id == job and slot().status().running, page
         if page != "pages/train.py":
             assert any("Your model is training" in c.value for c in at.caption), page
     clock.advance(slot().heartbeat_timeout + 1)  # Ada closed her tab: no word from it since
@@ -444,7 +444,7 @@ for page in ("pages/train.py", "pages/gallery.py", "pages/draw.py"):
 at.switch_page("pages/train.py").run()
 at.radio(key="engine").set_value("keras").run()  # choosing Keras shows an estimate, no import yet
 assert not at.exception, [e.value for e in at.exception]
-print(sorted(name for name in ("tensorflow", "keras", "mnistcore.keras_net") if name in sys.modules))
+print(sorted(name for name in ("tensorflow", "keras", "mnistcore.nets.keras_net") if name in sys.modules))
 """
     env = {**os.environ, "MNISTLAB_WEIGHTS_DIR": str(folder), "PYTHONPATH": str(APP.parent)}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env,

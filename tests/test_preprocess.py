@@ -4,7 +4,7 @@ import pytest
 from scipy import ndimage
 
 from drawings import CANVAS, as_canvas, draw
-from mnistcore.models import load_model
+from mnistcore.nets import load_model
 from mnistcore.preprocess import canvas_steps, canvas_to_mnist, resize, stroke_width
 
 

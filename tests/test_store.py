@@ -8,8 +8,9 @@ import threading
 import numpy as np
 import pytest
 
-from mnistcore.models import ModelFileError, read_info
-from mnistcore.store import DEFAULT_NAME, RUN_NAME, ModelStore
+from mnistcore.nets import read_info
+from mnistcore.nets.base import ModelFileError
+from mnistcore.lab.store import DEFAULT_NAME, RUN_NAME, ModelStore
 from sitetools import PROJECT_DIR, tiny_model, weights_copy
 
 
@@ -135,7 +136,7 @@ def test_evaluation_is_computed_once_per_live_model(folder, models, small_mnist,
     (_, _), (x_test, y_test) = small_mnist
     store = ModelStore(folder)
     calls = []
-    import mnistcore.store as store_module
+    import mnistcore.lab.store as store_module
     real = store_module.evaluate
     monkeypatch.setattr(store_module, "evaluate", lambda *a: calls.append(1) or real(*a))
     live = store.live()
@@ -216,9 +217,9 @@ def test_a_save_that_fails_half_way_changes_nothing(folder, models, monkeypatch)
 PUBLISHER = """
 import io, sys, threading
 import numpy as np
-import mnistcore.store as store_module
+import mnistcore.lab.store as store_module
 from mnistcore.files import atomic_write
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.nets.numpy_net import NeuralNetWork
 
 folder, stage = sys.argv[1], sys.argv[2]
 store = store_module.ModelStore(folder)

@@ -2,7 +2,7 @@
 # are restored), run against our class. It reads dataset/mnist_train.csv and
 # dataset/mnist_test.csv from the working directory, as the tutorial does.
 import numpy
-from mnistcore.numpy_net import NeuralNetWork
+from mnistcore.tutorial import NeuralNetWork
 
 # 初始化网络
 '''

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .feedback import Collected
-from .models import DigitModel, Evaluation, evaluate
+from ..evaluation import Evaluation, evaluate
+from ..nets.base import DigitModel
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,9 @@ from typing import Iterator
 
 import numpy as np
 
-from .data import export_csv
-from .files import atomic_write
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_DB = PROJECT_DIR / "data" / "lab.db"
+from ..data import export_csv
+from ..files import atomic_write
+from .config import feedback_db_path
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS drawings (
@@ -42,11 +40,6 @@ CREATE TABLE IF NOT EXISTS drawings (
 
 class FeedbackError(RuntimeError):
     """The lab drawings database cannot be opened, read or written; the message names the file."""
-
-
-def default_db_path() -> Path:
-    """$MNISTLAB_FEEDBACK_DB, else data/lab.db in the project (git-ignored)."""
-    return Path(os.environ.get("MNISTLAB_FEEDBACK_DB") or DEFAULT_DB)
 
 
 @dataclass(frozen=True)
@@ -70,12 +63,12 @@ class FeedbackStore:
     """Adds and reads labelled drawings; safe to share between threads (a connection per call)."""
 
     def __init__(self, path: str | os.PathLike | None = None, create: bool = True):
-        """Open the database at `path` (default: `default_db_path()`), creating it if need be.
+        """Open the database at `path` (default: `config.feedback_db_path()`), creating it if need be.
 
         With `create=False` a missing database is a FileNotFoundError naming the path (for
         readers such as training, where an empty new database would hide a wrong path).
         """
-        self.path = Path(path) if path is not None else default_db_path()
+        self.path = Path(path) if path is not None else feedback_db_path()
         if not create and not self.path.is_file():
             raise FileNotFoundError(f"no lab drawings database at {self.path}: label some drawings "
                                     "on the Draw page first, or give the right path")

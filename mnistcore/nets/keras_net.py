@@ -5,7 +5,7 @@ arch "mlp" is the Keras tutorial's network exactly: the 784 pixels scaled to [0,
 (`to_categorical`), accuracy. arch "cnn" is keras-io's `mnist_convnet`: two 3x3 convolutions
 (32, 64 filters) each followed by 2x2 max-pooling, dropout 0.5, `Dense(10, softmax)`, `adam`.
 
-`KerasModel` has the same interface as `NeuralNetWork` (see mnistcore.models): `info`,
+`KerasModel` has the same interface as `NeuralNetWork` (see mnistcore.nets.base): `info`,
 `predict_proba`, `predict`, `score`, `fit` with `Progress` callbacks, `save`, `load`.
 
 Importing this module imports TensorFlow, which takes seconds; mnistcore imports it only when a
@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write
-from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                     check_labels, loss_and_accuracy, read_info)
+from ..files import atomic_write
+from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
+                   check_labels)
+from .saved import KERAS_INFO_ENTRY, read_info
 
 
 def _import_keras_quietly():
@@ -75,7 +76,6 @@ ARCHS = ("mlp", "cnn")
 ARCHITECTURES = {"mlp": "mlp 784-512-10 relu/softmax", "cnn": "cnn conv32-conv64-10 relu/softmax"}
 INPUT_SHAPES = {"mlp": (784,), "cnn": (28, 28, 1)}  # one image, as each network takes it
 PREDICT_BATCH = 1024  # images per forward pass in predict_proba: bounded memory for any n
-JSON_ENTRY = "mnistlab.json"  # our metadata inside the .keras archive (see models.model_kind)
 
 
 def build_network(arch: str) -> "keras.Model":
@@ -107,7 +107,7 @@ def build_network(arch: str) -> "keras.Model":
     raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
 
 
-class KerasModel:
+class KerasModel(DigitModel):
     """A Keras digit classifier ("mlp": the tutorial's network, "cnn": keras-io's convnet)."""
 
     def __init__(self, arch: str = "mlp", seed: int | None = None):
@@ -175,14 +175,6 @@ class KerasModel:
             out[begin : begin + len(batch)] = self.model.predict_on_batch(batch)
         return out
 
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """(n,) predicted digits."""
-        return self.predict_proba(images).argmax(axis=1)
-
-    def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-        """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
-        return loss_and_accuracy(self.predict_proba(images), labels)
-
     # ------------------------------------------------------------------ saving
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -201,7 +193,7 @@ class KerasModel:
             staged = Path(folder) / "model.keras"
             self.model.save(staged)
             with zipfile.ZipFile(staged, "a") as archive:
-                archive.writestr(JSON_ENTRY, self.info.to_json())
+                archive.writestr(KERAS_INFO_ENTRY, self.info.to_json())
             with open(staged, "rb") as source:
                 return atomic_write(path, lambda f: shutil.copyfileobj(source, f))
 

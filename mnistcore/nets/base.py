@@ -1,4 +1,4 @@
-"""One model interface for both engines, the metadata saved with every model, and loading.
+"""The model interface both engines share, and the metadata saved with every model.
 
 Every model (NumPy `NeuralNetWork`, Keras `KerasModel`) has:
 - `info`: a `ModelInfo` (what it is, how it was trained, how well it does);
@@ -6,7 +6,8 @@ Every model (NumPy `NeuralNetWork`, Keras `KerasModel`) has:
 - `predict(images) -> (n,)` digits as int64;
 - `fit(images, labels, epochs=, batch_size=, on_batch=, on_epoch=, validation=)` reporting
   `Progress`; a callback that returns True stops training (as in scipy.optimize);
-- `save(path)`, written atomically; `load_model(path)` reads any saved model back.
+- `save(path)`, written atomically; `mnistcore.nets.load_model(path)` reads any saved model back.
+`predict` and `score` are given here once, from `predict_proba`.
 Images may be uint8 0-255 or float 0-1, shaped (n, 28, 28) or (n, 784), or one (28, 28) image.
 """
 from __future__ import annotations
@@ -14,17 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-WEIGHTS_DIR = PROJECT_DIR / "weights"
-DEFAULT_MODEL_PATH = WEIGHTS_DIR / "default.npz"
-
 
 class ModelFileError(ValueError):
     """A model file is missing, empty, damaged or not one of ours; the message names it."""
@@ -92,15 +87,30 @@ class Progress:
 Callback = Callable[[Progress], "bool | None"]
 
 
-class DigitModel(Protocol):
+class DigitModel:
+    """What every model is: subclasses give `predict_proba`, `fit`, `save` and an `info`."""
+
     info: ModelInfo
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray: ...
-    def predict(self, images: np.ndarray) -> np.ndarray: ...
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """(n, 10) float32 probabilities, rows summing to 1, columns in digit order."""
+        raise NotImplementedError
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        """(n,) predicted digits."""
+        return self.predict_proba(images).argmax(axis=1)
+
+    def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+        """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
+        return loss_and_accuracy(self.predict_proba(images), labels)
+
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "DigitModel": ...
-    def save(self, path: str | os.PathLike) -> Path: ...
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "DigitModel":
+        raise NotImplementedError
+
+    def save(self, path: str | os.PathLike) -> Path:
+        raise NotImplementedError
 
 
 def as_batch(images: np.ndarray) -> np.ndarray:
@@ -153,104 +163,3 @@ def check_fit_settings(epochs: int, batch_size: int) -> None:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-
-
-# ---------------------------------------------------------------------------- loading
-
-
-def model_kind(path: str | os.PathLike) -> str:
-    """"numpy" or "keras" for a saved model file; ModelFileError for anything else."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelFileError(f"{path}: no such model file")
-    if path.stat().st_size == 0:
-        raise ModelFileError(f"{path}: the file is empty")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ModelFileError(f"{path}: not a saved model (not a zip archive: {err})") from None
-    if "info.npy" in names:
-        return "numpy"
-    if "mnistlab.json" in names and "config.json" in names:
-        return "keras"
-    raise ModelFileError(f"{path}: a zip archive, but not a model saved by MNIST Lab")
-
-
-def load_model(path: str | os.PathLike | None = None) -> DigitModel:
-    """Load any saved model, NumPy or Keras; None loads the shipped default model.
-
-    Never unpickles: NumPy weights load with allow_pickle=False, Keras with safe_mode=True.
-    """
-    path = Path(path) if path is not None else DEFAULT_MODEL_PATH
-    kind = model_kind(path)
-    if kind == "numpy":
-        from .numpy_net import NeuralNetWork
-        return NeuralNetWork.load(path)
-    from .keras_net import KerasModel  # imports TensorFlow: only when a Keras model is loaded
-    return KerasModel.load(path)
-
-
-def read_info(path: str | os.PathLike) -> ModelInfo:
-    """A saved model's metadata, without loading its weights (or TensorFlow)."""
-    path = Path(path)
-    kind = model_kind(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if kind == "numpy":
-                with archive.open("info.npy") as f:
-                    text = str(np.load(f, allow_pickle=False))
-            else:
-                text = archive.read("mnistlab.json").decode("utf-8")
-    except (OSError, ValueError, zipfile.BadZipFile) as err:
-        raise ModelFileError(f"{path}: cannot read model metadata ({err})") from None
-    return ModelInfo.from_json(text, path)
-
-
-# ---------------------------------------------------------------------------- evaluation
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """How a model does on labelled images."""
-
-    accuracy: float
-    per_digit: np.ndarray    # (10,) accuracy for each true digit (NaN where a digit is absent)
-    confusion: np.ndarray    # (10, 10) counts: row = true digit, column = predicted digit
-    predictions: np.ndarray  # (n,) predicted digits
-    confidence: np.ndarray   # (n,) probability of the predicted digit
-
-    @property
-    def count(self) -> int:
-        return int(self.confusion.sum())
-
-
-def evaluate(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> Evaluation:
-    """Accuracy, per-digit accuracy and confusion matrix of `model` on `images`."""
-    proba = model.predict_proba(images)
-    return evaluation_from_proba(proba, labels)
-
-
-def evaluation_from_proba(proba: np.ndarray, labels: np.ndarray) -> Evaluation:
-    y = check_labels(labels, len(proba))
-    predictions = proba.argmax(axis=1)
-    confusion = np.zeros((10, 10), np.int64)
-    np.add.at(confusion, (y, predictions), 1)
-    totals = confusion.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        per_digit = np.diag(confusion) / totals
-    accuracy = float(np.trace(confusion) / max(len(y), 1))
-    confidence = proba[np.arange(len(proba)), predictions]
-    return Evaluation(accuracy, per_digit, confusion, predictions, confidence)
-
-
-def format_evaluation(ev: Evaluation) -> str:
-    """Per-digit accuracy and the confusion matrix as plain text, ending with the accuracy line."""
-    lines = ["per-digit accuracy:"]
-    lines += [f"  {d}: {acc:.4f}" if np.isfinite(acc) else f"  {d}: (none)" for d, acc in enumerate(ev.per_digit)]
-    lines.append("confusion matrix (rows: true digit, columns: predicted digit):")
-    lines.append("      " + "".join(f"{d:>6}" for d in range(10)))
-    for d, row in enumerate(ev.confusion):
-        lines.append(f"  {d}:  " + "".join(f"{c:>6}" for c in row))
-    lines.append(f"test accuracy: {ev.accuracy:.4f}")
-    return "\n".join(lines)

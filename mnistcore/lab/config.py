@@ -1,4 +1,7 @@
-"""What the site reads from its configuration: where the models live, who may train, test switches.
+"""Every setting the lab server reads: where its files live, who may train, test switches.
+
+This is the only module that reads MNISTLAB_* environment variables or Streamlit's secrets rules
+(MNIST_DATA_DIR, the data folder, belongs to mnistcore.data, which the CLI uses too).
 
 From the environment:
 - `MNISTLAB_WEIGHTS_DIR`: the model store's folder (default: weights/ in the project). Tests and
@@ -6,7 +9,8 @@ From the environment:
 - `MNISTLAB_TRAIN_LIMIT`: train on the first N images only (tests and quick demos); the Train
   page says so when it is set.
 - `MNISTLAB_HEARTBEAT_SECONDS`: how long a run or a place in the queue outlives its closed tab
-  (default: mnistcore.jobs.HEARTBEAT_TIMEOUT).
+  (default: HEARTBEAT_SECONDS).
+- `MNISTLAB_FEEDBACK_DB`: the lab drawings database (default: data/lab.db in the project).
 
 Who may train, from the environment or from the `[mnistlab]` section of Streamlit's
 `.streamlit/secrets.toml` (the environment wins where both are set):
@@ -26,10 +30,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from .jobs import HEARTBEAT_TIMEOUT
-from .models import WEIGHTS_DIR
+from ..paths import LAB_DB_PATH, WEIGHTS_DIR
 
 WEIGHTS_ENV = "MNISTLAB_WEIGHTS_DIR"
+FEEDBACK_ENV = "MNISTLAB_FEEDBACK_DB"
 TRAIN_LIMIT_ENV = "MNISTLAB_TRAIN_LIMIT"
 HEARTBEAT_ENV = "MNISTLAB_HEARTBEAT_SECONDS"
 DEMO_ENV, PASSCODE_ENV = "MNISTLAB_DEMO", "MNISTLAB_PASSCODE"
@@ -46,6 +50,12 @@ def weights_dir() -> Path:
     return Path(value).resolve() if value else WEIGHTS_DIR
 
 
+def feedback_db_path() -> Path:
+    """$MNISTLAB_FEEDBACK_DB, else data/lab.db in the project (git-ignored)."""
+    value = os.environ.get(FEEDBACK_ENV, "").strip()
+    return Path(value) if value else LAB_DB_PATH
+
+
 def train_limit() -> int | None:
     """$MNISTLAB_TRAIN_LIMIT as a whole number >= 1, or None when unset."""
     value = os.environ.get(TRAIN_LIMIT_ENV, "").strip()
@@ -56,6 +66,9 @@ def train_limit() -> int | None:
     return int(value)
 
 
+HEARTBEAT_SECONDS = 90.0  # without a heartbeat for this long, a run or a place in the queue is given up.
+# Not less than a minute: Chrome wakes the timers of a tab that has been in the background for
+# five minutes only once a minute, so someone who starts a run and switches tabs would lose it.
 MIN_HEARTBEAT_SECONDS = 10  # pages other than Train send a heartbeat every 5 s
 
 
@@ -63,7 +76,7 @@ def heartbeat_seconds() -> float:
     """$MNISTLAB_HEARTBEAT_SECONDS as a number of seconds >= 10, else the default."""
     value = os.environ.get(HEARTBEAT_ENV, "").strip()
     if not value:
-        return HEARTBEAT_TIMEOUT
+        return HEARTBEAT_SECONDS
     try:
         seconds = float(value)
     except ValueError:

@@ -5,7 +5,7 @@ Files, all under one folder (`weights/` by default):
 - `runs/<UTC time>-<engine>-<id>.npz|.keras`: every published model, never overwritten.
 - `live.json`: `{"live": "<run file name>"}` or `{"live": "default"}`: which model is live.
 
-Every visitor's session shares one `ModelStore` (the site keeps it in `st.cache_resource`), so
+Every visitor's session shares one `ModelStore` (the site keeps one per process: `mnistcore.lab.services`), so
 it is thread-safe: `live()` hands out an immutable snapshot, and a change (publish, make_live)
 writes its files first and swaps the snapshot last, so a reader sees the old model or the new
 one, never a mix. Models are only ever loaded by name from inside this folder.
@@ -23,9 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write_bytes
-from .models import (WEIGHTS_DIR, DigitModel, Evaluation, ModelFileError, ModelInfo, evaluate,
-                     load_model, read_info)
+from ..evaluation import Evaluation, evaluate
+from ..files import atomic_write_bytes
+from ..nets import load_model, read_info
+from ..nets.base import DigitModel, ModelFileError, ModelInfo
+from ..paths import WEIGHTS_DIR
 
 DEFAULT_NAME = "default"
 # What a run file is called; the pattern admits no "/" or "..", so a name can never leave runs/.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
-from .models import DigitModel, as_batch
+from ..nets.base import DigitModel, as_batch
 from .pictures import enlarge
 
 MARGIN = 4                 # px of page-white around each image shown side by side

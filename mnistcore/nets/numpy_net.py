@@ -3,7 +3,7 @@
 `NeuralNetWork(inputnodes, hiddennodes, outputnodes, learningrate)` with `train(inputs_list,
 targets_list)` and `query(inputs)` is the tutorial's class: same weights `wih`/`who`, same
 initialisation, sigmoid via `scipy.special.expit`, same per-sample backpropagation. Its loops run
-unchanged against this class.
+unchanged against this class (through `mnistcore.tutorial`).
 
 Around it: `activation="relu"` (ReLU hidden layer, softmax output, cross-entropy, biases),
 momentum, seeding, vectorised mini-batch `fit`, the shared model interface (`predict_proba`,
@@ -27,9 +27,9 @@ import scipy.special
 from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
-from .files import atomic_write
-from .models import (Callback, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                     check_labels, loss_and_accuracy)
+from ..files import atomic_write
+from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
+                   check_labels)
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -37,13 +37,6 @@ DTYPE = np.float32
 # Below this batch size the BLAS calls are too small to share between threads: handing each one
 # to a second thread costs more than it saves, and on a busy machine it costs 20x (measured).
 SINGLE_THREAD_BELOW = 32
-
-# The tutorial's loops call numpy.asfarray, which NumPy 2.0 removed. So that those loops run
-# unchanged after `from mnistcore.numpy_net import NeuralNetWork`, put back exactly what it did
-# (only where it is missing; nothing of NumPy's is replaced).
-if not hasattr(np, "asfarray"):
-    np.asfarray = lambda a, dtype=np.float64: np.asarray(a, dtype=dtype)
-
 
 @dataclass(frozen=True)
 class NetConfig:
@@ -70,7 +63,7 @@ class NetConfig:
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
 
 
-class NeuralNetWork:
+class NeuralNetWork(DigitModel):
     """Input, hidden and output layers of nodes, fully connected (the tutorial's network)."""
 
     def __init__(self, inputnodes: int, hiddennodes: int, outputnodes: int, learningrate: float, *,
@@ -311,14 +304,6 @@ class NeuralNetWork:
         if self.activation == "sigmoid":
             out /= out.sum(axis=1, keepdims=True)
         return out
-
-    def predict(self, images: np.ndarray) -> np.ndarray:
-        """(n,) predicted digits."""
-        return self.predict_proba(images).argmax(axis=1)
-
-    def score(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
-        """(mean loss, accuracy) on labelled images; loss is cross-entropy of predict_proba."""
-        return loss_and_accuracy(self.predict_proba(images), labels)
 
     # ------------------------------------------------------------------ saving
 

@@ -11,8 +11,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import Answer, read_answer
-from .models import DigitModel, ModelFileError, ModelInfo
+from ..explain.answer import Answer, read_answer
+from ..nets.base import DigitModel, ModelFileError, ModelInfo
 from .store import DEFAULT_NAME, RunEntry
 
 

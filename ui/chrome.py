@@ -1,0 +1,101 @@
+"""What every page has: the site's navigation in charge, the title, the live-model banner, and
+the heartbeat that keeps a visitor's run (or place in the queue) while they look around."""
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from mnistcore.lab.store import Live
+from ui.resources import slot, store
+from ui.visitor import Visitor, visitor
+
+HEARTBEAT_EVERY = 5  # seconds; well within the slot's timeout, and quiet enough for any page
+
+
+def open_page(title: str, keep_alive: bool = True) -> Visitor:
+    """Every page starts here: the navigation fix, the visitor, the title; returns the visitor.
+
+    With `keep_alive`, a visitor whose model is training or waiting in the queue keeps it while
+    they look at other pages of the site (see `_keep_alive`). The Train page has its own.
+    """
+    _hand_over_to_navigation()
+    me = visitor()
+    st.title(title)
+    if keep_alive:
+        view = slot().view(me.id)
+        if (view.mine is not None and view.mine.running) or view.place is not None:
+            _keep_alive(me)
+    return me
+
+
+def _hand_over_to_navigation() -> None:
+    """Make sure streamlit_app.py's st.navigation is in charge, on a freshly started server too.
+
+    Until some session has run streamlit_app.py, Streamlit treats pages/ as an old-style pages
+    folder: a first visitor who opens /draw directly would get the page without the site's
+    navigation. So hand over to st.navigation (as its first run would) and, on the visitor's very
+    first run, when there is no input to lose, start over: they stay on the page they asked for.
+    This reads a private Streamlit attribute (PagesManager.uses_pages_directory): if a new
+    Streamlit renames or removes it, the fix is skipped rather than the site taken down (the
+    browser test that opens /draw first then fails, saying so).
+    """
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:
+        return
+    if getattr(PagesManager, "uses_pages_directory", None) is True:
+        PagesManager.uses_pages_directory = False
+        if not st.session_state:
+            st.rerun()
+
+
+@st.fragment(run_every=HEARTBEAT_EVERY)
+def _keep_alive(me: Visitor) -> None:
+    """Tell the slot this visitor's tab is still open, and say how their run is doing.
+
+    The slot gives up on runs whose owner it has not heard from (their tab was closed); without
+    this, looking at the Gallery for a minute while one's model trains would end the run.
+    """
+    slot().heartbeat(me.id)
+    view = slot().view(me.id)
+    if view.mine is not None and view.mine.running:
+        st.caption(f":material/model_training: Your model is training: {view.mine.fraction:.0%} done, expected "
+                   f"to finish around {when(view.mine.expected_end)}. It keeps going while this tab is open.")
+    elif view.place is not None:
+        st.caption(f":material/hourglass_top: Your run is number {view.place.position} in the queue and should "
+                   f"start around {when(view.place.expected_start)}. Keep this tab open to keep your place.")
+    elif view.mine is not None and view.mine.can_publish:
+        st.caption(":material/check_circle: Your model has finished training: see it on the Train page.")
+
+
+def live_banner() -> Live | None:
+    """Show which model is live (and the store's warning, if any); returns the live model."""
+    models = store()
+    if models.warning:
+        st.warning(models.warning, icon=":material/warning:")
+    live = models.live()
+    if live is not None:
+        origin = "the shipped model" if live.is_default else "published on the Train page"
+        st.caption(f":material/memory: **Live model** ({origin}): {live.info.summary()}")
+    return live
+
+
+def require_live_model() -> Live:
+    """The live model; without one, say what to do and stop the page."""
+    live = live_banner()
+    if live is None:
+        st.error("No model is live, so there is nothing to predict with yet. "
+                 "Train one on the Train page and publish it.")
+        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.stop()
+    return live
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def when(moment) -> str:
+    """A time of day for people, in the server's time zone, e.g. "14:05"."""
+    return f"{moment.astimezone():%H:%M}"

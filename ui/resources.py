@@ -1,0 +1,34 @@
+"""The server's shared objects as pages use them: one per server process (mnistcore.lab.services),
+never in st.cache_resource, which any client can clear. Where one cannot be had, the visitor is
+told why and the page stops."""
+from __future__ import annotations
+
+import streamlit as st
+
+from mnistcore.data import MnistUnavailable, resolve_data_dir
+from mnistcore.lab import services
+from mnistcore.lab.services import feedback_store, saved_model  # noqa: F401 - re-exported for the pages
+
+store = services.model_store
+slot = services.training_slot
+
+
+def mnist():
+    """MNIST as load_mnist() returns it; if it cannot be had, a clear error and the page stops."""
+    try:
+        with st.spinner("Getting MNIST… (the first time, this downloads about 11 MB)"):
+            return services.mnist()
+    except MnistUnavailable as err:
+        st.error(f"**MNIST could not be downloaded.** This page needs the MNIST images.\n\n{err}")
+    except (ValueError, OSError) as err:
+        st.error(f"**The MNIST files in {resolve_data_dir()} cannot be read:** {err}\n\n"
+                 f"Delete the folder's contents and reload this page to download them again, "
+                 f"or ask whoever runs the lab server to run `python -m mnistcore fetch`.")
+    st.stop()
+
+
+def nearest_images():
+    """The finder over MNIST's training images (built once per server) and (x_train, y_train)."""
+    (x_train, y_train), _ = mnist()  # shows what to do and stops the page when MNIST is missing
+    with st.spinner("Indexing the 60,000 MNIST training images…"):
+        return services.nearest_images(), (x_train, y_train)

@@ -99,7 +99,7 @@ def settings_form(me, busy: bool) -> None:
     if st.button(label, type="primary", icon=":material/play_arrow:", help=help):
         data = mnist()
         try:
-            slot().request(settings, data, me.id, label=clean_label(name, fallback=me.label))
+            slot().submit(settings, data, me.id, label=clean_label(name, fallback=me.label))
         except (SlotBusy, ValueError) as err:  # QueueFull is a SlotBusy
             st.error(str(err))
             return

@@ -112,7 +112,7 @@ def test_many_visitors_start_one_run_between_them(small_mnist):
     def visit(n: int) -> None:
         start.wait()
         try:
-            slot.request(settings, small_mnist, owner=f"visitor-{n}")
+            slot.submit(settings, small_mnist, owner=f"visitor-{n}")
             outcomes.append("accepted")
         except QueueFull:
             outcomes.append("queue full")

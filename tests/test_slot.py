@@ -208,9 +208,9 @@ def runs(store):
 
 def test_a_second_visitor_queues_and_their_run_starts_by_itself(small_mnist, store, runs):
     slot = TrainingSlot(train=runs)
-    ada = slot.request(QUICK, small_mnist, owner="ada-session", label="Ada")
+    ada = slot.submit(QUICK, small_mnist, owner="ada-session", label="Ada")
     first = runs.next_run()
-    grace = slot.request(QUICK, small_mnist, owner="grace-session", label="Grace")
+    grace = slot.submit(QUICK, small_mnist, owner="grace-session", label="Grace")
     status = slot.status()
     assert status.run_id == ada and status.running and status.label == "Ada" and status.owner == "ada-session"
     [waiting] = slot.queue()
@@ -229,18 +229,18 @@ def test_a_second_visitor_queues_and_their_run_starts_by_itself(small_mnist, sto
 
 def test_nobody_runs_two_at_once_and_the_queue_is_bounded(small_mnist, store, runs):
     slot = TrainingSlot(train=runs, queue_size=2)
-    slot.request(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="ada")
     first = runs.next_run()
     with pytest.raises(SlotBusy, match="ada is training"):
         slot.start(QUICK, small_mnist, owner="grace")  # start never queues
     with pytest.raises(ValueError, match="already have a run in progress"):
-        slot.request(QUICK, small_mnist, owner="ada")
-    slot.request(QUICK, small_mnist, owner="grace")
+        slot.submit(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="grace")
     with pytest.raises(ValueError, match="already have a run waiting"):
-        slot.request(QUICK, small_mnist, owner="grace")  # one place each
-    slot.request(QUICK, small_mnist, owner="alan")
+        slot.submit(QUICK, small_mnist, owner="grace")  # one place each
+    slot.submit(QUICK, small_mnist, owner="alan")
     with pytest.raises(QueueFull, match="queue is full"):
-        slot.request(QUICK, small_mnist, owner="barbara")
+        slot.submit(QUICK, small_mnist, owner="barbara")
     assert [w.owner for w in slot.queue()] == ["grace", "alan"]
     assert slot.status().owner == "ada" and runs.begun.empty()  # still one run, Ada's
     runs.end(first)
@@ -251,10 +251,10 @@ def test_nobody_runs_two_at_once_and_the_queue_is_bounded(small_mnist, store, ru
 
 def test_leaving_the_queue_moves_the_others_up(small_mnist, store, runs):
     slot = TrainingSlot(train=runs)
-    slot.request(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="ada")
     first = runs.next_run()
     for owner in ("grace", "alan", "barbara"):
-        slot.request(QUICK, small_mnist, owner=owner)
+        slot.submit(QUICK, small_mnist, owner=owner)
     starts = [w.expected_start for w in slot.queue()]
     assert starts == sorted(starts) and starts[0] < starts[-1]
     assert slot.cancel("alan") and not slot.cancel("alan") and not slot.cancel("nobody")
@@ -271,9 +271,9 @@ def test_a_closed_tab_stops_its_run_and_the_next_in_line_starts(small_mnist, sto
     clock = FakeClock()
     slot = TrainingSlot(train=runs, clock=clock, heartbeat_timeout=5)
     before, live_file = store.live(), store.live_file.exists()
-    ada = slot.request(QUICK, small_mnist, owner="ada")
+    ada = slot.submit(QUICK, small_mnist, owner="ada")
     runs.next_run()
-    slot.request(QUICK, small_mnist, owner="grace")
+    slot.submit(QUICK, small_mnist, owner="grace")
     for _ in range(3):  # both tabs open: 12 s pass, heartbeats every 4 s, the run goes on
         clock.advance(4)
         slot.heartbeat("ada")
@@ -296,10 +296,10 @@ def test_a_closed_tab_stops_its_run_and_the_next_in_line_starts(small_mnist, sto
 def test_a_closed_tab_gives_up_its_place_in_the_queue(small_mnist, store, runs):
     clock = FakeClock()
     slot = TrainingSlot(train=runs, clock=clock, heartbeat_timeout=5)
-    slot.request(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="ada")
     first = runs.next_run()
-    slot.request(QUICK, small_mnist, owner="grace")
-    slot.request(QUICK, small_mnist, owner="alan")
+    slot.submit(QUICK, small_mnist, owner="grace")
+    slot.submit(QUICK, small_mnist, owner="alan")
     clock.advance(3)
     slot.heartbeat("ada")
     slot.heartbeat("alan")
@@ -312,7 +312,7 @@ def test_a_closed_tab_gives_up_its_place_in_the_queue(small_mnist, store, runs):
     assert slot.queue() == () and runs.begun.empty() and not slot.busy()
     # Heartbeats from visitors with nothing in the slot are ignored, not recorded.
     slot.heartbeat("someone")
-    assert slot.request(QUICK, small_mnist, owner="someone") and runs.next_run()
+    assert slot.submit(QUICK, small_mnist, owner="someone") and runs.next_run()
     slot.stop(slot.status().run_id)
     assert slot.wait(10)
 
@@ -320,9 +320,9 @@ def test_a_closed_tab_gives_up_its_place_in_the_queue(small_mnist, store, runs):
 def test_no_stuck_slot_after_a_crash_and_the_next_run_starts(small_mnist, store, runs):
     slot = TrainingSlot(train=runs)
     before = store.live()
-    ada = slot.request(QUICK, small_mnist, owner="ada")
+    ada = slot.submit(QUICK, small_mnist, owner="ada")
     first = runs.next_run()
-    slot.request(QUICK, small_mnist, owner="grace")
+    slot.submit(QUICK, small_mnist, owner="grace")
     runs.end(first, "fail")
     second = runs.next_run()
     status = slot.status(ada)
@@ -334,9 +334,9 @@ def test_no_stuck_slot_after_a_crash_and_the_next_run_starts(small_mnist, store,
 
 def test_a_run_that_dies_in_any_way_frees_the_slot_and_the_next_starts(small_mnist, store, runs):
     slot = TrainingSlot(train=runs)
-    ada = slot.request(QUICK, small_mnist, owner="ada")
+    ada = slot.submit(QUICK, small_mnist, owner="ada")
     first = runs.next_run()
-    slot.request(QUICK, small_mnist, owner="grace")
+    slot.submit(QUICK, small_mnist, owner="grace")
     runs.end(first, "die")  # not an Exception: SystemExit, as a library calling sys.exit() would raise
     second = runs.next_run()  # the same worker goes on to Grace's run
     status = slot.status(ada)
@@ -350,7 +350,7 @@ def test_training_runs_at_a_lower_priority_on_one_blas_thread(small_mnist, store
     blas_before = _blas_threads()
     nice_before = _nice()
     slot = TrainingSlot(train=runs, niceness=10)
-    slot.request(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="ada")
     run = runs.next_run()
     assert run["blas"] == 1
     if nice_before is not None:
@@ -364,7 +364,7 @@ def test_settings_that_would_take_too_long_are_refused(small_mnist, runs):
     slot = TrainingSlot(train=runs, max_seconds=20)
     slow = TrainSettings(epochs=30, batch_size=1, hidden=1024)  # within LIMITS; ~40 s on 3,000 images
     with pytest.raises(ValueError, match="would take about 40 seconds.*limited to about 20 seconds"):
-        slot.request(slow, small_mnist, owner="ada")
+        slot.submit(slow, small_mnist, owner="ada")
     assert slot.status() is None and runs.begun.empty()
 
 
@@ -373,3 +373,46 @@ def test_settings_that_would_take_too_long_are_refused(small_mnist, runs):
                                           ("**", "Visitor 1A2B"), ("x" * 99, "x" * 40)])
 def test_names_are_shown_as_plain_text(given, shown):
     assert clean_label(given, fallback="Visitor 1A2B") == shown
+
+
+def test_one_view_holds_what_a_page_draws(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs)
+    ada = slot.submit(QUICK, small_mnist, owner="ada", label="Ada")
+    first = runs.next_run()
+    grace = slot.submit(QUICK, small_mnist, owner="grace", label="Grace")
+    view = slot.view("grace")
+    assert view.current.run_id == ada and view.mine is None and view.place.run_id == grace
+    assert [r.run_id for r in view.queue] == [grace] and view.place.position == 1
+    assert view.place.state == "waiting" and view.place.expected_start >= view.current.expected_end
+    assert view.queue_size == slot.queue_size and view.max_seconds == slot.max_seconds
+    view = slot.view("ada")
+    assert view.mine.run_id == ada and view.mine.running and view.place is None
+    runs.end(first)
+    runs.next_run()
+    assert slot.view("ada").mine.state == FINISHED and slot.view("grace").mine.run_id == grace
+    slot.stop(grace)
+    assert slot.wait(10)
+
+
+def test_reading_never_changes_anything(small_mnist, store):
+    clock = FakeClock()
+    gate = threading.Event()
+
+    def quiet(settings, data, on_batch=None, on_epoch=None):
+        """A run that reports nothing until the gate opens, so only the test writes meanwhile."""
+        gate.wait(10)
+        stopped = on_batch(Progress(1, settings.epochs, 1, 10_000, 1.0, 0.5, 0.0))
+        return TrainResult(store.live().model, None, bool(stopped), [])
+
+    slot = TrainingSlot(train=quiet, clock=clock, heartbeat_timeout=5)
+    slot.submit(QUICK, small_mnist, owner="ada")
+    slot.submit(QUICK, small_mnist, owner="grace")
+    clock.advance(60)  # both long gone; but only a writer (a heartbeat, a run, the worker) may say so
+    first = (slot.view("grace"), slot.status(), slot.queue(), slot.last_run("ada"), slot.busy())
+    for _ in range(3):
+        assert (slot.view("grace"), slot.status(), slot.queue(), slot.last_run("ada"), slot.busy()) == first
+    assert [r.owner for r in slot.queue()] == ["grace"] and slot.status().note is None
+    slot.heartbeat("someone else")  # a write: now the slot gives both up
+    assert slot.queue() == () and "page was closed" in slot.status().note
+    gate.set()
+    assert slot.wait(10) and slot.status().state == STOPPED and slot.status().owner == "ada"

@@ -1,7 +1,7 @@
 """The training slot: one training run at a time on the server, and a short queue.
 
 A run lives in the server process, not in a browser tab: one worker thread trains the runs one
-after another. A visitor who asks while another run trains waits in the queue (`request`); their
+after another. A visitor who asks while another run trains waits in the queue (`submit`); their
 run starts by itself, owned by them, as soon as the slot is free. Only a run's owner may stop it
 and, once it has ended, publish its model.
 
@@ -12,7 +12,7 @@ stopped or dropped, so a closed tab never holds the slot. A run that fails or is
 the live model as it was and frees the slot for the next.
 
 Pages draw themselves from one snapshot, `view(owner)`. Reading never changes anything: runs are
-given up only by the writers (a heartbeat, a request, and the worker as it trains).
+given up only by the writers (a heartbeat, a submitted run, and the worker as it trains).
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ class TrainingSlot:
 
     # ------------------------------------------------------------------ asking for a run
 
-    def request(self, settings: TrainSettings, data, owner: str, label: str | None = None,
+    def submit(self, settings: TrainSettings, data, owner: str, label: str | None = None,
                 may_wait: bool = True) -> str:
         """Start a run now if the slot is free, else queue it; returns the run's id.
 
@@ -198,7 +198,7 @@ class TrainingSlot:
 
     def start(self, settings: TrainSettings, data, owner: str, label: str | None = None) -> str:
         """Start a run now; SlotBusy if a run is in progress (no queueing)."""
-        return self.request(settings, data, owner, label, may_wait=False)
+        return self.submit(settings, data, owner, label, may_wait=False)
 
     def cancel(self, owner: str) -> bool:
         """Take `owner`'s run out of the queue; False if they had none waiting."""

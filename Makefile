@@ -1,11 +1,15 @@
 # Two commands do everything: `make run` starts the site, `make test` runs the tests.
-# Each first sets up what it needs: a virtual environment with requirements.txt, and MNIST.
+# Each first sets up what it needs: a virtual environment with requirements.lock, and MNIST.
+# requirements.txt lists the direct dependencies; requirements.lock pins every transitive one
+# with its sha256 hashes and is generated from it by `make lock` (pip-tools' pip-compile).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-requirements
+# The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
+PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test setup data bench clean
+.PHONY: run test setup lock data bench clean
 
 run: data
 	$(BIN)/python -m streamlit run streamlit_app.py --browser.gatherUsageStats false $(ARGS)
@@ -15,13 +19,23 @@ test: data
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "MNIST Lab needs Python 3.11 or newer, found " + sys.version.split()[0]'
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || { echo "Python's venv module is missing: on Debian, apt-get install python3-venv"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
 	touch $@
+
+# Regenerates requirements.lock from requirements.txt: every transitive dependency pinned, with hashes.
+# Keeps the lock's other pins; `make lock ARGS=--upgrade` (or ARGS='--upgrade-package NAME') moves them.
+# The machine's pip config is ignored (PIP_CONFIG_FILE=/dev/null) so the lock comes from the default index only.
+lock:
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(PYTHON) -m venv "$$tmp" && \
+	"$$tmp/bin/python" -m pip install --quiet $(PIP_TOOLS) && \
+	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
+	"$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
+		--output-file requirements.lock $(ARGS) requirements.txt
 
 # Downloads and verifies MNIST into data/mnist (or $MNIST_DATA_DIR) unless it is already there.
 data: $(STAMP)

@@ -10,5 +10,5 @@ page = st.navigation([
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("pages/handwriting.py", title="Lab handwriting", icon=":material/history_edu:"),
     st.Page("pages/inside.py", title="Look inside", icon=":material/visibility:"),
-])
+], position="top")  # a bar across the top: on a phone, a menu that closes once a page is chosen
 page.run()

@@ -3,42 +3,43 @@
 After each answer the visitor can say whether it was right; the drawing and its label go into the
 lab's handwriting collection (mnistcore.lab.feedback), which the Lab handwriting page reports on.
 """
+import logging
+
 import altair  # noqa: F401 - for st.bar_chart; imported with the page, so the first answer is not kept waiting
 import pandas as pd
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
 
-from mnistcore.lab import compare
+from mnistcore.canvas import data_url_from, read_canvas_png
 from mnistcore.explain.answer import Answer, read_answer
-from mnistcore.lab.feedback import FeedbackError, fingerprint
 from mnistcore.explain.pictures import enlarge, square
+from mnistcore.lab import compare
+from mnistcore.lab.feedback import FeedbackError, fingerprint
 from mnistcore.preprocess import canvas_steps
 from ui.chrome import open_page, require_live_model
+from ui.drawpad import SIDE, draw_pad
 from ui.resources import feedback_store, nearest_images, saved_model, store
+from ui.text import public
+from ui.visitor import drawing_budget_problem
 
-HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows. The answer appears here."
-
-
-def canvas_key() -> str:
-    # Clearing gives the canvas a new key, which mounts a fresh, empty one. The first canvas is
-    # plainly "canvas", so tests can hand it a drawing through st.session_state["canvas"].
-    clears = st.session_state.get("clears", 0)
-    return "canvas" if clears == 0 else f"canvas-{clears}"
-
-
-def clear() -> None:
-    st.session_state.clears = st.session_state.get("clears", 0) + 1
+ANSWER_HEIGHT = 110  # pixels above the canvas for the answer, the hint or a problem
+CANVAS = "canvas"  # the canvas' key: tests hand it a drawing through st.session_state["canvas"]
+log = logging.getLogger("mnistlab")
+HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows."
 
 
 def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str) -> None:
     """Store the drawing with the visitor's label, once (a button's or the digit picker's callback)."""
     if label is None or drawing_id in st.session_state.setdefault("saved", {}):
         return
+    problem = drawing_budget_problem()
+    if problem is not None:
+        st.session_state.save_error = (drawing_id, problem)
+        return
     try:
         feedback_store().add(image, label=label, predicted=answer.digit, confidence=answer.probability,
                              model=model, raw_size=raw_size)
     except (FeedbackError, OSError) as err:
-        st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {err}")
+        st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {public(err)}")
         return
     too = " too" if label == answer.digit else ""
     st.session_state.saved[drawing_id] = f"Saved: you said {label}; the model said {answer.digit}{too}. Thank you!"
@@ -48,54 +49,67 @@ def save_picked(key: str, *args) -> None:
     save(st.session_state.get(key), *args)
 
 
+def read_drawing():
+    """The drawing's preprocessing steps (None while nothing is drawn), or the page says why it
+    cannot be read and stops. Read from the canvas' value before the canvas is drawn, so that
+    the answer can stand above it (on a phone, canvas and answer then fit on one screen)."""
+    try:
+        data_url = data_url_from(st.session_state.get(CANVAS))
+        return canvas_steps(read_canvas_png(data_url, SIDE, SIDE)) if data_url is not None else None
+    except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
+        log.warning("draw: refused a drawing: %s", err)
+        return str(err)
+
+
 open_page("Draw a digit")
 live = require_live_model()
+steps = read_drawing()
 
 left, right = st.columns([1, 1], gap="large")
+with left, st.container(height=ANSWER_HEIGHT, border=False):
+    # A fixed height: the canvas below must not move between strokes (a 4 is drawn in two).
+    answer = None
+    if isinstance(steps, str):
+        st.error(f"This drawing cannot be read: {steps}. Clear it and try again.")
+    elif steps is None:
+        st.info(HINT, icon=":material/draw:")
+    else:
+        answer = read_answer(live.model.predict_proba(steps.centred)[0])
+        st.header(answer.headline, anchor=False)
+        if answer.doubt:
+            st.warning(f"The model is {answer.doubt} ({answer.probability:.0%} against "
+                       f"{answer.runner_up_probability:.0%})")
+        else:
+            st.caption(f"{answer.probability:.0%} sure.")
 with left:
-    st.space("small")  # room for the canvas' own toolbar, which sits just above it
-    drawing = st_canvas(fill_color="#FFFFFF", stroke_width=22, stroke_color="#FFFFFF", background_color="#000000",
-                        height=280, width=280, drawing_mode="freedraw", key=canvas_key(),
-                        return_image_data=True)
-    st.button("Clear", icon=":material/ink_eraser:", on_click=clear)
+    try:
+        draw_pad(CANVAS)
+    except Exception:  # noqa: BLE001 - what the browser sent broke the component: say so, log the rest
+        log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
+        st.error("This drawing cannot be read. Clear it and try again.")
+if answer is None:
+    st.stop()
 
 with right:
-    image = drawing.image_data
-    try:
-        steps = canvas_steps(image) if image is not None else None
-    except ValueError as err:
-        st.error(f"This drawing cannot be read: {err}. Clear it and try again.")
-        st.stop()
-    if steps is None:
-        st.info(HINT, icon=":material/draw:")
-        st.stop()
-    answer = read_answer(live.model.predict_proba(steps.centred)[0])
-    st.header(answer.headline, anchor=False)
-    if answer.doubt:
-        st.warning(f"The model is {answer.doubt} ({answer.probability:.0%} against {answer.runner_up_probability:.0%})")
-    else:
-        st.caption(f"{answer.probability:.0%} sure.")
     chances = pd.DataFrame({"probability": answer.probabilities}, index=[str(d) for d in range(10)])
-    st.bar_chart(chances, x_label="digit", y_label="probability", height=220)
+    st.bar_chart(chances, x_label="digit", y_label="probability", height=180)
 
-
-st.subheader("Was I right?", anchor=False)
-drawing_id = fingerprint(steps.centred)  # a new stroke makes a new drawing, saved or not
-details = (drawing_id, steps.centred, steps.ink.shape, answer, f"{live.name}: {live.info.summary()}")
-if drawing_id in st.session_state.get("saved", {}):
-    st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
-else:
-    yes, no = st.columns([1, 3], vertical_alignment="bottom")
-    yes.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
-               on_click=save, args=(answer.digit, *details), width="stretch")
-    picker = f"right-digit-{drawing_id}"
-    no.segmented_control("No, it's a …", list(range(10)), key=picker, on_change=save_picked,
-                         args=(picker, *details), width="stretch")
-    st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
-               "the model reads our own handwriting, and to train on it.")
-failed_id, problem = st.session_state.get("save_error", (None, None))
-if failed_id == drawing_id:  # shown with the drawing it is about
-    st.error(problem)
+    st.subheader("Was I right?", anchor=False)
+    drawing_id = fingerprint(steps.centred)  # a new stroke makes a new drawing, saved or not
+    details = (drawing_id, steps.centred, steps.ink.shape, answer, f"{live.name}: {live.info.summary()}")
+    if drawing_id in st.session_state.get("saved", {}):
+        st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
+    else:
+        st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
+                  on_click=save, args=(answer.digit, *details))
+        picker = f"right-digit-{drawing_id}"
+        # Pills wrap onto a second line on a narrow screen: every digit stays on screen.
+        st.pills("No, it's a …", list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
+        st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
+                   "the model reads our own handwriting, and to train on it.")
+    failed_id, problem = st.session_state.get("save_error", (None, None))
+    if failed_id == drawing_id:  # shown with the drawing it is about
+        st.error(problem)
 
 st.subheader("What the model sees")
 st.caption("Your drawing is turned into an MNIST-style image the way MNIST itself was made: "

@@ -5,6 +5,7 @@ from mnistcore.lab.compare import describe_run
 from mnistcore.explain.inside import MARGIN, back_query, first_layer_images, hidden_unit_images, spaced
 from mnistcore.nets.base import ModelFileError
 from ui.chrome import open_page, require_live_model
+from ui.text import public
 from ui.resources import saved_model, store
 
 UNITS = 24  # hidden units or filters shown
@@ -26,7 +27,7 @@ try:
     with st.spinner("Loading the model… (a Keras model takes a few seconds the first time)"):
         model = saved_model(name)
 except (ModelFileError, ValueError, OSError, ImportError) as err:
-    st.error(f"This model cannot be loaded: {err}. Choose another one.")
+    st.error(f"This model cannot be loaded: {public(err)}. Choose another one.")
     st.stop()
 
 if model.info.engine == "numpy":

@@ -8,12 +8,13 @@ import pandas as pd
 import streamlit as st
 
 from mnistcore.lab import config
-from mnistcore.lab.slot import SlotBusy, clean_label
+from mnistcore.lab.slot import SlotBusy, clean_label, name_problem
 from mnistcore.nets import ModelFileError
 from mnistcore.training import LIMITS, TrainSettings, describe_seconds, engine_problem, estimate_seconds
 from ui.chrome import live_banner, now, open_page, when
+from ui.text import plain, public
 from ui.resources import mnist, slot, store
-from ui.visitor import access, may_train, unlock
+from ui.visitor import access, client, may_train, unlock
 
 DEFAULTS = TrainSettings()
 ENGINES = {"numpy": "NumPy (our own network, the tutorial's)", "keras": "Keras (TensorFlow)"}
@@ -76,6 +77,9 @@ def settings_form(me, busy: bool) -> None:
     if settings.train_limit:
         st.caption(f"Test mode: training on the first {settings.train_limit:,} images only "
                    f"({config.TRAIN_LIMIT_ENV} is set).")
+    if name_problem(name):
+        st.error(f"Please choose another name: {name_problem(name)}.")
+        return
     try:
         settings.validate()
     except ValueError as err:
@@ -99,7 +103,7 @@ def settings_form(me, busy: bool) -> None:
     if st.button(label, type="primary", icon=":material/play_arrow:", help=help):
         data = mnist()
         try:
-            slot().submit(settings, data, me.id, label=clean_label(name, fallback=me.label))
+            slot().submit(settings, data, me.id, label=clean_label(name, fallback=me.label), client=client())
         except (SlotBusy, ValueError) as err:  # QueueFull is a SlotBusy
             st.error(str(err))
             return
@@ -131,7 +135,7 @@ def progress_panel(run_id: str, me) -> None:
     if status is None or status.run_id != run_id:
         st.rerun()  # the run has ended (or the next one began): redraw the whole page
     mine = status.owner == me.id
-    who = "Your model" if mine else f"{status.label}'s model"
+    who = "Your model" if mine else f"{plain(status.label)}'s model"
     st.subheader(f"{who} is training")
     st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
     remaining = describe_seconds((status.expected_end - now()).total_seconds())
@@ -156,7 +160,7 @@ def queue_panel(view) -> None:
     if not view.queue:
         return
     st.markdown(f"**Waiting ({len(view.queue)} of {view.queue_size} places taken)**")
-    st.markdown("\n".join(f"{w.position}. {'You' if w is view.place else w.label}: {w.settings.describe()}; "
+    st.markdown("\n".join(f"{w.position}. {'You' if w is view.place else plain(w.label)}: {w.settings.describe()}; "
                           f"should start around {when(w.expected_start)}" for w in view.queue))
     place = view.place
     if place is not None:
@@ -206,7 +210,7 @@ def outcome(status, live, allowed: bool) -> None:
         try:
             slot().publish(status.run_id, store())
         except (ValueError, OSError) as err:
-            st.error(f"Could not publish: {err}")
+            st.error(f"Could not publish: {public(err)}")
             return
         st.rerun()
 
@@ -242,7 +246,7 @@ def earlier_runs(allowed: bool) -> None:
         try:
             live = models.make_live(picked)
         except (ValueError, ModelFileError, OSError) as err:
-            st.error(f"Could not make that model live: {err}")
+            st.error(f"Could not make that model live: {public(err)}")
             return
         st.session_state.notice = f"The live model is now: {live.info.summary()}."
         st.rerun()
@@ -251,7 +255,7 @@ def earlier_runs(allowed: bool) -> None:
 def closed(rules) -> None:
     """Why this visitor cannot train here, and the passcode box where there is one."""
     if rules.problem:
-        st.warning(f"Training is off because the demo settings have a mistake: {rules.problem}. Whoever runs "
+        st.warning(f"Training is off because the demo settings have a mistake: {public(rules.problem)}. Whoever runs "
                    "this server can fix it in the environment or in .streamlit/secrets.toml.")
     if rules.passcode is None:
         st.info("**Training is off in this demo.** Below are the live model's training and the earlier models, "
@@ -261,9 +265,10 @@ def closed(rules) -> None:
             "earlier models below; Draw and Gallery are open to everyone.", icon=":material/lock:")
     given = st.text_input("Passcode", type="password", key="passcode")
     if st.button("Unlock training", icon=":material/lock_open:"):
-        if unlock(given, rules):
+        problem = unlock(given, rules)
+        if problem is None:
             st.rerun()
-        st.error("That is not the passcode.")
+        st.error(problem)
 
 
 me = open_page("Train a network", keep_alive=False)
@@ -282,7 +287,7 @@ if running is not None:
     if running.owner != me.id and not waiting:
         join = (" One run at a time: join the queue below and yours starts by itself when it is your turn."
                 if allowed else "")
-        st.info(f"{running.label} is training a model, until around {when(running.expected_end)}.{join}",
+        st.info(f"{plain(running.label)} is training a model, until around {when(running.expected_end)}.{join}",
                 icon=":material/hourglass_top:")
     progress_panel(running.run_id, me)
 if mine is not None and not mine.running:

@@ -1,24 +1,132 @@
 """A protocol-level visitor: a websocket client that speaks Streamlit's own messages, no browser.
 
-What a modified browser or a short script could send the server; used to check that no such
-message can change what other visitors see. Runs its asyncio client in a thread of its own, so
-it can be used beside Playwright's sync API (which holds an event loop in the calling thread).
+What a modified browser or a short script could send the server, built on Streamlit's protobufs
+(`BackMsg` up, `ForwardMsg` down). A `Visitor` is one session: it opens pages by name, sends
+widget values (any values, including ones no browser would send), and reads back what the server
+drew for it. Its asyncio client runs in a thread of its own, so it works beside Playwright's sync
+API and from plain tests alike.
 """
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
+import json
+import threading
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+TEXT_FIELDS = ("body", "label", "message", "stack_trace", "text")
 
 
-def send(url: str, *messages: BackMsg, timeout: float = 30.0) -> list[ForwardMsg]:
-    """Open a session on the site at `url`, send `messages`, then one page run, and return what the
-    server sent until that run finished (so every message before it has been handled)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, _send(url, messages, timeout)).result()
+class Visitor:
+    """One session on the site at `url` (http://127.0.0.1:PORT)."""
+
+    def __init__(self, url: str, timeout: float = 60.0):
+        self.url, self.timeout = url, timeout
+        self.pages: dict[str, str] = {}       # page name ("draw", "Train", ...) -> script hash
+        self.page_hash = ""
+        self.elements: list[tuple[str, object]] = []  # (type, proto) drawn by the last run
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self._ws = self._call(self._connect())
+        self.run()  # the first run: the home page, and the site's navigation
+
+    # ------------------------------------------------------------------ sending
+
+    def open(self, page: str) -> "Visitor":
+        """Run the page named `page` (as in the URL, e.g. "draw", or its title, e.g. "Draw")."""
+        self.page_hash = self.pages[page]
+        return self.run()
+
+    def run(self, *widgets: WidgetState) -> "Visitor":
+        """Rerun the current page with these widget values; waits until the run has finished."""
+        message = BackMsg()
+        message.rerun_script.query_string = ""
+        message.rerun_script.page_script_hash = self.page_hash
+        message.rerun_script.widget_states.widgets.extend(widgets)
+        self.elements = self._call(self._exchange(message))
+        return self
+
+    def send(self, message: BackMsg) -> "Visitor":
+        """Send any message, then rerun the page so the message has surely been handled."""
+        self._call(self._ws.send(message.SerializeToString()))
+        return self.run()
+
+    def close(self) -> None:
+        self._call(self._ws.close())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+    # ------------------------------------------------------------------ reading what was drawn
+
+    def text(self) -> str:
+        """Every piece of text the last run showed (markdown, alerts, labels, errors), one per line."""
+        lines = []
+        for _, proto in self.elements:
+            lines += [str(getattr(proto, name)) for name in TEXT_FIELDS
+                      if hasattr(proto, name) and getattr(proto, name)]
+        return "\n".join(lines)
+
+    def of_type(self, kind: str) -> list:
+        return [proto for type_, proto in self.elements if type_ == kind]
+
+    def widget_id(self, kind: str, label_starts: str = "") -> str:
+        """The id of the first widget of this kind whose label starts so; KeyError if none."""
+        for proto in self.of_type(kind):
+            if getattr(proto, "label", "").startswith(label_starts):
+                return proto.id
+        raise KeyError(f"no {kind} labelled {label_starts!r}… in: {self.text()[:2000]}")
+
+    # ------------------------------------------------------------------ the websocket
+
+    async def _connect(self):
+        return await websockets.connect(self.url.replace("http://", "ws://", 1) + "/_stcore/stream",
+                                        subprotocols=["streamlit"], max_size=None)
+
+    def _call(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.timeout)
+
+    async def _exchange(self, message: BackMsg) -> list[tuple[str, object]]:
+        await self._ws.send(message.SerializeToString())
+        elements = []
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await self._ws.recv())
+            kind = reply.WhichOneof("type")
+            if kind == "navigation":
+                for page in reply.navigation.app_pages:
+                    self.pages[page.page_name] = page.page_script_hash
+                    self.pages[page.url_pathname or page.page_name] = page.page_script_hash
+            elif kind == "delta" and reply.delta.WhichOneof("type") == "new_element":
+                element = reply.delta.new_element
+                type_ = element.WhichOneof("type")
+                elements.append((type_, getattr(element, type_)))
+            # 2 means "cut short by a newer run" (e.g. st.rerun): keep reading until a run ends.
+            elif kind == "script_finished" and reply.script_finished != 2:
+                return elements
+
+
+# ---------------------------------------------------------------------------- widget values
+
+
+def click(widget_id: str) -> WidgetState:
+    return WidgetState(id=widget_id, trigger_value=True)
+
+
+def text(widget_id: str, value: str) -> WidgetState:
+    return WidgetState(id=widget_id, string_value=value)
+
+
+def number(widget_id: str, value: int) -> WidgetState:
+    return WidgetState(id=widget_id, int_value=value)
+
+
+def component(widget_id: str, value: object) -> WidgetState:
+    """A custom component's value (the canvas'), as JSON: whatever `value` is."""
+    return WidgetState(id=widget_id, json_value=json.dumps(value))
 
 
 def clear_cache() -> BackMsg:
@@ -26,20 +134,11 @@ def clear_cache() -> BackMsg:
     return BackMsg(clear_cache=True)
 
 
-async def _send(url: str, messages, timeout: float) -> list[ForwardMsg]:
-    stream = url.replace("http://", "ws://", 1) + "/_stcore/stream"
-    async with websockets.connect(stream, subprotocols=["streamlit"], max_size=None) as ws:
+def send(url: str, *messages: BackMsg) -> None:
+    """Open a session on the site at `url`, send `messages`, and make sure they were handled."""
+    visitor = Visitor(url)
+    try:
         for message in messages:
-            await ws.send(message.SerializeToString())
-        run = BackMsg()
-        run.rerun_script.query_string = ""
-        await ws.send(run.SerializeToString())
-        received = []
-        async with asyncio.timeout(timeout):
-            while True:
-                message = ForwardMsg()
-                message.ParseFromString(await ws.recv())
-                received.append(message)
-                # 2 means "cut short by a newer run": keep reading until a run really ends.
-                if message.WhichOneof("type") == "script_finished" and message.script_finished != 2:
-                    return received
+            visitor.send(message)
+    finally:
+        visitor.close()

@@ -73,9 +73,15 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class SiteURL(str):
+    """The site's base URL, which also knows the server's process id (`pid`), to measure it."""
+
+    pid: int
+
+
 @contextlib.contextmanager
 def running_site(weights_dir: Path, timeout: float = 30.0, env: dict[str, str] | None = None):
-    """`streamlit run` the site on a free port of 127.0.0.1; yields its base URL.
+    """`streamlit run` the site on a free port of 127.0.0.1; yields its base URL (a SiteURL).
 
     `env`: more environment variables for the server (e.g. MNISTLAB_FEEDBACK_DB).
     """
@@ -86,7 +92,8 @@ def running_site(weights_dir: Path, timeout: float = 30.0, env: dict[str, str] |
                "--browser.gatherUsageStats", "false"]
     log = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
     server = subprocess.Popen(command, cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    url = SiteURL(f"http://127.0.0.1:{port}")
+    url.pid = server.pid
     try:
         deadline = time.monotonic() + timeout
         while True:

@@ -68,7 +68,8 @@ def test_by_default_training_is_open(site_at, secrets_file):
     assert {"Start training", "Make live"} <= set(labels(at)) and not at.text_input(key="owner").value
     assert not any("demo" in i.value for i in at.info)
     at = site_at("pages/home.py", at)
-    assert any("Train** a network yourself" in link.proto.label for link in at.get("page_link"))
+    train = next(c.value for c in at.caption if c.value.startswith("Train a network yourself"))
+    assert "demo" not in train and "passcode" not in train
 
 
 @pytest.mark.parametrize("where", ["environment", "secrets.toml"])
@@ -84,7 +85,7 @@ def test_demo_mode_switches_training_off_and_leaves_draw_and_gallery_open(site_a
     assert "Earlier models" in [s.value for s in at.subheader] and at.dataframe  # the runs, to look at
     assert any("Live model" in c.value for c in at.caption)
     home = site_at("pages/home.py", at)
-    assert any("training is off in this demo" in link.proto.label for link in home.get("page_link"))
+    assert any("training is off" in caption.value for caption in home.caption)
     gallery = site_at("pages/gallery.py", at)
     assert gallery.metric[0].label == "Test accuracy" and len(gallery.image[0].captions) == 48
     draw = site_at("pages/draw.py", at)
@@ -166,11 +167,23 @@ def test_an_unreadable_secrets_file_closes_training(site_at, secrets_file):
     ({"demo": True}, {"MNISTLAB_DEMO": "off"}, False, None),
     ({"passcode": 1234}, {}, True, "1234"),
     ({"passcode": "a"}, {"MNISTLAB_PASSCODE": "b"}, True, "b"),
-    ({}, {"MNISTLAB_DEMO": "0", "MNISTLAB_PASSCODE": "  "}, False, None),  # an empty passcode is none
 ])
 def test_access_rules(secrets, environ, demo, passcode):
     rules = config.access(secrets, environ)
     assert (rules.demo, rules.passcode, rules.problem, rules.open) == (demo, passcode, None, not demo)
+
+
+@pytest.mark.parametrize("secrets, environ, says", [
+    ({}, {"MNISTLAB_DEMO": "0", "MNISTLAB_PASSCODE": "  "}, "MNISTLAB_PASSCODE is set but blank"),
+    ({}, {"MNISTLAB_PASSCODE": ""}, "MNISTLAB_PASSCODE is set but blank"),
+    ({"demo": True}, {"MNISTLAB_DEMO": ""}, "MNISTLAB_DEMO is set but blank"),
+    ({"demo": " "}, {}, "demo in [mnistlab] of secrets.toml is set but blank"),
+    ({"passcode": ""}, {}, "passcode in [mnistlab] of secrets.toml is set but blank"),
+])
+def test_blank_settings_close_training_and_say_so(secrets, environ, says):
+    rules = config.access(secrets, environ)
+    assert not rules.open and rules.passcode is None and says in rules.problem
+    assert not rules.unlocks("") and not rules.unlocks(" ")
 
 
 def test_passcodes_are_compared_whole():

@@ -1,16 +1,20 @@
-"""The lab's handwriting store: transactions, concurrency, a crash mid-write, exports."""
+"""The lab's handwriting store: transactions, concurrency, a crash mid-write, exports, its cap,
+reading a page at a time, and shared, size-limited downloads."""
 import io
+import sqlite3
 import subprocess
 import sys
 import threading
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnistcore.data import load_csv
-from mnistcore.lab.feedback import FeedbackError, FeedbackStore, fingerprint
+from mnistcore.lab import feedback
+from mnistcore.lab.feedback import FeedbackError, FeedbackFull, FeedbackStore, Version, fingerprint
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +89,7 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
         os._exit(1)
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 1 and "Error" not in done.stderr, done.stderr  # it died at os._exit, not before
     after = FeedbackStore(db).all()
     assert len(after) == 1 and after.models == ["m"]
     FeedbackStore(db).add(a_drawing(2), label=2, predicted=2, confidence=0.9, model="m", raw_size=(280, 280))
@@ -127,3 +131,184 @@ def test_opening_what_is_not_there_or_not_a_database(tmp_path):
     junk.write_bytes(b"this is not SQLite, but long enough to look like a file header" * 4)
     with pytest.raises(FeedbackError, match="junk.db cannot be used"):
         FeedbackStore(junk)
+
+
+def add(store: FeedbackStore, seed: int, label: int = 3) -> int:
+    return store.add(a_drawing(seed), label=label, predicted=label, confidence=0.5, model="m", raw_size=(280, 280))
+
+
+# ---------------------------------------------------------------------------- the cap
+
+
+def test_a_full_store_refuses_more_drawings(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db", max_rows=3)
+    for i in range(3):
+        add(store, i)
+    with pytest.raises(FeedbackFull, match="it holds 3 drawings, the most it keeps is 3"):
+        add(store, 3)
+    assert store.count() == 3
+    assert issubclass(FeedbackFull, FeedbackError)  # pages that catch FeedbackError catch this too
+    add(FeedbackStore(tmp_path / "lab.db", max_rows=4), 3)  # a larger cap takes more
+    assert store.count() == 4
+    assert feedback.MAX_ROWS == FeedbackStore(tmp_path / "lab.db").max_rows
+
+
+@pytest.mark.parametrize("kwargs", [dict(max_rows=0), dict(max_rows=2.5), dict(download_rows=-1)])
+def test_bad_limits_are_refused(tmp_path, kwargs):
+    with pytest.raises(ValueError, match="must be a whole number >= 1, got"):
+        FeedbackStore(tmp_path / "lab.db", **kwargs)
+
+
+def test_concurrent_writers_never_pass_the_cap(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db", max_rows=30)
+    stored, full, errors = [], [], []
+
+    def writer(worker):
+        for i in range(10):
+            try:
+                stored.append(add(store, worker * 100 + i))
+            except FeedbackFull:
+                full.append(worker)
+            except Exception as err:  # noqa: BLE001 - collected and asserted below
+                errors.append(err)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(stored) == 30 and len(full) == 50 and store.count() == 30
+
+
+def test_the_cap_is_counted_inside_the_writing_transaction(tmp_path):
+    """A writer that must wait for another counts the drawings after the other has committed."""
+    store = FeedbackStore(tmp_path / "lab.db", max_rows=2)
+    add(store, 0)
+    other = sqlite3.connect(store.path, isolation_level=None)  # another writer, e.g. another process
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
+                  " VALUES ('now', ?, 1, 1, 2, 2, 0.5, 'other')", (bytes(784),))
+    outcome = []
+    waiting = threading.Thread(target=lambda: outcome.append(_attempt(store)))
+    waiting.start()
+    time.sleep(0.3)  # the writer is now waiting for the other's lock (had it counted, it would have seen 1)
+    other.execute("COMMIT")
+    other.close()
+    waiting.join()
+    assert outcome == ["full"] and store.count() == 2
+
+
+def _attempt(store: FeedbackStore) -> str:
+    try:
+        add(store, 1)
+        return "stored"
+    except FeedbackFull:
+        return "full"
+
+
+# ---------------------------------------------------------------------------- reading part of it
+
+
+def test_reading_a_chunk_or_a_page(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    assert store.version() == Version(0, 0) and len(store.read()) == 0 and len(store.newest(5)) == 0
+    ids = [add(store, i, label=i % 10) for i in range(12)]
+    assert store.version() == Version(12, ids[-1])
+
+    first = store.read(limit=5)
+    assert first.ids.tolist() == ids[:5]
+    second = store.read(after=int(first.ids[-1]), limit=5)
+    assert second.ids.tolist() == ids[5:10]
+    assert store.read(after=ids[9]).ids.tolist() == ids[10:]
+    assert store.read(after=ids[2], up_to=ids[4]).ids.tolist() == ids[3:5]
+    assert np.array_equal(second.images, store.all().images[5:10])
+
+    page = store.rows([ids[7], ids[2], ids[11]])  # in the order asked
+    assert page.ids.tolist() == [ids[7], ids[2], ids[11]] and page.labels.tolist() == [7, 2, 1]
+    assert np.array_equal(page.images[1], np.round(a_drawing(2) * 255).astype(np.uint8))
+    assert page.models == ["m"] * 3 and page.raw_sizes.shape == (3, 2)
+    assert len(store.rows([])) == 0
+    with pytest.raises(KeyError, match="no lab drawing with id 999"):
+        store.rows([ids[0], 999])
+
+    assert store.newest(3).ids.tolist() == ids[-3:]  # oldest first
+    assert store.newest(3, up_to=ids[5]).ids.tolist() == ids[3:6]
+    with pytest.raises(ValueError, match="limit must be a whole number >= 0 or None, got -2"):
+        store.read(limit=-2)
+
+
+def test_counting_uses_the_small_index(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    with sqlite3.connect(store.path) as db:
+        plan = " ".join(str(row) for row in db.execute("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM drawings"))
+    assert "drawings_by_label" in plan  # not the whole table with its images
+
+
+# ---------------------------------------------------------------------------- downloads
+
+
+def test_the_fast_csv_is_the_tutorials_csv(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    every_value = np.arange(784) % 256  # 0 to 255: every width of number
+    for i in range(3):
+        store.add(np.roll(every_value, i * 7).reshape(28, 28).astype(np.uint8), label=9 - i, predicted=0,
+                  confidence=0.5, model="m", raw_size=(280, 280))
+    assert store.csv_bytes() == store.export_csv(tmp_path / "lab.csv").read_bytes()  # np.savetxt's file
+
+
+def test_downloads_hold_the_newest_rows_and_are_shared(tmp_path, monkeypatch):
+    store = FeedbackStore(tmp_path / "lab.db", download_rows=3)
+    ids = [add(store, i, label=i) for i in range(5)]
+    csv = store.download("csv")
+    assert (csv.rows, csv.version, csv.partial) == (3, Version(5, ids[-1]), True)
+    images, labels = from_csv(csv.data, tmp_path)
+    assert labels.tolist() == [2, 3, 4] and np.array_equal(images, store.newest(3).images)
+    assert csv.data == store.csv_bytes(newest=3)
+    with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
+        assert npz["labels"].tolist() == [2, 3, 4]
+
+    assert store.download("csv") is csv  # the same bytes for the next visitor, not built again
+    add(store, 5, label=5)
+    again = store.download("csv")
+    assert again is not csv and from_csv(again.data, tmp_path)[1].tolist() == [3, 4, 5]
+    assert not FeedbackStore(tmp_path / "small.db").download("npz").partial
+    with pytest.raises(ValueError, match="one of csv, npz, got 'xlsx'"):
+        store.download("xlsx")
+
+
+def from_csv(data: bytes, folder: Path):
+    (folder / "download.csv").write_bytes(data)
+    return load_csv(folder / "download.csv")
+
+
+def test_visitors_clicking_at_once_share_one_build(tmp_path, monkeypatch):
+    store = FeedbackStore(tmp_path / "lab.db")
+    for i in range(4):
+        add(store, i)
+    builds = []
+    real = feedback._csv_bytes
+
+    def slow_build(collected):
+        builds.append(len(collected))
+        time.sleep(0.2)  # long enough for the others to arrive while it builds
+        return real(collected)
+
+    monkeypatch.setattr(feedback, "_csv_bytes", slow_build)
+    made = []
+    threads = [threading.Thread(target=lambda: made.append(store.download("csv"))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert builds == [4] and all(m is made[0] for m in made)
+
+
+def test_a_download_has_a_size_limit(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db", download_rows=2)
+    for _ in range(3):  # the longest rows there are: label 9, every pixel 255
+        store.add(np.full((28, 28), 255, np.uint8), label=9, predicted=9, confidence=1.0, model="m", raw_size=(1, 1))
+    csv = store.download("csv")
+    assert csv.rows == 2 and len(csv.data) == 2 * feedback.CSV_ROW_MAX_BYTES
+    # With the default limit, a CSV download is at most ~31 MB, whatever the drawings.
+    assert feedback.DOWNLOAD_ROWS * feedback.CSV_ROW_MAX_BYTES <= 32_000_000

@@ -4,15 +4,18 @@ Each test points the site at its own copy of the weights (MNISTLAB_WEIGHTS_DIR) 
 drawings database (MNISTLAB_FEEDBACK_DB), so nothing here touches weights/ or data/lab.db.
 """
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnistcore.lab import compare, handwriting
+from mnistcore.lab import compare, handwriting, services
 from mnistcore.lab.feedback import FeedbackStore
+from mnistcore.lab.handwriting import HandwritingReports
 from mnistcore.evaluation import evaluate
 from mnistcore.nets import load_model
 from mnistcore.nets.base import ModelFileError
@@ -44,6 +47,85 @@ def test_handwriting_report(tmp_path, small_mnist):
     assert table["MNIST test accuracy"] == pytest.approx(on_mnist.per_digit.tolist())
     with pytest.raises(ValueError, match="no lab drawings yet"):
         handwriting.report(model, FeedbackStore(tmp_path / "empty.db").all())
+
+
+class Counting:
+    """A model that counts the drawings it is asked to read, call by call."""
+
+    def __init__(self, model):
+        self.model, self.calls = model, []
+
+    def predict_proba(self, images):
+        self.calls.append(len(images))
+        return self.model.predict_proba(images)
+
+
+def fill(store: FeedbackStore, images, labels) -> None:
+    for image, label in zip(images, labels):
+        store.add(image, label=int(label), predicted=int(label), confidence=0.5, model="m", raw_size=(280, 280))
+
+
+def same_report(got: handwriting.HandwritingReport, want: handwriting.HandwritingReport) -> bool:
+    return (got.ids.tolist() == want.ids.tolist() and got.labels.tolist() == want.labels.tolist()
+            and got.evaluation.predictions.tolist() == want.evaluation.predictions.tolist()
+            and got.evaluation.accuracy == pytest.approx(want.evaluation.accuracy)
+            and got.counts.tolist() == want.counts.tolist())
+
+
+def test_the_report_is_worked_out_once_per_model_and_collection(tmp_path, small_mnist):
+    (_, _), (x_test, y_test) = small_mnist
+    store = FeedbackStore(tmp_path / "lab.db")
+    model = Counting(tiny_model(small_mnist))
+    reports = HandwritingReports(store, chunk=5)
+    assert len(reports.report("1:default", model)) == 0 and model.calls == []  # nothing to read yet
+
+    fill(store, x_test[:12], y_test[:12])
+    first = reports.report("1:default", model)
+    assert model.calls == [5, 5, 2]  # every drawing, a chunk at a time
+    assert same_report(first, handwriting.report(model.model, store.all()))
+    assert reports.report("1:default", model) is first and model.calls == [5, 5, 2]  # the next view: nothing read
+
+    fill(store, x_test[12:13], y_test[12:13])  # a new drawing: only it is read
+    second = reports.report("1:default", model)
+    assert model.calls == [5, 5, 2, 1] and len(second) == 13
+    assert same_report(second, handwriting.report(model.model, store.all()))
+
+    model.calls.clear()  # a new live model: every drawing again
+    other = Counting(tiny_model(small_mnist, hidden=24, seed=1))
+    third = reports.report("2:run", other)
+    assert other.calls == [5, 5, 3] and model.calls == []
+    assert same_report(third, handwriting.report(other.model, store.all()))
+    # A view still running with the model live a moment ago finds its report kept.
+    assert reports.report("1:default", model) is second and model.calls == []
+
+
+def test_the_report_starts_over_when_drawings_went_missing(tmp_path, small_mnist):
+    (_, _), (x_test, y_test) = small_mnist
+    store = FeedbackStore(tmp_path / "lab.db")
+    fill(store, x_test[:6], y_test[:6])
+    model = Counting(tiny_model(small_mnist))
+    reports = HandwritingReports(store)
+    reports.report("1:default", model)
+    with sqlite3.connect(store.path) as db:  # someone deletes a drawing by hand...
+        db.execute("DELETE FROM drawings WHERE id = (SELECT MIN(id) FROM drawings)")
+    fill(store, x_test[6:7], y_test[6:7])  # ...and one more comes: six again, but not the same six
+    after = reports.report("1:default", model)
+    assert model.calls == [6, 6] and same_report(after, handwriting.report(model.model, store.all()))
+
+
+def test_visitors_asking_at_once_share_one_reading(tmp_path, small_mnist):
+    (_, _), (x_test, y_test) = small_mnist
+    store = FeedbackStore(tmp_path / "lab.db")
+    fill(store, x_test[:20], y_test[:20])
+    model = Counting(tiny_model(small_mnist))
+    reports = HandwritingReports(store, chunk=8)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(reports.report("1:default", model))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert model.calls == [8, 8, 4] and all(r is got[0] for r in got)
 
 
 def test_compare_every_saved_model(small_mnist):
@@ -123,8 +205,8 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     rerun(at)
     assert "Was I right?" in [s.value for s in at.subheader]
     assert at.button(key="confirm").label == f"Yes, it's a {said}"
-    assert at.segmented_control[0].options == [str(d) for d in range(10)]
-    at.segmented_control[0].set_value(wrong)
+    assert at.pills[0].options == [str(d) for d in range(10)]
+    at.pills[0].set_value(wrong)
     rerun(at)
     assert at.success[0].value == f"Saved: you said {wrong}; the model said {said}. Thank you!"
     rows = FeedbackStore(db).all()
@@ -134,7 +216,7 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     assert np.array_equal(rows.images[0], np.round(canvas_to_mnist(canvas_image(x_test[first])) * 255))
     # Rerunning (any other widget) stores nothing more, and the question stays answered.
     rerun(at)
-    assert FeedbackStore(db).count() == 1 and not at.segmented_control
+    assert FeedbackStore(db).count() == 1 and not at.pills
     assert not [b for b in at.button if b.key == "confirm"]
 
     # A new drawing asks again; confirming stores the model's own answer as the label.
@@ -145,11 +227,12 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     assert at.success[0].value == f"Saved: you said {y_test[second]}; the model said {y_test[second]} too. Thank you!"
     assert FeedbackStore(db).all().labels.tolist() == [wrong, y_test[second]]
 
-    # Clear, then the first drawing again: it was saved already, so it says so and stores nothing.
-    next(b for b in at.button if b.label == "Clear").click()
+    # Clear (the canvas' own reset, in the browser: an empty canvas), then the first drawing again:
+    # it was saved already, so it says so and stores nothing.
+    at.session_state["canvas"] = None
     rerun(at)
     assert "Was I right?" not in [s.value for s in at.subheader]
-    at.session_state["canvas-1"] = drawing(x_test[first])
+    at.session_state["canvas"] = drawing(x_test[first])
     rerun(at)
     assert at.success[0].value.startswith(f"Saved: you said {wrong}")
     assert FeedbackStore(db).count() == 2
@@ -219,6 +302,71 @@ def test_lab_handwriting_reports_on_the_collected_drawings(site, mnist):
     rerun(at)
     assert len(at.image[0].captions) == 30
     assert [b.label for b in at.download_button] == ["CSV (the tutorial's format)", "NPZ (NumPy)"]
+    assert at.caption[-1].value.startswith("Every labelled drawing")
+
+
+def test_lab_handwriting_reads_only_the_drawings_it_shows(site, mnist, monkeypatch):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    model = load_model(folder / "default.npz")
+    store = FeedbackStore(db)
+    fill(store, x_test[:60], y_test[:60])
+    shown = []
+    read_rows = FeedbackStore.rows
+
+    def rows(self, ids):
+        shown.append(len(ids))
+        return read_rows(self, ids)
+
+    def everything(self):
+        raise AssertionError("a page view must not read every drawing")
+
+    monkeypatch.setattr(FeedbackStore, "all", everything)
+    monkeypatch.setattr(FeedbackStore, "rows", rows)
+    visit(at, "pages/handwriting.py")
+    at.toggle(key="lab_only_mistakes").set_value(False)
+    rerun(at)
+    assert shown[-1] == 48 and len(at.image[0].captions) == 48  # the first page of two
+    predictions = model.predict(x_test[:60])
+    want = [handwriting_caption(y, p) for y, p in zip(y_test[:48], predictions[:48])]
+    assert [c.split(" (")[0] for c in at.image[0].captions] == want
+    at.session_state["lab_page"] = 2
+    rerun(at)
+    assert shown[-1] == 12
+    assert [c.split(" (")[0] for c in at.image[0].captions] == [
+        handwriting_caption(y, p) for y, p in zip(y_test[48:60], predictions[48:60])]
+
+    # A drawing added since: the next view counts it.
+    fill(store, x_test[60:61], y_test[60:61])
+    rerun(at)
+    assert {m.label: m.value for m in at.metric}["Drawings collected"] == "61"
+
+
+def handwriting_caption(label: int, prediction: int) -> str:
+    return f"{prediction}" if prediction == label else f"✗ {prediction}, is {label}"
+
+
+def test_lab_handwriting_says_when_a_download_holds_only_the_newest(site, mnist, monkeypatch):
+    at, _, db = site
+    (_, _), (x_test, y_test) = mnist
+    fill(FeedbackStore(db), x_test[:12], y_test[:12])
+    monkeypatch.setattr(services.feedback_store(), "download_rows", 10)  # the store the page uses
+    visit(at, "pages/handwriting.py")
+    assert at.caption[-1].value.startswith("The newest 10 of the 12 labelled drawings")
+    assert [b.label for b in at.download_button] == ["CSV (the tutorial's format)", "NPZ (NumPy)"]
+
+
+def test_draw_says_when_the_collection_is_full(site, mnist, monkeypatch):
+    at, _, db = site
+    fill(FeedbackStore(db), mnist[1][0][:2], mnist[1][1][:2])
+    monkeypatch.setattr(services.feedback_store(), "max_rows", 2)  # the store the page uses
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(mnist[1][0][5])
+    rerun(at)
+    at.button(key="confirm").click()
+    rerun(at)
+    assert "Your answer could not be saved: the lab's collection of drawings is full" in at.error[0].value
+    assert FeedbackStore(db).count() == 2
 
 
 @pytest.fixture

@@ -40,7 +40,8 @@ def open_page(browser, url: str):
 
 
 def navigation(page) -> list[str]:
-    links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
+    # A bar across the top on a wide screen; the sidebar's menu on a narrow one.
+    links = page.locator('[data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]')
     links.first.wait_for(timeout=30_000)
     return [text.split("\n")[-1].strip() for text in links.all_inner_texts()]  # after the icon's name
 

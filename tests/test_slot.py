@@ -11,7 +11,7 @@ import threading
 import pytest
 from threadpoolctl import threadpool_info
 
-from mnistcore.lab.slot import FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label
+from mnistcore.lab.slot import FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label, name_problem
 from mnistcore.evaluation import evaluate
 from mnistcore.nets.base import Progress
 from mnistcore.lab.store import ModelStore
@@ -369,10 +369,21 @@ def test_settings_that_would_take_too_long_are_refused(small_mnist, runs):
 
 
 @pytest.mark.parametrize("given, shown", [("Ada", "Ada"), ("  Grace   Hopper ", "Grace Hopper"),
-                                          ("[click](http://x.example)", "clickhttpx.example"), ("", "Visitor 1A2B"),
+                                          ("[click](http://x.example)", "clickhttpxexample"),
+                                          ("www.evil-example.com", "wwwevil-examplecom"), ("__Admin__", "Admin"),
+                                          ("- list", "list"), ("", "Visitor 1A2B"),
                                           ("**", "Visitor 1A2B"), ("x" * 99, "x" * 40)])
 def test_names_are_shown_as_plain_text(given, shown):
     assert clean_label(given, fallback="Visitor 1A2B") == shown
+
+
+@pytest.mark.parametrize("given, problem", [("Ada", None), ("Grace Hopper-Smith", None), ("O'Neil 2", None),
+                                            ("www.evil.com", "letters, digits"), ("__Admin__", "letters, digits"),
+                                            ("Visitor 3F2A", "anonymous labels"), (" visitor", "anonymous labels"),
+                                            ("Visitors' club", None)])
+def test_names_that_render_or_imitate_are_refused(given, problem):
+    found = name_problem(given)
+    assert found == problem if problem is None else problem in found
 
 
 def test_one_view_holds_what_a_page_draws(small_mnist, store, runs):
@@ -416,3 +427,36 @@ def test_reading_never_changes_anything(small_mnist, store):
     assert slot.queue() == () and "page was closed" in slot.status().note
     gate.set()
     assert slot.wait(10) and slot.status().state == STOPPED and slot.status().owner == "ada"
+
+
+def test_one_client_holds_at_most_its_places_whatever_its_sessions(small_mnist, store, runs):
+    slot = TrainingSlot(train=runs, places_per_client=2)
+    slot.submit(QUICK, small_mnist, owner="script-1", client="10.0.0.9")
+    first = runs.next_run()
+    slot.submit(QUICK, small_mnist, owner="script-2", client="10.0.0.9")
+    for n in range(3, 7):  # more sessions from the same address: refused, and nothing queued
+        with pytest.raises(ValueError, match="this device already has 2 runs"):
+            slot.submit(QUICK, small_mnist, owner=f"script-{n}", client="10.0.0.9")
+    assert [r.owner for r in slot.queue()] == ["script-2"]
+    slot.submit(QUICK, small_mnist, owner="ada", client="10.0.0.10")  # another device still gets a place
+    assert len(slot.queue()) == 2
+    slot.cancel("script-2")
+    slot.submit(QUICK, small_mnist, owner="script-3", client="10.0.0.9")  # a place freed up
+    slot.cancel("script-3")
+    slot.cancel("ada")
+    runs.end(first)
+    assert slot.wait(10)
+
+
+def test_a_run_past_the_time_limit_is_stopped_and_says_why(small_mnist, store, runs):
+    clock = FakeClock()
+    slot = TrainingSlot(train=runs, clock=clock, max_seconds=20, heartbeat_timeout=10_000)
+    run_id = slot.submit(QUICK, small_mnist, owner="ada")
+    runs.next_run()
+    clock.advance(20 * 1.1)  # over the limit but within the margin: it goes on
+    slot.heartbeat("ada")
+    assert slot.status().running and slot.status().note is None
+    clock.advance(20 * 0.2)  # past limit x 1.2: the next batch stops it
+    assert slot.wait(10)
+    status = slot.status(run_id)
+    assert status.state == STOPPED and "time limit" in status.note and store.live().is_default

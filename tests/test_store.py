@@ -1,16 +1,22 @@
 """The model store: publishing, going back, surviving bad files, and readers during changes."""
+import datetime as dt
 import io
+import itertools
 import json
+import logging
+import os
 import subprocess
 import sys
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from mnistcore.nets import read_info
 from mnistcore.nets.base import ModelFileError
-from mnistcore.lab.store import DEFAULT_NAME, RUN_NAME, ModelStore
+import mnistcore.lab.store as store_module
+from mnistcore.lab.store import DEFAULT_NAME, RUN_NAME, RUNS_KEPT, STALE_TEMP_SECONDS, ModelStore
 from sitetools import PROJECT_DIR, tiny_model, weights_copy
 
 
@@ -272,3 +278,79 @@ def test_a_publisher_killed_mid_publish_leaves_a_working_live_model(tmp_path, sm
     assert len(runs) == expected
     if "half written" in stage:  # it really died mid-write: its temporary file is left, and ignored
         assert list(folder.rglob(".*.tmp"))
+
+
+# ---------------------------------------------------------------------------- housekeeping
+
+
+def test_stale_temporary_files_are_removed_at_start_and_fresh_ones_kept(folder, caplog):
+    runs = folder / "runs"
+    runs.mkdir()
+    stale = [runs / ".20250101T120000Z-numpy-0123abcd.npz.k2x_9qz1.tmp", folder / ".live.json.a1b2c3d4.tmp"]
+    fresh = runs / ".20250101T120001Z-numpy-4567abcd.npz.zz9_8yx7.tmp"  # a publish writing right now
+    others = [folder / ".notes.tmp", runs / "notes.tmp", folder / "default.npz"]  # not atomic_write's
+    for path in stale + [fresh] + others[:2]:
+        path.write_bytes(b"x" * 1000)
+    old = time.time() - STALE_TEMP_SECONDS - 60
+    for path in stale + others:
+        os.utime(path, (old, old))
+    with caplog.at_level(logging.INFO, logger="mnistlab"):
+        store = ModelStore(folder)
+    assert not any(path.exists() for path in stale)
+    assert fresh.exists() and all(path.exists() for path in others)
+    assert "removed 2 stale temporary files" in caplog.text
+    assert store.live().is_default  # and the store works as ever
+
+
+def ticking_clock(monkeypatch, seconds_per_tick: int) -> None:
+    """The store's clock moves `seconds_per_tick` at each reading (negative: a clock set back)."""
+    start, ticks = dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc), itertools.count()
+    monkeypatch.setattr(store_module, "_now", lambda: start + dt.timedelta(seconds=seconds_per_tick * next(ticks)))
+
+
+def run_files(folder):
+    return sorted(p.name for p in (folder / "runs").iterdir())
+
+
+def test_publish_keeps_only_the_newest_runs(folder, models, monkeypatch, caplog):
+    assert RUNS_KEPT == 20 and ModelStore(folder).runs_kept == RUNS_KEPT
+    ticking_clock(monkeypatch, 10)
+    store = ModelStore(folder, runs_kept=2)
+    names = [store.publish(models[i % 3]).name for i in range(3)]
+    assert run_files(folder) == names[1:]
+    with caplog.at_level(logging.INFO, logger="mnistlab"):
+        names.append(store.publish(models[0]).name)
+    assert run_files(folder) == names[2:] and store.live().name == names[-1]
+    assert "removed 1 old run file" in caplog.text
+    assert [run.name for run in store.runs()] == [names[3], names[2], DEFAULT_NAME]  # the default stays
+    assert ModelStore(folder).live().name == names[-1]
+
+
+def test_pruning_never_removes_the_live_run(folder, models, monkeypatch):
+    """With the clock set back, each new run's name sorts oldest; the live one is kept regardless."""
+    ticking_clock(monkeypatch, -10)
+    store = ModelStore(folder, runs_kept=1)
+    names = [store.publish(m).name for m in models]
+    assert names == sorted(names, reverse=True)
+    assert run_files(folder) == sorted([names[0], names[-1]])  # newest by name, and the live one
+    assert store.live().name == names[-1] and ModelStore(folder).warning is None
+
+
+def test_pruning_holds_the_change_lock(folder, models, monkeypatch):
+    """A make_live of a file being removed must wait for the removal (then it says the file is gone)."""
+    ticking_clock(monkeypatch, 10)
+    store = ModelStore(folder, runs_kept=1)
+    held = []
+    real = store._remove_old_runs
+    monkeypatch.setattr(store, "_remove_old_runs", lambda: held.append(store._change_lock.locked()) or real())
+    first = store.publish(models[0]).name
+    store.publish(models[1])
+    assert held == [True, True]
+    with pytest.raises(ModelFileError, match="no such model file"):
+        store.make_live(first)
+
+
+@pytest.mark.parametrize("kept", [0, -1, True, 2.5, "20", None])
+def test_runs_kept_must_be_a_whole_number_from_one(folder, kept):
+    with pytest.raises(ValueError, match="runs_kept"):
+        ModelStore(folder, runs_kept=kept)

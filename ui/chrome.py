@@ -8,8 +8,28 @@ import streamlit as st
 
 from mnistcore.lab.store import Live
 from ui.resources import slot, store
+from ui.text import public
 from ui.visitor import Visitor, visitor
 
+# On a phone, Streamlit's roomy top margin and large titles push the Draw page's answer below the
+# fold: tighten them on narrow screens only.
+PAGE_STYLE = """<style>
+@media (max-width: 640px) {
+  .block-container { padding-top: 3.5rem !important; padding-bottom: 2rem !important; }
+  h1 { font-size: 1.9rem !important; padding-bottom: .25rem !important; }
+}
+</style>"""
+# On a narrow screen the site's navigation is the sidebar, drawn over the page; Streamlit leaves it
+# open after a page is chosen, hiding the page the visitor asked for. Close it when a page opens.
+CLOSE_MENU_JS = """
+export default function () {
+  if (!window.matchMedia("(max-width: 640px)").matches) return;
+  const sidebar = document.querySelector('[data-testid="stSidebar"]');
+  const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (sidebar && close && sidebar.dataset.collapsed === "false") close.click();
+}
+"""
+_close_menu_on_phones = st.components.v2.component("mnistlab.close_menu", js=CLOSE_MENU_JS)
 HEARTBEAT_EVERY = 5  # seconds; well within the slot's timeout, and quiet enough for any page
 
 
@@ -21,6 +41,8 @@ def open_page(title: str, keep_alive: bool = True) -> Visitor:
     """
     _hand_over_to_navigation()
     me = visitor()
+    st.html(PAGE_STYLE)
+    _close_menu_on_phones(key="close_menu", data={"page": title}, height=0)
     st.title(title)
     if keep_alive:
         view = slot().view(me.id)
@@ -70,14 +92,18 @@ def _keep_alive(me: Visitor) -> None:
 
 
 def live_banner() -> Live | None:
-    """Show which model is live (and the store's warning, if any); returns the live model."""
+    """Say which model is live, in words a visitor reads right, with the technical detail one tap
+    away (the caption's help); and the store's warning, if any. Returns the live model."""
     models = store()
     if models.warning:
-        st.warning(models.warning, icon=":material/warning:")
+        st.warning(public(models.warning), icon=":material/warning:")
     live = models.live()
     if live is not None:
-        origin = "the shipped model" if live.is_default else "published on the Train page"
-        st.caption(f":material/memory: **Live model** ({origin}): {live.info.summary()}")
+        origin = "the shipped model" if live.is_default else "trained and published here"
+        accuracy = live.info.test_accuracy
+        reads = (f"reads **{accuracy:.1%}** of 10,000 handwritten digits it never saw in training correctly"
+                 if accuracy is not None else "has not been tested yet")
+        st.caption(f":material/memory: **Live model** ({origin}): {reads}.", help=live.info.summary())
     return live
 
 

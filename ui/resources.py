@@ -3,12 +3,16 @@ never in st.cache_resource, which any client can clear. Where one cannot be had,
 told why and the page stops."""
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
 from mnistcore.lab import services
-from mnistcore.lab.services import feedback_store, saved_model  # noqa: F401 - re-exported for the pages
+from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
+from ui.text import public
 
+log = logging.getLogger("mnistlab")
 store = services.model_store
 slot = services.training_slot
 
@@ -19,9 +23,11 @@ def mnist():
         with st.spinner("Getting MNIST… (the first time, this downloads about 11 MB)"):
             return services.mnist()
     except MnistUnavailable as err:
-        st.error(f"**MNIST could not be downloaded.** This page needs the MNIST images.\n\n{err}")
+        log.error("MNIST could not be downloaded: %s", err)
+        st.error(f"**MNIST could not be downloaded.** This page needs the MNIST images.\n\n{public(err)}")
     except (ValueError, OSError) as err:
-        st.error(f"**The MNIST files in {resolve_data_dir()} cannot be read:** {err}\n\n"
+        log.error("MNIST in %s cannot be read: %s", resolve_data_dir(), err)
+        st.error(f"**The MNIST files in {public(resolve_data_dir())} cannot be read:** {public(err)}\n\n"
                  f"Delete the folder's contents and reload this page to download them again, "
                  f"or ask whoever runs the lab server to run `python -m mnistcore fetch`.")
     st.stop()

@@ -8,6 +8,8 @@ who see a label made from it ("Visitor 3F2A") or the name the visitor gives.
 from __future__ import annotations
 
 import hashlib
+import logging
+import math
 import re
 import secrets
 from collections.abc import Mapping
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from mnistcore.lab import config
+from mnistcore.lab import config, services
+
+log = logging.getLogger("mnistlab")
 
 TOKEN_PARAM = "visitor"
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # what secrets.token_urlsafe(16) makes: 128 random bits
@@ -42,6 +46,35 @@ def visitor() -> Visitor:
     if st.query_params.get(TOKEN_PARAM) != me.id:
         st.query_params[TOKEN_PARAM] = me.id
     return me
+
+
+def client() -> str:
+    """Where this visitor connects from (their address, as Streamlit sees it), for per-device budgets.
+
+    Behind a proxy every visitor has the proxy's address: see the README on running the server.
+    """
+    try:
+        return st.context.ip_address or "unknown"
+    except Exception:  # noqa: BLE001 - no context (a bare script run): one budget for all
+        return "unknown"
+
+
+def drawing_budget_problem() -> str | None:
+    """Why this visitor may not save another labelled drawing now, in plain words; None if they may.
+
+    Counts the drawing when it is allowed: call it once per drawing about to be saved.
+    """
+    saved = st.session_state.get("drawings_saved", 0)
+    if saved >= config.budget("drawings_per_session"):
+        log.warning("draw: session of client %s reached its budget of %d saved drawings", client(), saved)
+        return (f"Thank you: you have labelled {saved} drawings, as many as one visit may. "
+                "Keep drawing: the model still answers, it just stops collecting.")
+    wait = services.drawing_rate().take(client())
+    if wait > 0:
+        log.warning("draw: client %s saves drawings faster than allowed", client())
+        return f"That was quick: please wait {math.ceil(wait)} seconds before labelling another drawing."
+    st.session_state.drawings_saved = saved + 1
+    return None
 
 
 def label_for(token: str) -> str:
@@ -86,9 +119,23 @@ def may_train(rules: config.Access | None = None) -> bool:
     return rules.passcode is not None and st.session_state.get("unlocked") == _passcode_key(rules.passcode)
 
 
-def unlock(given: str, rules: config.Access) -> bool:
-    """Unlock training for this session if `given` is the passcode."""
+def unlock(given: str, rules: config.Access) -> str | None:
+    """Unlock training for this session if `given` is the passcode; else say why not.
+
+    Wrong guesses slow down: after a few in a row from this visitor, this device or everyone,
+    each next guess must wait longer (services.passcode_backoff). Every wrong guess is logged.
+    """
+    keys = (f"visitor:{visitor().id}", f"client:{client()}", services.EVERYONE)
+    backoff = services.passcode_backoff()
+    wait = backoff.wait(*keys)
+    if wait > 0:
+        log.warning("passcode: guess from client %s refused, %.0f s to wait", client(), wait)
+        return f"Too many wrong passcodes: please try again in {math.ceil(wait)} seconds."
     if not rules.unlocks(given):
-        return False
+        count = backoff.failed(*keys)
+        log.warning("passcode: wrong guess from client %s (%d in a row)", client(), count)
+        return "That is not the passcode."
+    backoff.succeeded(*keys)
+    log.info("passcode: training unlocked for client %s", client())
     st.session_state.unlocked = _passcode_key(rules.passcode)
-    return True
+    return None

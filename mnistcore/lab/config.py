@@ -12,6 +12,13 @@ From the environment:
   (default: HEARTBEAT_SECONDS).
 - `MNISTLAB_FEEDBACK_DB`: the lab drawings database (default: data/lab.db in the project).
 
+Budgets for what visitors may create (whole numbers; see `budget`):
+- `MNISTLAB_DRAWINGS_PER_MINUTE`: labelled drawings one client (address) may save per minute (20).
+- `MNISTLAB_DRAWINGS_PER_SESSION`: labelled drawings one browser session may save (200).
+- `MNISTLAB_MAX_DRAWINGS`: labelled drawings the lab's database holds in all (20,000).
+- `MNISTLAB_PLACES_PER_CLIENT`: runs one client (address) may have training or waiting (2).
+- `MNISTLAB_RUNS_KEPT`: published models kept on disk besides the live one and the shipped one (20).
+
 Who may train, from the environment or from the `[mnistlab]` section of Streamlit's
 `.streamlit/secrets.toml` (the environment wins where both are set):
 - `MNISTLAB_DEMO` / `demo`: yes (1, true, on) switches on demo mode: training, publishing and
@@ -19,8 +26,9 @@ Who may train, from the environment or from the `[mnistlab]` section of Streamli
 - `MNISTLAB_PASSCODE` / `passcode`: when set, training and publishing need this passcode (once
   per browser session), whatever the demo setting says.
 
-A mistake in these (a value that is neither yes nor no, a passcode that is not text, an unreadable
-secrets file) closes training rather than opening it, and `Access.problem` says what to fix.
+A mistake in these (a value that is neither yes nor no, an empty value, a passcode that is not
+text or is blank, an unreadable secrets file) closes training rather than opening it, and
+`Access.problem` says what to fix.
 """
 from __future__ import annotations
 
@@ -41,7 +49,7 @@ DEMO_ENV, PASSCODE_ENV = "MNISTLAB_DEMO", "MNISTLAB_PASSCODE"
 # secrets into os.environ (but not true/false), which would make the order of precedence depend
 # on how a value happens to be written.
 SECRETS_SECTION, DEMO_SECRET, PASSCODE_SECRET = "mnistlab", "demo", "passcode"
-YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # blank is neither: it closes training
 
 
 def weights_dir() -> Path:
@@ -54,6 +62,26 @@ def feedback_db_path() -> Path:
     """$MNISTLAB_FEEDBACK_DB, else data/lab.db in the project (git-ignored)."""
     value = os.environ.get(FEEDBACK_ENV, "").strip()
     return Path(value) if value else LAB_DB_PATH
+
+
+BUDGETS = {  # name: (environment variable, default, low, high)
+    "drawings_per_minute": ("MNISTLAB_DRAWINGS_PER_MINUTE", 20, 1, 10_000),
+    "drawings_per_session": ("MNISTLAB_DRAWINGS_PER_SESSION", 200, 1, 1_000_000),
+    "max_drawings": ("MNISTLAB_MAX_DRAWINGS", 20_000, 1, 10_000_000),
+    "places_per_client": ("MNISTLAB_PLACES_PER_CLIENT", 2, 1, 100),
+    "runs_kept": ("MNISTLAB_RUNS_KEPT", 20, 1, 10_000),
+}
+
+
+def budget(name: str) -> int:
+    """One of BUDGETS, from its environment variable or its default; ValueError naming a bad value."""
+    env, default, low, high = BUDGETS[name]
+    value = os.environ.get(env, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{env} must be a whole number from {low:,} to {high:,}; got {value!r}")
+    return int(value)
 
 
 def train_limit() -> int | None:
@@ -127,12 +155,15 @@ def access(secrets: Mapping[str, object] | None = None, environ: Mapping[str, st
     words = str(demo_value).strip().lower()
     demo = demo_value is True or (isinstance(demo_value, (str, int)) and words in YES)
     if demo_value is not None and not isinstance(demo_value, bool) and words not in YES + NO:
-        problems.append(f"{where} is {demo_value!r}, which is neither yes (1, true) nor no (0, false)")
+        problems.append(f"{where} is {demo_value!r}, which is neither yes (1, true) nor no (0, false)"
+                        if words else f"{where} is set but blank; write yes (1, true) or no (0, false)")
 
     passcode_value, where = setting(PASSCODE_ENV, PASSCODE_SECRET)
     passcode = None
     if isinstance(passcode_value, (str, int)) and not isinstance(passcode_value, bool):
         passcode = str(passcode_value).strip() or None
+        if passcode is None:  # set, but to nothing: a mistake, not "no passcode"
+            problems.append(f"{where} is set but blank; give a long random passcode, or remove the setting")
     elif passcode_value is not None:
         problems.append(f"{where} must be text; got a {type(passcode_value).__name__}")
     if passcode is not None or problems:

@@ -12,6 +12,7 @@ MNISTLAB_FEEDBACK_DB elsewhere get their own. Everything here is thread-safe.
 """
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from typing import Callable, TypeVar
@@ -21,11 +22,24 @@ from ..explain.inside import NearestImages
 from ..nets import DigitModel, load_model
 from . import config
 from .feedback import FeedbackStore
+from .handwriting import HandwritingReports
+from .limits import Backoff, RateLimit
 from .slot import TrainingSlot
 from .store import ModelStore
 
 T = TypeVar("T")
+PASSCODE_FREE_GUESSES = 5        # wrong passcodes in a row, per session or per client, before slowing down
+PASSCODE_FREE_GUESSES_ALL = 20   # ...and from everyone together
+EVERYONE = "everyone"            # the Backoff key that counts every visitor's guesses
 SAVED_MODELS_KEPT = 16  # models loaded by name (Draw's comparison, Look inside), most recent kept
+
+log = logging.getLogger("mnistlab")
+if not log.handlers:  # what the server logs (refusals, budgets, stopped runs) goes to its stderr
+    _handler = logging.StreamHandler()
+    _handler.setFormatter(logging.Formatter("%(asctime)s mnistlab %(levelname)s %(message)s"))
+    log.addHandler(_handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
 
 _registry_lock = threading.Lock()         # guards the two dicts; held only for a moment
 _made: OrderedDict[tuple, object] = OrderedDict()
@@ -60,20 +74,33 @@ def _once(key: tuple, make: Callable[[], T], keep: int | None = None) -> T:
 
 def model_store() -> ModelStore:
     """The live model and the saved runs ($MNISTLAB_WEIGHTS_DIR, else weights/)."""
-    folder = config.weights_dir()
-    return _once(("store", str(folder)), lambda: ModelStore(folder))
+    folder, kept = config.weights_dir(), config.budget("runs_kept")
+    return _once(("store", str(folder), kept), lambda: ModelStore(folder, runs_kept=kept))
 
 
 def training_slot() -> TrainingSlot:
     """The server's one training slot."""
-    seconds = config.heartbeat_seconds()
-    return _once(("slot", seconds), lambda: TrainingSlot(heartbeat_timeout=seconds))
+    seconds, places = config.heartbeat_seconds(), config.budget("places_per_client")
+    return _once(("slot", seconds, places), lambda: TrainingSlot(heartbeat_timeout=seconds, places_per_client=places))
+
+
+def drawing_rate() -> RateLimit:
+    """How many labelled drawings one client may save per minute."""
+    count = config.budget("drawings_per_minute")
+    return _once(("drawing rate", count), lambda: RateLimit(count, 60.0))
+
+
+def passcode_backoff() -> Backoff:
+    """Wrong passcodes: after a few in a row, each next guess waits longer (see ui.visitor.unlock)."""
+    return _once(("passcode backoff",), lambda: Backoff(PASSCODE_FREE_GUESSES,
+                                                        free_for={EVERYONE: PASSCODE_FREE_GUESSES_ALL}))
 
 
 def feedback_store() -> FeedbackStore:
-    """The lab drawings database ($MNISTLAB_FEEDBACK_DB, else data/lab.db)."""
-    path = config.feedback_db_path().resolve()
-    return _once(("feedback", str(path)), lambda: FeedbackStore(path))
+    """The lab drawings database ($MNISTLAB_FEEDBACK_DB, else data/lab.db), holding at most
+    $MNISTLAB_MAX_DRAWINGS drawings."""
+    path, rows = config.feedback_db_path().resolve(), config.budget("max_drawings")
+    return _once(("feedback", str(path), rows), lambda: FeedbackStore(path, max_rows=rows))
 
 
 def mnist():
@@ -109,3 +136,10 @@ def saved_model(name: str) -> DigitModel:
         return live.model
     path = store.path_of(name)
     return _once(("model", str(path), path.stat().st_mtime_ns), lambda: load_model(path), keep=SAVED_MODELS_KEPT)
+
+
+def handwriting_reports() -> HandwritingReports:
+    """The live model's report on the lab drawings, worked out once per (live model, drawings) for
+    every visitor, over `feedback_store()`."""
+    path = config.feedback_db_path().resolve()
+    return _once(("handwriting", str(path)), lambda: HandwritingReports(feedback_store()))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 import os
 import re
 import secrets
@@ -33,10 +34,13 @@ from ..nets.base import Progress
 from ..training import TrainResult, TrainSettings, describe_seconds, estimate_seconds, run_training
 from .config import HEARTBEAT_SECONDS
 
+log = logging.getLogger("mnistlab")
 WAITING, RUNNING, FINISHED, STOPPED, FAILED = "waiting", "running", "finished", "stopped", "failed"
 
 QUEUE_SIZE = 5               # runs that may wait; more would mean hours in line
+PLACES_PER_CLIENT = 2        # runs one client (address) may have training or waiting at once
 MAX_RUN_SECONDS = 10 * 60    # refuse settings estimated to take longer (LIMITS alone allow an hour)
+OVERTIME = 0.2               # a run still going at max_seconds x (1 + OVERTIME) is stopped
 RESULTS_KEPT = 8             # ended runs whose models are kept for their owners to publish
 TRAINING_NICENESS = 10       # how much lower the worker thread's CPU priority is (0 to 19)
 
@@ -49,10 +53,25 @@ class QueueFull(SlotBusy):
     """The slot is busy and the queue is full; the message says when to try again."""
 
 
+# What a name others see may hold: letters, digits, spaces, ' and -. No dots (no "www.x.com" that
+# Markdown would make a link), no _ or * (no emphasis), no : (no emoji or colour codes).
+NOT_IN_NAMES = re.compile(r"[^\w '-]|_")
+ANONYMOUS = re.compile(r"\s*visitor\b", re.IGNORECASE)  # the site's own "Visitor 3F2A" labels
+
+
 def clean_label(text: str | None, fallback: str = "someone") -> str:
-    """A name others will see: letters, digits, spaces and . ' - only (no Markdown, no links), 40 at most."""
-    text = re.sub(r"[^\w .'-]", "", text or "")
-    return " ".join(text.split())[:40].strip() or fallback
+    """A name others will see, with anything but letters, digits, spaces, ' and - taken out; 40 at most."""
+    text = NOT_IN_NAMES.sub("", text or "")
+    return " ".join(text.split())[:40].strip(" '-") or fallback
+
+
+def name_problem(text: str) -> str | None:
+    """Why `text` cannot be a visitor's name, in plain words; None when it can."""
+    if NOT_IN_NAMES.search(text):
+        return "a name may hold letters, digits, spaces, ' and - only"
+    if ANONYMOUS.match(text):
+        return "names starting with “Visitor” are the site's own anonymous labels: choose another"
+    return None
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,7 @@ class _Record:
     data: tuple | None               # MNIST, until the run has trained
     seconds: float                   # the estimate before it starts
     heard: dt.datetime               # the owner's last heartbeat
+    client: str | None = None        # where it was asked from (an address; never shown)
     stop: threading.Event = field(default_factory=threading.Event)
     result: TrainResult | None = None
 
@@ -135,7 +155,7 @@ class TrainingSlot:
     def __init__(self, train: Train = run_training, clock: Clock | None = None,
                  heartbeat_timeout: float = HEARTBEAT_SECONDS, queue_size: int = QUEUE_SIZE,
                  max_seconds: float = MAX_RUN_SECONDS, niceness: int = TRAINING_NICENESS,
-                 blas_threads: int | None = 1):
+                 blas_threads: int | None = 1, places_per_client: int = PLACES_PER_CLIENT):
         if heartbeat_timeout <= 0 or queue_size < 0 or max_seconds <= 0:
             raise ValueError(f"heartbeat_timeout and max_seconds must be > 0 and queue_size >= 0; got "
                              f"{heartbeat_timeout!r}, {max_seconds!r}, {queue_size!r}")
@@ -144,6 +164,7 @@ class TrainingSlot:
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.queue_size = int(queue_size)
         self.max_seconds = float(max_seconds)
+        self.places_per_client = int(places_per_client)
         # niceness=0 with blas_threads=None trains as a plain thread would (bench/load.py --plain).
         self._niceness, self._blas_threads = int(niceness), blas_threads
         self._cond = threading.Condition()    # guards everything below; the worker waits on it
@@ -157,14 +178,16 @@ class TrainingSlot:
     # ------------------------------------------------------------------ asking for a run
 
     def submit(self, settings: TrainSettings, data, owner: str, label: str | None = None,
-                may_wait: bool = True) -> str:
+               may_wait: bool = True, client: str | None = None) -> str:
         """Start a run now if the slot is free, else queue it; returns the run's id.
 
         `data` is load_mnist()'s ((x_train, y_train), (x_test, y_test)); `owner` the visitor's
         token; `label` what others see (cleaned by `clean_label`; default: `owner`). QueueFull when
         `queue_size` runs are already waiting (SlotBusy when busy and not `may_wait`); ValueError
         when `owner` already has a run in progress or waiting (one at a time each), or the
-        settings are bad or would take too long.
+        settings are bad or would take too long, or `client` (the visitor's address, when known)
+        already has `places_per_client` runs training or waiting: one script opening many sessions
+        must not hold the whole queue.
         """
         settings.validate()
         if not owner:
@@ -183,6 +206,9 @@ class TrainingSlot:
                 mine_now = self._current is not None and self._current.run.owner == owner
                 where = "in progress" if mine_now else "waiting in the queue"
                 raise ValueError(f"you already have a run {where}: one at a time")
+            if client is not None and sum(r.client == client for r in self._active_locked()) >= self.places_per_client:
+                raise ValueError(f"this device already has {self.places_per_client} runs training or waiting, "
+                                 "the most one device may have: please wait until one of them ends")
             if self._current is not None:
                 c = self._current.run
                 busy = (f"{c.label} is training a model (started at {c.started_at.astimezone():%H:%M}, "
@@ -192,7 +218,7 @@ class TrainingSlot:
                 if len(self._queue) >= self.queue_size:
                     raise QueueFull(busy + f" The queue is full ({self.queue_size} waiting): please try again "
                                     "when a place frees up.")
-            self._queue.append(_Record(run, data, seconds, heard=now))
+            self._queue.append(_Record(run, data, seconds, heard=now, client=client))
             self._begin_next_locked()
             return run.run_id
 
@@ -385,6 +411,13 @@ class TrainingSlot:
             record.run = replace(run, fraction=progress.fraction, epoch=progress.epoch, batch_loss=progress.loss,
                                  batch_accuracy=progress.accuracy, expected_end=expected_end)
             self._expire_locked(now)  # an owner who left is noticed even when nobody visits
+            limit = self.max_seconds * (1 + OVERTIME)
+            if (now - run.started_at).total_seconds() > limit and not record.stop.is_set():
+                # Estimates can be low (a busy server, a slow machine): the limit holds all the same.
+                record.stop.set()
+                record.run = replace(record.run, note=f"Stopped because it ran past the time limit for runs on "
+                                                      f"this server ({describe_seconds(limit)}).")
+                log.warning("slot: stopped run %s of %s at the time limit (%.0f s)", run.run_id, run.label, limit)
         return record.stop.is_set()  # True stops the run at this batch
 
     def _on_epoch(self, record: _Record, progress: Progress) -> bool:

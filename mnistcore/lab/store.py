@@ -2,8 +2,11 @@
 
 Files, all under one folder (`weights/` by default):
 - `default.npz`: the shipped model; always listed, and always a safe place to fall back to.
-- `runs/<UTC time>-<engine>-<id>.npz|.keras`: every published model, never overwritten.
+- `runs/<UTC time>-<engine>-<id>.npz|.keras`: published models, never overwritten; the newest
+  `runs_kept` are kept (and the live one, always), older ones are removed after each publish.
 - `live.json`: `{"live": "<run file name>"}` or `{"live": "default"}`: which model is live.
+- `.<name>.<random>.tmp`: a file being written (mnistcore.files); one older than a few minutes
+  was left by a crash, and is removed when a store is made (at server start).
 
 Every visitor's session shares one `ModelStore` (the site keeps one per process: `mnistcore.lab.services`), so
 it is thread-safe: `live()` hands out an immutable snapshot, and a change (publish, make_live)
@@ -15,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import secrets
 import threading
@@ -24,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import Evaluation, evaluate
-from ..files import atomic_write_bytes
+from ..files import atomic_write_bytes, remove_stale_temp_files
 from ..nets import load_model, read_info
 from ..nets.base import DigitModel, ModelFileError, ModelInfo
 from ..paths import WEIGHTS_DIR
@@ -34,6 +38,10 @@ DEFAULT_NAME = "default"
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-(numpy|keras)-[0-9a-f]{8}\.(npz|keras)")
 SUFFIX = {"numpy": ".npz", "keras": ".keras"}
 EVALUATIONS_KEPT = 4  # test-set evaluations cached, newest live models first
+RUNS_KEPT = 20        # published run files kept on disk, newest first (the live one always)
+STALE_TEMP_SECONDS = 300  # a temporary file untouched this long belongs to a write that died
+
+log = logging.getLogger("mnistlab")
 
 
 @dataclass(frozen=True)
@@ -76,15 +84,20 @@ class NoLiveModel(RuntimeError):
 class ModelStore:
     """The live model and the saved runs in `weights_dir` (see the module docstring)."""
 
-    def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, default_path: str | Path | None = None):
+    def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, default_path: str | Path | None = None, *,
+                 runs_kept: int = RUNS_KEPT):
+        if isinstance(runs_kept, bool) or not isinstance(runs_kept, int) or runs_kept < 1:
+            raise ValueError(f"runs_kept must be a whole number >= 1 (the live run), got {runs_kept!r}")
         self.weights_dir = Path(weights_dir)
         self.runs_dir = self.weights_dir / "runs"
         self.live_file = self.weights_dir / "live.json"
         self.default_path = Path(default_path) if default_path is not None else self.weights_dir / "default.npz"
+        self.runs_kept = runs_kept
         self._lock = threading.Lock()         # guards _live and _warning; held only for a moment
         self._change_lock = threading.Lock()  # one publish or make_live at a time (file I/O inside)
         self._eval_lock = threading.Lock()    # evaluations are computed once, not by every visitor
         self._evaluations: dict[tuple, Evaluation] = {}
+        self._remove_stale_temp_files()
         self._live, self._warning = self._load_at_start()
 
     # ------------------------------------------------------------------ reading
@@ -168,7 +181,10 @@ class ModelStore:
             name = _new_run_name(engine)
             model.save(self.runs_dir / name)
             self._write_live_file(name)
-            return self._swap(name, model)
+            live = self._swap(name, model)
+            # Under the change lock, so no make_live can be loading a file removed here.
+            self._remove_old_runs()
+            return live
 
     def make_live(self, name: str) -> Live:
         """Make a saved run (or "default") live again; ValueError / ModelFileError when it cannot be."""
@@ -188,6 +204,41 @@ class ModelStore:
     def _write_live_file(self, name: str) -> None:
         record = {"live": name, "since": _now().isoformat(timespec="seconds")}
         atomic_write_bytes(self.live_file, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+
+    # ------------------------------------------------------------------ housekeeping
+
+    def _remove_old_runs(self) -> None:
+        """Remove run files beyond the newest `runs_kept`, never the live one. Hold the change lock.
+
+        Newest by name, as `runs` lists them (names begin with the UTC second of publishing). A
+        file that cannot be removed is logged and left: publishing has succeeded either way.
+        """
+        live = self.live()
+        names = sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
+        removed = 0
+        for name in names[self.runs_kept:]:
+            if live is not None and name == live.name:
+                continue
+            try:
+                (self.runs_dir / name).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+            except OSError as err:
+                log.warning("store: could not remove the old run %s (%s)", name, err)
+        if removed:
+            log.info("store: removed %d old run file%s, keeping the newest %d",
+                     removed, "" if removed == 1 else "s", self.runs_kept)
+
+    def _remove_stale_temp_files(self) -> None:
+        """Remove temporary files that writes killed mid-way left in weights/ and runs/."""
+        removed = freed = 0
+        for folder in (self.weights_dir, self.runs_dir):
+            count, size = remove_stale_temp_files(folder, older_than=STALE_TEMP_SECONDS)
+            removed, freed = removed + count, freed + size
+        if removed:
+            log.warning("store: removed %d stale temporary file%s (%.1f MB) left by interrupted writes",
+                        removed, "" if removed == 1 else "s", freed / 1e6)
 
     # ------------------------------------------------------------------ start-up
 

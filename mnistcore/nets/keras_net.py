@@ -37,7 +37,7 @@ import numpy as np
 from ..files import atomic_write
 from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
                    check_labels)
-from .saved import KERAS_INFO_ENTRY, read_info
+from .saved import KERAS_INFO_ENTRY, check_keras_weights, read_info
 
 
 def _import_keras_quietly():
@@ -202,10 +202,13 @@ class KerasModel(DigitModel):
         """Load a model saved by `save`; ModelFileError names the file when anything is off.
 
         Keras loads with safe_mode=True: an archive whose config carries Python code (a Lambda
-        layer, say) is refused rather than run.
+        layer, say) is refused rather than run. Before Keras sees the file, `read_info` checks
+        its config.json (only our layers, each within the format's limits: Keras makes every
+        layer's weights as it reads the config) and `check_keras_weights` the sizes its weights
+        file declares, so a crafted file is refused without costing memory.
         """
         path = Path(path)
-        info = read_info(path)  # ModelFileError: missing, empty, not a zip, a zip that is not ours
+        info = read_info(path)  # ModelFileError: missing, empty, not a zip, not ours, too big
         if info.engine != "keras":
             raise ModelFileError(f"{path}: holds a model of engine {info.engine!r}, not a Keras model")
         arch = info.settings.get("arch")
@@ -213,6 +216,7 @@ class KerasModel(DigitModel):
             raise ModelFileError(f"{path}: saved arch is {arch!r}, expected one of {', '.join(ARCHS)}")
         if path.suffix != ".keras":
             raise ModelFileError(f"{path}: Keras can only read model files whose names end in .keras")
+        check_keras_weights(path)
         try:
             model = keras.saving.load_model(path, safe_mode=True, compile=True)
         except Exception as err:  # Keras raises many types for damaged archives; all mean the same here

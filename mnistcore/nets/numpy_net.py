@@ -30,6 +30,7 @@ from threadpoolctl import ThreadpoolController
 from ..files import atomic_write
 from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
                    check_labels)
+from .saved import NUMPY_WEIGHTS, open_checked
 
 ACTIVATIONS = ("sigmoid", "relu")
 
@@ -314,28 +315,33 @@ class NeuralNetWork(DigitModel):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NeuralNetWork":
-        """Load a network saved by `save`; ModelFileError names the file when anything is off."""
+        """Load a network saved by `save`; ModelFileError names the file when anything is off.
+
+        `open_checked` checks the file first, from the arrays' headers alone: the settings within
+        the format's limits, every array there, float32 and shaped as the settings say. Only then
+        is the network built and are the weights read, so a crafted file costs no memory.
+        """
         path = Path(path)
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in ("wih", "who", "bh", "bo", "info")}
-        except KeyError as err:
-            raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-            raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
-        info = ModelInfo.from_json(str(arrays["info"]), path)
-        if info.engine != "numpy":
-            raise ModelFileError(f"{path}: holds a {info.engine!r} model, not a NumPy network")
-        try:
-            config = NetConfig(**info.settings)
-            net = cls(config.inputnodes, config.hiddennodes, config.outputnodes, config.learningrate,
-                      activation=config.activation, momentum=config.momentum, seed=config.seed)
-        except (TypeError, ValueError) as err:
-            raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
-        for name in ("wih", "who", "bh", "bo"):
+        with open_checked(path) as (f, _, info):
+            if info.engine != "numpy":
+                raise ModelFileError(f"{path}: holds a {info.engine!r} model, not a NumPy network")
+            try:
+                config = NetConfig(**info.settings)
+                net = cls(config.inputnodes, config.hiddennodes, config.outputnodes, config.learningrate,
+                          activation=config.activation, momentum=config.momentum, seed=config.seed)
+            except (TypeError, ValueError) as err:
+                raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
+            try:
+                with np.load(f, allow_pickle=False) as npz:  # the file just checked, not the path again
+                    arrays = {name: npz[name] for name in NUMPY_WEIGHTS}
+            except KeyError as err:
+                raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
+        for name in NUMPY_WEIGHTS:
             expected = getattr(net, name)
             array = arrays[name]
-            if array.shape != expected.shape or array.dtype != DTYPE:
+            if array.shape != expected.shape or array.dtype != DTYPE:  # as built from the settings
                 raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, "
                                      f"expected {DTYPE.__name__} {expected.shape}")
             if not np.isfinite(array).all():

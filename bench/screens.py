@@ -1,0 +1,65 @@
+"""Screenshots of the site's pages at 1280x900 (mouse) and 390x844 (touch), for a person to look at.
+
+    .venv/bin/python bench/screens.py --out /tmp/screens [--pages home draw] [--draw]
+
+Starts the site on 127.0.0.1 with a copy of the shipped model, opens each page in Debian's
+Chromium, and saves PAGE-desktop.png and PAGE-phone.png (full page). With --draw, the Draw page
+is shot again after a 7 is drawn on it (a finger stroke on the phone).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests"), str(Path(__file__).resolve().parent.parent)]
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy  # noqa: E402
+from test_draw_touch import PHONE, touch_stroke  # noqa: E402
+
+PAGES = ["home", "train", "gallery", "draw", "handwriting", "inside"]
+SEVEN = [(0.3, 0.08), (0.85, 0.08), (0.5, 0.92)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("/tmp/screens"))
+    parser.add_argument("--pages", nargs="*", default=PAGES, choices=PAGES)
+    parser.add_argument("--draw", action="store_true", help="also shoot Draw with a 7 drawn on it")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp())
+    with running_site(weights_copy(folder / "weights", None), env={"MNISTLAB_FEEDBACK_DB": str(folder / "lab.db")}) \
+            as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        for device, options in (("desktop", dict(viewport={"width": 1280, "height": 900})), ("phone", PHONE)):
+            page = browser.new_context(**options).new_page()
+            for name in args.pages:
+                page.goto(f"{url}/{'' if name == 'home' else name}")
+                page.locator("h1").first.wait_for(timeout=60_000)
+                page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+                page.wait_for_timeout(1500)  # charts and images finish drawing: a picture, not a measurement
+                page.screenshot(path=args.out / f"{name}-{device}.png", full_page=True)
+                if name == "draw" and args.draw:
+                    canvas = page.locator("canvas.upper-canvas")
+                    box = canvas.bounding_box()
+                    if device == "phone":
+                        touch_stroke(page.context.new_cdp_session(page), box, SEVEN)
+                    else:
+                        page.mouse.move(box["x"] + SEVEN[0][0] * box["width"], box["y"] + SEVEN[0][1] * box["height"])
+                        page.mouse.down()
+                        for x, y in SEVEN[1:]:
+                            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
+                        page.mouse.up()
+                    page.locator("h2", has_text="Prediction").wait_for(timeout=60_000)
+                    page.wait_for_timeout(1500)
+                    page.screenshot(path=args.out / f"draw-drawn-{device}.png")  # the first screen only
+                print(f"{name} ({device}) done", flush=True)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

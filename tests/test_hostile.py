@@ -1,0 +1,172 @@
+"""The hostile visitor: a script that speaks Streamlit's websocket protocol to a real server on
+127.0.0.1 and sends what no browser would. Each attack is bounded in count and time.
+
+What must hold: server memory does not jump on a decompression bomb; malformed values get a
+plain message, never a traceback; names cannot inject Markdown into other visitors' pages;
+passcode guesses are slowed; saved drawings and queue places are capped per client.
+"""
+import base64
+import struct
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+import protocol
+from mnistcore.lab.feedback import FeedbackStore
+from sitetools import drawing, running_site, weights_copy
+
+CANVAS = "bidi_component"
+
+
+def png_bomb(side: int) -> str:
+    """A PNG data URL for a black side x side image: 1 bit per pixel, so small to send and to make,
+    but `side * side * 4` bytes once decoded as RGBA (12000: 576 MB)."""
+    row = b"\x00" + bytes((side + 7) // 8)  # filter byte, then the row's bits
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)  # 1-bit greyscale
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The server process' peak resident memory so far (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc")
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory, mnist):
+    """One server for the module: quick training (2,000 images), small drawing budget."""
+    folder = tmp_path_factory.mktemp("hostile")
+    env = {"MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
+           "MNISTLAB_DRAWINGS_PER_MINUTE": "5"}
+    with running_site(weights_copy(folder / "weights", mnist), env=env) as url:
+        yield url, folder / "lab.db"
+
+
+def draw_page(url: str) -> tuple[protocol.Visitor, str]:
+    visitor = protocol.Visitor(url).open("draw")
+    return visitor, next(c.id for c in visitor.of_type(CANVAS) if "drawable_canvas" in c.component_name)
+
+
+def test_a_decompression_bomb_costs_the_server_nothing(site):
+    url, _ = site
+    visitor, canvas = draw_page(url)
+    bomb = png_bomb(12000)
+    assert len(bomb) < 1_000_000  # under a megabyte to send
+    before = peak_memory_mb(url.pid)
+    for value in (bomb, png_bomb(4096)):  # also a size a real canvas never has
+        visitor.run(protocol.component(canvas, {"drawing": {"raw": {}, "data": value}}))
+        assert "cannot be read" in visitor.text() and "does not fit a 280 x 280 canvas" in visitor.text()
+        assert not visitor.of_type("exception")
+    grew = peak_memory_mb(url.pid) - before
+    print(f"\nserver peak memory before {before:.0f} MB, after two bombs {before + grew:.0f} MB")
+    assert grew < 50
+    visitor.close()
+
+
+@pytest.mark.parametrize("value", [
+    {"drawing": {"raw": {}, "data": "hello"}},                                  # not a data URL
+    {"drawing": {"raw": {}, "data": "data:image/png;base64,!!!not base64!!!"}},  # bad base64
+    {"drawing": {"raw": {}, "data": "data:image/png;base64," + "A" * 800_000}},  # over the byte budget
+    {"drawing": {"raw": {}, "data": "data:image/tiff;base64,SUkqAAgAAAA="}},     # another format
+    {"drawing": {"raw": {}, "data": "data:image/png;base64,iVBORw0KGgo="}},      # a PNG cut short
+    {"drawing": {"raw": {}, "data": 12}}, {"drawing": "a string"}, ["a", "list"], "text", 7,
+])
+def test_malformed_drawings_get_a_message_not_a_traceback(site, value):
+    url, _ = site
+    visitor, canvas = draw_page(url)
+    visitor.run(protocol.component(canvas, value))
+    assert not visitor.of_type("exception"), visitor.text()
+    # A plain message: either it cannot be read, or (a value that is no drawing at all) the hint.
+    assert "cannot be read" in visitor.text() or "Draw a digit (0 to 9)" in visitor.text()
+    assert "Traceback" not in visitor.text() and "/work/" not in visitor.text() and "site-packages" not in visitor.text()
+    visitor.close()
+
+
+def numbered_drawing(n: int) -> dict:
+    """A different drawing for each n (even once cropped and centred): a "1" slanted n ways."""
+    picture = Image.new("L", (28, 28))
+    ImageDraw.Draw(picture).line([(8 + n, 4), (14, 24)], fill=255, width=3)
+    return drawing(np.asarray(picture))
+
+
+def test_saving_drawings_is_capped_per_client(site):
+    url, lab = site
+    visitor, canvas = draw_page(url)
+    before = FeedbackStore(lab).count() if lab.exists() else 0
+    refused = 0
+    for n in range(8):  # five a minute are allowed
+        value = protocol.component(canvas, numbered_drawing(n))
+        visitor.run(value)
+        yes = visitor.widget_id("button", "Yes, it's a")
+        visitor.run(value, protocol.click(yes))
+        refused += "please wait" in visitor.text()
+    assert FeedbackStore(lab).count() - before == 5 and refused == 3
+    visitor.close()
+
+
+def test_names_cannot_carry_markdown_or_pose_as_visitors(site):
+    url, _ = site
+    ada = protocol.Visitor(url).open("train")
+    start = ada.widget_id("button", "Start training")
+    name = ada.widget_id("text_input", "Your name")
+    for bad in ("www.evil-example.com", "__Admin__", "[win](http://evil.example)", "Visitor 3F2A"):
+        ada.run(protocol.text(name, bad), protocol.click(start))
+        assert "Please choose another name" in ada.text() and "Your model is training" not in ada.text()
+    grace = protocol.Visitor(url).open("train")
+    assert "evil" not in grace.text() and "Admin" not in grace.text() and "Start training" in grace.text()
+    ada.close()
+    grace.close()
+
+
+def test_one_client_cannot_hoard_the_queue(site):
+    url, _ = site
+    visitors, outcomes = [], []
+    for n in range(4):  # four sessions of one script, from one address
+        visitor = protocol.Visitor(url).open("train")
+        epochs = visitor.widget_id("number_input", "Epochs")
+        batch = visitor.widget_id("number_input", "Batch size")
+        button = next(b.id for b in visitor.of_type("button") if b.label in ("Start training", "Join the queue"))
+        visitor.run(protocol.number(epochs, 30), protocol.number(batch, 1), protocol.click(button))
+        outcomes.append(visitor.text())
+        visitors.append(visitor)
+    assert "Your model is training" in outcomes[0]
+    assert "You are number 1 in the queue" in outcomes[1]
+    assert all("this device already has 2 runs" in text for text in outcomes[2:])
+    watcher = protocol.Visitor(url).open("train")
+    assert "Waiting (1 of 5 places taken)" in watcher.text()
+    # Leave the queue and stop the run, so the server is idle again.
+    visitors[1].run(protocol.click(visitors[1].widget_id("button", "Leave the queue")))
+    visitors[0].run(protocol.click(visitors[0].widget_id("button", "Stop")))
+    for visitor in visitors + [watcher]:
+        visitor.close()
+
+
+def test_passcode_guesses_are_slowed(tmp_path, small_mnist):
+    env = {"MNISTLAB_PASSCODE": "correct horse battery staple", "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}
+    with running_site(weights_copy(tmp_path / "weights", small_mnist), env=env) as url:
+        answers = []
+        started = time.monotonic()
+        for n in range(10):  # a fresh session for each guess does not help: the address is counted
+            visitor = protocol.Visitor(url).open("train")
+            field, button = visitor.widget_id("text_input", "Passcode"), visitor.widget_id("button", "Unlock")
+            visitor.run(protocol.text(field, f"guess {n}"), protocol.click(button))
+            answers.append("wrong" if "not the passcode" in visitor.text() else
+                           "slowed" if "Too many wrong passcodes" in visitor.text() else visitor.text())
+            visitor.close()
+        seconds = time.monotonic() - started
+        assert answers[:5] == ["wrong"] * 5 and set(answers[5:]) <= {"wrong", "slowed"}
+        assert answers.count("wrong") <= 6  # within these few seconds, one more guess is checked at most
+        print(f"\n{answers.count('wrong')} of 10 guesses checked in {seconds:.1f} s")

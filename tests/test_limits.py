@@ -1,0 +1,66 @@
+"""Budgets: so many a minute per key, and slower after repeated failures. Time is a fake clock."""
+import pytest
+
+from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_rate_limit_counts_per_key_in_a_sliding_window():
+    clock = Clock()
+    limit = RateLimit(3, 60, clock=clock)
+    assert [limit.take("a") for _ in range(3)] == [0, 0, 0]
+    assert limit.take("a") == pytest.approx(60) and limit.take("b") == 0  # others are not held up
+    clock.now += 30
+    assert limit.take("a") == pytest.approx(30)  # refusals are not counted
+    clock.now += 30.001
+    assert limit.take("a") == 0 and limit.take("a") == 0 and limit.take("a") == 0
+    assert limit.take("a") > 0
+
+
+def test_a_rate_limit_forgets_keys_beyond_its_budget():
+    limit = RateLimit(1, 60, clock=Clock())
+    for n in range(MAX_KEYS + 50):
+        limit.take(f"key-{n}")
+    assert len(limit._events) == MAX_KEYS and limit.take(f"key-{MAX_KEYS + 49}") > 0
+
+
+def test_backoff_doubles_after_the_free_failures_and_a_success_clears_it():
+    clock = Clock()
+    backoff = Backoff(free=5, longest=60, free_for={"everyone": 20}, clock=clock)
+    for n in range(1, 5):
+        assert backoff.failed("s1", "everyone") == n and backoff.wait("s1", "everyone") == 0
+    waits = []
+    for _ in range(6):
+        backoff.failed("s1", "everyone")
+        waits.append(backoff.wait("s1", "everyone"))
+    assert waits == [2, 4, 8, 16, 32, 60]  # capped at `longest`
+    assert backoff.wait("s2", "everyone") == 0  # another session: "everyone" has only 10 so far
+    clock.now += 59
+    assert backoff.wait("s1") == pytest.approx(1)
+    backoff.succeeded("s1")
+    assert backoff.wait("s1") == 0
+
+
+def test_backoff_for_everyone_slows_a_script_that_opens_new_sessions():
+    clock = Clock()
+    backoff = Backoff(free=5, free_for={"everyone": 20}, clock=clock)
+    for n in range(25):
+        backoff.failed(f"session-{n}", "everyone")  # a fresh session for every guess
+    assert backoff.wait("session-99", "everyone") == 2 ** 6
+
+
+def test_backoff_forgets_failures_long_ago():
+    clock = Clock()
+    backoff = Backoff(free=2, forget=600, clock=clock)
+    backoff.failed("s")
+    backoff.failed("s")
+    assert backoff.wait("s") == 2
+    clock.now += 601
+    assert backoff.failed("s") == 1 and backoff.wait("s") == 0

@@ -212,8 +212,6 @@ async def step(what: str, action):
 
 async def draw_one(page, digit: int, timeout_ms: float) -> Reading:
     """One stroke on the canvas, then wait for the prediction; then Clear for the next one."""
-    from playwright.async_api import expect
-
     canvas = await page.locator("canvas.upper-canvas").element_handle()
     box = await canvas.bounding_box()
     points = DIGITS[digit]
@@ -234,13 +232,10 @@ async def draw_one(page, digit: int, timeout_ms: float) -> Reading:
                    header.wait_for(timeout=max(1.0, timeout_ms - LOST_CHECK_MS)))
     answered = time.perf_counter()
     match = PREDICTION.search(await header.inner_text())
-    # Clear mounts a new canvas: wait until the old one is gone and the new one is there, or the
-    # next stroke could land on a canvas that is not listening yet.
-    await step("clearing", page.get_by_role("button", name="Clear").click(timeout=timeout_ms))
-    await step("waiting for the old canvas to go", canvas.wait_for_element_state("hidden", timeout=timeout_ms))
+    # Clear is the canvas' own (ui/drawpad.py): it empties the canvas in the browser at once and
+    # sends the empty picture; wait for the hint, so the next answer is the next drawing's.
+    await step("clearing", page.get_by_role("button", name="Reset canvas & history").click(timeout=timeout_ms))
     await step("waiting for the hint", page.get_by_text(HINT).wait_for(timeout=timeout_ms))
-    await step("waiting for the new canvas", expect(page.locator("canvas.upper-canvas")).to_have_count(
-        1, timeout=timeout_ms))  # the old one can linger a moment
     return Reading(digit, int(match.group(1)) if match else None, released, answered)
 
 

@@ -8,7 +8,7 @@ So the checks run from the cheapest up, and nothing is decoded until they pass:
 2. base64 that decodes cleanly;
 3. a PNG signature and header (IHDR) whose width and height are the canvas' own size, times the
    screen's pixel ratio (1 to 4: a phone sends its canvas at 2x or 3x);
-4. only then is it decoded, by Pillow, with its own pixel limit set to the largest size allowed.
+4. only then is it decoded, by Pillow (whose own bomb warning is an error here).
 """
 from __future__ import annotations
 
@@ -72,11 +72,6 @@ def png_size(png: bytes) -> tuple[int, int]:
     if len(png) < 33 or not png.startswith(PNG_SIGNATURE) or png[12:16] != b"IHDR":
         raise DrawingError("the drawing is not a PNG image")
     return struct.unpack(">II", png[16:24])
-
-
-# Pillow's own bomb check, set to the largest drawing read_canvas_png lets through (a 1000-px
-# canvas at MAX_PIXEL_RATIO), as a second line behind the header check.
-Image.MAX_IMAGE_PIXELS = min(Image.MAX_IMAGE_PIXELS or 2**31, (1000 * MAX_PIXEL_RATIO) ** 2)
 
 
 def data_url_from(value: object) -> object:

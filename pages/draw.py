@@ -10,14 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from mnistcore.canvas import data_url_from, read_canvas_png
-from mnistcore.explain.answer import Answer, read_answer
+from mnistcore.explain.answer import Answer, judge, read_answer
 from mnistcore.explain.pictures import enlarge, square
 from mnistcore.lab import compare
 from mnistcore.lab.feedback import FeedbackError, fingerprint
-from mnistcore.preprocess import canvas_steps
+from mnistcore.preprocess import drawing_steps
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad
-from ui.resources import feedback_store, nearest_images, saved_model, store
+from ui.resources import digit_reference, feedback_store, nearest_images, saved_model, store
 from ui.text import public
 from ui.visitor import drawing_budget_problem
 
@@ -55,7 +55,7 @@ def read_drawing():
     the answer can stand above it (on a phone, canvas and answer then fit on one screen)."""
     try:
         data_url = data_url_from(st.session_state.get(CANVAS))
-        return canvas_steps(read_canvas_png(data_url, SIDE, SIDE)) if data_url is not None else None
+        return drawing_steps(read_canvas_png(data_url, SIDE, SIDE)) if data_url is not None else None
     except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
         log.warning("draw: refused a drawing: %s", err)
         return str(err)
@@ -74,13 +74,17 @@ with left, st.container(height=ANSWER_HEIGHT, border=False):
     elif steps is None:
         st.info(HINT, icon=":material/draw:")
     else:
-        answer = read_answer(live.model.predict_proba(steps.centred)[0])
-        st.header(answer.headline, anchor=False)
-        if answer.doubt:
-            st.warning(f"The model is {answer.doubt} ({answer.probability:.0%} against "
-                       f"{answer.runner_up_probability:.0%})")
+        probabilities = live.model.predict_proba(steps.centred)[0]
+        verdict = judge(steps, probabilities, reference=digit_reference())
+        if verdict.kind != "digit":  # too small, a dot, a line, a blob, two digits, not a digit
+            st.info(verdict.message, icon=":material/draw:")
         else:
-            st.caption(f"{answer.probability:.0%} sure.")
+            answer = read_answer(probabilities)  # the model's own figures, for the lab's record
+            st.header(verdict.headline, anchor=False)
+            if verdict.words.startswith("guessing"):
+                st.warning(f"The model is {verdict.words} ({verdict.chance} for {verdict.digit}).")
+            else:
+                st.caption(f"{verdict.words.capitalize()} ({verdict.chance}).")
 with left:
     try:
         draw_pad(CANVAS)
@@ -91,7 +95,7 @@ if answer is None:
     st.stop()
 
 with right:
-    chances = pd.DataFrame({"probability": answer.probabilities}, index=[str(d) for d in range(10)])
+    chances = pd.DataFrame({"probability": verdict.probabilities}, index=[str(d) for d in range(10)])
     st.bar_chart(chances, x_label="digit", y_label="probability", height=180)
 
     st.subheader("Was I right?", anchor=False)

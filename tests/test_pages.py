@@ -13,12 +13,14 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistcore.explain import gallery, pictures
-from mnistcore.explain.answer import read_answer
+from mnistcore.data import load_mnist
+from mnistcore.explain.answer import judge, mnist_reference, read_answer
 from mnistcore.nets import load_model
-from mnistcore.preprocess import canvas_to_mnist
+from mnistcore.preprocess import canvas_to_mnist, drawing_steps
 from mnistcore.lab.store import ModelStore
 from mnistcore.training import LIMITS, TrainSettings
 from ui.resources import slot  # the very slot the pages use: AppTest runs them in this process
+from drawings import pen_digit, pen_line, pen_number, pen_shape
 from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
 from test_slot import FakeClock
 
@@ -369,22 +371,39 @@ def test_draw_reads_a_real_digit(site, mnist):
         assert len(at.image[0].captions) == 4  # the preprocessing steps are shown
 
 
-def test_draw_says_when_it_is_not_sure(site, mnist):
+def test_draw_says_when_it_is_guessing_and_never_100_percent(site, mnist):
     at, folder = site
     (_, _), (x_test, _) = mnist
-    model = load_model(folder / "default.npz")
-    least_sure = np.argsort(model.predict_proba(x_test).max(axis=1))[:50]
-    for i in least_sure:  # one the model is still unsure about after the canvas' preprocessing
-        answer = read_answer(model.predict_proba(canvas_to_mnist(canvas_image(x_test[i])))[0])
-        if not answer.sure:
+    model, reference = load_model(folder / "default.npz"), mnist_reference()
+    least_sure = np.argsort(model.predict_proba(x_test).max(axis=1))[:300]
+    for i in least_sure:  # one the page reads, but only as a guess
+        steps = drawing_steps(canvas_image(x_test[i]))
+        verdict = judge(steps, model.predict_proba(steps.centred)[0], reference=reference)
+        if verdict.kind == "digit" and verdict.words.startswith("guessing"):
             break
     else:
         pytest.skip("the live model is sure of every digit tried")
     visit(at, "pages/draw.py")
     at.session_state["canvas"] = drawing(x_test[i])
     at.run()
-    assert [h.value for h in at.header] == [answer.headline]
-    assert any(answer.doubt in w.value for w in at.warning)
+    assert [h.value for h in at.header] == [verdict.headline]
+    assert any(verdict.words in w.value for w in at.warning)
+    assert not any("100%" in e.value for e in [*at.caption, *at.warning])
+
+
+@pytest.mark.parametrize("what, ink, says", [
+    ("too small", lambda: pen_digit(load_mnist()[1][0][0], 60, 100, 100), "Draw it bigger"),
+    ("a letter", lambda: pen_shape("K", 200), "does not look like a digit"),
+    ("a line", lambda: pen_line(200, 0), "line"),
+    ("two digits", lambda: pen_number(load_mnist()[1][0][1], load_mnist()[1][0][2]), "two digits"),
+])
+def test_draw_says_plainly_what_is_not_a_digit(site, what, ink, says):
+    at, _ = site
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing((ink() * 255).astype(np.uint8))
+    at.run()
+    assert not at.header and not at.exception, what  # no confident digit
+    assert says in at.info[0].value, (what, at.info[0].value)
 
 
 def test_draw_says_draw_on_a_blank_or_dotted_canvas(site):

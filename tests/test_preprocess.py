@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from drawings import CANVAS, as_canvas, draw
+from drawings import CANVAS, as_canvas, draw, pen_dot, pen_line, pen_number, pen_strokes
 from mnistcore.nets import load_model
-from mnistcore.preprocess import canvas_steps, canvas_to_mnist, resize, stroke_width
+from mnistcore.preprocess import canvas_steps, canvas_to_mnist, drawing_steps, resize, stroke_width
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,52 @@ def test_stroke_width_of_a_bar():
     bar = np.zeros((100, 100), bool)
     bar[10:90, 40:46] = True
     assert 5 < stroke_width(bar) <= 6
+
+
+# ---------------------------------------------------------------------------- the ink's shape
+
+
+def test_a_dot_comes_through_with_its_shape_for_the_draw_page():
+    # drawing_steps refuses only a blank canvas: what a drawing is, is answer.judge's to say.
+    dot = pen_dot((140, 90))
+    steps = drawing_steps(as_canvas(dot))
+    assert steps is not None and steps.centred.shape == (28, 28)
+    assert 21 <= steps.shape.height <= 24 and 21 <= steps.shape.pen <= 24  # one tap of the 22-px pen
+    assert steps.shape.pens < 1.2
+    assert drawing_steps(np.zeros((CANVAS, CANVAS), np.uint8)) is None
+    # Scripts and photos still get None for a dot, as before.
+    assert canvas_steps(as_canvas(dot)) is None and canvas_to_mnist(as_canvas(dot)) is None
+    line = as_canvas(pen_line(200, 90))
+    assert np.array_equal(canvas_steps(line).centred, drawing_steps(line).centred)
+
+
+@pytest.mark.parametrize("angle, tilt", [(90, 0), (0, 90), (45, 45), (120, 30)])
+def test_a_straight_stroke_is_measured_as_one(angle, tilt):
+    shape = drawing_steps(as_canvas(pen_line(200, angle))).shape
+    assert abs(shape.tilt - tilt) < 2
+    assert 21 <= shape.pen <= 24 and shape.across < 1.15 * shape.pen  # as wide as the pen, no wider
+    assert 190 <= shape.along <= 205 and shape.parts == 1 and shape.holes == 0
+    assert abs(shape.pens - max(shape.height, shape.width) / shape.pen) < 1e-9
+
+
+def test_loops_pieces_and_columns_are_counted(mnist):
+    ring = pen_strokes([[(140 + 80 * np.cos(a), 140 + 80 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 60)]])
+    eight = pen_strokes([[(140 + 50 * np.sin(2 * a), 140 + 100 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 80)]])
+    assert drawing_steps(as_canvas(ring)).shape.holes == 1
+    assert drawing_steps(as_canvas(eight)).shape.holes == 2
+    assert drawing_steps(as_canvas(eight)).shape.columns == 1
+    x_test, y_test = mnist[1]
+    one, two = x_test[np.flatnonzero(y_test == 1)[0]], x_test[np.flatnonzero(y_test == 2)[0]]
+    number = drawing_steps(as_canvas(pen_number(one, two))).shape
+    assert number.parts == 2 and number.columns == 2
+    five = pen_strokes([[(100, 40), (180, 40)], [(100, 80), (100, 120), (160, 130), (170, 190), (100, 220)]])
+    assert drawing_steps(as_canvas(five)).shape.parts == 2   # a 5 with its bar apart ...
+    assert drawing_steps(as_canvas(five)).shape.columns == 1  # ... is one digit, not two
+
+
+def test_the_shape_is_measured_in_the_drawings_own_pixels():
+    ink = pen_line(200, 60)
+    small, big = drawing_steps(as_canvas(ink)).shape, drawing_steps(as_canvas(np.kron(ink, np.ones((3, 3))))).shape
+    assert big.canvas == 3 * small.canvas and abs(big.height - 3 * small.height) <= 3
+    for ratio in ("extent", "pens", "aspect"):
+        assert abs(getattr(big, ratio) / getattr(small, ratio) - 1) < 0.05, ratio

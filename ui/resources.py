@@ -33,6 +33,17 @@ def mnist():
     st.stop()
 
 
+def digit_reference():
+    """What MNIST's digits look like (to tell a digit from a scribble), or None without MNIST:
+    the Draw page then still answers, with one check fewer."""
+    try:
+        with st.spinner("Getting to know MNIST's digits…"):
+            return services.digit_reference()
+    except (MnistUnavailable, ValueError, OSError) as err:
+        log.warning("draw: no MNIST reference for judging drawings: %s", err)
+        return None
+
+
 def nearest_images():
     """The finder over MNIST's training images (built once per server) and (x_train, y_train)."""
     (x_train, y_train), _ = mnist()  # shows what to do and stops the page when MNIST is missing

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from typing import Callable, TypeVar
 
 from ..data import load_mnist, resolve_data_dir
+from ..explain.answer import DigitReference
 from ..explain.inside import NearestImages
 from ..nets import DigitModel, load_model
 from . import config
@@ -121,6 +122,13 @@ def mnist():
 def nearest_images() -> NearestImages:
     """The nearest-image finder over MNIST's 60,000 training images."""
     return _once(("nearest", str(resolve_data_dir().resolve())), lambda: NearestImages(mnist()[0][0]))
+
+
+def digit_reference() -> DigitReference:
+    """What MNIST's training digits look like, digit by digit: how the Draw page tells a digit
+    from a letter or a scribble (mnistcore.explain.answer.judge)."""
+    return _once(("digit reference", str(resolve_data_dir().resolve())),
+                 lambda: DigitReference(*mnist()[0]))
 
 
 def saved_model(name: str) -> DigitModel:

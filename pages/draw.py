@@ -14,6 +14,7 @@ from mnistcore.explain.answer import Answer, judge, read_answer
 from mnistcore.explain.pictures import enlarge, square
 from mnistcore.lab import compare
 from mnistcore.lab.feedback import FeedbackError, fingerprint
+from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
 from mnistcore.preprocess import drawing_steps
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad
@@ -21,6 +22,9 @@ from ui.resources import digit_reference, feedback_store, nearest_images, saved_
 from ui.text import public
 from ui.visitor import drawing_budget_problem
 
+SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
+CAMERA, UPLOAD = "camera", "upload"
+PAPER_HINT = "Write a digit on paper with a dark pen, large, then take a photo of it or upload one."
 ANSWER_HEIGHT = 110  # pixels above the canvas for the answer, the hint or a problem
 CANVAS = "canvas"  # the canvas' key: tests hand it a drawing through st.session_state["canvas"]
 log = logging.getLogger("mnistlab")
@@ -50,32 +54,49 @@ def save_picked(key: str, *args) -> None:
 
 
 def read_drawing():
-    """The drawing's preprocessing steps (None while nothing is drawn), or the page says why it
-    cannot be read and stops. Read from the canvas' value before the canvas is drawn, so that
-    the answer can stand above it (on a phone, canvas and answer then fit on one screen)."""
+    """The drawing's preprocessing steps, None while nothing is drawn, or why it cannot be read.
+
+    Read from the canvas' value before the canvas is drawn, so that the answer can stand above
+    it (on a phone, canvas and answer then fit on one screen)."""
     try:
         data_url = data_url_from(st.session_state.get(CANVAS))
         return drawing_steps(read_canvas_png(data_url, SIDE, SIDE)) if data_url is not None else None
     except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
         log.warning("draw: refused a drawing: %s", err)
-        return str(err)
+        return f"This drawing cannot be read: {err}. Clear it and try again."
+
+
+def read_paper():
+    """The photo's preprocessing steps (the newest of camera and upload), None while there is no
+    photo or it shows no digit, or why it cannot be read."""
+    picture = st.session_state.get(CAMERA) or st.session_state.get(UPLOAD)
+    if picture is None:
+        return None
+    try:
+        return photo_steps(read_photo(picture.getvalue()))
+    except ValueError as err:  # PhotoError, or a picture preprocessing cannot use
+        log.warning("draw: refused a photo: %s", err)
+        return f"This picture cannot be read: {err}. Try another one."
 
 
 open_page("Draw a digit")
 live = require_live_model()
-steps = read_drawing()
+on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
+                                key="source", label_visibility="collapsed") == "paper"
+steps = read_paper() if on_paper else read_drawing()
 
 left, right = st.columns([1, 1], gap="large")
 with left, st.container(height=ANSWER_HEIGHT, border=False):
     # A fixed height: the canvas below must not move between strokes (a 4 is drawn in two).
     answer = None
     if isinstance(steps, str):
-        st.error(f"This drawing cannot be read: {steps}. Clear it and try again.")
+        st.error(steps)
     elif steps is None:
-        st.info(HINT, icon=":material/draw:")
+        st.info(PAPER_HINT if on_paper else HINT, icon=":material/photo_camera:" if on_paper else ":material/draw:")
     else:
         probabilities = live.model.predict_proba(steps.centred)[0]
-        verdict = judge(steps, probabilities, reference=digit_reference())
+        # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
+        verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference())
         if verdict.kind != "digit":  # too small, a dot, a line, a blob, two digits, not a digit
             st.info(verdict.message, icon=":material/draw:")
         else:
@@ -86,11 +107,16 @@ with left, st.container(height=ANSWER_HEIGHT, border=False):
             else:
                 st.caption(f"{verdict.words.capitalize()} ({verdict.chance}).")
 with left:
-    try:
-        draw_pad(CANVAS)
-    except Exception:  # noqa: BLE001 - what the browser sent broke the component: say so, log the rest
-        log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
-        st.error("This drawing cannot be read. Clear it and try again.")
+    if on_paper:
+        st.camera_input("Take a photo of a digit on paper", key=CAMERA)
+        st.file_uploader("…or upload a picture (on a phone: your camera app)", type=["jpg", "jpeg", "png", "webp"],
+                         key=UPLOAD, max_upload_size=MAX_BYTES // 2**20)
+    else:
+        try:
+            draw_pad(CANVAS)
+        except Exception:  # noqa: BLE001 - what the browser sent broke the component: say so, log the rest
+            log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
+            st.error("This drawing cannot be read. Clear it and try again.")
 if answer is None:
     st.stop()
 

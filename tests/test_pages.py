@@ -7,22 +7,25 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnistcore.explain import gallery, pictures
+from drawings import pen_digit, pen_line, pen_number, pen_shape
 from mnistcore.data import load_mnist
+from mnistcore.explain import gallery, pictures
 from mnistcore.explain.answer import judge, mnist_reference, read_answer
+from mnistcore.lab.store import ModelStore
 from mnistcore.nets import load_model
 from mnistcore.preprocess import canvas_to_mnist, drawing_steps
-from mnistcore.lab.store import ModelStore
 from mnistcore.training import LIMITS, TrainSettings
-from ui.resources import slot  # the very slot the pages use: AppTest runs them in this process
-from drawings import pen_digit, pen_line, pen_number, pen_shape
 from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
 from test_slot import FakeClock
+from ui.resources import slot  # the very slot the pages use: AppTest runs them in this process
+
+DATA = Path(__file__).resolve().parent / "data"  # photos for the photo path
 
 # ---------------------------------------------------------------------------- gallery logic
 
@@ -477,3 +480,17 @@ print(sorted(name for name in ("tensorflow", "keras", "mnistcore.nets.keras_net"
                           cwd=APP.parent, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_draw_reads_a_digit_on_paper_from_a_photo(site):
+    """The photo path with a real JPEG (a synthetic phone photo: paper, shadow, a table edge)."""
+    at, _ = site
+    visit(at, "pages/draw.py")
+    at.segmented_control(key="source").set_value("paper").run()
+    assert "take a photo" in at.info[0].value and at.camera_input
+    photo = (DATA / "photo_7_table_edge.jpg").read_bytes()
+    at.file_uploader(key="upload").upload("digit.jpg", photo, "image/jpeg").run()
+    assert not at.exception and [h.value for h in at.header] == ["Prediction: 7"]
+    assert "What the model sees" in [s.value for s in at.subheader]
+    at.file_uploader(key="upload").upload("notes.jpg", b"%PDF-1.4 not a picture", "image/jpeg").run()
+    assert not at.header and "cannot be read" in at.error[0].value

@@ -14,8 +14,9 @@ PIP_TOOLS := pip-tools==7.6.2
 run: data
 	$(BIN)/python -m streamlit run streamlit_app.py --browser.gatherUsageStats false $(ARGS)
 
+# Two workers, one test file each at a time (--dist loadfile: a file's server is started once).
 test: data
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 
 setup: $(STAMP)
 

@@ -3,6 +3,7 @@
 Each test points the site at its own copy of the weights (MNISTLAB_WEIGHTS_DIR), so nothing here
 touches weights/ in the project.
 """
+import io
 import json
 import os
 import subprocess
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from drawings import pen_digit, pen_line, pen_number, pen_shape
@@ -494,3 +496,8 @@ def test_draw_reads_a_digit_on_paper_from_a_photo(site):
     assert "What the model sees" in [s.value for s in at.subheader]
     at.file_uploader(key="upload").upload("notes.jpg", b"%PDF-1.4 not a picture", "image/jpeg").run()
     assert not at.header and "cannot be read" in at.error[0].value
+    blank = Image.new("L", (640, 480), 200)  # grey paper, nothing written on it
+    buffer = io.BytesIO()
+    blank.save(buffer, format="JPEG")
+    at.file_uploader(key="upload").upload("blank.jpg", buffer.getvalue(), "image/jpeg").run()
+    assert not at.header and "No digit found" in at.error[0].value

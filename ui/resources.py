@@ -4,6 +4,7 @@ told why and the page stops."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import streamlit as st
 
@@ -31,6 +32,21 @@ def mnist():
                  f"Delete the folder's contents and reload this page to download them again, "
                  f"or ask whoever runs the lab server to run `python -m mnistcore fetch`.")
     st.stop()
+
+
+def warm_up() -> None:
+    """Start making what Draw's first answer needs (MNIST's digit reference, the nearest-image
+    index) in the background, so that the visitor's first stroke is not kept waiting for them."""
+    def make():
+        try:
+            services.digit_reference()
+            services.nearest_images()
+        except Exception:  # noqa: BLE001 - the page itself says what is wrong when it needs them
+            log.warning("draw: warming up failed", exc_info=True)
+
+    if not st.session_state.get("warming_up"):
+        st.session_state.warming_up = True
+        threading.Thread(target=make, daemon=True, name="warm-up").start()
 
 
 def digit_reference():

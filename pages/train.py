@@ -77,8 +77,9 @@ def settings_form(me, busy: bool) -> None:
     if settings.train_limit:
         st.caption(f"Test mode: training on the first {settings.train_limit:,} images only "
                    f"({config.TRAIN_LIMIT_ENV} is set).")
-    if name_problem(name):
-        st.error(f"Please choose another name: {name_problem(name)}.")
+    problem = name_problem(name)
+    if problem:
+        st.error(f"Please choose another name: {problem}.")
         return
     try:
         settings.validate()

@@ -158,8 +158,17 @@ def loss_and_accuracy(proba: np.ndarray, labels: np.ndarray) -> tuple[float, flo
     return loss, float(np.mean(proba.argmax(axis=1) == y))
 
 
-def check_fit_settings(epochs: int, batch_size: int) -> None:
+def fit_data(images: np.ndarray, labels: np.ndarray, epochs: int, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """What every engine's `fit` checks first: (images as_batch'd (n, 784), labels int64 (n,)).
+
+    ValueError for a bad epochs or batch_size, mismatched labels, or no images at all.
+    """
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:
         raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    x = as_batch(images)
+    y = check_labels(labels, len(x))
+    if len(x) == 0:
+        raise ValueError("fit needs at least one training image, got 0")
+    return x, y

@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write
-from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                   check_labels)
+from .base import Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, fit_data
 from .saved import KERAS_INFO_ENTRY, check_keras_weights, read_info
 
 
@@ -137,12 +136,9 @@ class KerasModel(DigitModel):
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
         epoch restores the weights of the last complete epoch. Returns self.
         """
-        check_fit_settings(epochs, batch_size)
-        x = self._inputs(as_batch(images))
-        y = check_labels(labels, len(x))
+        x, y = fit_data(images, labels, epochs, batch_size)
+        x = self._inputs(x)
         n = len(x)
-        if n == 0:
-            raise ValueError("fit needs at least one training image, got 0")
         targets = keras.utils.to_categorical(y, 10).astype(np.float32)  # (n, 10) one-hot
         if self.seed is not None:
             # Fit's shuffling draws from TensorFlow's global generator, which anything else in

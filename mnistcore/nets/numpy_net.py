@@ -28,8 +28,7 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
-from .base import (Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, check_fit_settings,
-                   check_labels)
+from .base import Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, fit_data
 from .saved import NUMPY_WEIGHTS, open_checked
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -217,14 +216,11 @@ class NeuralNetWork(DigitModel):
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
         epoch restores the weights of the last complete epoch. Returns self.
         """
-        check_fit_settings(epochs, batch_size)
-        x = self._scale(as_batch(images))
-        y = check_labels(labels, len(x))
+        x, y = fit_data(images, labels, epochs, batch_size)
+        x = self._scale(x)
         if x.shape[1] != self.inodes or self.onodes != 10:
             raise ValueError(f"fit needs a 784-input, 10-output network, this one is {self.info.architecture}")
         n = len(x)
-        if n == 0:
-            raise ValueError("fit needs at least one image, got none")
         low, high = (0.01, 0.99) if self.activation == "sigmoid" else (0.0, 1.0)
         target_rows = np.full((10, 10), low, DTYPE) + np.eye(10, dtype=DTYPE) * (high - low)
         started = time.perf_counter()

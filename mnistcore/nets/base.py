@@ -4,8 +4,9 @@ Every model (NumPy `NeuralNetWork`, Keras `KerasModel`) has:
 - `info`: a `ModelInfo` (what it is, how it was trained, how well it does);
 - `predict_proba(images) -> (n, 10)` float32, rows summing to 1, columns in digit order;
 - `predict(images) -> (n,)` digits as int64;
-- `fit(images, labels, epochs=, batch_size=, on_batch=, on_epoch=, validation=)` reporting
-  `Progress`; a callback that returns True stops training (as in scipy.optimize);
+- `fit(images, labels, epochs=, batch_size=, on_batch=, on_epoch=, validation=, augment=)`
+  reporting `Progress`; a callback that returns True stops training (as in scipy.optimize);
+  `augment` distorts each mini-batch as it is drawn (never the stored images);
 - `save(path)`, written atomically; `mnistcore.nets.load_model(path)` reads any saved model back.
 `predict` and `score` are given here once, from `predict_proba`.
 Images may be uint8 0-255 or float 0-1, shaped (n, 28, 28) or (n, 784), or one (28, 28) image.
@@ -85,6 +86,9 @@ class Progress:
 
 
 Callback = Callable[[Progress], "bool | None"]
+# A training-time distortion: (B, 784) float32 images in [0, 1] and the model's random generator
+# in, the same shape and range out (see mnistcore.augment). Applied to each mini-batch as drawn.
+Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 
 
 class DigitModel:
@@ -106,7 +110,8 @@ class DigitModel:
 
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "DigitModel":
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            augment: Augment | None = None) -> "DigitModel":
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -172,3 +177,16 @@ def fit_data(images: np.ndarray, labels: np.ndarray, epochs: int, batch_size: in
     if len(x) == 0:
         raise ValueError("fit needs at least one training image, got 0")
     return x, y
+
+def augmented(augment: Augment, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """augment(batch, rng), checked: float32 of the batch's shape, finite, in [0, 1].
+
+    A bug in a distortion must stop the run with its name, not train on garbage.
+    """
+    out = augment(batch, rng)
+    if not isinstance(out, np.ndarray) or out.shape != batch.shape or out.dtype != np.float32:
+        raise ValueError(f"augment must return float32 {batch.shape}, got "
+                         f"{getattr(out, 'dtype', type(out).__name__)} {getattr(out, 'shape', '')}")
+    if out.size and not (np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0):
+        raise ValueError("augment must return finite pixels in [0, 1]")
+    return out

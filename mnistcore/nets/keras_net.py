@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..files import atomic_write
-from .base import Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, fit_data
+from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
 from .saved import KERAS_INFO_ENTRY, check_keras_weights, read_info
 
 
@@ -130,14 +130,15 @@ class KerasModel(DigitModel):
 
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "KerasModel":
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            augment: Augment | None = None) -> "KerasModel":
         """Train on images (n, 28, 28) or (n, 784) with digit labels (n,), shuffled each epoch.
 
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
-        epoch restores the weights of the last complete epoch. Returns self.
+        epoch restores the weights of the last complete epoch. `augment` distorts each batch as
+        it is drawn (the same NumPy function the NumPy engines use). Returns self.
         """
         x, y = fit_data(images, labels, epochs, batch_size)
-        x = self._inputs(x)
         n = len(x)
         targets = keras.utils.to_categorical(y, 10).astype(np.float32)  # (n, 10) one-hot
         if self.seed is not None:
@@ -146,8 +147,12 @@ class KerasModel(DigitModel):
             # Adding the epochs already trained gives a continued run a fresh (but fixed) order.
             keras.utils.set_random_seed((self.seed + self.info.epochs) % 2**32)
         bridge = _ProgressBridge(self, n, int(epochs), int(batch_size), on_batch, on_epoch, validation)
-        self.model.fit(x, targets, epochs=int(epochs), batch_size=int(batch_size), shuffle=True,
-                       callbacks=[bridge], verbose=0)
+        if augment is None:
+            self.model.fit(self._inputs(x), targets, epochs=int(epochs), batch_size=int(batch_size),
+                           shuffle=True, callbacks=[bridge], verbose=0)
+        else:
+            batches = _AugmentedBatches(x, targets, int(batch_size), augment, self._inputs, self.seed)
+            self.model.fit(batches, epochs=int(epochs), callbacks=[bridge], verbose=0)
         self.stopped_ = bridge.completed < epochs
         self.info = self.info.trained(self.info.epochs + bridge.completed, int(batch_size), n,
                                       time.perf_counter() - bridge.started)
@@ -229,6 +234,30 @@ class KerasModel(DigitModel):
         net.info = info
         net.history_ = []
         return net
+
+
+class _AugmentedBatches(keras.utils.PyDataset):
+    """Shuffled mini-batches of (n, 784) images, each distorted by `augment` as Keras asks for it.
+
+    Runs in the training thread (no workers): the distortions are vectorised NumPy already.
+    """
+
+    def __init__(self, x, targets, batch_size, augment, shape, seed):
+        super().__init__()
+        self.x, self.targets, self.batch_size = x, targets, batch_size
+        self.augment, self.shape = augment, shape
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x))
+
+    def __len__(self):
+        return -(-len(self.x) // self.batch_size)
+
+    def __getitem__(self, index):
+        idx = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        return self.shape(augmented(self.augment, self.x[idx], self.rng)), self.targets[idx]
+
+    def on_epoch_end(self):
+        self.order = self.rng.permutation(len(self.x))
 
 
 class _ProgressBridge(keras.callbacks.Callback):

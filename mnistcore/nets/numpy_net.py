@@ -28,7 +28,7 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
-from .base import Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, fit_data
+from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
 from .saved import NUMPY_WEIGHTS, open_checked
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -210,14 +210,17 @@ class NeuralNetWork(DigitModel):
 
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> "NeuralNetWork":
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            augment: Augment | None = None) -> "NeuralNetWork":
         """Train on images (n, 28, 28) or (n, 784) with digit labels (n,) in shuffled mini-batches.
 
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
-        epoch restores the weights of the last complete epoch. Returns self.
+        epoch restores the weights of the last complete epoch. `augment` distorts each batch as
+        it is drawn. Returns self.
         """
         x, y = fit_data(images, labels, epochs, batch_size)
-        x = self._scale(x)
+        if augment is None:
+            x = self._scale(x)  # once for all; with augment, each distorted batch is scaled instead
         if x.shape[1] != self.inodes or self.onodes != 10:
             raise ValueError(f"fit needs a 784-input, 10-output network, this one is {self.info.architecture}")
         n = len(x)
@@ -226,12 +229,14 @@ class NeuralNetWork(DigitModel):
         started = time.perf_counter()
         threads = _single_blas_thread() if batch_size < SINGLE_THREAD_BELOW else contextlib.nullcontext()
         with threads:
-            completed = self._epochs(x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation, started)
+            completed = self._epochs(x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation,
+                                     started, augment)
         self.stopped_ = completed < epochs
         self.info = self.info.trained(self.info.epochs + completed, batch_size, n, time.perf_counter() - started)
         return self
 
-    def _epochs(self, x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation, started) -> int:
+    def _epochs(self, x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation, started,
+                augment=None) -> int:
         """fit's loop; returns the number of complete epochs."""
         n = len(x)
         saved = self._snapshot()
@@ -244,6 +249,8 @@ class NeuralNetWork(DigitModel):
             for begin in range(0, n, batch_size):
                 idx = order[begin : begin + batch_size]
                 xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
+                if augment is not None:
+                    xb = self._scale(augmented(augment, xb, self._rng))
                 yb = y[idx]
                 loss, out = self._step(xb, target_rows[yb])
                 loss_sum += loss

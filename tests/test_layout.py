@@ -9,7 +9,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # package); never from a higher layer, nor from another entry of its own layer.
 LAYERS = [
     ["mnistcore.paths", "mnistcore.files"],          # where files live; writing them safely
-    ["mnistcore.data", "mnistcore.preprocess"],      # MNIST; a drawing made MNIST-like, step by step
+    ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment"],  # MNIST; a drawing made MNIST-like; distortions
     ["mnistcore.canvas", "mnistcore.photo"],         # what the browser sends: a drawing, a photo of paper
     ["mnistcore.nets"],                              # the model interface, file format, both engines
     ["mnistcore.evaluation", "mnistcore.tutorial"],  # how well a model does; the tutorial's entry point

@@ -3,6 +3,10 @@
 A page view costs one page of drawings, not the whole collection: the report is worked out once
 per (live model, drawings) for everybody (mnistcore.lab.handwriting.HandwritingReports), the
 gallery reads only the drawings it shows, and the downloads are made once and shared.
+
+The accuracy counts only drawings whose labels stand and that the live model did not train on.
+Labels every model strongly disagrees with are held; whoever may train (the passcode, in demo
+mode) accepts or rejects them here, a page at a time.
 """
 import logging
 
@@ -10,25 +14,142 @@ import pandas as pd
 import streamlit as st
 
 from mnistcore.explain import gallery
-from mnistcore.explain.pictures import tiles
+from mnistcore.explain.pictures import enlarge, tiles
 from mnistcore.lab import handwriting
-from mnistcore.lab.feedback import FeedbackError
+from mnistcore.lab.feedback import ACCEPTED, REJECTED, FeedbackError
 from ui.chrome import open_page, require_live_model
 from ui.resources import feedback_store, handwriting_reports, mnist, store
 from ui.text import public
+from ui.visitor import access, client, may_train, unlock
 
+HELD_PER_PAGE = 6  # held drawings an operator sees at a time: one decision can take them all
+CARD_WIDTH = 300   # pixels: a held drawing's card fits a 390 px phone, and three sit side by side on a laptop
+# A small picture's fullscreen button shows on hover, and on a phone a tap leaves it showing over
+# the Accept button below: the held drawings' pictures go without it.
+CARD_STYLE = '<style>div[class*="st-key-held-"] [data-testid="stElementToolbar"] { display: none; }</style>'
 log = logging.getLogger("mnistlab")
+
+
+def decide(ids: list[int], decision: str) -> None:
+    """Accept or reject these held drawings (a button's callback), and say what happened."""
+    if not may_train():  # checked again at the click: the passcode may have changed since the page was drawn
+        st.session_state.review_notice = ("error", "Reviewing needs the lab's passcode.")
+        return
+    try:
+        changed = feedback_store().review(ids, decision)
+    except (FeedbackError, ValueError) as err:
+        log.error("lab handwriting: review of %s failed: %s", ids, err)
+        st.session_state.review_notice = ("error", f"That could not be saved: {public(err)}")
+        return
+    log.info("lab handwriting: client %s %s %d of drawings %s", client(), decision, changed, ids)
+    done = f"{decision.capitalize()} {changed} drawing{'' if changed == 1 else 's'}."
+    if changed < len(ids):  # another operator, or the visitor's undo, was first
+        done += f" {len(ids) - changed} had been decided or undone already."
+    st.session_state.review_notice = ("success", done)
+
+
+def review_section(report: handwriting.HandwritingReport) -> None:
+    """The held drawings: how many, and for whoever may train, each with Accept and Reject."""
+    st.subheader("Held for review")
+    st.caption(f"{report.held:,} drawing{'' if report.held == 1 else 's'} whose label every model strongly "
+               "disagrees with (a mis-tap, perhaps): not counted as the model's mistakes, and not trained on until "
+               "someone running the lab accepts them.")
+    rules = access()
+    if not may_train(rules):
+        if rules.passcode is not None:
+            with st.expander("Review them (needs the lab's passcode)", icon=":material/lock:"):
+                given = st.text_input("Passcode", type="password", key="review_passcode")
+                if st.button("Unlock", icon=":material/lock_open:", key="review_unlock"):
+                    problem = unlock(given, rules)
+                    if problem is None:
+                        st.rerun()
+                    st.error(problem)
+        return
+    pages = max(1, -(-report.held // HELD_PER_PAGE))
+    if st.session_state.get("review_page", 1) > pages:  # fewer pages than before: decisions were made
+        del st.session_state["review_page"]
+    number = st.pagination(pages, key="review_page") if pages > 1 else 1
+    try:
+        held = feedback_store().held(HELD_PER_PAGE, offset=(number - 1) * HELD_PER_PAGE)
+    except FeedbackError as err:
+        log.error("lab handwriting: the held drawings cannot be read: %s", err)
+        st.error(f"The held drawings cannot be read: {public(err)}")
+        return
+    if len(held) == 0:
+        return
+    ids = [int(i) for i in held.ids]
+    st.html(CARD_STYLE)
+    # Cards of a fixed width in a wrapping row: one under another on a phone, a grid on a wide screen.
+    with st.container(horizontal=True, wrap=True):
+        for k, drawing_id in enumerate(ids):
+            with st.container(border=True, width=CARD_WIDTH, key=f"held-{drawing_id}"):
+                with st.container(horizontal=True, vertical_alignment="center"):
+                    st.image(enlarge(held.images[k], 56), width=56)
+                    # Only digits and numbers here, nothing a visitor typed.
+                    st.markdown(f"Labelled **{held.labels[k]}**  \nthe model read **{held.predicted[k]}**, "
+                                f"{held.confidence[k]:.0%} sure")
+                with st.container(horizontal=True):
+                    st.button("Accept", key=f"accept-{drawing_id}", icon=":material/check:", on_click=decide,
+                              args=([drawing_id], ACCEPTED))
+                    st.button("Reject", key=f"reject-{drawing_id}", icon=":material/close:", on_click=decide,
+                              args=([drawing_id], REJECTED))
+    if len(ids) > 1:
+        with st.container(horizontal=True):
+            st.button(f"Accept these {len(ids)}", key="accept-page", on_click=decide, args=(ids, ACCEPTED))
+            st.button(f"Reject these {len(ids)}", key="reject-page", on_click=decide, args=(ids, REJECTED))
+
+
+def measured_section(report: handwriting.HandwritingReport, on_mnist) -> None:
+    """Digit by digit, and the drawings it reads wrong (a page at a time)."""
+    st.subheader("Digit by digit")
+    table = pd.DataFrame(handwriting.per_digit(report, on_mnist))
+    st.dataframe(table, hide_index=True, column_config={
+        "digit": st.column_config.NumberColumn("Digit"),
+        "drawings": st.column_config.ProgressColumn("Drawings", min_value=0, max_value=int(report.counts.max()),
+                                                    format="%d"),
+        "lab accuracy": st.column_config.ProgressColumn("On the lab's drawings", min_value=0.0, max_value=1.0,
+                                                        format="percent"),
+        "MNIST test accuracy": st.column_config.ProgressColumn("On MNIST's test digits", min_value=0.0,
+                                                               max_value=1.0, format="percent"),
+    })
+
+    st.subheader("What it gets wrong")
+    only_mistakes = st.toggle("Only mistakes", value=True, key="lab_only_mistakes")
+    shown = gallery.select(report.labels, report.evaluation.predictions, report.evaluation.confidence,
+                           gallery.GalleryFilter(only_mistakes=only_mistakes))
+    if len(shown) == 0:
+        st.success("The live model reads every drawing right.", icon=":material/celebration:")
+    else:
+        pages = gallery.page_count(len(shown))
+        if st.session_state.get("lab_page", 1) > pages:  # fewer pages than before (the toggle changed)
+            del st.session_state["lab_page"]
+        number = st.pagination(pages, key="lab_page") if pages > 1 else 1
+        page = gallery.page(shown, number)
+        try:
+            drawings = feedback_store().rows(report.ids[page])  # only the drawings on this page
+        except (FeedbackError, KeyError) as err:
+            log.error("lab handwriting: a page of drawings cannot be read: %s", err)
+            st.error(f"The drawings on this page cannot be read: {public(err)}")
+            return
+        st.caption("Under each drawing: what the live model reads now and how sure it is; mistakes are framed in "
+                   "red (\"✗ 4, is 9\": it read 4, the visitor drew a 9).")
+        st.image(tiles(drawings.images, report.mistakes[page]),
+                 caption=gallery.captions(report.labels, report.evaluation.predictions,
+                                          report.evaluation.confidence, page))
+
+
 open_page("Lab handwriting")
 live = require_live_model()
+trained_up_to = handwriting.trained_up_to(live.info)
 try:
     lab = feedback_store()
     with st.spinner("The live model is reading the lab's drawings…"):  # only the first visitor after a change waits
-        report = handwriting_reports().report(live.id, live.model)
+        report = handwriting_reports().report(live.id, live.model, trained_up_to or 0)
 except (FeedbackError, OSError) as err:
     log.error("lab handwriting: the drawings cannot be read: %s", err)
     st.error(f"The lab's drawings cannot be read: {public(err)}")
     st.stop()
-if len(report) == 0:
+if report.collected == 0:
     st.info("No drawings yet. Draw a digit on the Draw page and tell the model whether it was right: "
             "every answer is collected here, to see how well the model reads the lab's own handwriting.",
             icon=":material/draw:")
@@ -40,55 +161,42 @@ with st.spinner("The live model is reading the 10,000 test digits…"):
     on_mnist = store().evaluation(live, x_test, y_test)
 
 a, b, c = st.columns(3)
-a.metric("On the lab's drawings", f"{report.evaluation.accuracy:.2%}",
-         help="The live model, reading every drawing visitors labelled.")
+a.metric("On the lab's drawings", f"{report.evaluation.accuracy:.2%}" if len(report) else "—",
+         help="The live model, reading the drawings it did not train on, whose labels stand.")
 b.metric("On MNIST's test digits", f"{on_mnist.accuracy:.2%}", help="The same model, on MNIST's 10,000 test digits.")
-c.metric("Drawings collected", f"{len(report):,}",
-         help=f"When they were drawn, the model live at the time read {report.accuracy_then:.0%} of them right.")
-
-st.subheader("Digit by digit")
-table = pd.DataFrame(handwriting.per_digit(report, on_mnist))
-st.dataframe(table, hide_index=True, column_config={
-    "digit": st.column_config.NumberColumn("Digit"),
-    "drawings": st.column_config.ProgressColumn("Drawings", min_value=0, max_value=int(report.counts.max()),
-                                                format="%d"),
-    "lab accuracy": st.column_config.ProgressColumn("On the lab's drawings", min_value=0.0, max_value=1.0,
-                                                    format="percent"),
-    "MNIST test accuracy": st.column_config.ProgressColumn("On MNIST's test digits", min_value=0.0, max_value=1.0,
-                                                           format="percent"),
-})
-
-st.subheader("What it gets wrong")
-only_mistakes = st.toggle("Only mistakes", value=True, key="lab_only_mistakes")
-shown = gallery.select(report.labels, report.evaluation.predictions, report.evaluation.confidence,
-                       gallery.GalleryFilter(only_mistakes=only_mistakes))
-if len(shown) == 0:
-    st.success("The live model reads every drawing right.", icon=":material/celebration:")
+c.metric("Drawings collected", f"{report.collected:,}",
+         help=f"When they were drawn, the model live at the time read {report.accuracy_then:.0%} of them right."
+         if len(report) else None)
+measured = [f"Measured on {len(report):,} drawing{'' if len(report) == 1 else 's'} the live model did not train on"]
+if report.trained_on:
+    measured.append(f"it trained on {report.trained_on:,} more")
+if report.held:
+    measured.append(f"{report.held:,} held for review")
+if report.rejected:
+    measured.append(f"{report.rejected:,} with rejected labels")
+st.caption("; ".join(measured) + ".")
+if trained_up_to is None:
+    st.warning("The live model's file does not say which of the lab's drawings it trained on, so some of these "
+               "may be drawings it has seen.")
+if len(report):
+    measured_section(report, on_mnist)
 else:
-    pages = gallery.page_count(len(shown))
-    if st.session_state.get("lab_page", 1) > pages:  # fewer pages than before (the toggle changed)
-        del st.session_state["lab_page"]
-    number = st.pagination(pages, key="lab_page") if pages > 1 else 1
-    page = gallery.page(shown, number)
-    try:
-        drawings = lab.rows(report.ids[page])  # only the drawings on this page
-    except (FeedbackError, KeyError) as err:
-        log.error("lab handwriting: a page of drawings cannot be read: %s", err)
-        st.error(f"The drawings on this page cannot be read: {public(err)}")
-        st.stop()
-    st.caption("Under each drawing: what the live model reads now and how sure it is; mistakes are framed in red "
-               "(\"✗ 4, is 9\": it read 4, the visitor drew a 9).")
-    st.image(tiles(drawings.images, report.mistakes[page]),
-             caption=gallery.captions(report.labels, report.evaluation.predictions, report.evaluation.confidence,
-                                      page))
+    st.info("The live model trained on every drawing collected so far, so they cannot tell how well it reads new "
+            "ones. Draw some on the Draw page.", icon=":material/draw:")
+kind, notice = st.session_state.pop("review_notice", (None, None))  # what the last Accept or Reject did
+if notice:
+    (st.success if kind == "success" else st.error)(notice)
+if report.held:
+    review_section(report)
 
 st.subheader("Download")
-if len(report) <= lab.download_rows:
-    st.caption("Every labelled drawing, as 28 × 28 images (0 = background) with the visitor's digit.")
+if report.usable <= lab.download_rows:
+    st.caption("Every labelled drawing (but those held for review or rejected), as 28 × 28 images "
+               "(0 = background) with the visitor's digit.")
 else:
-    st.caption(f"The newest {lab.download_rows:,} of the {len(report):,} labelled drawings (a download holds "
-               f"{lab.download_rows:,} at most, to stay small), as 28 × 28 images (0 = background) with the "
-               "visitor's digit.")
+    st.caption(f"The newest {lab.download_rows:,} of the {report.usable:,} labelled drawings (a download holds "
+               f"{lab.download_rows:,} at most, to stay small; none held for review or rejected), as 28 × 28 "
+               "images (0 = background) with the visitor's digit.")
 left, right = st.columns(2)
 # Made when clicked, once per version of the collection, and shared by everybody who clicks.
 left.download_button("CSV (the tutorial's format)", lambda: lab.download("csv").data, file_name="lab_handwriting.csv",

@@ -1,5 +1,6 @@
 """The lab's handwriting store: transactions, concurrency, a crash mid-write, exports, its cap,
 reading a page at a time, and shared, size-limited downloads."""
+import datetime as dt
 import io
 import sqlite3
 import subprocess
@@ -7,6 +8,7 @@ import sys
 import threading
 import textwrap
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -241,8 +243,11 @@ def test_reading_a_chunk_or_a_page(tmp_path):
 def test_counting_uses_the_small_index(tmp_path):
     store = FeedbackStore(tmp_path / "lab.db")
     with sqlite3.connect(store.path) as db:
-        plan = " ".join(str(row) for row in db.execute("EXPLAIN QUERY PLAN SELECT COUNT(*) FROM drawings"))
-    assert "drawings_by_label" in plan  # not the whole table with its images
+        plans = {query: " ".join(str(row) for row in db.execute(f"EXPLAIN QUERY PLAN {query}")) for query in
+                 ("SELECT COUNT(*) FROM drawings", "SELECT COUNT(*) FROM drawings WHERE status = 'held'",
+                  "SELECT id, status FROM drawings INDEXED BY drawings_by_status")}
+    # Not the whole table with its images: one of the small indexes.
+    assert all("COVERING INDEX drawings_by_" in plan for plan in plans.values()), plans
 
 
 # ---------------------------------------------------------------------------- downloads
@@ -312,3 +317,211 @@ def test_a_download_has_a_size_limit(tmp_path):
     assert csv.rows == 2 and len(csv.data) == 2 * feedback.CSV_ROW_MAX_BYTES
     # With the default limit, a CSV download is at most ~31 MB, whatever the drawings.
     assert feedback.DOWNLOAD_ROWS * feedback.CSV_ROW_MAX_BYTES <= 32_000_000
+
+
+# ---------------------------------------------------------------------------- undo, review, training set
+
+ME, SOMEONE = "a1b2c3d4e5f6a7b8", "ffffeeeeddddcccc"  # visitor keys, as the Draw page passes them (hashes)
+
+
+def sure_of(digit: int, p: float = 0.99) -> np.ndarray:
+    """A model's probabilities: `p` for `digit`, the rest shared by the other nine."""
+    probabilities = np.full(10, (1 - p) / 9)
+    probabilities[digit] = p
+    return probabilities
+
+
+def labelled(store: FeedbackStore, seed: int, label: int, visitor: str | None = ME, **kwargs) -> int:
+    return store.add(a_drawing(seed), label=label, predicted=7, confidence=0.99, model="m", raw_size=(280, 280),
+                     visitor=visitor, **kwargs)
+
+
+def test_a_visitor_undoes_their_own_label(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    keep = labelled(store, 0, label=7)
+    mistake = labelled(store, 1, label=1)
+    before = store.version()
+    store.undo(mistake, ME)
+    assert store.all().ids.tolist() == [keep]
+    after = store.version()
+    assert after.count == 1 and after.changes == before.changes + 1  # reports and downloads see the change
+    with pytest.raises(feedback.UndoRefused, match=f"drawing {mistake} is not in the lab's collection"):
+        store.undo(mistake, ME)  # a second tap on Undo changes nothing more
+    assert store.all().ids.tolist() == [keep]
+
+
+def test_nobody_undoes_someone_elses_label(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    theirs = labelled(store, 0, label=3, visitor=SOMEONE)
+    nobodys = labelled(store, 1, label=3, visitor=None)  # saved without a visitor key (e.g. a script)
+    for drawing_id in (theirs, nobodys):
+        with pytest.raises(feedback.UndoRefused, match=f"drawing {drawing_id} was labelled by someone else"):
+            store.undo(drawing_id, ME)
+    assert store.count() == 2 and store.version().changes == 0
+    assert issubclass(feedback.UndoRefused, ValueError)
+
+
+def test_undo_is_refused_after_the_window(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    old = labelled(store, 0, label=3)
+    recent = labelled(store, 1, label=3)
+    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=feedback.UNDO_SECONDS + 60))
+    with sqlite3.connect(store.path) as db:  # as if it had been saved 11 minutes ago
+        db.execute("UPDATE drawings SET created_at = ? WHERE id = ?", (long_ago.isoformat(timespec="seconds"), old))
+    with pytest.raises(feedback.UndoRefused, match=f"drawing {old} was labelled 11 minutes ago: a label can be "
+                                                   "undone for 10 minutes"):
+        store.undo(old, ME)
+    store.undo(recent, ME)  # the window is per drawing
+    assert store.all().ids.tolist() == [old]
+
+
+@pytest.mark.parametrize("key", ["short", "x" * 65, "has space1", 12345678, "ab/cd/ef/gh"])
+def test_a_bad_visitor_key_is_refused_without_showing_it(tmp_path, key):
+    store = FeedbackStore(tmp_path / "lab.db")
+    with pytest.raises(ValueError, match="a visitor key is 8-64 letters") as refused:
+        labelled(store, 0, label=3, visitor=key)
+    assert str(key) not in str(refused.value) and store.count() == 0
+    drawing_id = labelled(store, 0, label=3)
+    with pytest.raises(ValueError, match="a visitor key is 8-64 letters"):
+        store.undo(drawing_id, key)
+
+
+def test_a_visitors_key_is_stored_but_never_read_back(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    labelled(store, 0, label=3)
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("SELECT visitor FROM drawings").fetchall() == [(ME,)]
+    pages = [store.all(), store.read(), store.rows(store.all().ids), store.held(10), store.newest(5)]
+    for collected in pages:
+        assert ME not in repr(collected.__dict__)
+    with np.load(io.BytesIO(store.npz_bytes()), allow_pickle=False) as npz:
+        assert ME.encode() not in b"".join(npz[name].tobytes() for name in npz.files)
+    assert ME.encode() not in store.csv_bytes()
+
+
+def test_a_label_every_model_strongly_disagrees_with_is_held(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    mis_tap = labelled(store, 0, label=1, probabilities=sure_of(7))  # "No, it's a 1" under a clear 7
+    hard = labelled(store, 1, label=4, probabilities=sure_of(9, 0.6))  # a hard case: not sure enough to hold
+    right = labelled(store, 2, label=7, probabilities=sure_of(7))
+    unknown = labelled(store, 3, label=1)  # no probabilities given: nothing to judge by
+    # One saved run that agrees with the label: not every model disagrees, so it stands.
+    split = labelled(store, 4, label=1, probabilities=sure_of(7), others=[sure_of(1, 0.5)])
+    both = labelled(store, 5, label=1, probabilities=sure_of(7), others=[sure_of(7, 0.95)])
+    c = store.all()
+    assert dict(zip(c.ids.tolist(), c.status)) == {mis_tap: "held", hard: "ok", right: "ok", unknown: "ok",
+                                                   split: "ok", both: "held"}
+    assert c.label_probability[0] == pytest.approx(0.01 / 9) and np.isnan(c.label_probability[3])
+    assert store.held_count() == 2 and store.held(10).ids.tolist() == [mis_tap, both]
+    assert store.held(1, offset=1).ids.tolist() == [both]
+    with pytest.raises(ValueError, match=r"probabilities must have shape \(10,\), got \(3,\)"):
+        labelled(store, 6, label=1, probabilities=[0.5, 0.5, 0])
+    assert store.count() == 6
+
+
+def test_the_training_set_holds_only_labels_that_stand(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    empty = store.training_set()
+    assert len(empty) == 0 and empty.record == {"count": 0, "up_to_id": 0, "newest": None}
+    ids = [labelled(store, 0, label=7, probabilities=sure_of(7)),
+           labelled(store, 1, label=1, probabilities=sure_of(7)),   # held, then accepted
+           labelled(store, 2, label=2, probabilities=sure_of(7)),   # held, then rejected
+           labelled(store, 3, label=3, probabilities=sure_of(7)),   # held, left waiting
+           labelled(store, 4, label=8, probabilities=sure_of(8))]
+    assert store.review([ids[1]], "accepted") == 1
+    assert store.review([ids[2]], "rejected") == 1
+    chosen = store.training_set()
+    assert chosen.labels.tolist() == [7, 1, 8]
+    assert np.array_equal(chosen.images[1], np.round(a_drawing(1) * 255).astype(np.uint8))
+    newest = store.rows([ids[4]]).created_at[0]
+    assert chosen.record == {"count": 3, "up_to_id": ids[4], "newest": newest}
+    # Downloads and exports hold the same drawings as training.
+    assert from_csv(store.download("csv").data, tmp_path)[1].tolist() == [7, 1, 8]
+    assert store.download("npz").usable == 3 and not store.download("npz").partial
+    assert load_csv(store.export_csv(tmp_path / "lab.csv"))[1].tolist() == [7, 1, 8]
+
+
+def test_review_decides_each_held_drawing_once(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    held = [labelled(store, i, label=1, probabilities=sure_of(7)) for i in range(4)]
+    fine = labelled(store, 9, label=7, probabilities=sure_of(7))
+    assert store.review(held[:2], "accepted") == 2
+    assert store.review(held[:2], "accepted") == 0  # the same click again: nothing changes
+    assert store.review([held[1], held[2]], "rejected") == 1  # a second operator: only the undecided one
+    assert store.review([fine], "rejected") == 0  # only held drawings are reviewed
+    assert store.review([], "accepted") == 0
+    assert store.all().status == ["accepted", "accepted", "rejected", "held", "ok"]
+    assert store.version().changes == 2  # counted only when something changed
+    with pytest.raises(ValueError, match="one of accepted, rejected, got 'ok'"):
+        store.review(held[3:], "ok")
+    with pytest.raises(ValueError, match="at most 100 drawings, got 101"):
+        store.review(list(range(1, 102)), "rejected")
+
+
+def test_operators_deciding_at_once_decide_each_drawing_once(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    held = [labelled(store, i, label=1, probabilities=sure_of(7)) for i in range(20)]
+    changed, errors = [], []
+
+    def operator(decision):
+        try:
+            changed.append(store.review(held, decision))
+        except Exception as err:  # noqa: BLE001 - collected and asserted below
+            errors.append(err)
+
+    threads = [threading.Thread(target=operator, args=(d,)) for d in ("accepted", "rejected") * 3]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and sorted(changed) == [0, 0, 0, 0, 0, 20]
+    assert len(set(store.all().status)) == 1  # all decided by the one who came first
+
+
+def test_a_database_from_before_undo_and_review_is_brought_up_to_date(tmp_path):
+    db = tmp_path / "old.db"
+    old_schema = """CREATE TABLE drawings (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, created_at TEXT NOT NULL, image BLOB NOT NULL,
+        raw_height INTEGER NOT NULL, raw_width INTEGER NOT NULL,
+        label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
+        predicted INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9), confidence REAL NOT NULL, model TEXT NOT NULL)"""
+    with closing(sqlite3.connect(db)) as old, old:
+        old.execute(old_schema)
+        old.execute("CREATE INDEX drawings_by_label ON drawings (label)")
+        for label in (2, 5):
+            old.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                        " model) VALUES ('2026-11-01T10:00:00+00:00', ?, 280, 280, ?, ?, 0.9, 'old')",
+                        (bytes(784), label, label))
+    stores = []
+    openers = [threading.Thread(target=lambda: stores.append(FeedbackStore(db))) for _ in range(3)]
+    for t in openers:  # several server threads opening it at once add the columns once
+        t.start()
+    for t in openers:
+        t.join()
+    store = stores[0]
+    assert len(stores) == 3
+    c = store.all()
+    assert c.labels.tolist() == [2, 5] and c.status == ["ok", "ok"] and np.isnan(c.label_probability).all()
+    assert store.training_set().labels.tolist() == [2, 5] and store.version() == Version(2, 2, 0)
+    with pytest.raises(feedback.UndoRefused, match="labelled by someone else"):
+        store.undo(1, ME)  # nobody's key was kept then
+    new = labelled(store, 0, label=1, probabilities=sure_of(7))
+    assert store.held(5).ids.tolist() == [new] and store.review([new], "rejected") == 1
+    assert FeedbackStore(db).training_set().labels.tolist() == [2, 5]  # and it opens again as it is
+
+
+def test_only_a_strong_disagreement_holds_a_label():
+    from mnistcore.lab import review
+    sure = sure_of(7, 0.95)
+    assert review.should_hold(1, sure) and not review.should_hold(7, sure)
+    at_the_edges = np.full(10, 0.0)
+    at_the_edges[7], at_the_edges[1], at_the_edges[2] = review.SURE_ABOVE, review.LABEL_BELOW, 0.08
+    assert not review.should_hold(1, at_the_edges)  # the label at exactly LABEL_BELOW: not held
+    assert review.should_hold(2, sure_of(7, 0.91)) and not review.should_hold(2, sure_of(7, review.SURE_ABOVE))
+    assert not review.should_hold(1, sure, others=[sure, sure_of(1, 0.3)])  # one model agrees: it stands
+    with pytest.raises(ValueError, match="at most 32 models' answers, got 33"):
+        review.should_hold(1, sure, others=[sure] * 32)
+    with pytest.raises(ValueError, match=r"numbers in \[0, 1\]"):
+        review.should_hold(1, np.full(10, np.nan))
+    with pytest.raises(ValueError, match="label must be a digit 0-9, got 10"):
+        review.should_hold(10, sure)

@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass, fields as dataclass_fields
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from mnistcore.lab.feedback import FeedbackStore
 from mnistcore.lab.handwriting import HandwritingReports
 from mnistcore.evaluation import evaluate
 from mnistcore.nets import load_model
-from mnistcore.nets.base import ModelFileError
+from mnistcore.nets.base import ModelFileError, ModelInfo
 from mnistcore.lab.store import RunEntry
 from mnistcore.preprocess import canvas_to_mnist
 from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
@@ -99,7 +100,7 @@ def test_the_report_is_worked_out_once_per_model_and_collection(tmp_path, small_
     assert reports.report("1:default", model) is second and model.calls == []
 
 
-def test_the_report_starts_over_when_drawings_went_missing(tmp_path, small_mnist):
+def test_the_report_catches_up_when_drawings_went_missing(tmp_path, small_mnist):
     (_, _), (x_test, y_test) = small_mnist
     store = FeedbackStore(tmp_path / "lab.db")
     fill(store, x_test[:6], y_test[:6])
@@ -110,7 +111,35 @@ def test_the_report_starts_over_when_drawings_went_missing(tmp_path, small_mnist
         db.execute("DELETE FROM drawings WHERE id = (SELECT MIN(id) FROM drawings)")
     fill(store, x_test[6:7], y_test[6:7])  # ...and one more comes: six again, but not the same six
     after = reports.report("1:default", model)
-    assert model.calls == [6, 6] and same_report(after, handwriting.report(model.model, store.all()))
+    assert model.calls == [6, 1]  # the gone one dropped, only the new one read
+    assert same_report(after, handwriting.report(model.model, store.all()))
+    assert after.ids.tolist() == store.all().ids.tolist() and len(after) == 6
+
+
+def test_the_report_follows_undos_and_reviews_without_reading_again(tmp_path, small_mnist):
+    (_, _), (x_test, y_test) = small_mnist
+    store = FeedbackStore(tmp_path / "lab.db")
+    fill(store, x_test[:8], y_test[:8])
+    held = store.add(x_test[8], label=(int(y_test[8]) + 1) % 10, predicted=int(y_test[8]), confidence=0.99, model="m",
+                     raw_size=(280, 280), probabilities=np.eye(10)[y_test[8]])
+    mine = store.add(x_test[9], label=int(y_test[9]), predicted=0, confidence=0.5, model="m", raw_size=(280, 280),
+                     visitor="a1b2c3d4e5f6a7b8")
+    model = Counting(tiny_model(small_mnist))
+    reports = HandwritingReports(store)
+    first = reports.report("1:default", model)
+    assert (len(first), first.collected, first.held) == (9, 10, 1) and held not in first.ids
+    assert first.evaluation.count == 9  # the held label is not one of the model's mistakes
+
+    store.undo(mine, "a1b2c3d4e5f6a7b8")
+    store.review([held], "accepted")
+    after = reports.report("1:default", model)
+    assert model.calls == [10]  # nothing read again: the undo dropped one, the review changed a status
+    assert (len(after), after.collected, after.held) == (9, 9, 0) and held in after.ids and mine not in after.ids
+    assert same_report(after, handwriting.report(model.model, store.all()))
+
+    measured_later = reports.report("1:default", model, trained_up_to=5)  # a model that trained on ids 1-5
+    assert measured_later.ids.tolist() == [i for i in store.all().ids.tolist() if i > 5]
+    assert measured_later.trained_on == 5 and model.calls == [10]
 
 
 def test_visitors_asking_at_once_share_one_reading(tmp_path, small_mnist):
@@ -208,7 +237,8 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     assert at.pills[0].options == [str(d) for d in range(10)]
     at.pills[0].set_value(wrong)
     rerun(at)
-    assert at.success[0].value == f"Saved: you said {wrong}; the model said {said}. Thank you!"
+    # (It may go on: the model is very sure, so this label is held for review once Draw says so.)
+    assert at.success[0].value.startswith(f"Saved: you said {wrong}; the model said {said}. Thank you!")
     rows = FeedbackStore(db).all()
     assert rows.labels.tolist() == [wrong] and rows.predicted.tolist() == [said]
     assert rows.raw_sizes.tolist() == [[280, 280]] and 0.95 < rows.confidence[0] <= 1
@@ -369,6 +399,162 @@ def test_draw_says_when_the_collection_is_full(site, mnist, monkeypatch):
     assert FeedbackStore(db).count() == 2
 
 
+def sure_of(digit: int) -> np.ndarray:
+    """Probabilities of a model that is 99% sure of `digit`."""
+    probabilities = np.full(10, 0.01 / 9)
+    probabilities[digit] = 0.99
+    return probabilities
+
+
+def held_and_fine(store: FeedbackStore, x, y, held: int) -> list[int]:
+    """Labelled drawings of `x`: the first `held` with a label every model strongly disagrees with."""
+    ids = []
+    for k, (image, label) in enumerate(zip(x, y)):
+        given = (int(label) + 1) % 10 if k < held else int(label)
+        ids.append(store.add(image, label=given, predicted=int(label), confidence=0.99, model="m",
+                             raw_size=(280, 280), visitor="a1b2c3d4e5f6a7b8", probabilities=sure_of(int(label))))
+    return ids
+
+
+def review_buttons(at: AppTest) -> list[str]:
+    return [b.key for b in at.button if b.key and b.key.startswith(("accept-", "reject-"))]
+
+
+def test_lab_handwriting_review_needs_the_passcode(site, mnist, monkeypatch):
+    at, _, db = site
+    (_, _), (x_test, y_test) = mnist
+    store = FeedbackStore(db)
+    ids = held_and_fine(store, x_test[:10], y_test[:10], held=3)
+    monkeypatch.setenv("MNISTLAB_DEMO", "1")
+    monkeypatch.setenv("MNISTLAB_PASSCODE", "lab-secret")
+
+    visit(at, "pages/handwriting.py")
+    assert "Held for review" in [s.value for s in at.subheader]
+    assert measured(at).startswith("Measured on 7 drawings the live model did not train on; 3 held for review")
+    assert metrics_of(at)["Drawings collected"] == "10"
+    assert review_buttons(at) == [] and not at.image[1:]  # no held drawing shown, no Accept or Reject
+    at.text_input(key="review_passcode").input("wrong guess")
+    at.button(key="review_unlock").click()
+    rerun(at)
+    assert "That is not the passcode." in [e.value for e in at.error] and review_buttons(at) == []
+
+    at.text_input(key="review_passcode").input("lab-secret")
+    at.button(key="review_unlock").click()
+    rerun(at)
+    assert review_buttons(at) == [f"{what}-{i}" for i in ids[:3] for what in ("accept", "reject")] + [
+        "accept-page", "reject-page"]
+    first = [m.value for m in at.markdown if m.value.startswith("Labelled")][0]
+    assert first == f"Labelled **{(y_test[0] + 1) % 10}**  \nthe model read **{y_test[0]}**, 99% sure"
+    at.button(key=f"accept-{ids[0]}").click()
+    rerun(at)
+    assert at.success[0].value == "Accepted 1 drawing."
+    assert store.all().status[:3] == ["accepted", "held", "held"]
+    assert review_buttons(at)[:2] == [f"accept-{ids[1]}", f"reject-{ids[1]}"]
+    assert measured(at).startswith("Measured on 8 drawings the live model did not train on; 2 held for review")
+    at.button(key="reject-page").click()  # both that are left, at once
+    rerun(at)
+    assert at.success[0].value == "Rejected 2 drawings." and store.held_count() == 0
+    assert "Held for review" not in [s.value for s in at.subheader]
+    assert measured(at) == "Measured on 8 drawings the live model did not train on; 2 with rejected labels."
+
+
+def test_lab_handwriting_review_is_closed_without_a_passcode(site, mnist, monkeypatch):
+    at, _, db = site
+    (_, _), (x_test, y_test) = mnist
+    held_and_fine(FeedbackStore(db), x_test[:4], y_test[:4], held=1)
+    monkeypatch.setenv("MNISTLAB_DEMO", "1")  # demo mode and no passcode: nobody reviews on the site
+    visit(at, "pages/handwriting.py")
+    assert "Held for review" in [s.value for s in at.subheader]
+    assert review_buttons(at) == [] and not at.text_input
+
+
+def test_a_review_decided_elsewhere_meanwhile_is_said(site, mnist, monkeypatch):
+    at, _, db = site
+    (_, _), (x_test, y_test) = mnist
+    store = FeedbackStore(db)
+    ids = held_and_fine(store, x_test[:2], y_test[:2], held=2)
+    visit(at, "pages/handwriting.py")  # not in demo mode: whoever may train may review
+    assert review_buttons(at)[:2] == [f"accept-{ids[0]}", f"reject-{ids[0]}"]
+    store.review([ids[0]], "rejected")  # another operator, a moment earlier
+    at.button(key=f"accept-{ids[0]}").click()
+    rerun(at)
+    assert at.success[0].value == "Accepted 0 drawings. 1 had been decided or undone already."
+    assert store.all().status == ["rejected", "held"]
+
+
+def test_lab_handwriting_measures_only_drawings_the_live_model_did_not_train_on(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    store = FeedbackStore(db)
+    ids = held_and_fine(store, x_test[:40], y_test[:40], held=2)
+    trained = store.training_set()
+    model = with_lab_record(load_model(folder / "default.npz"), trained.record)
+    services.model_store().publish(model)  # a model trained on the first 38 drawings that stand
+    later = held_and_fine(store, x_test[40:52], y_test[40:52], held=0)
+
+    visit(at, "pages/handwriting.py")
+    right = model.predict(x_test[40:52]) == y_test[40:52]
+    metrics = metrics_of(at)
+    assert metrics["On the lab's drawings"] == f"{right.mean():.2%}" and metrics["Drawings collected"] == "52"
+    assert measured(at) == ("Measured on 12 drawings the live model did not train on; it trained on 38 more; "
+                                   "2 held for review.")
+    at.toggle(key="lab_only_mistakes").set_value(False)
+    rerun(at)
+    assert len(at.image[0].captions) == len(later) == 12  # only the drawings it is measured on
+
+    # Accepting a drawing held when it trained: it was not trained on, but it is older than up_to_id,
+    # so it is not counted either (a model's record says how far, not which).
+    store.review(ids[:1], "accepted")
+    rerun(at)
+    assert measured(at).startswith("Measured on 12 drawings the live model did not train on; it trained on 39")
+
+
+def test_lab_handwriting_when_the_live_model_trained_on_every_drawing(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    store = FeedbackStore(db)
+    held_and_fine(store, x_test[:5], y_test[:5], held=0)
+    model = with_lab_record(load_model(folder / "default.npz"), store.training_set().record)
+    services.model_store().publish(model)
+    visit(at, "pages/handwriting.py")
+    assert metrics_of(at)["On the lab's drawings"] == "—"
+    assert "trained on every drawing collected so far" in at.info[0].value
+    assert [b.label for b in at.download_button] == ["CSV (the tutorial's format)", "NPZ (NumPy)"]
+
+
+def test_trained_up_to_reads_a_models_record(small_mnist):
+    assert handwriting.trained_up_to(tiny_model(small_mnist).info) == 0  # no record: trained on none
+    assert handwriting.trained_up_to(with_lab_record(tiny_model(small_mnist), None).info) == 0
+    record = {"count": 3, "up_to_id": 17, "newest": "2026-11-27T19:00:00+00:00"}
+    assert handwriting.trained_up_to(with_lab_record(tiny_model(small_mnist), record).info) == 17
+    for unreadable in (True, {"up_to_id": "17"}, {"up_to_id": -1}, {"count": 3}, [17]):
+        assert handwriting.trained_up_to(with_lab_record(tiny_model(small_mnist), unreadable).info) is None
+
+
+@dataclass(frozen=True)
+class InfoWithLabRecord(ModelInfo):
+    """ModelInfo with the record of the lab drawings a model trained on: the field training is to
+    give ModelInfo itself (see handwriting.trained_up_to); until then, this stand-in."""
+
+    lab_drawings: object = None
+
+
+def with_lab_record(model, record):
+    """`model`, its info saying it trained on the lab drawings `record` describes."""
+    fields = {f.name: getattr(model.info, f.name) for f in dataclass_fields(ModelInfo)}
+    model.info = InfoWithLabRecord(**{**fields, "lab_drawings": record})
+    return model
+
+
+def measured(at: AppTest) -> str:
+    """The caption that says which drawings the accuracy is measured on."""
+    return next(c.value for c in at.caption if c.value.startswith("Measured on"))
+
+
+def metrics_of(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
 @pytest.fixture
 def runs(site, small_mnist):
     """Two saved runs beside the default: a tiny NumPy network and a small, untrained Keras CNN."""
@@ -389,8 +575,8 @@ def test_look_inside_numpy_and_keras_models(runs):
     assert [option.split(",")[0] for option in box.options] == [
         "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax", "numpy 784-512-10 relu/softmax"]
     assert box.options[-1].endswith("shipped default (live)")
-    imagined, units = at.image[0].captions + at.image[1].captions, at.image[2].captions  # digits in two rows
-    assert imagined == [str(d) for d in range(10)] and len(units) == 24
+    surest, imagined, units = at.image[0].captions, at.image[1].captions, at.image[2].captions
+    assert surest == imagined == [str(d) for d in range(10)] and len(units) == 24
     assert at.image[2].proto.imgs[0].url  # shown, as images
     box.set_value(numpy_run)
     rerun(at)
@@ -398,7 +584,7 @@ def test_look_inside_numpy_and_keras_models(runs):
     at.selectbox(key="model").set_value(keras_run)
     rerun(at)
     assert "What its first convolution looks for" in [s.value for s in at.subheader]
-    assert len(at.image[0].proto.imgs) == 24
+    assert len(at.image[2].proto.imgs) == 15  # the first 15 filters, after the two sets of digits
 
 
 def test_draw_compares_every_saved_model(runs, mnist):

@@ -77,6 +77,12 @@ def drawing_budget_problem() -> str | None:
     return None
 
 
+def feedback_key() -> str:
+    """This visitor's key in the lab's drawings (FeedbackStore.add/undo): lets them undo their own
+    labels. A hash of their token, so the database never holds the token itself."""
+    return hashlib.sha256(f"feedback:{visitor().id}".encode("ascii")).hexdigest()[:32]
+
+
 def label_for(token: str) -> str:
     """The anonymous name others see for a token: the same after a reload, and not the token."""
     return f"Visitor {hashlib.sha256(token.encode('ascii')).hexdigest()[:4].upper()}"

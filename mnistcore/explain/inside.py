@@ -1,5 +1,6 @@
-"""Looking inside a network: what it "imagines" for a digit, what its first layer looks for,
-and which training images a drawing is closest to.
+"""Looking inside a network: the tutorial's back query, what its first layer looks for, and
+which training images a drawing is closest to. (What it imagines for each digit, for every
+model: imagine.py; a convnet's feature maps: convnet.py.)
 
 All images returned here are float32 in [0, 1], ready to show.
 """
@@ -9,6 +10,7 @@ import numpy as np
 import scipy.special
 
 from ..nets.base import DigitModel, as_batch
+from .convnet import conv_filters, is_convnet
 from .pictures import enlarge
 
 MARGIN = 4                 # px of page-white around each image shown side by side
@@ -51,23 +53,18 @@ def hidden_unit_images(net, count: int = 16) -> tuple[np.ndarray, np.ndarray]:
     return _signed_images(net.wih[units].reshape(-1, 28, 28)), units
 
 
-def first_layer_images(model, count: int = 16) -> np.ndarray:
-    """The first layer of a Keras model as images: Dense columns as 28x28, or conv filters."""
-    layer = next(layer for layer in model.model.layers if layer.get_weights())
-    kernel = layer.get_weights()[0]
-    if kernel.ndim == 2:                       # Dense: (784, units)
-        norms = np.linalg.norm(kernel, axis=0)
-        units = np.argsort(norms)[::-1][:count]
-        return _signed_images(kernel[:, units].T.reshape(-1, 28, 28))
-    filters = np.moveaxis(kernel[..., 0, :], -1, 0)   # Conv2D: (h, w, 1, filters) -> (filters, h, w)
-    return _signed_images(filters[:count])
-
-
-def network_images(model: DigitModel, count: int = 16) -> np.ndarray:
-    """What the first layer of any of our models looks for, as (count, h, w) images."""
+def first_layer_images(model: DigitModel, count: int = 16) -> np.ndarray:
+    """What the first layer of any of our models looks for, as (count, h, w) images: a convnet's
+    first filters (3 x 3), else the incoming weights (28 x 28) of its strongest first-layer units."""
+    if is_convnet(model):
+        return _signed_images(conv_filters(model)[:count])
     if model.info.engine == "numpy":
         return hidden_unit_images(model, count)[0]
-    return first_layer_images(model, count)
+    layer = next(layer for layer in model.model.layers if layer.get_weights())
+    kernel = layer.get_weights()[0]            # Keras Dense: (784, units)
+    norms = np.linalg.norm(kernel, axis=0)
+    units = np.argsort(norms)[::-1][:count]
+    return _signed_images(kernel[:, units].T.reshape(-1, 28, 28))
 
 
 class NearestImages:

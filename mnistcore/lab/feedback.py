@@ -9,13 +9,22 @@ A public site must not let strangers fill it up, so the store keeps at most `max
 (then `add` raises FeedbackFull), and nothing here reads the whole table on a page view: pages
 read the rows they show (`rows`), a chunk at a time (`read`), or the newest few for a download
 (`download`, built once per version of the collection and shared by every visitor).
+
+Labels can be wrong, so before anything trains on them: whoever labelled a drawing can take it
+back for UNDO_SECONDS (`undo`, by the opaque visitor key `add` was given, which is stored and never
+shown); a label every model strongly disagrees with is held (mnistcore.lab.review) until an
+operator accepts or rejects it (`held`, `review`). Training reads `training_set()`: only the
+labels not held or rejected, with a note of how far the collection went (to tell later which
+drawings a model did not train on). Downloads hold the same drawings.
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import io
 import os
+import re
 import sqlite3
 import threading
 from contextlib import closing, contextmanager
@@ -28,6 +37,13 @@ import numpy as np
 from ..data import export_csv
 from ..files import atomic_write_bytes
 from .config import feedback_db_path
+from .review import should_hold
+
+# A drawing's status: "ok" as labelled; "held" for review (every model strongly disagreed with the
+# label); then "accepted" or "rejected" by an operator. Only USABLE drawings are trained on.
+OK, HELD, ACCEPTED, REJECTED = "ok", "held", "accepted", "rejected"
+USABLE = (OK, ACCEPTED)
+DECISIONS = (ACCEPTED, REJECTED)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS drawings (
@@ -39,13 +55,32 @@ CREATE TABLE IF NOT EXISTS drawings (
     label         INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),      -- what the visitor says
     predicted     INTEGER NOT NULL CHECK (predicted BETWEEN 0 AND 9),  -- what the model said
     confidence    REAL    NOT NULL,
-    model         TEXT    NOT NULL               -- the live model's summary when it answered
+    model         TEXT    NOT NULL,              -- the live model's summary when it answered
+    {added}
 )
 """
+# Columns newer than the first databases. A database made before them gets them when it is opened
+# (ALTER TABLE: old rows read as labelled by nobody known, "ok", probability not known).
+ADDED_COLUMNS = {
+    "visitor": "visitor TEXT",  # an opaque key (a hash) of who labelled it, for their Undo; never shown
+    "status": "status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'held', 'accepted', 'rejected'))",
+    "label_probability": "label_probability REAL",  # the live model's probability for the label
+}
+SCHEMA = SCHEMA.format(added=",\n    ".join(ADDED_COLUMNS.values()))
+# Undo and review change drawings without adding one: they count here, so that everything made
+# from one version of the collection (reports, downloads) knows to be made again.
+COUNTERS = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
 # A small index, so that COUNT(*) walks it rather than the whole table with its images: under a
 # millisecond instead of 40 ms at 100,000 drawings (COUNT runs on every add and every page view).
 INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_label ON drawings (label)"
-COLUMNS = "id, created_at, image, raw_height, raw_width, label, predicted, confidence, model"
+# The same for the held drawings (the operator's list) and for each drawing's status (the report).
+STATUS_INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_status ON drawings (status)"
+COLUMNS = "id, created_at, image, raw_height, raw_width, label, predicted, confidence, model, status, label_probability"
+_USABLE_SQL = "status IN ('ok', 'accepted')"
+
+UNDO_SECONDS = 600      # a visitor can undo their label this long after saving it: "within their visit"
+VISITOR_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what `add` accepts as a visitor key (a hash of the token)
+REVIEW_BATCH = 100      # drawings one review decision may name (a page of them at most)
 
 MAX_ROWS = 20_000       # drawings the lab keeps at most (about 21 MB of database); then `add` refuses
 DOWNLOAD_ROWS = 10_000  # the CSV and NPZ downloads hold the newest this many drawings at most
@@ -64,11 +99,35 @@ class FeedbackFull(FeedbackError):
     """The lab drawings database holds its `max_rows` drawings already: this one was not stored."""
 
 
-class Version(NamedTuple):
-    """Which state of the collection: drawings are only ever added, so these two change with each."""
+class UndoRefused(ValueError):
+    """This label cannot be undone (not this visitor's, too long ago, or gone already); says which."""
 
-    count: int    # drawings stored
-    last_id: int  # the newest drawing's id (0 when there are none)
+
+class Version(NamedTuple):
+    """Which state of the collection: an added drawing changes the first two, an undo or a review the third."""
+
+    count: int        # drawings stored
+    last_id: int      # the newest drawing's id (0 when there are none)
+    changes: int = 0  # undos and review decisions so far
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    """The drawings training may use (labels not held or rejected), oldest first, and how far they go."""
+
+    images: np.ndarray  # (n, 28, 28) uint8, MNIST format
+    labels: np.ndarray  # (n,) uint8
+    up_to_id: int       # the newest included drawing's id (0: none); every newer drawing is not in it
+    newest: str | None  # when that drawing was saved (ISO 8601, UTC)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def record(self) -> dict:
+        """What a model trained on these keeps in its info (ModelInfo.lab_drawings), so that the
+        Lab handwriting page can measure it only on drawings newer than `up_to_id`."""
+        return {"count": len(self), "up_to_id": self.up_to_id, "newest": self.newest}
 
 
 @dataclass(frozen=True)
@@ -78,12 +137,13 @@ class Download:
     kind: str          # "csv" or "npz"
     data: bytes
     rows: int          # drawings in the file: the newest ones, oldest first
-    version: Version   # the collection it was made from (version.count drawings in all)
+    version: Version   # the collection it was made from
+    usable: int = 0    # the drawings it could hold: those not held or rejected
 
     @property
     def partial(self) -> bool:
-        """Does the file hold fewer drawings than the collection (only the newest)?"""
-        return self.rows < self.version.count
+        """Does the file hold fewer drawings than it could (only the newest)?"""
+        return self.rows < self.usable
 
 
 @dataclass(frozen=True)
@@ -98,6 +158,8 @@ class Collected:
     raw_sizes: np.ndarray    # (n, 2) int64: height, width of the raw drawing
     models: list[str]
     created_at: list[str]
+    status: list[str]                # "ok", "held", "accepted" or "rejected"
+    label_probability: np.ndarray    # (n,) float32: the live model's probability for the label (NaN: not known)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -126,8 +188,15 @@ class FeedbackStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._database(write=True) as db:
             db.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+            db.execute("BEGIN IMMEDIATE")  # two servers opening an old database add its columns once
             db.execute(SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(drawings)")}
+            for name, definition in ADDED_COLUMNS.items():
+                if name not in have:
+                    db.execute(f"ALTER TABLE drawings ADD COLUMN {definition}")
+            db.execute(COUNTERS)
             db.execute(INDEX)
+            db.execute(STATUS_INDEX)
         self._download_lock = threading.Lock()  # one download of a kind is built at a time
         self._downloads: dict[str, Download] = {}  # the newest of each kind, shared by every visitor
 
@@ -153,18 +222,26 @@ class FeedbackStore:
             raise FeedbackError(f"the lab drawings database {self.path} cannot be used: {err}") from err
 
     def add(self, image: np.ndarray, label: int, predicted: int, confidence: float,
-            model: str, raw_size: tuple[int, int]) -> int:
-        """Store one drawing in its own transaction; returns its id.
+            model: str, raw_size: tuple[int, int], visitor: str | None = None,
+            probabilities=None, others=()) -> int:
+        """Store one drawing in its own transaction; returns its id (for `undo`).
 
-        `image`: (28, 28) float in [0, 1] (as preprocess returns it) or uint8. FeedbackFull when
-        the store holds `max_rows` drawings already.
+        `image`: (28, 28) float in [0, 1] (as preprocess returns it) or uint8. `visitor`: an
+        opaque key of who labelled it (8-64 letters, digits, - or _: a hash of their token, never
+        the token), without which nobody can undo it. `probabilities`: the live model's (10,)
+        probabilities for the drawing, and `others` those of more models: when all of them
+        strongly disagree with `label` the drawing is held for review (review.should_hold).
+        FeedbackFull when the store holds `max_rows` drawings already.
         """
         pixels = _as_uint8(image)
         for name, value in (("label", label), ("predicted", predicted)):
             if not (isinstance(value, (int, np.integer)) and 0 <= value <= 9):
                 raise ValueError(f"{name} must be a digit 0-9, got {value!r}")
+        _check_visitor(visitor, allow_none=True)
+        held = probabilities is not None and should_hold(label, probabilities, others)
+        label_probability = float(np.asarray(probabilities)[label]) if probabilities is not None else None
         height, width = (int(v) for v in raw_size)
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = _now().isoformat(timespec="seconds")
         with self._database(write=True) as db:
             # Take the write lock before counting, so that no other writer (thread or process)
             # can add a drawing between the count and the insert: the cap holds under any load.
@@ -174,26 +251,111 @@ class FeedbackStore:
                 raise FeedbackFull(f"the lab's collection of drawings is full: it holds {count:,} drawings, "
                                    f"the most it keeps is {self.max_rows:,}, so this one was not stored")
             cursor = db.execute(
-                "INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (now, pixels.tobytes(), height, width, int(label), int(predicted), float(confidence), model),
+                "INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model,"
+                " visitor, status, label_probability) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (now, pixels.tobytes(), height, width, int(label), int(predicted), float(confidence), model,
+                 visitor, HELD if held else OK, label_probability),
             )
             return int(cursor.lastrowid)
+
+    def undo(self, drawing_id: int, visitor: str) -> None:
+        """Delete drawing `drawing_id`, if `visitor` (the key given to `add`) labelled it under
+        UNDO_SECONDS ago; else UndoRefused, saying why, and nothing changes.
+
+        Deleted, not marked: a visitor who takes their drawing back expects it gone, and it stops
+        counting towards `max_rows`.
+        """
+        if not (isinstance(drawing_id, (int, np.integer)) and drawing_id >= 1):
+            raise ValueError(f"a drawing's id is a whole number >= 1, got {drawing_id!r}")
+        _check_visitor(visitor)
+        with self._database(write=True) as db:
+            db.execute("BEGIN IMMEDIATE")  # nobody changes the row between the checks and the delete
+            row = db.execute("SELECT visitor, created_at FROM drawings WHERE id = ?", (int(drawing_id),)).fetchone()
+            if row is None:
+                raise UndoRefused(f"drawing {drawing_id} is not in the lab's collection: it was undone already")
+            owner, created_at = row
+            # In constant time, like the passcode: the answer must not hint at another visitor's key.
+            if owner is None or not hmac.compare_digest(owner.encode("utf-8"), visitor.encode("utf-8")):
+                raise UndoRefused(f"drawing {drawing_id} was labelled by someone else: only they can undo it")
+            age = (_now() - dt.datetime.fromisoformat(created_at)).total_seconds()
+            if age > UNDO_SECONDS:
+                raise UndoRefused(f"drawing {drawing_id} was labelled {age / 60:.0f} minutes ago: a label can be "
+                                  f"undone for {UNDO_SECONDS // 60} minutes after it is saved")
+            db.execute("DELETE FROM drawings WHERE id = ?", (int(drawing_id),))
+            _count_change(db)
+
+    def held(self, limit: int, offset: int = 0) -> Collected:
+        """The drawings held for review, oldest first: `limit` of them from the `offset`-th (a page)."""
+        for name, value in (("limit", limit), ("offset", offset)):
+            if not (isinstance(value, (int, np.integer)) and value >= 0):
+                raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+        return self._select("WHERE status = 'held' ORDER BY id LIMIT ? OFFSET ?", (int(limit), int(offset)))
+
+    def held_count(self) -> int:
+        """How many drawings wait for review (counted in the small status index)."""
+        with self._database() as db:
+            return int(db.execute("SELECT COUNT(*) FROM drawings WHERE status = 'held'").fetchone()[0])
+
+    def review(self, ids, decision: str) -> int:
+        """Accept or reject held drawings (at most REVIEW_BATCH at a time); returns how many changed.
+
+        Only drawings still held change, in one transaction: the same decision twice, or two
+        operators deciding at once, decides each drawing once (the first decision stands), and a
+        drawing undone meanwhile is simply not there.
+        """
+        if decision not in DECISIONS:
+            raise ValueError(f"a review decision is one of {', '.join(DECISIONS)}, got {decision!r}")
+        ids = [int(i) for i in np.asarray(ids, np.int64).ravel()]
+        if len(ids) > REVIEW_BATCH:
+            raise ValueError(f"one review decision names at most {REVIEW_BATCH} drawings, got {len(ids)}")
+        if not ids:
+            return 0
+        with self._database(write=True) as db:
+            changed = db.execute(f"UPDATE drawings SET status = ? WHERE status = 'held' AND id IN "
+                                 f"({','.join('?' * len(ids))})", (decision, *ids)).rowcount
+            if changed:
+                _count_change(db)
+        return int(changed)
 
     def count(self) -> int:
         """How many drawings there are."""
         return self.version().count
 
     def version(self) -> Version:
-        """How many drawings there are and the newest one's id, read together (one statement)."""
+        """How many drawings there are, the newest one's id and the changes so far, read together."""
         with self._database() as db:
-            count, last_id = db.execute(
-                "SELECT (SELECT COUNT(*) FROM drawings), (SELECT MAX(id) FROM drawings)").fetchone()
-        return Version(int(count), int(last_id or 0))
+            return _version(db)
+
+    def statuses(self) -> tuple[Version, np.ndarray, list[str]]:
+        """The version, and every drawing's id (oldest first) and status as of that version.
+
+        Read from the small status index in one snapshot, so the three agree: what a report
+        needs to catch up with undos and reviews without reading any image.
+        """
+        with self._database() as db:
+            db.execute("BEGIN")  # one read transaction: the version and the rows are of one moment
+            version = _version(db)
+            # Walking the status index, not the table with its images: 0.05 s at 20,000 drawings, not 0.12.
+            rows = db.execute("SELECT id, status FROM drawings INDEXED BY drawings_by_status").fetchall()
+        rows.sort()  # by id
+        return version, np.array([r[0] for r in rows], np.int64), [r[1] for r in rows]
 
     def all(self) -> Collected:
-        """Every drawing, oldest first. The whole table: for training, not for a page view."""
+        """Every drawing, held and rejected ones too, oldest first. The whole table: not for a page view."""
         return self._select("ORDER BY id")
+
+    def training_set(self) -> TrainingSet:
+        """The drawings training may use: every one not held or rejected, oldest first (one snapshot).
+
+        What training and `python -m mnistcore train --with-lab-drawings` read. Its `record`
+        belongs in the trained model's info.
+        """
+        with self._database() as db:
+            rows = db.execute(f"SELECT id, created_at, image, label FROM drawings WHERE {_USABLE_SQL} ORDER BY id"
+                              ).fetchall()
+        images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(-1, 28, 28).copy()
+        return TrainingSet(images, np.array([r[3] for r in rows], np.uint8),
+                           up_to_id=int(rows[-1][0]) if rows else 0, newest=rows[-1][1] if rows else None)
 
     def read(self, after: int = 0, up_to: int | None = None, limit: int | None = None) -> Collected:
         """The drawings with `after` < id <= `up_to` (no upper bound when None), oldest first, at most `limit`.
@@ -222,13 +384,21 @@ class FeedbackStore:
         return _take(found, [position[i] for i in ids])
 
     def newest(self, count: int, up_to: int | None = None) -> Collected:
-        """The newest `count` drawings with id <= `up_to` (all, when there are fewer), oldest first."""
+        """The newest `count` usable drawings (not held or rejected) with id <= `up_to` (all, when
+        there are fewer), oldest first: what downloads and exports hold."""
         for name, value in (("count", count), ("up_to", up_to)):
             if value is not None and not (isinstance(value, (int, np.integer)) and value >= 0):
                 raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
         up_to = up_to if up_to is not None else _MAX_ID
-        return self._select("WHERE id IN (SELECT id FROM drawings WHERE id <= ? ORDER BY id DESC LIMIT ?) ORDER BY id",
-                            (int(up_to), int(count)))
+        return self._select(f"WHERE id IN (SELECT id FROM drawings WHERE id <= ? AND {_USABLE_SQL} "
+                            "ORDER BY id DESC LIMIT ?) ORDER BY id", (int(up_to), int(count)))
+
+    def usable_count(self, up_to: int | None = None) -> int:
+        """How many drawings (with id <= `up_to`) are not held or rejected."""
+        up_to = up_to if up_to is not None else _MAX_ID
+        with self._database() as db:
+            return int(db.execute(f"SELECT COUNT(*) FROM drawings WHERE id <= ? AND {_USABLE_SQL}",
+                                  (int(up_to),)).fetchone()[0])
 
     def _select(self, where: str, parameters: tuple = ()) -> Collected:
         with self._database() as db:
@@ -238,13 +408,13 @@ class FeedbackStore:
     # ------------------------------------------------------------------ files and downloads
 
     def export_csv(self, path: str | os.PathLike, newest: int | None = None) -> Path:
-        """The collected drawings (the newest `newest` only, if given) in the tutorial's CSV format
-        (label, 784 pixels)."""
+        """The usable drawings (not held or rejected; the newest `newest` only, if given) in the
+        tutorial's CSV format (label, 784 pixels)."""
         collected = self._exported(newest)
         return export_csv(collected.images, collected.labels, path)
 
     def export_npz(self, path: str | os.PathLike, newest: int | None = None) -> Path:
-        """The collected drawings (the newest `newest` only, if given) as .npz: images, labels,
+        """The usable drawings (the newest `newest` only, if given) as .npz: images, labels,
         predicted, confidence, raw_sizes."""
         return atomic_write_bytes(path, _npz_bytes(self._exported(newest)))
 
@@ -257,10 +427,10 @@ class FeedbackStore:
         return _npz_bytes(self._exported(newest))
 
     def download(self, kind: str) -> Download:
-        """The newest `download_rows` drawings as a "csv" or "npz" file, for the download buttons.
+        """The newest `download_rows` usable drawings as a "csv" or "npz" file, for the download buttons.
 
         Made once per version of the collection and shared by every visitor: a thousand clicks
-        cost one build, and a new build comes only after a drawing has been added.
+        cost one build, and a new build comes only after a drawing has been added, undone or reviewed.
         """
         if kind not in DOWNLOAD_KINDS:
             raise ValueError(f"a download is one of {', '.join(DOWNLOAD_KINDS)}, got {kind!r}")
@@ -271,15 +441,43 @@ class FeedbackStore:
                 # The rows of this version only, even if more have been added since it was read.
                 rows = self.newest(self.download_rows, up_to=version.last_id)
                 data = _csv_bytes(rows) if kind == "csv" else _npz_bytes(rows)
-                made = self._downloads[kind] = Download(kind, data, len(rows), version)
+                usable = self.usable_count(up_to=version.last_id)
+                made = self._downloads[kind] = Download(kind, data, len(rows), version, usable)
             return made
 
     def _exported(self, newest: int | None) -> Collected:
-        return self.all() if newest is None else self.newest(newest)
+        return self.newest(_MAX_ID if newest is None else newest)
 
 
 _MAX_ID = 2**63 - 1      # SQLite's largest id: "no upper bound"
 _IDS_PER_QUERY = 500     # well under SQLite's limit on the parameters of one statement
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _version(db: sqlite3.Connection) -> Version:
+    count, last_id, changes = db.execute(
+        "SELECT (SELECT COUNT(*) FROM drawings), (SELECT MAX(id) FROM drawings),"
+        " (SELECT value FROM counters WHERE name = 'changes')").fetchone()
+    return Version(int(count), int(last_id or 0), int(changes or 0))
+
+
+def _count_change(db: sqlite3.Connection) -> None:
+    """One more undo or review decision (inside the transaction that makes it)."""
+    db.execute("INSERT INTO counters (name, value) VALUES ('changes', 1) "
+               "ON CONFLICT (name) DO UPDATE SET value = value + 1")
+
+
+def _check_visitor(visitor, allow_none: bool = False) -> None:
+    # The message gives the key's type and length, not the key: it may be logged or shown.
+    if visitor is None and allow_none:
+        return
+    if not (isinstance(visitor, str) and VISITOR_KEY.fullmatch(visitor)):
+        length = f" of {len(visitor)} characters" if isinstance(visitor, str) else ""
+        raise ValueError(f"a visitor key is 8-64 letters, digits, - or _ (a hash of the visitor's token), "
+                         f"got a {type(visitor).__name__}{length}")
 
 
 def _collected(rows: list[tuple]) -> Collected:
@@ -294,6 +492,8 @@ def _collected(rows: list[tuple]) -> Collected:
         raw_sizes=np.array([(r[3], r[4]) for r in rows], np.int64).reshape(-1, 2),
         models=[r[8] for r in rows],
         created_at=[r[1] for r in rows],
+        status=[r[9] for r in rows],
+        label_probability=np.array([np.nan if r[10] is None else r[10] for r in rows], np.float32),
     )
 
 
@@ -301,14 +501,17 @@ def _take(c: Collected, positions: list[int]) -> Collected:
     """The drawings of `c` at these positions, in this order."""
     return Collected(c.ids[positions], c.images[positions], c.labels[positions], c.predicted[positions],
                      c.confidence[positions], c.raw_sizes[positions].reshape(-1, 2),
-                     [c.models[k] for k in positions], [c.created_at[k] for k in positions])
+                     [c.models[k] for k in positions], [c.created_at[k] for k in positions],
+                     [c.status[k] for k in positions], c.label_probability[positions])
 
 
 def _concat(parts: list[Collected]) -> Collected:
     """The drawings of every part, one part after the other."""
     return Collected(*(np.concatenate([getattr(p, name) for p in parts]) for name in
                        ("ids", "images", "labels", "predicted", "confidence", "raw_sizes")),
-                     [m for p in parts for m in p.models], [t for p in parts for t in p.created_at])
+                     [m for p in parts for m in p.models], [t for p in parts for t in p.created_at],
+                     [s for p in parts for s in p.status],
+                     np.concatenate([p.label_probability for p in parts]))
 
 
 # The CSV cell of each pixel value, as 4 bytes padded with NUL: "0," + 2 NULs ... "255,". The last

@@ -1,14 +1,17 @@
 """How a model reads the lab's own handwriting (the drawings visitors labelled), beside MNIST.
 
-The report says how a model does on the drawings now, digit by digit, and which ones it gets
-wrong. It holds no images, only a few numbers per drawing (about 60 bytes), so a page can keep it
-for 100,000 drawings and read from the database only the drawings it shows (`FeedbackStore.rows`).
+The report says how a model does on the drawings, digit by digit, and which ones it gets wrong:
+measured only on drawings whose label stands (not held for review, not rejected) and that the
+model did not train on (newer than the `up_to_id` its info records, see `trained_up_to`). It holds
+no images, only a few numbers per drawing (about 90 bytes), so a page can keep it for 100,000
+drawings and read from the database only the drawings it shows (`FeedbackStore.rows`).
 
 Reading every drawing takes the live model seconds at 100,000 drawings, too long for every page
 view, so `HandwritingReports` works the report out once per (live model, version of the
 collection) and every visitor shares it. A drawing added since is read on its own and added to
-the report; only a new live model reads them all again. Everything here is plain arrays: the Lab
-handwriting page turns them into tables and pictures.
+the report; an undo or a review decision reads only the statuses (a small index, no images); only
+a new live model reads them all again. Everything here is plain arrays: the Lab handwriting page
+turns them into tables and pictures.
 """
 from __future__ import annotations
 
@@ -18,34 +21,40 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .feedback import Collected, FeedbackStore
+from .feedback import HELD, REJECTED, USABLE, Collected, FeedbackStore, Version
 from ..evaluation import Evaluation, evaluation_from_proba
 from ..nets.base import DigitModel
 
 CHUNK = 5_000  # drawings read and predicted at a time (a few MB), however many there are
-# Reports kept, newest model first: two, so that a page view still running with the model live
-# a moment ago does not throw away the new live model's report (both would be worked out in turn).
+# Readings kept, newest model first: two, so that a page view still running with the model live
+# a moment ago does not throw away the new live model's reading (both would be worked out in turn).
 MODELS_KEPT = 2
 
 
 @dataclass(frozen=True)
 class HandwritingReport:
-    """One model's reading of the collected drawings, oldest first (no images)."""
+    """One model's reading of the drawings it is measured on, oldest first (no images), and how
+    many drawings were left out and why."""
 
-    ids: np.ndarray             # (n,) int64: the drawings' ids in the database
+    ids: np.ndarray             # (n,) int64: the measured drawings' ids in the database
     labels: np.ndarray          # (n,) uint8: the digit each visitor says they drew
     predicted_then: np.ndarray  # (n,) uint8: what the model live at the time read
     proba: np.ndarray           # (n, 10) float32: this model's probabilities
-    evaluation: Evaluation      # this model on the drawings: accuracy, per digit, predictions
-    counts: np.ndarray          # (10,) int64: drawings of each true digit
+    evaluation: Evaluation      # this model on the measured drawings: accuracy, per digit, predictions
+    counts: np.ndarray          # (10,) int64: measured drawings of each true digit
+    collected: int = 0          # every drawing in the store, measured or not
+    held: int = 0               # waiting for review: not the model's mistakes, not measured
+    rejected: int = 0           # labels an operator rejected
+    trained_on: int = 0         # drawings the model trained on (ids <= trained_up_to): not a test of it
+    trained_up_to: int = 0      # the newest drawing it trained on (0: none)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     @property
-    def last_id(self) -> int:
-        """The newest drawing's id (0 when there are none)."""
-        return int(self.ids[-1]) if len(self.ids) else 0
+    def usable(self) -> int:
+        """Drawings whose labels stand (not held, not rejected): what training and downloads use."""
+        return self.collected - self.held - self.rejected
 
     @property
     def accuracy_then(self) -> float:
@@ -58,19 +67,68 @@ class HandwritingReport:
         return self.evaluation.predictions != self.labels
 
 
-def report(model: DigitModel, collected: Collected) -> HandwritingReport:
-    """How `model` reads the collected drawings; ValueError when there are none."""
+def trained_up_to(info) -> int | None:
+    """The newest lab drawing a model trained on, from its info's `lab_drawings` record
+    (FeedbackStore.training_set().record): 0 when it trained on none or has no record, None when
+    the record is not one we can read (then nobody knows which drawings it saw).
+
+    The record is a field of ModelInfo, not an entry of its `settings`: those are the network's
+    own configuration, rebuilt from the file on load (NetConfig(**settings) refuses other keys).
+    """
+    record = getattr(info, "lab_drawings", None)
+    if record is None:
+        return 0
+    up_to = record.get("up_to_id") if isinstance(record, dict) else None
+    if isinstance(up_to, int) and not isinstance(up_to, bool) and up_to >= 0:
+        return up_to
+    return None
+
+
+def report(model: DigitModel, collected: Collected, trained_up_to: int = 0) -> HandwritingReport:
+    """How `model` reads the collected drawings (those it can be measured on); ValueError when there are none."""
     if len(collected) == 0:
         raise ValueError("there are no lab drawings yet: label some on the Draw page first")
-    return _extended(_EMPTY, collected.ids, collected.labels, collected.predicted, _proba(model, collected))
+    reading = _Reading(collected.ids, collected.labels, collected.predicted, _proba(model, collected),
+                       np.array(collected.status))
+    return reading.report(trained_up_to)
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """One model's answers on every drawing in the store (held and rejected too), with their statuses."""
+
+    ids: np.ndarray             # (n,) int64, ascending
+    labels: np.ndarray          # (n,) uint8
+    predicted_then: np.ndarray  # (n,) uint8
+    proba: np.ndarray           # (n, 10) float32
+    status: np.ndarray          # (n,) str
+    version: Version = Version(0, 0)  # the collection it was read from
+
+    def take(self, keep: np.ndarray) -> "_Reading":
+        return _Reading(self.ids[keep], self.labels[keep], self.predicted_then[keep], self.proba[keep],
+                        self.status[keep], self.version)
+
+    def report(self, trained_up_to: int) -> HandwritingReport:
+        """The report on the drawings whose labels stand and that a model trained up to that id did not see."""
+        usable = np.isin(self.status, USABLE)
+        measured = usable & (self.ids > trained_up_to)
+        labels = self.labels[measured]
+        proba = self.proba[measured]
+        return HandwritingReport(
+            ids=self.ids[measured], labels=labels, predicted_then=self.predicted_then[measured], proba=proba,
+            evaluation=evaluation_from_proba(proba, labels),
+            counts=np.bincount(labels, minlength=10).astype(np.int64),
+            collected=len(self.ids), held=int(np.sum(self.status == HELD)),
+            rejected=int(np.sum(self.status == REJECTED)), trained_on=int(np.sum(usable & ~measured)),
+            trained_up_to=trained_up_to)
 
 
 class HandwritingReports:
     """The live model's report on the lab's drawings, worked out once and shared by every visitor.
 
     Thread-safe: visitors asking while a report is being worked out wait for it rather than work
-    it out again. The newest report of each of the last MODELS_KEPT models is kept (a few MB each
-    at 100,000 drawings).
+    it out again. The newest reading of each of the last MODELS_KEPT models is kept (a few MB
+    each at 100,000 drawings).
     """
 
     def __init__(self, store: FeedbackStore, chunk: int = CHUNK):
@@ -79,49 +137,51 @@ class HandwritingReports:
         self.store = store
         self.chunk = int(chunk)
         self._lock = threading.Lock()  # one report is worked out at a time
-        self._reports: OrderedDict[str, HandwritingReport] = OrderedDict()  # by model id, oldest first
+        # By model id, oldest first: its reading, and the report made from it (with its trained_up_to).
+        self._made: OrderedDict[str, tuple[_Reading, HandwritingReport]] = OrderedDict()
 
-    def report(self, model_id: str, model: DigitModel) -> HandwritingReport:
-        """How `model` reads every drawing in the store now (an empty report when there are none).
+    def report(self, model_id: str, model: DigitModel, trained_up_to: int = 0) -> HandwritingReport:
+        """How `model` reads the drawings in the store now (an empty report when there are none),
+        measured on those newer than `trained_up_to` (see the module's `trained_up_to`).
 
         `model_id` names the model: `Live.id`, which changes whenever a model is made live. The
-        report is worked out again only when the model or the collection has changed since, and
-        for a changed collection only the drawings added since are read, when nothing else changed.
+        report is worked out again only when the model or the collection has changed since; new
+        drawings are read on their own, undone ones dropped, review decisions taken from the
+        statuses.
         """
         version = self.store.version()
         with self._lock:
-            done = self._reports.get(model_id, _EMPTY)
-            if (len(done), done.last_id) == version:
-                return done  # the usual case: nothing has changed
-            new = None
-            if len(done) < version.count and done.last_id < version.last_id:
-                new = self._read(model, done, version.last_id)  # only the drawings added since
-                if len(new) != version.count:
-                    new = None  # some older drawings went (the database was changed by hand)
-            if new is None:
-                new = self._read(model, _EMPTY, version.last_id)  # all of them again
-            self._reports[model_id] = new
-            self._reports.move_to_end(model_id)
-            while len(self._reports) > MODELS_KEPT:
-                self._reports.popitem(last=False)  # the model live longest ago
-            return new
+            reading, made = self._made.get(model_id, (_NOTHING, None))
+            if reading.version != version or made is None or made.trained_up_to != trained_up_to:
+                if reading.version != version:
+                    reading = self._catch_up(model, reading)
+                made = reading.report(trained_up_to)
+            self._made[model_id] = (reading, made)
+            self._made.move_to_end(model_id)
+            while len(self._made) > MODELS_KEPT:
+                self._made.popitem(last=False)  # the model live longest ago
+            return made
 
-    def _read(self, model: DigitModel, done: HandwritingReport, up_to: int) -> HandwritingReport:
-        """`done`, extended with the drawings after its last one up to id `up_to`.
-
-        A chunk at a time, keeping of each only what the report needs: memory stays at a few MB
-        however many drawings there are.
-        """
-        parts, after = [], done.last_id
+    def _catch_up(self, model: DigitModel, done: _Reading) -> _Reading:
+        """`done`, brought up to the store now: undone drawings dropped, the ones added since read
+        (a chunk at a time, keeping of each only what the report needs: memory stays at a few MB
+        however many there are), and every drawing's status as it is now."""
+        version, ids, statuses = self.store.statuses()
+        after = int(done.ids[-1]) if len(done.ids) else 0  # every drawing up to here has been read
+        kept = done.take(np.isin(done.ids, ids))
+        parts = [(kept.ids, kept.labels, kept.predicted_then, kept.proba)]
         while True:
-            chunk = self.store.read(after=after, up_to=up_to, limit=self.chunk)
+            chunk = self.store.read(after=after, up_to=version.last_id, limit=self.chunk)
             if len(chunk) == 0:
                 break
             parts.append((chunk.ids, chunk.labels, chunk.predicted, _proba(model, chunk)))
             after = int(chunk.ids[-1])
-        if not parts:
-            return done
-        return _extended(done, *(np.concatenate(column) for column in zip(*parts)))
+        read_ids, labels, predicted_then, proba = (np.concatenate(column) for column in zip(*parts))
+        # A drawing undone between the statuses and the chunks is missing from the chunks: keep only
+        # those in both. The version is the statuses': anything newer makes the next view catch up.
+        known = np.isin(read_ids, ids)
+        status = np.array(statuses, dtype=str)[np.searchsorted(ids, read_ids[known])]
+        return _Reading(read_ids[known], labels[known], predicted_then[known], proba[known], status, version)
 
 
 def per_digit(lab: HandwritingReport, mnist: Evaluation) -> dict[str, list]:
@@ -145,26 +205,6 @@ def _proba(model: DigitModel, collected: Collected) -> np.ndarray:
     return np.asarray(model.predict_proba(collected.images), np.float32).reshape(len(collected), 10)
 
 
-def _extended(done: HandwritingReport, ids: np.ndarray, labels: np.ndarray, predicted_then: np.ndarray,
-              proba: np.ndarray) -> HandwritingReport:
-    """`done` with more drawings (newer than its last): their ids, labels, answers then, and `proba` now."""
-    labels = np.concatenate([done.labels, labels])
-    all_proba = np.concatenate([done.proba, proba])
-    return HandwritingReport(
-        ids=np.concatenate([done.ids, ids]),
-        labels=labels,
-        predicted_then=np.concatenate([done.predicted_then, predicted_then]),
-        proba=all_proba,
-        evaluation=evaluation_from_proba(all_proba, labels),
-        counts=np.bincount(labels, minlength=10).astype(np.int64),
-    )
-
-
-def _empty() -> HandwritingReport:
-    proba = np.zeros((0, 10), np.float32)
-    labels = np.zeros(0, np.uint8)
-    return HandwritingReport(np.zeros(0, np.int64), labels, labels, proba,
-                             evaluation_from_proba(proba, labels), np.zeros(10, np.int64))
-
-
-_EMPTY = _empty()  # the report on no drawings: where every report starts
+# The reading of no drawings: where every reading starts.
+_NOTHING = _Reading(np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.uint8),
+                    np.zeros((0, 10), np.float32), np.zeros(0, str), Version(0, 0))

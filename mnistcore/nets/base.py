@@ -39,6 +39,11 @@ class ModelInfo:
     test_accuracy: float | None = None  # on the 10,000 MNIST test images
     train_seconds: float = 0.0
     trained_at: str = ""           # ISO 8601, UTC
+    # Distortions applied while training (mnistcore.augment's settings), None for plain MNIST.
+    augment: dict | None = None
+    # The lab's drawings trained on: {"count", "up_to_id", "newest"} (FeedbackStore.training_set),
+    # so the Lab handwriting page measures the model only on drawings it has not seen.
+    lab_drawings: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

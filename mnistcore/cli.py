@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from . import data
 from .evaluation import evaluate, format_evaluation
 from .lab.feedback import FeedbackError, FeedbackStore
 from .nets import ModelFileError, load_model
-from .training import LIMITS, TrainSettings, run_training
+from .training import LIMITS, OPTIMIZERS, SCHEDULES, TrainSettings, plural, run_training
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,13 +39,21 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--engine", choices=["numpy", "keras"], default=d.engine)
     train.add_argument("--epochs", type=int, default=d.epochs, help=_range("epochs", d.epochs))
     train.add_argument("--batch-size", type=int, default=d.batch_size, help=_range("batch_size", d.batch_size))
-    train.add_argument("--hidden", type=int, default=d.hidden, help="numpy: hidden units; " + _range("hidden", d.hidden))
-    train.add_argument("--learning-rate", type=float, default=d.learning_rate,
-                       help="numpy: " + _range("learning_rate", d.learning_rate))
-    train.add_argument("--momentum", type=float, default=d.momentum, help="numpy: " + _range("momentum", d.momentum))
-    train.add_argument("--activation", choices=["relu", "sigmoid"], default=d.activation,
-                       help="numpy: relu (softmax output) or sigmoid (the tutorial's network)")
-    train.add_argument("--arch", choices=["mlp", "cnn"], default=d.arch, help="keras: mlp (the tutorial's) or cnn")
+    # Model settings default to None ("not given"): a setting given for a model that does not use
+    # it is refused (see _train), and the ones not given take TrainSettings' defaults.
+    train.add_argument("--hidden", type=int, help="numpy mlp: hidden units; " + _range("hidden", d.hidden))
+    train.add_argument("--learning-rate", type=float,
+                       help="numpy: " + _range("learning_rate", d.learning_rate) + "; the cnn's default is 0.001")
+    train.add_argument("--momentum", type=float, help="numpy mlp with sgd: " + _range("momentum", d.momentum))
+    train.add_argument("--activation", choices=["relu", "sigmoid"],
+                       help=f"numpy mlp: relu (softmax output) or sigmoid (the tutorial's network) (default {d.activation})")
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS),
+                       help=f"numpy mlp: sgd (the tutorial's step, with momentum) or adam (default {d.optimizer})")
+    train.add_argument("--schedule", choices=list(SCHEDULES),
+                       help=f"numpy mlp: constant, or cosine (the learning rate falls to 0 over the run) "
+                            f"(default {d.schedule})")
+    train.add_argument("--arch", choices=["mlp", "cnn"], default=d.arch,
+                       help="mlp (the tutorial's) or cnn (keras; numpy where the NumPy CNN is installed)")
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
     train.add_argument("--with-lab-drawings", action="store_true",
@@ -78,19 +87,32 @@ def _fetch(args) -> int:
     return 0
 
 
+MODEL_OPTIONS = ("hidden", "learning_rate", "momentum", "activation", "optimizer", "schedule")
+
+
 def _train(args) -> int:
-    settings = TrainSettings(
-        engine=args.engine, epochs=args.epochs, batch_size=args.batch_size, hidden=args.hidden,
-        learning_rate=args.learning_rate, activation=args.activation, momentum=args.momentum,
-        arch=args.arch, seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings,
-    ).validate()
+    given = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
+    settings = TrainSettings(engine=args.engine, epochs=args.epochs, batch_size=args.batch_size, arch=args.arch,
+                             seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings)
+    ignored = [name for name in given if name not in settings.applies]
+    if "momentum" in given and given.get("optimizer") == "adam":
+        ignored.append("momentum")  # Adam has its own running averages
+    if ignored:
+        options = ", ".join("--" + name.replace("_", "-") for name in ignored)
+        raise ValueError(f"{options} {'does' if len(ignored) == 1 else 'do'} not apply to --engine {settings.engine} "
+                         f"--arch {settings.arch}: leave {'it' if len(ignored) == 1 else 'them'} out "
+                         f"(that model uses {', '.join('--' + n.replace('_', '-') for n in settings.applies) or 'none of the model options'})")
+    if settings.engine == "numpy" and settings.arch == "cnn" and "learning_rate" not in given:
+        given["learning_rate"] = 0.001  # the CNN's Adam step (TrainSettings' 0.1 is the MLP's SGD step)
+    settings = replace(settings, **given).validate()
     out = Path(args.out)
     expected_suffix = ".npz" if settings.engine == "numpy" else ".keras"
     if out.suffix != expected_suffix:
         raise ValueError(f"--out for a {settings.engine} model must end in {expected_suffix}; got {out}")
     if args.feedback_db is not None and not settings.lab_drawings:
         raise ValueError("--feedback-db only says where the lab drawings are: add --with-lab-drawings to train on them")
-    lab = FeedbackStore(args.feedback_db, create=False).all() if settings.lab_drawings else None
+    # Only labels that stand: none held for review or rejected (FeedbackStore.training_set).
+    lab = FeedbackStore(args.feedback_db, create=False).training_set() if settings.lab_drawings else None
     mnist = data.load_mnist(args.data_dir)
     print(f"training: {settings.describe()}", flush=True)
 
@@ -99,10 +121,17 @@ def _train(args) -> int:
               f"test accuracy {p.test_accuracy:.4f}, {p.seconds:.1f} s", flush=True)
 
     result = run_training(settings, mnist, on_epoch=report,
-                          lab_drawings=(lab.images, lab.labels) if lab is not None else None)
+                          lab_drawings=(lab.images, lab.labels) if lab is not None else None,
+                          lab_record=lab.record if lab is not None else None)
     if result.lab_evaluation is not None:
         print(f"lab drawings: {result.lab_count} added to training; "
               f"accuracy on them: {result.lab_evaluation.accuracy:.4f}")
+    if result.stop_reason:
+        print(result.stop_reason, file=sys.stderr)
+    if result.evaluation is None:
+        raise ValueError("no model came out of the run (it stopped during its first epoch); nothing was saved")
+    if result.stopped:
+        print(f"stopped after {len(result.history)} of {plural(settings.epochs, 'epoch')}")
     result.model.save(out)
     print(f"saved {out}")
     print(f"test accuracy: {result.evaluation.accuracy:.4f}")

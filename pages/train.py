@@ -2,76 +2,121 @@
 
 In demo mode (mnistcore.lab.config) training, publishing and making models live are off, or need the passcode.
 """
-from dataclasses import asdict
+import math
 
+import altair as alt
 import pandas as pd
 import streamlit as st
 
-from mnistcore.lab import config
+from mnistcore.lab import config, publish as policy
 from mnistcore.lab.slot import SlotBusy, clean_label, name_problem
-from mnistcore.nets import ModelFileError
-from mnistcore.training import LIMITS, TrainSettings, describe_seconds, engine_problem, estimate_seconds
+from mnistcore.nets import ModelFileError, Progress
+from mnistcore.training import (EXPLAINED, LIMITS, TrainSettings, Timings, describe_seconds, engine_problem,
+                                estimate_phases, numpy_archs, plural, recipes, risky)
 from ui.chrome import live_banner, now, open_page, when
 from ui.text import plain, public
 from ui.resources import mnist, slot, store
 from ui.visitor import access, client, may_train, unlock
 
-DEFAULTS = TrainSettings()
-ENGINES = {"numpy": "NumPy (our own network, the tutorial's)", "keras": "Keras (TensorFlow)"}
-ARCHS = {"mlp": "MLP: the tutorial's network, one hidden layer", "cnn": "CNN: a convolutional network (slower, better)"}
+CUSTOM = "custom"
+ENGINES = {"numpy": "NumPy (our own code, the tutorial's)", "keras": "Keras (Google's TensorFlow)"}
+ARCHS = {"mlp": "One hidden layer (the tutorial's network)", "cnn": "Convolutional (slower, better)"}
+ACTIVATIONS = {"relu": "ReLU (learns fast)", "sigmoid": "Sigmoid (the tutorial's)"}
+OPTIMIZERS = {"sgd": "Plain steps (the tutorial's)", "adam": "Adam"}
+SCHEDULES = {"constant": "Same size all along", "cosine": "Smaller and smaller"}
+FIELDS = ("engine", "arch", "epochs", "batch_size", "hidden", "learning_rate", "momentum", "activation",
+          "optimizer", "schedule")
+COLOURS = {"training": "#e8590c", "test": "#1c7ed6", "test (1,000 images)": "#74c0fc"}  # orange vs blue
 SETTINGS_SHOWN = (("learningrate", "learning rate"), ("momentum", "momentum"))  # from a NumPy model's info
-ACTIVATIONS = {"relu": "ReLU with softmax output (learns fast)", "sigmoid": "Sigmoid (the tutorial's original)"}
 
 
-def last(name: str):
-    """The value this visitor last trained with (else the default). Streamlit forgets a widget's
-    value while the widget is not shown, as during a run, so the settings come back from here."""
-    return getattr(st.session_state.get("last_settings", DEFAULTS), name)
+def timings() -> Timings:
+    """How long runs took on this server (a small file, read at each estimate)."""
+    return Timings(config.timings_path())
 
 
-def bounded(label: str, name: str, help: str, **kwargs):
+def put(settings: TrainSettings) -> None:
+    """Fill the settings widgets with `settings` (before they are drawn)."""
+    for name in FIELDS:
+        st.session_state[name] = getattr(settings, name)
+
+
+def recipe_picked() -> None:
+    """The recipe radio changed: a recipe fills in its settings; Custom keeps the ones shown."""
+    key = st.session_state.recipe
+    if key != CUSTOM:
+        put(recipes()[key].settings)
+
+
+def made_custom() -> None:
+    """A setting was changed by hand: the settings are no longer a recipe's."""
+    st.session_state.recipe = CUSTOM
+
+
+def number(label: str, name: str, **kwargs):
     """A number input whose range is the one TrainSettings.validate enforces (training.LIMITS)."""
     low, high = LIMITS[name]
-    if isinstance(getattr(DEFAULTS, name), int):
+    if isinstance(getattr(TrainSettings(), name), int):
         low, high = int(low), int(high)
-    return st.number_input(f"{label} ({low:g} to {high:g})", min_value=low, max_value=high, value=last(name),
-                           help=help, key=name, **kwargs)
+    widget = st.number_input(f"{label} ({low:g} to {high:g})", min_value=low, max_value=high, key=name,
+                             on_change=made_custom, **kwargs)
+    st.caption(EXPLAINED[name])
+    return widget
 
 
 def choice(label: str, name: str, options: dict, **kwargs):
-    return st.radio(label, list(options), index=list(options).index(last(name)), format_func=options.get,
-                    key=name, **kwargs)
+    if st.session_state.get(name) not in options:
+        st.session_state[name] = next(iter(options))
+    widget = st.radio(label, list(options), format_func=options.get, key=name, on_change=made_custom, **kwargs)
+    st.caption(EXPLAINED[name])
+    return widget
 
 
-def chosen_settings() -> TrainSettings:
-    """The settings widgets, read into a TrainSettings (not yet validated)."""
-    engine = choice("Engine", "engine", ENGINES, horizontal=True)
-    left, right = st.columns(2)
-    with left:
-        epochs = bounded("Epochs", "epochs", "How many times the network goes through all training images.")
-        batch_size = bounded("Batch size", "batch_size",
-                             "How many images it looks at before each small change to its weights. "
-                             "1 is the tutorial's way (slow); 128 is quick.")
-    with right:
-        if engine == "numpy":
-            hidden = bounded("Hidden units", "hidden", "Neurons in the middle layer.")
-            learning_rate = bounded("Learning rate", "learning_rate", "How big each change to the weights is.",
-                                    step=0.01, format="%.4f")
-            momentum = bounded("Momentum", "momentum", "0 = the tutorial's plain steps; 0.9 keeps some of the "
-                               "previous step's direction, which usually learns faster.", step=0.05)
-            activation = choice("Activation", "activation", ACTIVATIONS)
-            return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, hidden=hidden,
-                                 learning_rate=learning_rate, momentum=momentum, activation=activation,
-                                 train_limit=config.train_limit())
-        arch = choice("Architecture", "arch", ARCHS)
-        return TrainSettings(engine=engine, epochs=epochs, batch_size=batch_size, arch=arch,
-                             train_limit=config.train_limit())
+def chosen_settings(n_train: int) -> TrainSettings:
+    """The recipe radio and the settings widgets, read into a TrainSettings (not yet validated)."""
+    menu = recipes()
+    if "recipe" not in st.session_state:  # first visit, or back after a run: the last choice, else "best"
+        st.session_state.recipe = st.session_state.get("last_recipe", "best")
+        put(st.session_state.get("last_settings") or menu.get(st.session_state.recipe, menu["best"]).settings)
+    for name in FIELDS:  # widgets not drawn last time (another engine's) were forgotten: refill them
+        if name not in st.session_state:
+            st.session_state[name] = getattr(st.session_state.get("last_settings") or menu["best"].settings, name)
+    labels = {key: f"{r.title} ({describe_seconds(sum(estimate_phases(r.settings, n_train, timings())))})"
+              for key, r in menu.items()} | {CUSTOM: "Custom: choose every setting yourself"}
+    picked = st.radio("What would you like to train?", list(labels), format_func=labels.get, key="recipe",
+                      on_change=recipe_picked)
+    if picked != CUSTOM:
+        st.caption(menu[picked].says)
+    with st.expander("The settings" + (" (yours)" if picked == CUSTOM else ": change any to make your own"),
+                     expanded=picked == CUSTOM):
+        engine = choice("Engine", "engine", ENGINES, horizontal=True)
+        archs = {key: ARCHS[key] for key in (numpy_archs() if engine == "numpy" else ARCHS)}
+        arch = choice("Network", "arch", archs)
+        epochs = number("Epochs", "epochs")
+        batch_size = number("Batch size", "batch_size")
+        values = {}
+        applies = TrainSettings(engine=engine, arch=arch).applies
+        if "hidden" in applies:
+            values["hidden"] = number("Hidden units", "hidden")
+        if "activation" in applies:
+            values["activation"] = choice("Activation", "activation", ACTIVATIONS, horizontal=True)
+        if "optimizer" in applies:
+            values["optimizer"] = choice("Learning rule", "optimizer", OPTIMIZERS, horizontal=True)
+        if "learning_rate" in applies:
+            values["learning_rate"] = number("Learning rate", "learning_rate", step=0.01, format="%.4f")
+        if "momentum" in applies and values.get("optimizer") == "sgd":
+            values["momentum"] = number("Momentum", "momentum", step=0.05)
+        if "schedule" in applies:
+            values["schedule"] = choice("Step size over the run", "schedule", SCHEDULES, horizontal=True)
+    return TrainSettings(engine=engine, arch=arch, epochs=epochs, batch_size=batch_size,
+                         train_limit=config.train_limit(), **values)
 
 
 def settings_form(me, busy: bool) -> None:
-    """The settings, and Start (or, while someone else trains, Join the queue)."""
-    st.subheader("Settings" if not busy else "Your run: settings")
-    settings = chosen_settings()
+    """The recipes and settings, and Start (or, while someone else trains, Join the queue)."""
+    st.subheader("Train your own model" if not busy else "Your run: settings")
+    data = mnist()
+    settings = chosen_settings(len(data[0][0]))
     name = st.text_input(f"Your name, shown to others while you train (else you are “{me.label}”)",
                          value=st.session_state.get("last_owner", ""), key="owner", max_chars=40)
     if settings.train_limit:
@@ -90,37 +135,94 @@ def settings_form(me, busy: bool) -> None:
     if problem:
         st.warning(problem)
         return
-    seconds, limit = estimate_seconds(settings), slot().max_seconds
+    start, training = estimate_phases(settings, len(data[0][0]), timings())
+    seconds, limit = start + training, slot().max_seconds
     if seconds > limit:
         st.warning(f"These settings would take {describe_seconds(seconds)}; runs on this server are limited to "
                    f"{describe_seconds(limit)}. Choose fewer epochs, fewer hidden units or a larger batch.",
                    icon=":material/schedule:")
         return
-    st.info(f"Estimated time: **{describe_seconds(seconds)}** (longer while others are using the server; "
-            f"runs are limited to {describe_seconds(limit)}).", icon=":material/schedule:")
+    loading = f" (first loading TensorFlow: {describe_seconds(start)})" if start >= 5 else ""
+    st.info(f"Estimated time: **{describe_seconds(seconds)}**{loading}, from the runs timed on this server "
+            f"(longer while others are using it; runs are limited to {describe_seconds(limit)}).",
+            icon=":material/schedule:")
+    warning = risky(settings)
+    if warning:
+        st.warning(f"Careful: {warning}.", icon=":material/warning:")
     label, help = ("Start training", None) if not busy else (
         "Join the queue", "Your run starts by itself when the runs ahead of it are done. Keep this tab open: "
                           "a closed tab gives up its place.")
     if st.button(label, type="primary", icon=":material/play_arrow:", help=help):
-        data = mnist()
         try:
             slot().submit(settings, data, me.id, label=clean_label(name, fallback=me.label), client=client())
         except (SlotBusy, ValueError) as err:  # QueueFull is a SlotBusy
             st.error(str(err))
             return
         st.session_state.last_settings, st.session_state.last_owner = settings, name
+        st.session_state.last_recipe = st.session_state.recipe
         st.rerun()
 
 
-def curves(status) -> None:
-    if not status.history:
-        st.caption("The loss and accuracy curves appear after the first epoch.")
+def curve_table(status, points=()) -> pd.DataFrame:
+    """The curves' points, long form: epochs (a fraction within an epoch), curve, measure, value.
+
+    From the finished epochs (`status.history`), points within epochs (`points`: Progress records
+    with test figures on a sample, from TrainResult.points or the slot), and the epoch in progress.
+    """
+    rows = []
+
+    def add(x, loss, accuracy, test_loss, test_accuracy, sample):
+        test = "test (1,000 images)" if sample else "test"
+        for curve, measure, value in (("training", "loss", loss), ("training", "accuracy", accuracy),
+                                      (test, "loss", test_loss), (test, "accuracy", test_accuracy)):
+            if value is not None:
+                rows.append({"epochs": x, "curve": curve, "measure": measure, "value": float(value)})
+
+    done = {p.epoch for p in status.history}
+    for p in status.history:
+        add(float(p.epoch), p.loss, p.accuracy, p.test_loss, p.test_accuracy, False)
+    for p in points:  # Progress records (x from images seen), or the slot's points (x given as epochs_done)
+        x = getattr(p, "epochs_done", None)
+        x = p.samples_seen / p.total_samples * p.epochs if x is None else x
+        if x != int(x) or int(x) not in done:
+            add(x, p.loss, p.accuracy, p.test_loss, p.test_accuracy, True)
+    if status.running and status.batch_loss is not None and status.fraction > 0:
+        add(status.fraction * status.settings.epochs, status.batch_loss, status.batch_accuracy, None, None, True)
+    table = pd.DataFrame(rows, columns=["epochs", "curve", "measure", "value"])
+    return table.sort_values("epochs", kind="stable").drop_duplicates(["epochs", "curve", "measure"], keep="last")
+
+
+def zoomed(values: pd.Series, low: float, high: float | None) -> list[float]:
+    """A y range just around `values` (not from 0), kept within [low, high]."""
+    top, bottom = float(values.max()), float(values.min())
+    pad = max((top - bottom) * 0.15, 0.005)
+    return [max(low, bottom - pad), min(high, top + pad) if high is not None else top + pad]
+
+
+def curves(status, points=()) -> None:
+    table = curve_table(status, points)
+    if table.empty:
+        st.caption("The curves start after the first few batches.")
         return
-    table = pd.DataFrame([asdict(point) for point in status.history]).set_index("epoch")
-    table.columns = ["training loss", "training accuracy", "test loss", "test accuracy"]
+    # The x axis reaches the end of the epoch in progress, not of the run: the first epoch fills the
+    # chart instead of a thin strip at the left of a 30-epoch axis.
+    shown = max(1, min(status.settings.epochs, math.ceil(table.epochs.max() - 1e-9)))
+    x = alt.X("epochs:Q", title="epochs", scale=alt.Scale(domain=[0, shown], nice=False),
+              axis=alt.Axis(format="~g", tickMinStep=0.25 if shown <= 2 else 1))
     left, right = st.columns(2)
-    left.line_chart(table[["training loss", "test loss"]], x_label="epoch", y_label="loss", height=250)
-    right.line_chart(table[["training accuracy", "test accuracy"]], x_label="epoch", y_label="accuracy", height=250)
+    curves_shown = sorted(table.curve.unique())
+    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom"),
+                       scale=alt.Scale(domain=curves_shown, range=[COLOURS[c] for c in curves_shown]))
+    for column, measure in ((left, "loss"), (right, "accuracy")):
+        part = table[table.measure == measure]
+        if part.empty:
+            continue
+        fine = measure == "accuracy" and part.value.max() - part.value.min() < 0.1
+        y = alt.Y("value:Q", title=measure, scale=alt.Scale(domain=zoomed(part.value, 0, 1 if measure == "accuracy" else None)),
+                  axis=alt.Axis(format=(".1%" if fine else ".0%") if measure == "accuracy" else ".2~f"))
+        chart = alt.Chart(part).mark_line(point=True).encode(
+            x=x, y=y, color=colour, tooltip=["epochs", "curve", alt.Tooltip("value:Q", format=".4f")])
+        column.altair_chart(chart.properties(height=220), width="stretch")
 
 
 @st.fragment(run_every=1.0)
@@ -140,13 +242,20 @@ def progress_panel(run_id: str, me) -> None:
     st.subheader(f"{who} is training")
     st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
     remaining = describe_seconds((status.expected_end - now()).total_seconds())
-    st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: {status.fraction:.0%} done. "
-                                      f"Expected to finish in {remaining} (around {when(status.expected_end)}).")
+    if status.settings.engine == "keras" and status.fraction == 0:
+        # Nothing moves while TensorFlow loads: say so, rather than sit at "0% done".
+        start, _ = estimate_phases(status.settings, timings=timings())
+        left = start - (now() - status.started_at).total_seconds()
+        st.progress(0.0, text=f"Loading TensorFlow… {describe_seconds(left) if left > 0 else 'almost done'}. "
+                              f"Then {plural(status.settings.epochs, 'epoch')} of training.")
+    else:
+        st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: {status.fraction:.0%} "
+                                          f"done. Expected to finish in {remaining} (around {when(status.expected_end)}).")
     if status.batch_loss is not None:
         a, b = st.columns(2)
         a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
         b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
-    curves(status)
+    curves(status, getattr(status, "points", None) or trail(status))
     if mine:
         st.caption("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
                    "you publish the result.")
@@ -154,6 +263,21 @@ def progress_panel(run_id: str, me) -> None:
                      "The live model does not change."):
             slot().stop(run_id)
     queue_panel(view)
+
+
+def trail(status) -> list[Progress]:
+    """The epoch-so-far figures this tab has seen, one per redraw: the curves within an epoch while
+    the slot keeps only whole epochs (training figures only; a reload starts the trail again)."""
+    trails = st.session_state.setdefault("trails", {})
+    if status.run_id not in trails:
+        trails.clear()  # one run's trail at a time: a long-lived session must not pile them up
+        trails[status.run_id] = []
+    points = trails[status.run_id]
+    if status.batch_loss is not None and status.fraction > 0 and len(points) < 2000:
+        whole = 1_000_000  # Progress counts images; a fraction of the run is what the tab knows
+        points.append(Progress(status.epoch, status.settings.epochs, round(status.fraction * whole), whole,
+                               status.batch_loss, status.batch_accuracy, 0.0))
+    return points
 
 
 def queue_panel(view) -> None:
@@ -173,27 +297,40 @@ def queue_panel(view) -> None:
             st.rerun()
 
 
-def outcome(status, live, allowed: bool) -> None:
-    """What came of this visitor's last run, and (where allowed) the Publish button."""
+def outcome(status, live, rules, allowed: bool) -> None:
+    """What came of this visitor's last run: how good it is against the live model, and Publish.
+
+    A model worse than the live one, or under the lab's floor, is shown as such (red, never
+    green), and publishing it needs a confirmation that names both accuracies (mnistcore.lab.publish).
+    """
     if status.state == "failed":
         st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
         return
-    if status.state == "stopped":
-        done = len(status.history)
-        why = status.note or "You stopped the run."
-        st.warning(f"{why} It ended after {done} complete epoch{'s' if done != 1 else ''}." +
-                   ("" if status.can_publish or status.published_as else " No model came out of it."))
     result = slot().result(status.run_id)
+    reason = result.stop_reason if result is not None else None
+    if reason:
+        st.error(reason, icon=":material/error:")
+    elif status.state == "stopped":
+        done, asked = len(status.history), status.settings.epochs
+        why = status.note or "You stopped the run."
+        st.warning(f"{why} It stopped after {done} of {plural(asked, 'epoch')}." +
+                   ("" if status.can_publish or status.published_as else " No model came out of it."))
     if status.test_accuracy is None or result is None or result.evaluation is None:
         return
     st.subheader("Your model")
+    live_accuracy = live.info.test_accuracy if live is not None else None
+    verdict = policy.judge(status.test_accuracy, live_accuracy, config.publish_floor())
+    trained = describe_trained(status)
     if status.published_as:
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
-                   f"(saved as {status.published_as}). {status.settings.describe()}.")
+                   f"(saved as {status.published_as}). {trained}.")
+    elif verdict.good:
+        st.success(f"**{verdict.headline}** Better than the live model: you may publish it. {trained}.")
     else:
-        compare = f" (the live model has {live.info.test_accuracy:.2%})" if live and live.info.test_accuracy else ""
-        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**{compare}. {status.settings.describe()}.")
-    curves(status)
+        lopsided = policy.one_answer(result.evaluation.confusion)
+        says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
+        st.error(f"**{verdict.headline}** {verdict.warning}{says} {trained}.", icon=":material/thumb_down:")
+    curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")
     per_digit = pd.DataFrame({"accuracy": ev.per_digit}, index=[str(d) for d in range(10)])
@@ -202,12 +339,13 @@ def outcome(status, live, allowed: bool) -> None:
                 "the diagonal holds the right answers.")
     st.dataframe(pd.DataFrame(ev.confusion, index=[f"true {d}" for d in range(10)],
                               columns=[f"said {d}" for d in range(10)]))
-    if not status.published_as and not allowed:
+    if status.published_as:
+        return
+    if not allowed:
         st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
         return
-    if not status.published_as and st.button(
-            "Publish: make it the live model", type="primary", icon=":material/publish:",
-            help="Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
+    if guarded_button(verdict, rules, "publish", "Publish: make it the live model", ":material/publish:",
+                      "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
             slot().publish(status.run_id, store())
         except (ValueError, OSError) as err:
@@ -216,7 +354,35 @@ def outcome(status, live, allowed: bool) -> None:
         st.rerun()
 
 
-def earlier_runs(allowed: bool) -> None:
+def describe_trained(status) -> str:
+    """The settings, with the epochs the run really did ("stopped after 1 of 3 epochs")."""
+    done, asked = len(status.history), status.settings.epochs
+    text = status.settings.describe()
+    return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
+
+
+def guarded_button(verdict, rules, key: str, label: str, icon: str, help: str) -> bool:
+    """A button that changes the live model, under the publish rule: True when clicked and allowed.
+
+    A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
+    tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
+    """
+    if verdict.good:
+        return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
+    refused = policy.refusal(verdict, demo=rules.demo, confirmed=True)
+    if refused:
+        st.info(refused, icon=":material/lock:")
+        return False
+    confirmed = st.checkbox(verdict.confirm, key=f"{key}-confirm")
+    clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
+    refused = policy.refusal(verdict, demo=rules.demo, confirmed=confirmed)
+    if clicked and refused:  # checked again on the click itself: a stale page must not slip through
+        st.error(refused)
+        return False
+    return clicked
+
+
+def earlier_runs(live, rules, allowed: bool) -> None:
     st.subheader("Earlier models")
     models = store()
     runs = models.runs()
@@ -229,7 +395,7 @@ def earlier_runs(allowed: bool) -> None:
             continue
         extras = [f"{name} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
                   if isinstance(info.settings.get(key), (int, float))]
-        epochs = f"{info.epochs} epoch{'s' if info.epochs != 1 else ''} at batch {info.batch_size}"
+        epochs = f"{plural(info.epochs, 'epoch')} at batch {info.batch_size}"
         rows.append({
             "": ", ".join(word for word, yes in (("shipped", run.is_default), ("live", run.live)) if yes),
             "test accuracy": f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "untested",
@@ -238,18 +404,26 @@ def earlier_runs(allowed: bool) -> None:
             "trained (UTC)": info.trained_at[:16].replace("T", " "),
         })
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    usable = [run for run in runs if run.info is not None and not run.live]
+    usable = policy.best_first([run for run in runs if run.info is not None and not run.live],
+                               lambda run: run.info.test_accuracy)
     if not usable or not allowed:
         return
     labels = {run.name: ("shipped default: " if run.is_default else "") + run.info.summary() for run in usable}
-    picked = st.selectbox("Make an earlier model live again", list(labels), format_func=labels.get, key="revert")
-    if st.button("Make live", icon=":material/restore:"):
+    picked = st.selectbox("Make an earlier model live again (the best first)", list(labels), format_func=labels.get,
+                          key="revert")
+    chosen = next(run for run in usable if run.name == picked)
+    verdict = policy.judge(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
+                           config.publish_floor())
+    if not verdict.good:
+        st.warning(f"{verdict.headline} {verdict.warning}", icon=":material/warning:")
+    if guarded_button(verdict, rules, f"revert-{picked}", "Make live", ":material/restore:",
+                      "Everybody's Gallery and Draw pages will use it."):
         try:
-            live = models.make_live(picked)
+            made = models.make_live(picked)
         except (ValueError, ModelFileError, OSError) as err:
             st.error(f"Could not make that model live: {public(err)}")
             return
-        st.session_state.notice = f"The live model is now: {live.info.summary()}."
+        st.session_state.notice = f"The live model is now: {made.info.summary()}."
         st.rerun()
 
 
@@ -292,7 +466,7 @@ if running is not None:
                 icon=":material/hourglass_top:")
     progress_panel(running.run_id, me)
 if mine is not None and not mine.running:
-    outcome(mine, live, allowed)
+    outcome(mine, live, rules, allowed)
 if allowed and not waiting and (running is None or running.owner != me.id):
     settings_form(me, busy=running is not None)
-earlier_runs(allowed)
+earlier_runs(live, rules, allowed)

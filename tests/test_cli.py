@@ -102,3 +102,22 @@ def test_train_with_lab_drawings_refuses_what_cannot_work(tmp_path, args, messag
     done = cli("train", *args, "--out", "x.npz", cwd=tmp_path)
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "missing.db").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--engine", "keras", "--hidden", "100"], "--hidden does not apply to --engine keras --arch mlp"),
+    (["--engine", "keras", "--learning-rate", "0.01", "--momentum", "0.5"], "--learning-rate, --momentum do not apply"),
+    (["--engine", "numpy", "--arch", "cnn", "--momentum", "0.5"], "--momentum does not apply to --engine numpy --arch cnn"),
+    (["--optimizer", "adam", "--momentum", "0.5"], "--momentum does not apply"),
+])
+def test_settings_the_chosen_model_would_ignore_are_refused(tmp_path, args, message):
+    done = cli("train", *args, "--out", "x.npz" if "keras" not in args else "x.keras", cwd=tmp_path)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_run_that_blows_up_says_why_and_saves_nothing(tmp_path, mnist):
+    done = cli("train", "--epochs", 3, "--batch-size", 1, "--hidden", 16, "--learning-rate", 1, "--momentum", 0.99,
+               "--train-limit", 300, "--out", "x.npz", cwd=tmp_path)
+    assert "stopped itself" in done.stderr and "Traceback" not in done.stderr
+    assert "epoch 2/3" not in done.stdout  # it did not go on for 3 epochs

@@ -207,3 +207,49 @@ def test_tutorial_loops_run_unchanged_against_our_class(tmp_path, mnist):
     assert done.returncode == 0, done.stderr[-2000:]
     performance = float(done.stdout.strip().splitlines()[-1].split("=")[1])
     assert performance > 0.85  # 3,000 samples x 5 epochs; the full set gives about 97%
+
+
+# ---------------------------------------------------------------------------- Adam and the cosine schedule
+
+
+def test_adams_first_step_moves_every_weight_by_the_learning_rate(small_mnist):
+    """At step 1 Adam's mean over root-mean-square is the gradient's sign: each weight moves by lr."""
+    (x_train, y_train), _ = small_mnist
+    net = NeuralNetWork(784, 20, 10, 0.01, activation="relu", seed=0, optimizer="adam")
+    before = [w.copy() for w in (net.wih, net.who, net.bo)]
+    net.fit(x_train[:8], y_train[:8], epochs=1, batch_size=8)
+    for old, new in zip(before, (net.wih, net.who, net.bo)):
+        moved = np.abs(new - old)
+        # lr * g / (|g| + eps): a weight moves by lr unless its gradient is as small as eps (1e-8)
+        assert moved.max() <= 0.01 * 1.001 and np.median(moved[moved > 1e-6]) == pytest.approx(0.01, rel=1e-3)
+    assert (np.abs(net.who - before[1]) > 1e-6).any()
+
+
+def test_cosine_schedule_shrinks_the_step_to_nothing(small_mnist, monkeypatch):
+    (x_train, y_train), _ = small_mnist
+    net = NeuralNetWork(784, 20, 10, 0.1, activation="relu", seed=0, schedule="cosine")
+    scales = []
+    real = NeuralNetWork._update
+    monkeypatch.setattr(NeuralNetWork, "_update", lambda self, scale, *rest: (scales.append(scale), real(self, scale, *rest)))
+    net.fit(x_train[:400], y_train[:400], epochs=2, batch_size=10)
+    assert len(scales) == 80 and scales[0] == pytest.approx(0.1 / 10)
+    assert all(a >= b for a, b in zip(scales, scales[1:])) and scales[-1] < 0.0001 / 10 * 10
+    assert scales[40] == pytest.approx(0.1 / 10 * 0.5, rel=1e-6)  # halfway: half the step
+    assert net._step_scale == 1.0  # the tutorial's train() afterwards takes the full step
+
+
+def test_adam_and_schedule_are_saved_and_old_files_load_with_the_defaults(tmp_path, small_mnist):
+    (x_train, y_train), (x_test, _) = small_mnist
+    net = NeuralNetWork(784, 30, 10, 0.002, activation="relu", seed=1, optimizer="adam", schedule="cosine")
+    net.fit(x_train[:500], y_train[:500], epochs=3, batch_size=25)
+    assert (net.predict(x_test[:200]) == small_mnist[1][1][:200]).mean() > 0.6  # it learns (chance: 0.1)
+    back = load_model(net.save(tmp_path / "adam.npz"))
+    assert (back.config.optimizer, back.config.schedule) == ("adam", "cosine")
+    assert np.array_equal(back.predict_proba(x_test), net.predict_proba(x_test))
+    shipped = load_model()  # saved before these settings existed
+    assert "optimizer" not in shipped.info.settings or shipped.info.settings["optimizer"] == "sgd"
+    assert (shipped.config.optimizer, shipped.config.schedule) == ("sgd", "constant")
+    with pytest.raises(ValueError, match="optimizer must be one of .*got 'rmsprop'"):
+        NeuralNetWork(784, 10, 10, 0.1, optimizer="rmsprop")
+    with pytest.raises(ValueError, match="schedule must be one of .*got 'step'"):
+        NeuralNetWork(784, 10, 10, 0.1, schedule="step")

@@ -91,3 +91,106 @@ def test_engine_problem_is_none_for_numpy():
     assert engine_problem(TrainSettings()) is None
     problem = engine_problem(TrainSettings(engine="keras"))
     assert problem is None or "not available" in problem
+
+
+# ---------------------------------------------------------------------------- issue 15: recipes, guards, curves, time
+
+from mnistcore.training import (BEST, CHANCE, POINTS_FIRST_EPOCH, POINTS_PER_EPOCH, Timings, estimate_phases, recipes, risky,  # noqa: E402
+                                shape_key)
+
+
+def test_a_run_that_blows_up_stops_itself_and_says_why(small_mnist):
+    """The issue's case in small: huge steps with momentum, one image at a time."""
+    settings = TrainSettings(epochs=3, batch_size=1, hidden=16, learning_rate=1.0, momentum=0.99, train_limit=300)
+    result = run_training(settings, small_mnist)
+    assert result.stopped and len(result.history) == 1  # not 3 epochs of it
+    assert "stopped itself" in result.stop_reason and "learning rate" in result.stop_reason
+    assert result.evaluation is None or result.evaluation.accuracy <= CHANCE
+
+
+def test_a_nan_loss_stops_the_run_at_once(small_mnist, monkeypatch):
+    from mnistcore.nets.numpy_net import NeuralNetWork
+    real = NeuralNetWork._step
+    calls = []
+
+    def poisoned(self, x, t):
+        loss, out = real(self, x, t)
+        calls.append(1)
+        return (float("nan") if len(calls) >= 3 else loss), out
+    monkeypatch.setattr(NeuralNetWork, "_step", poisoned)
+    result = run_training(TrainSettings(**QUICK), small_mnist)
+    assert len(calls) == 3 and result.evaluation is None and "became nan" in result.stop_reason
+
+
+def test_a_good_run_has_no_stop_reason_and_curve_points_within_each_epoch(small_mnist):
+    seen = []
+    settings = TrainSettings(epochs=2, batch_size=10, hidden=32, train_limit=800)
+    result = run_training(settings, small_mnist, on_batch=seen.append)
+    assert result.stop_reason is None and not result.stopped
+    inside = [p for p in result.points if p.samples_seen % 800]
+    assert len(inside) == (POINTS_FIRST_EPOCH - 1) + (POINTS_PER_EPOCH - 1)  # the first epoch closer, but each end
+    assert all(p.test_accuracy is not None for p in result.points)
+    assert [p.samples_seen for p in inside] == [100, 200, 300, 400, 500, 600, 700, 1000, 1200, 1400]
+    assert sum(p.test_accuracy is not None for p in seen) == len(inside)  # the page's callback gets them too
+    quiet = run_training(settings, small_mnist)  # nobody watching: no extra scoring
+    assert [p.samples_seen for p in quiet.points] == [800, 1600]
+
+
+def test_recipes_are_valid_and_the_tutorial_is_the_tutorial():
+    menu = recipes()
+    assert list(menu) == ["quick", "best", "tutorial", "cnn"]
+    for recipe in menu.values():
+        recipe.settings.validate()
+        assert risky(recipe.settings) is None
+    tutorial = menu["tutorial"].settings
+    assert (tutorial.activation, tutorial.hidden, tutorial.learning_rate, tutorial.momentum, tutorial.epochs,
+            tutorial.batch_size, tutorial.optimizer) == ("sigmoid", 200, 0.1, 0.0, 5, 1, "sgd")
+    assert menu["best"].settings == BEST and menu["cnn"].settings.arch == "cnn"
+
+
+def test_risky_settings_are_named():
+    assert "batch 4" in risky(TrainSettings(batch_size=4))        # the issue's 10.34% run
+    assert risky(TrainSettings()) is None and risky(TrainSettings(learning_rate=0.1, momentum=0, batch_size=1)) is None
+    assert "Adam" in risky(TrainSettings(optimizer="adam", learning_rate=0.1))
+
+
+def test_arch_is_checked_for_both_engines_and_words_are_right():
+    TrainSettings(engine="numpy", arch="cnn").validate()
+    for engine in ("numpy", "keras"):
+        with pytest.raises(ValueError, match=f"arch for the {engine} engine must be one of .*got 'rnn'"):
+            TrainSettings(engine=engine, arch="rnn").validate()
+    with pytest.raises(ValueError, match="optimizer must be one of sgd, adam; got 'rms'"):
+        TrainSettings(optimizer="rms").validate()
+    assert "1 epoch at batch" in TrainSettings(epochs=1).describe()
+    assert "2 epochs at batch" in TrainSettings(epochs=2).describe()
+    assert TrainSettings(engine="numpy", arch="cnn").applies == ("learning_rate",)
+    assert TrainSettings(engine="keras").applies == ()
+
+
+def test_timings_learn_from_runs_and_stay_small(tmp_path, small_mnist):
+    timings = Timings(tmp_path / "state" / "timings.json")
+    settings = TrainSettings(**QUICK)
+    modelled = estimate_phases(settings, 60_000)
+    assert estimate_phases(settings, 60_000, timings) == modelled  # nothing measured yet
+    run_training(settings, small_mnist, timings=timings)
+    per_sample, _ = timings.lookup(settings)
+    assert 0 < per_sample < 0.01
+    assert estimate_phases(settings, 60_000, timings)[1] == pytest.approx(3 * 1000 * per_sample)
+    timings.record(settings, 1000, 1000 * per_sample * 3, 0.0, cold=False)  # a slower run: the mean moves halfway
+    assert timings.lookup(settings)[0] == pytest.approx(2 * per_sample)
+    other = TrainSettings(**{**QUICK, "hidden": 256})  # never run: the model's figure, times this server's slowdown
+    slowdown = timings.slowdown(other)
+    assert slowdown != 1.0 and estimate_phases(other, 60_000, timings)[1] == pytest.approx(
+        estimate_phases(other, 60_000)[1] * slowdown)
+    small = Timings(tmp_path / "small.json", max_shapes=3)  # visitors cannot grow the file without end
+    for batch in (1, 2, 4, 8, 16):
+        small.record(TrainSettings(batch_size=batch), 10, 1.0, 0.0, cold=False)
+    assert list(small.read()["shapes"]) == [shape_key(TrainSettings(batch_size=b)) for b in (4, 8, 16)]
+    (tmp_path / "state" / "timings.json").write_text("{not json")
+    assert timings.lookup(settings) is None  # a damaged file is an empty record
+
+
+def test_shape_keys_bucket_batches():
+    assert shape_key(TrainSettings(batch_size=100)) == shape_key(TrainSettings(batch_size=128))
+    assert shape_key(TrainSettings(batch_size=129)) != shape_key(TrainSettings(batch_size=128))
+    assert shape_key(TrainSettings(engine="keras", arch="cnn", batch_size=128)) == "keras/cnn/b128"

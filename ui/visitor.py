@@ -54,7 +54,8 @@ def client() -> str:
     Behind a proxy every visitor has the proxy's address: see the README on running the server.
     """
     try:
-        return st.context.ip_address or "unknown"
+        ip = st.context.ip_address
+        return ip if isinstance(ip, str) and ip else "unknown"  # AppTest's context gives a mock, not text
     except Exception:  # noqa: BLE001 - no context (a bare script run): one budget for all
         return "unknown"
 

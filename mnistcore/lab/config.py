@@ -11,6 +11,14 @@ From the environment:
 - `MNISTLAB_HEARTBEAT_SECONDS`: how long a run or a place in the queue outlives its closed tab
   (default: HEARTBEAT_SECONDS).
 - `MNISTLAB_FEEDBACK_DB`: the lab drawings database (default: data/lab.db in the project).
+- `MNISTLAB_PUBLISH_FLOOR`: the test accuracy (0 to 1) a model needs to be published, or made live
+  again, without a question; below it, or below the live model, publishing asks (and demo mode refuses).
+  Default PUBLISH_FLOOR.
+- `MNISTLAB_TIMINGS`: how long runs took on this server, for honest estimates (default:
+  data/timings.json in the project).
+- `MNISTLAB_SLOT_DB`: the training slot's board, shared by every server process that names the
+  same file (default: runs/slot.db in the model store's folder, so processes serving one store
+  share one slot).
 
 Budgets for what visitors may create (whole numbers; see `budget`):
 - `MNISTLAB_DRAWINGS_PER_MINUTE`: labelled drawings one client (address) may save per minute (20).
@@ -39,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..paths import LAB_DB_PATH, WEIGHTS_DIR
+from ..paths import DATA_DIR
 
 WEIGHTS_ENV = "MNISTLAB_WEIGHTS_DIR"
 FEEDBACK_ENV = "MNISTLAB_FEEDBACK_DB"
@@ -56,6 +65,39 @@ def weights_dir() -> Path:
     """The model store's folder: $MNISTLAB_WEIGHTS_DIR, else weights/ in the project."""
     value = os.environ.get(WEIGHTS_ENV, "").strip()
     return Path(value).resolve() if value else WEIGHTS_DIR
+
+
+SLOT_DB_ENV = "MNISTLAB_SLOT_DB"
+
+
+def slot_db_path() -> Path:
+    """$MNISTLAB_SLOT_DB, else runs/slot.db in the model store's folder (git-ignored, like runs/)."""
+    value = os.environ.get(SLOT_DB_ENV, "").strip()
+    return Path(value).resolve() if value else weights_dir() / "runs" / "slot.db"
+
+
+PUBLISH_FLOOR_ENV, TIMINGS_ENV = "MNISTLAB_PUBLISH_FLOOR", "MNISTLAB_TIMINGS"
+PUBLISH_FLOOR = 0.95  # the shipped model has 98.4%; a model under 95% reads one digit in 20 wrong
+
+
+def publish_floor() -> float:
+    """$MNISTLAB_PUBLISH_FLOOR as a fraction from 0 to 1, else PUBLISH_FLOOR."""
+    value = os.environ.get(PUBLISH_FLOOR_ENV, "").strip()
+    if not value:
+        return PUBLISH_FLOOR
+    try:
+        floor = float(value)
+    except ValueError:
+        floor = -1.0
+    if not 0 <= floor <= 1:
+        raise ValueError(f"{PUBLISH_FLOOR_ENV} must be a test accuracy from 0 to 1 (0.95 is 95%); got {value!r}")
+    return floor
+
+
+def timings_path() -> Path:
+    """$MNISTLAB_TIMINGS, else data/timings.json in the project (git-ignored, beside lab.db)."""
+    value = os.environ.get(TIMINGS_ENV, "").strip()
+    return Path(value) if value else DATA_DIR / "timings.json"
 
 
 def feedback_db_path() -> Path:

@@ -6,7 +6,8 @@ initialisation, sigmoid via `scipy.special.expit`, same per-sample backpropagati
 unchanged against this class (through `mnistcore.tutorial`).
 
 Around it: `activation="relu"` (ReLU hidden layer, softmax output, cross-entropy, biases),
-momentum, seeding, vectorised mini-batch `fit`, the shared model interface (`predict_proba`,
+momentum, `optimizer="adam"` and a cosine learning-rate `schedule` (both off by default, both saved
+in NetConfig), seeding, vectorised mini-batch `fit`, the shared model interface (`predict_proba`,
 `predict`, `save`, `load`), all in float32.
 
 Shapes: weights are stored as in the tutorial, `wih` (hidden, inputs) and `who` (outputs, hidden);
@@ -32,6 +33,9 @@ from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Prog
 from .saved import NUMPY_WEIGHTS, open_checked
 
 ACTIVATIONS = ("sigmoid", "relu")
+OPTIMIZERS = ("sgd", "adam")       # "sgd": the tutorial's plain step (with momentum when set)
+SCHEDULES = ("constant", "cosine")  # "cosine": the step size falls to 0 over the run, half a cosine
+ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 
 DTYPE = np.float32
 # Below this batch size the BLAS calls are too small to share between threads: handing each one
@@ -49,6 +53,9 @@ class NetConfig:
     activation: str = "sigmoid"  # "sigmoid": the tutorial's network; "relu": ReLU + softmax
     momentum: float = 0.0        # 0 is the tutorial's plain gradient step
     seed: int | None = None      # weights and shuffling; None = fresh randomness
+    optimizer: str = "sgd"       # "sgd" (the tutorial's step, with momentum) or "adam" (a step per weight)
+    schedule: str = "constant"   # "cosine": the learning rate falls to 0 over each fit's batches
+    # Files saved before optimizer and schedule existed lack them and load with these defaults.
 
     def validate(self) -> None:
         for name in ("inputnodes", "hiddennodes", "outputnodes"):
@@ -61,14 +68,20 @@ class NetConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if not (isinstance(self.momentum, (int, float)) and 0 <= self.momentum < 1):
             raise ValueError(f"momentum must be in [0, 1), got {self.momentum!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {self.schedule!r}")
 
 
 class NeuralNetWork(DigitModel):
     """Input, hidden and output layers of nodes, fully connected (the tutorial's network)."""
 
     def __init__(self, inputnodes: int, hiddennodes: int, outputnodes: int, learningrate: float, *,
-                 activation: str = "sigmoid", momentum: float = 0.0, seed: int | None = None):
-        self.config = NetConfig(inputnodes, hiddennodes, outputnodes, learningrate, activation, momentum, seed)
+                 activation: str = "sigmoid", momentum: float = 0.0, seed: int | None = None,
+                 optimizer: str = "sgd", schedule: str = "constant"):
+        self.config = NetConfig(inputnodes, hiddennodes, outputnodes, learningrate, activation, momentum, seed,
+                                optimizer, schedule)
         self.config.validate()
         self.inodes, self.hnodes, self.onodes = inputnodes, hiddennodes, outputnodes
         self.lr = learningrate
@@ -87,7 +100,9 @@ class NeuralNetWork(DigitModel):
         # Biases: the tutorial's sigmoid network has none (these stay zero); the ReLU one learns them.
         self.bh = np.zeros(self.hnodes, DTYPE)
         self.bo = np.zeros(self.onodes, DTYPE)
-        self._velocity = None  # momentum buffers, created on first use
+        self._velocity = None  # momentum buffers (Adam: first and second moments), created on first use
+        self._adam_steps = 0   # Adam's step count, for its bias correction
+        self._step_scale = 1.0 # the schedule's factor on the learning rate for the current batch
         self._grads = None     # gradient buffers, reused batch after batch
         self.activation_function = lambda x: scipy.special.expit(x)
         arch = f"{inputnodes}-{hiddennodes}-{outputnodes} " + ("sigmoid" if activation == "sigmoid" else "relu/softmax")
@@ -125,7 +140,8 @@ class NeuralNetWork(DigitModel):
         Updates the weights with the batch-mean gradient (a batch of 1 is the tutorial's rule).
         Returns the batch's summed loss and the network's outputs (B, outputs).
         """
-        if len(x) == 1 and self.config.momentum == 0:
+        if len(x) == 1 and self.config.momentum == 0 and self.config.optimizer == "sgd" \
+                and self._step_scale == 1.0:
             return self._step_one(x[0], t[0])
         batch = len(x)
         hidden_in = x @ self.wih.T + self.bh             # (B, h)
@@ -145,7 +161,10 @@ class NeuralNetWork(DigitModel):
             d_out = out - t                               # d(cross-entropy)/d(logits), (B, o)
             d_hidden = d_out @ self.who                   # (B, h)
             d_hidden *= hidden_in > 0
-        self._update(self.lr / batch, d_out, hidden, d_hidden, x)
+        if self.config.optimizer == "adam":
+            self._adam_update(1.0 / batch, d_out, hidden, d_hidden, x)
+        else:
+            self._update(self.lr * self._step_scale / batch, d_out, hidden, d_hidden, x)
         return loss, out
 
     def _update(self, scale: float, d_out, hidden, d_hidden, x) -> None:
@@ -163,10 +182,7 @@ class NeuralNetWork(DigitModel):
             self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh)]
         d_out *= DTYPE(scale)
         d_hidden *= DTYPE(scale)
-        layers = [(self.who, d_out, hidden), (self.wih, d_hidden, x)]
-        if self.activation == "relu":  # biases: the tutorial's sigmoid network has none
-            layers += [(self.bo, d_out, None), (self.bh, d_hidden, None)]
-        for i, (weight, delta, inputs) in enumerate(layers):
+        for i, (weight, delta, inputs) in enumerate(self._layers(d_out, hidden, d_hidden, x)):
             if inputs is None:
                 grad = delta.sum(axis=0)
             else:
@@ -178,6 +194,42 @@ class NeuralNetWork(DigitModel):
                 weight += velocity
             else:
                 weight -= grad
+
+    def _layers(self, d_out, hidden, d_hidden, x) -> list:
+        """(weight, delta, layer input) for each weight array; a bias's input is None."""
+        layers = [(self.who, d_out, hidden), (self.wih, d_hidden, x)]
+        if self.activation == "relu":  # biases: the tutorial's sigmoid network has none
+            layers += [(self.bo, d_out, None), (self.bh, d_hidden, None)]
+        return layers
+
+    def _adam_update(self, scale: float, d_out, hidden, d_hidden, x) -> None:
+        """Adam (Kingma & Ba): each weight's step is the gradient's running mean over its running
+        root-mean-square, so every weight moves about lr per step whatever its gradient's size.
+        In place, in float32, with reused buffers: this runs once per batch on 400,000 weights."""
+        beta1, beta2 = ADAM_BETAS
+        if self._grads is None:
+            self._grads = [np.empty_like(self.who), np.empty_like(self.wih)]
+        if self._velocity is None:  # first moments, then second moments, one pair per weight array
+            self._velocity = [np.zeros_like(w) for w in (self.who, self.wih, self.bo, self.bh) for _ in (0, 1)]
+        self._adam_steps += 1
+        t = self._adam_steps
+        step = self.lr * self._step_scale * np.sqrt(1 - beta2 ** t) / (1 - beta1 ** t)
+        d_out *= DTYPE(scale)
+        d_hidden *= DTYPE(scale)
+        for i, (weight, delta, inputs) in enumerate(self._layers(d_out, hidden, d_hidden, x)):
+            grad = delta.sum(axis=0) if inputs is None else np.matmul(delta.T, inputs, out=self._grads[i])
+            mean, square = self._velocity[2 * i], self._velocity[2 * i + 1]
+            mean *= DTYPE(beta1)
+            mean += DTYPE(1 - beta1) * grad
+            square *= DTYPE(beta2)
+            grad *= grad
+            grad *= DTYPE(1 - beta2)
+            square += grad
+            np.sqrt(square, out=grad)
+            grad += DTYPE(ADAM_EPS * np.sqrt(1 - beta2 ** t))
+            np.divide(mean, grad, out=grad)
+            grad *= DTYPE(step)
+            weight -= grad
 
     def _step_one(self, x: np.ndarray, t: np.ndarray) -> tuple[float, np.ndarray]:
         """The per-sample rule with BLAS vector calls: matrix-vector products and in-place
@@ -228,9 +280,12 @@ class NeuralNetWork(DigitModel):
         target_rows = np.full((10, 10), low, DTYPE) + np.eye(10, dtype=DTYPE) * (high - low)
         started = time.perf_counter()
         threads = _single_blas_thread() if batch_size < SINGLE_THREAD_BELOW else contextlib.nullcontext()
-        with threads:
-            completed = self._epochs(x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation,
-                                     started, augment)
+        try:
+            with threads:
+                completed = self._epochs(x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation,
+                                         started, augment)
+        finally:
+            self._step_scale = 1.0  # train() after fit() takes the tutorial's full step
         self.stopped_ = completed < epochs
         self.info = self.info.trained(self.info.epochs + completed, batch_size, n, time.perf_counter() - started)
         return self
@@ -247,6 +302,9 @@ class NeuralNetWork(DigitModel):
             loss_sum, correct, seen = 0.0, 0, 0
             stop = False
             for begin in range(0, n, batch_size):
+                if self.config.schedule == "cosine":  # from 1 at the first batch of this fit to 0 after its last
+                    done = ((epoch - 1) * n + begin) / (epochs * n)
+                    self._step_scale = 0.5 * (1.0 + np.cos(np.pi * done))
                 idx = order[begin : begin + batch_size]
                 xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
                 if augment is not None:
@@ -284,6 +342,7 @@ class NeuralNetWork(DigitModel):
         for weight, copy in zip((self.wih, self.who, self.bh, self.bo), saved):
             weight[...] = copy
         self._velocity = None
+        self._adam_steps = 0
 
     # ------------------------------------------------------------------ the model interface
 
@@ -306,7 +365,8 @@ class NeuralNetWork(DigitModel):
         for begin in range(0, len(x), 4096):  # bounded memory for any n
             out[begin : begin + 4096] = self._forward(x[begin : begin + 4096])
         if self.activation == "sigmoid":
-            out /= out.sum(axis=1, keepdims=True)
+            # A blown-up network can output 0 everywhere: keep 0/0 out of the probabilities.
+            out /= np.maximum(out.sum(axis=1, keepdims=True), DTYPE(1e-30))
         return out
 
     # ------------------------------------------------------------------ saving
@@ -331,7 +391,8 @@ class NeuralNetWork(DigitModel):
             try:
                 config = NetConfig(**info.settings)
                 net = cls(config.inputnodes, config.hiddennodes, config.outputnodes, config.learningrate,
-                          activation=config.activation, momentum=config.momentum, seed=config.seed)
+                          activation=config.activation, momentum=config.momentum, seed=config.seed,
+                          optimizer=config.optimizer, schedule=config.schedule)
             except (TypeError, ValueError) as err:
                 raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
             try:

@@ -1,0 +1,125 @@
+"""Training on this machine: time to 98% test accuracy per recipe, and estimates against the truth.
+
+    PYTHONPATH=. .venv/bin/python bench/train_bench.py [--part reach estimate points] [--recipes best quick]
+
+- reach: each Train page recipe (and the tutorial's own Keras network) trained on all 60,000
+  images as the lab's slot trains it (one BLAS thread); prints the test accuracy after every
+  epoch, the seconds when 98.0% was first reached (or "not reached"), and the whole run's time.
+- estimate: a grid of settings, each run twice on --limit images: the first with an empty timings
+  file (the modelled estimate), the second after the first has been recorded (the calibrated
+  estimate, as the server's second visitor gets it). Prints estimate / actual for both; the
+  calibrated one should be within +-30%.
+- points: what a curve point costs (scoring 1,000 test images), per model, against one epoch.
+
+Prints the load average beside each figure: on a shared 2-core machine they move with it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from mnistcore.data import load_mnist  # noqa: E402
+from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, _score, build_model,  # noqa: E402
+                                estimate_seconds, recipes, run_training)
+
+TARGET = 0.98
+KERAS_TUTORIAL = TrainSettings(engine="keras", arch="mlp", epochs=5, batch_size=128)  # rmsprop, 512 relu, as written
+GRID = [
+    TrainSettings(epochs=2, batch_size=128, hidden=512),
+    TrainSettings(epochs=2, batch_size=32, hidden=128),
+    TrainSettings(epochs=1, batch_size=1, hidden=200, activation="sigmoid", momentum=0.0),
+    TrainSettings(epochs=2, batch_size=128, hidden=512, learning_rate=0.2, schedule="cosine"),
+    TrainSettings(epochs=2, batch_size=256, hidden=1024, optimizer="adam", learning_rate=0.001),
+]
+
+
+def load() -> str:
+    return "load %.1f" % os.getloadavg()[0]
+
+
+def reach(data, names: list[str]) -> None:
+    menu = {**{key: recipe.settings for key, recipe in recipes().items()}, "keras-tutorial": KERAS_TUTORIAL}
+    for name in names:
+        settings = menu[name]
+        started = time.perf_counter()
+        marks = []
+
+        def on_epoch(p):
+            marks.append((p.epoch, p.test_accuracy, time.perf_counter() - started))
+
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                result = run_training(settings, data, on_epoch=on_epoch)
+        except Exception as err:  # noqa: BLE001 - Keras may be missing: say so, go on
+            print(f"{name:15s} could not train: {type(err).__name__}: {err}")
+            continue
+        total = time.perf_counter() - started
+        first = next(((epoch, seconds) for epoch, accuracy, seconds in marks if accuracy >= TARGET), None)
+        curve = ", ".join(f"{accuracy:.2%}" for _, accuracy, _ in marks)
+        reached = f"98% after epoch {first[0]} at {first[1]:.1f} s" if first else \
+            f"98% not reached (best {max(a for _, a, _ in marks):.2%})"
+        print(f"{name:15s} {reached}; whole run {total:.1f} s; test accuracy by epoch: {curve}   "
+              f"({settings.describe()}; {load()})", flush=True)
+        del result
+
+
+def estimate(data, limit: int) -> None:
+    (x_train, y_train), test = data
+    small = ((x_train[:limit], y_train[:limit]), test)
+    with tempfile.TemporaryDirectory() as folder:
+        timings = Timings(Path(folder) / "timings.json")
+        print(f"{'settings':70s} {'modelled':>9s} {'actual':>7s} {'ratio':>6s}   {'calibrated':>10s} {'actual':>7s} {'ratio':>6s}")
+        for settings in GRID:
+            settings = replace(settings, train_limit=limit)
+            figures = []
+            for _ in range(2):
+                guess = estimate_seconds(settings, limit, timings)
+                started = time.perf_counter()
+                with threadpool_limits(limits=1, user_api="blas"):
+                    run_training(settings, small, on_batch=lambda p: None, timings=timings)
+                actual = time.perf_counter() - started
+                figures.append((guess, actual))
+            (m, a1), (c, a2) = figures
+            print(f"{settings.describe()[:70]:70s} {m:8.1f}s {a1:6.1f}s {m / a1:6.2f}   {c:9.1f}s {a2:6.1f}s "
+                  f"{c / a2:6.2f}   ({load()})", flush=True)
+
+
+def points(data) -> None:
+    (x_train, y_train), (x_test, y_test) = data
+    for name, settings in (("best", recipes()["best"].settings), ("tutorial", recipes()["tutorial"].settings),
+                           ("cnn", recipes()["cnn"].settings)):
+        model = build_model(settings)
+        with threadpool_limits(limits=1, user_api="blas"):
+            started = time.perf_counter()
+            for _ in range(5):
+                _score(model, x_test[:CURVE_SAMPLE], y_test[:CURVE_SAMPLE])
+        per_point = (time.perf_counter() - started) / 5
+        print(f"{name:10s} one curve point ({CURVE_SAMPLE:,} test images): {per_point * 1000:.0f} ms; "
+              f"8 per epoch: {8 * per_point:.2f} s per epoch ({load()})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", nargs="*", default=["points", "estimate", "reach"],
+                        choices=["reach", "estimate", "points"])
+    parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
+    parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
+    args = parser.parse_args()
+    data = load_mnist()
+    for part in args.part:
+        print(f"--- {part}", flush=True)
+        {"reach": lambda: reach(data, args.recipes), "estimate": lambda: estimate(data, args.limit),
+         "points": lambda: points(data)}[part]()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""When a model may become the live one: the rule that protects everyone's Draw and Gallery pages.
+
+One click on Publish (or Make live) changes the model every visitor uses. A model that is better
+than the live one and above the floor (an operator setting, `config.publish_floor`) goes live
+without a question. A worse one, one under the floor, or one never tested is `risky`: it goes
+live only after a confirmation that names both accuracies, and never in demo mode (where those
+who have the passcode may still publish good models).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GOOD, RISKY = "good", "risky"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What publishing a model would do, in plain words."""
+
+    kind: str              # GOOD or RISKY
+    headline: str          # the model's accuracy against the live one's
+    warning: str | None    # RISKY: why this model should not go live
+    confirm: str | None    # RISKY: the sentence a person ticks to publish it anyway
+
+    @property
+    def good(self) -> bool:
+        return self.kind == GOOD
+
+
+def judge(accuracy: float | None, live_accuracy: float | None, floor: float) -> Verdict:
+    """How a model with test `accuracy` compares with the live model's and with the floor.
+
+    `accuracy` None: never tested. `live_accuracy` None: no live model, or one never tested.
+    """
+    if not 0 <= floor <= 1:
+        raise ValueError(f"floor must be a test accuracy from 0 to 1; got {floor!r}")
+    live = f"the live model has {live_accuracy:.2%}" if live_accuracy is not None else "there is no tested live model"
+    if accuracy is None:
+        return Verdict(RISKY, f"Never tested ({live}).", "Nobody knows how well this model reads digits.",
+                       "I know this model was never tested, and I want everyone to use it anyway.")
+    headline = f"Test accuracy: {accuracy:.2%} ({live})."
+    problems = []
+    if accuracy < floor:
+        problems.append(f"it reads fewer than {floor:.0%} of the test digits right"
+                        + (" — about as well as guessing" if accuracy < 0.2 else ""))
+    if live_accuracy is not None and accuracy < live_accuracy:
+        problems.append(f"it is worse than the live model ({accuracy:.2%} against {live_accuracy:.2%})")
+    if not problems:
+        return Verdict(GOOD, headline, None, None)
+    live_words = f"the live model's {live_accuracy:.2%}" if live_accuracy is not None else "no tested live model"
+    return Verdict(RISKY, headline,
+                   f"Not a good model for everyone: {'; and '.join(problems)}.",
+                   f"Yes: replace {live_words} with this model's {accuracy:.2%} for every visitor.")
+
+
+def refusal(verdict: Verdict, demo: bool, confirmed: bool) -> str | None:
+    """Why this model may not go live now, in plain words; None when it may.
+
+    `demo`: the server is in demo mode (only passcode holders publish, and only good models).
+    `confirmed`: the person ticked the verdict's confirmation.
+    """
+    if verdict.good:
+        return None
+    if demo:
+        return ("In this demo only a model better than the live one, and above the lab's floor, can be "
+                "made live. " + (verdict.warning or ""))
+    if not confirmed:
+        return "Tick the box above to confirm first: " + (verdict.confirm or "")
+    return None
+
+
+def best_first(entries, accuracy) -> list:
+    """`entries` ordered best test accuracy first (untested last), for "Make live" to offer the best first.
+
+    `accuracy(entry)` gives an entry's test accuracy or None; ties keep their order (newest first).
+    """
+    return sorted(entries, key=lambda e: -accuracy(e) if accuracy(e) is not None else 1.0)
+
+
+def one_answer(confusion, share: float = 0.4) -> tuple[int, float] | None:
+    """(digit, fraction) when a model gives one answer for more than `share` of the test images
+    (a collapsed model says "2" to everything); else None. `confusion`: rows true, columns said."""
+    said = [sum(row[column] for row in confusion) for column in range(len(confusion[0]))]
+    total = sum(said)
+    digit = max(range(len(said)), key=said.__getitem__)
+    return (digit, said[digit] / total) if total and said[digit] / total > share else None

@@ -9,10 +9,17 @@ STAMP  := $(VENV)/.installed-requirements
 # The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test setup lock data bench clean
+.PHONY: run test setup lock data bench clean serve-lab
 
 run: data
 	$(BIN)/python -m streamlit run streamlit_app.py --browser.gatherUsageStats false $(ARGS)
+
+# The site from PROCESSES Streamlit processes behind nginx on PORT (deploy/serve_lab.py; needs
+# nginx: apt-get install nginx-light). They share one live model, one training slot and lab.db.
+PROCESSES ?= 2
+PORT ?= 8501
+serve-lab: data
+	$(BIN)/python deploy/serve_lab.py --processes $(PROCESSES) --port $(PORT) $(ARGS)
 
 # Two workers, one test file each at a time (--dist loadfile: a file's server is started once).
 test: data

@@ -55,6 +55,8 @@ def test_a_first_visitor_on_draw_gets_the_site_navigation(tmp_path, small_mnist,
 
 
 def start_slow_run(page) -> None:
+    page.get_by_text("Custom: choose every setting yourself").click()  # opens the settings
+    page.get_by_label(re.compile("^Epochs \\(")).wait_for(timeout=30_000)
     for label, value in SLOW_RUN.items():
         box = page.get_by_label(re.compile(f"^{label} \\("))
         box.fill(value)

@@ -1,6 +1,8 @@
 """The training slot: one run at a time, the queue, closed tabs, crashes, progress, stop, publishing.
 
-Time in the heartbeat tests is a FakeClock the test moves on: nothing here sleeps.
+Time in the heartbeat tests is a FakeClock the test moves on: nothing here sleeps. Every test runs
+twice: with the slot's board in memory (one process) and in an SQLite file (as several server
+processes share it; tests/test_processes.py has the processes themselves).
 """
 import datetime as dt
 import os
@@ -11,6 +13,8 @@ import threading
 import pytest
 from threadpoolctl import threadpool_info
 
+from mnistcore.lab import slot as slot_module
+from mnistcore.lab.coordination import RunBoard
 from mnistcore.lab.slot import FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label, name_problem
 from mnistcore.evaluation import evaluate
 from mnistcore.nets.base import Progress
@@ -19,6 +23,14 @@ from mnistcore.training import TrainResult, TrainSettings
 from sitetools import weights_copy
 
 QUICK = TrainSettings(epochs=2, batch_size=64, hidden=16, train_limit=1000)
+
+
+@pytest.fixture(autouse=True, params=["memory", "file"])
+def board(request, tmp_path, monkeypatch):
+    """Each TrainingSlot made in the test gets a board of this kind."""
+    if request.param == "file":
+        monkeypatch.setattr(slot_module, "RunBoard", lambda: RunBoard(tmp_path / "slot.db"))
+    return request.param
 
 
 @pytest.fixture
@@ -460,3 +472,66 @@ def test_a_run_past_the_time_limit_is_stopped_and_says_why(small_mnist, store, r
     assert slot.wait(10)
     status = slot.status(run_id)
     assert status.state == STOPPED and "time limit" in status.note and store.live().is_default
+
+
+# ---------------------------------------------------------------------------- two processes, one board
+# Two slots on one board file stand for two server processes (tests/test_processes.py has real ones).
+
+
+def wait_until(condition, timeout: float = 10.0) -> bool:
+    """Wait for `condition()` to hold, looking again whenever the slots may have changed (not a timer)."""
+    done = threading.Event()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=timeout)
+    while not condition():
+        if dt.datetime.now() > deadline:
+            return False
+        done.wait(0.02)  # the other "process" writes to the board without telling this one
+    return True
+
+
+def test_two_processes_share_one_slot_and_one_queue(small_mnist, store, tmp_path):
+    runs_a, runs_b = StandInRuns(store.live().model), StandInRuns(store.live().model)
+    a = TrainingSlot(train=runs_a, board=RunBoard(tmp_path / "shared.db"))
+    b = TrainingSlot(train=runs_b, board=RunBoard(tmp_path / "shared.db"))
+    ada = a.submit(QUICK, small_mnist, owner="ada", label="Ada")
+    runs_a.next_run()  # Ada's run trains in A
+    with pytest.raises(SlotBusy, match="Ada is training"):
+        b.start(QUICK, small_mnist, owner="grace")  # the other process refuses a second run
+    with pytest.raises(ValueError, match="already have a run in progress"):
+        b.submit(QUICK, small_mnist, owner="ada")  # the same visitor, sent to the other process
+    grace = b.submit(QUICK, small_mnist, owner="grace", label="Grace")
+    for slot in (a, b):  # both processes show the same run in progress and the same queue
+        view = slot.view("grace")
+        assert view.current.run_id == ada and [r.run_id for r in view.queue] == [grace]
+        assert view.place.position == 1
+    assert runs_b.begun.empty()  # Grace waits while Ada's run trains in the other process
+    assert b.stop(ada)  # a stop can be asked for on any process
+    second = runs_b.next_run()  # A's worker stops; B's sees the slot free and trains Grace's run
+    assert a.status(ada).state == STOPPED and a.status().run_id == grace and a.status().running
+    assert runs_a.begun.empty() and [a.busy(), b.busy()] == [True, True]
+    runs_b.end(second)
+    assert a.wait(10) and b.wait(10) and a.status(grace).state == FINISHED
+    assert b.publish(grace, store) == store.live().name
+    with pytest.raises(ValueError, match="another of the server's processes"):
+        a.publish(grace, store)  # the model is in B's memory only
+
+
+def test_the_run_of_a_process_that_stopped_fails_and_the_next_starts(small_mnist, store, tmp_path, monkeypatch):
+    monkeypatch.setattr(slot_module, "PROCESS_TIMEOUT", 0.5)
+    monkeypatch.setattr(slot_module, "BEAT_SECONDS", 0.05)
+    runs_a, runs_b = StandInRuns(store.live().model), StandInRuns(store.live().model)
+    a = TrainingSlot(train=runs_a, board=RunBoard(tmp_path / "shared.db"))
+    b = TrainingSlot(train=runs_b, board=RunBoard(tmp_path / "shared.db"))
+    ada = a.submit(QUICK, small_mnist, owner="ada")
+    first = runs_a.next_run()
+    b.submit(QUICK, small_mnist, owner="grace")
+    assert not wait_until(lambda: b.status(ada).state != RUNNING, timeout=1.0)  # A is alive: its run goes on
+    a.close()  # A stops saying it is alive, as a killed process would
+    # B's worker, looking whether the slot is free, gives A's run up and trains Grace's.
+    second = runs_b.next_run()
+    status = b.status(ada)
+    assert status.state == FAILED and "server process" in status.error and b.status().owner == "grace"
+    runs_a.end(first)  # (the thread of the "dead" process ends; what it says is not taken)
+    runs_b.end(second)
+    assert b.wait(10) and b.status().owner == "grace" and b.status().state == FINISHED
+    assert b.status(ada).state == FAILED

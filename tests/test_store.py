@@ -354,3 +354,41 @@ def test_pruning_holds_the_change_lock(folder, models, monkeypatch):
 def test_runs_kept_must_be_a_whole_number_from_one(folder, kept):
     with pytest.raises(ValueError, match="runs_kept"):
         ModelStore(folder, runs_kept=kept)
+
+
+# ---------------------------------------------------------------------------- several processes, one folder
+
+
+def test_a_model_made_live_by_another_store_is_served_here(folder, models):
+    """Two stores on one folder stand for two server processes (tests/test_processes.py has real ones)."""
+    here, there = ModelStore(folder, check_every=0), ModelStore(folder, check_every=0)
+    published = there.publish(models[1])
+    live = here.live()
+    assert live.name == published.name and live.info == models[1].info and here.warning is None
+    assert live.model.predict_proba(np.zeros((1, 784))).shape == (1, 10)
+    there.make_live(DEFAULT_NAME)
+    assert here.live().is_default and here.live().version == 3  # each change is a new version here too
+    assert [run.live for run in here.runs()] == [False, True]  # the list agrees with the live model
+
+
+def test_a_store_looks_at_live_json_at_most_every_check_every_seconds(folder, models, monkeypatch):
+    here, there = ModelStore(folder, check_every=60), ModelStore(folder)
+    stats = []
+    real_stat = type(here.live_file).stat
+    monkeypatch.setattr(type(here.live_file), "stat", lambda path, *a, **k: stats.append(path) or real_stat(path, *a, **k))
+    there.publish(models[0])
+    stats.clear()
+    for _ in range(100):
+        assert here.live().is_default  # not looked at yet: within the minute
+    assert stats.count(here.live_file) == 0
+    here._checked -= 61  # a minute later
+    assert here.live().name == there.live().name and stats.count(here.live_file) >= 1
+
+
+def test_a_model_another_store_cannot_share_keeps_the_old_one_with_a_warning(folder, models):
+    here, there = ModelStore(folder, check_every=0), ModelStore(folder, check_every=0)
+    published = there.publish(models[0])
+    (folder / "runs" / published.name).write_bytes(b"not a model")  # damaged before this store loads it
+    live = here.live()
+    assert live.is_default and "could not be loaded" in here.warning
+    assert here.live() is live  # tried once per change of live.json, not at every call

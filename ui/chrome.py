@@ -1,5 +1,6 @@
-"""What every page has: the site's navigation in charge, the title, the live-model banner, and
-the heartbeat that keeps a visitor's run (or place in the queue) while they look around."""
+"""What every page has: the site's navigation in charge, the title, the live-model banner (which
+redraws the page when another model is made live), and the heartbeat that keeps a visitor's run
+(or place in the queue) while they look around."""
 from __future__ import annotations
 
 import datetime as dt
@@ -31,6 +32,9 @@ export default function () {
 """
 _close_menu_on_phones = st.components.v2.component("mnistlab.close_menu", js=CLOSE_MENU_JS)
 HEARTBEAT_EVERY = 5  # seconds; well within the slot's timeout, and quiet enough for any page
+# How often an open page asks whether the live model has changed. Every open page asks, so this
+# is the site's steadiest load: 100 open pages make 40 checks a second (see _notice_new_model).
+LIVE_CHECK_EVERY = 2.5  # seconds
 
 
 def open_page(title: str, keep_alive: bool = True) -> Visitor:
@@ -104,7 +108,23 @@ def live_banner() -> Live | None:
         reads = (f"reads **{accuracy:.1%}** of 10,000 handwritten digits it never saw in training correctly"
                  if accuracy is not None else "has not been tested yet")
         st.caption(f":material/memory: **Live model** ({origin}): {reads}.", help=live.info.summary())
+    _notice_new_model(live.id if live is not None else None)
     return live
+
+
+@st.fragment(run_every=LIVE_CHECK_EVERY)
+def _notice_new_model(shown: str | None) -> None:
+    """Redraw the whole page when the live model is no longer the one it shows (`shown`, a Live.id).
+
+    Someone published, or made an earlier model live, in this process or another: every open
+    page shows the new model within a few seconds, without its visitor doing anything. It draws
+    nothing, and while nothing changed it costs a look at the store, which looks at live.json at
+    most once a second for everybody (ModelStore.live). The redraw is an ordinary rerun, as after
+    a stroke: the canvas keeps its drawing, and the Train page's progress goes on.
+    """
+    live = store().live()
+    if (live.id if live is not None else None) != shown:
+        st.rerun()
 
 
 def require_live_model() -> Live:

@@ -51,7 +51,8 @@ def visitor() -> Visitor:
 def client() -> str:
     """Where this visitor connects from (their address, as Streamlit sees it), for per-device budgets.
 
-    Behind a proxy every visitor has the proxy's address: see the README on running the server.
+    Behind a proxy that sets X-Forwarded-For (deploy/nginx.conf.template does) uvicorn gives the visitor's own
+    address; behind one that does not, every visitor has the proxy's: see the README on running the server.
     """
     try:
         ip = st.context.ip_address

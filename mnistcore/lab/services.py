@@ -1,7 +1,9 @@
 """The lab server's shared state, made once per server process and shared by every visitor.
 
 The model store, the training slot, the feedback store, MNIST, the nearest-image index and saved
-models loaded by name. They live in a plain module-level registry, not in Streamlit's
+models loaded by name. What several server processes must share is not here but in files they
+all read: the live model (live.json, which every ModelStore checks), the slot's board (an SQLite
+file) and the lab drawings (SQLite). They live in a plain module-level registry, not in Streamlit's
 `st.cache_resource`: any connected client may send Streamlit a `clear_cache` message, which
 empties `st.cache_resource` for everyone, and a second slot or store made after it would let two
 runs train at once and orphan the first. Nothing a client sends can empty this registry.
@@ -22,6 +24,7 @@ from ..explain.answer import DigitReference
 from ..explain.inside import NearestImages
 from ..nets import DigitModel, load_model
 from . import config
+from .coordination import RunBoard
 from .feedback import FeedbackStore
 from .handwriting import HandwritingReports
 from .limits import Backoff, RateLimit
@@ -80,9 +83,11 @@ def model_store() -> ModelStore:
 
 
 def training_slot() -> TrainingSlot:
-    """The server's one training slot."""
-    seconds, places = config.heartbeat_seconds(), config.budget("places_per_client")
-    return _once(("slot", seconds, places), lambda: TrainingSlot(heartbeat_timeout=seconds, places_per_client=places))
+    """The lab's one training slot, shared with every server process using the same board
+    ($MNISTLAB_SLOT_DB, else runs/slot.db beside the models it publishes)."""
+    seconds, places, path = config.heartbeat_seconds(), config.budget("places_per_client"), config.slot_db_path()
+    return _once(("slot", seconds, places, str(path)),
+                 lambda: TrainingSlot(heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path)))
 
 
 def drawing_rate() -> RateLimit:

@@ -12,6 +12,12 @@ Every visitor's session shares one `ModelStore` (the site keeps one per process:
 it is thread-safe: `live()` hands out an immutable snapshot, and a change (publish, make_live)
 writes its files first and swaps the snapshot last, so a reader sees the old model or the new
 one, never a mix. Models are only ever loaded by name from inside this folder.
+
+Several server processes may serve one folder (`make serve-lab`): each has its own store, and
+each notices when another has changed live.json. `live()` looks at the file's identity (a
+`stat`, at most once every `check_every` seconds, 1 by default) and, when it has changed, loads
+the model it names; meanwhile the others keep getting the model that was live, so no visitor
+waits for the load but the one who noticed.
 """
 from __future__ import annotations
 
@@ -22,6 +28,7 @@ import logging
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +47,7 @@ SUFFIX = {"numpy": ".npz", "keras": ".keras"}
 EVALUATIONS_KEPT = 4  # test-set evaluations cached, newest live models first
 RUNS_KEPT = 20        # published run files kept on disk, newest first (the live one always)
 STALE_TEMP_SECONDS = 300  # a temporary file untouched this long belongs to a write that died
+CHECK_SECONDS = 1.0   # how often live() looks whether another process has changed live.json
 
 log = logging.getLogger("mnistlab")
 
@@ -85,7 +93,7 @@ class ModelStore:
     """The live model and the saved runs in `weights_dir` (see the module docstring)."""
 
     def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, default_path: str | Path | None = None, *,
-                 runs_kept: int = RUNS_KEPT):
+                 runs_kept: int = RUNS_KEPT, check_every: float = CHECK_SECONDS):
         if isinstance(runs_kept, bool) or not isinstance(runs_kept, int) or runs_kept < 1:
             raise ValueError(f"runs_kept must be a whole number >= 1 (the live run), got {runs_kept!r}")
         self.weights_dir = Path(weights_dir)
@@ -93,17 +101,23 @@ class ModelStore:
         self.live_file = self.weights_dir / "live.json"
         self.default_path = Path(default_path) if default_path is not None else self.weights_dir / "default.npz"
         self.runs_kept = runs_kept
-        self._lock = threading.Lock()         # guards _live and _warning; held only for a moment
+        self.check_every = float(check_every)
+        self._lock = threading.Lock()         # guards _live, _warning and _checked; held only for a moment
         self._change_lock = threading.Lock()  # one publish or make_live at a time (file I/O inside)
         self._eval_lock = threading.Lock()    # evaluations are computed once, not by every visitor
         self._evaluations: dict[tuple, Evaluation] = {}
         self._remove_stale_temp_files()
+        self._seen = self._live_file_identity()  # live.json as this store last read or wrote it
+        self._checked = time.monotonic()
         self._live, self._warning = self._load_at_start()
 
     # ------------------------------------------------------------------ reading
 
     def live(self) -> Live | None:
-        """The live model, or None when no model could be loaded at all (see `warning`)."""
+        """The live model, or None when no model could be loaded at all (see `warning`).
+
+        When another process has made another model live, the model live.json now names."""
+        self._notice_changes()
         with self._lock:
             return self._live
 
@@ -204,6 +218,54 @@ class ModelStore:
     def _write_live_file(self, name: str) -> None:
         record = {"live": name, "since": _now().isoformat(timespec="seconds")}
         atomic_write_bytes(self.live_file, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
+        self._seen = self._live_file_identity()  # our own change: nothing to notice
+
+    # ------------------------------------------------------------------ changes made by other processes
+
+    def _notice_changes(self) -> None:
+        """If another process has rewritten live.json since this store last read or wrote it, make
+        the model it names live here too. Looks at most once every `check_every` seconds."""
+        now = time.monotonic()
+        with self._lock:
+            if now - self._checked < self.check_every:
+                return
+            self._checked = now
+        if self._live_file_identity() == self._seen:
+            return
+        # One thread loads; the others go on with the model that was live (and a publish or
+        # make_live under way here will write live.json itself).
+        if not self._change_lock.acquire(blocking=False):
+            return
+        try:
+            seen = self._live_file_identity()
+            if seen == self._seen:
+                return
+            self._seen = seen  # tried once per change: a file that cannot be loaded is not retried every second
+            name = self._read_live_file()
+            live = self.live_unchecked()
+            if live is None or live.name != name:
+                self._swap(name, load_model(self.path_of(name)))
+                log.info("store: %s was made live by another process", name)
+        except Exception as err:  # noqa: BLE001 - keep serving the model that was live, and say why
+            log.warning("store: could not load the model live.json names now (%s)", err)
+            with self._lock:
+                self._warning = (f"Another server process made a model live that could not be loaded here ({err}). "
+                                 "The model that was live stays live on this page.")
+        finally:
+            self._change_lock.release()
+
+    def live_unchecked(self) -> Live | None:
+        """The live model as this store has it, without looking at live.json."""
+        with self._lock:
+            return self._live
+
+    def _live_file_identity(self) -> tuple | None:
+        """What changes whenever live.json is rewritten (atomic writes make a new file)."""
+        try:
+            stat = self.live_file.stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns, stat.st_size
 
     # ------------------------------------------------------------------ housekeeping
 
@@ -213,7 +275,7 @@ class ModelStore:
         Newest by name, as `runs` lists them (names begin with the UTC second of publishing). A
         file that cannot be removed is logged and left: publishing has succeeded either way.
         """
-        live = self.live()
+        live = self.live_unchecked()
         names = sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
         removed = 0
         for name in names[self.runs_kept:]:

@@ -19,11 +19,12 @@ import math
 import sys
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
+from .augment import ROBUST, make_augment
 from .evaluation import Evaluation, evaluate
 from .files import atomic_write_bytes
 from .nets import ENGINES, KERAS_ARCHS, build_model as build_engine, keras_problem
@@ -71,6 +72,7 @@ class TrainSettings:
     seed: int | None = 0           # weights and shuffling; None = fresh randomness
     train_limit: int | None = None # train on the first N images only (quick runs and tests)
     lab_drawings: bool = False     # also train on the lab's labelled drawings (given to run_training)
+    robust: bool = False           # distort every batch (mnistcore.augment.ROBUST): other handwriting styles
     optimizer: str = "sgd"         # numpy mlp: "sgd" (the tutorial's step) or "adam"
     schedule: str = "constant"     # numpy mlp: "cosine" lowers the learning rate to 0 over the run
 
@@ -96,8 +98,9 @@ class TrainSettings:
                 raise ValueError(f"{name.replace('_', ' ')} must be {kind} from {low:g} to {high:g}; got {value!r}")
         if self.train_limit is not None and not (1 <= self.train_limit):
             raise ValueError(f"train limit must be at least 1; got {self.train_limit!r}")
-        if not isinstance(self.lab_drawings, bool):
-            raise ValueError(f"lab drawings must be True or False; got {self.lab_drawings!r}")
+        for name in ("lab_drawings", "robust"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name.replace('_', ' ')} must be True or False; got {getattr(self, name)!r}")
         return self
 
     @property
@@ -107,7 +110,8 @@ class TrainSettings:
 
     def describe(self) -> str:
         """The settings in one line, e.g. "NumPy relu network, 512 hidden units, ..., 1 epoch at batch 128"."""
-        lab = ", with the lab's drawings" if self.lab_drawings else ""
+        lab = ", made robust to other handwriting" if self.robust else ""
+        lab += ", with the lab's drawings" if self.lab_drawings else ""
         rounds = f"{plural(self.epochs, 'epoch')} at batch {self.batch_size}{lab}"
         if self.engine == "numpy" and self.arch == "cnn":
             return f"NumPy CNN, learning rate {self.learning_rate:g}, {rounds}"
@@ -338,8 +342,9 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
         x_train, y_train = np.concatenate([x_train, lab[0]]), np.concatenate([y_train, lab[1]])
     model = build_model(settings)
     watch = _Watch(model, settings, len(x_train), (x_test, y_test), on_batch, on_epoch)
+    augment = make_augment(ROBUST) if settings.robust else None
     model.fit(x_train, y_train, epochs=int(settings.epochs), batch_size=int(settings.batch_size),
-              on_batch=watch.on_batch, on_epoch=watch.on_epoch, validation=(x_test, y_test))
+              on_batch=watch.on_batch, on_epoch=watch.on_epoch, validation=(x_test, y_test), augment=augment)
     history = watch.history
     if timings is not None and watch.first_batch_at is not None:
         samples = (history[-1].samples_seen if history else 0) - watch.first_batch_samples
@@ -352,7 +357,8 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
         return TrainResult(model, None, True, history, lab_count, stop_reason=watch.reason, points=watch.points)
     ev = evaluate(model, x_test, y_test)
     model.info = replace(model.info, test_accuracy=round(ev.accuracy, 6),
-                         lab_drawings=lab_record if lab is not None else None)
+                         lab_drawings=lab_record if lab is not None else None,
+                         augment=asdict(ROBUST) if settings.robust else None)
     lab_ev = evaluate(model, *lab) if lab is not None else None
     return TrainResult(model, ev, stopped, history, lab_count, lab_ev, watch.reason, watch.points)
 
@@ -377,6 +383,7 @@ KERAS_PER_STEP = 1.5e-3
 KERAS_START = 12.0                   # importing TensorFlow (~11 s measured) and building the model
 KERAS_WARM_START = 1.5               # building the model once TensorFlow is loaded
 TEST_IMAGES = 10_000                 # evaluated after every epoch
+ROBUST_PER_SAMPLE = 5e-6             # distorting 30% of each batch (bench/handwriting.py measures it)
 
 
 def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000, timings: "Timings | None" = None) -> float:
@@ -410,6 +417,10 @@ def estimate_phases(settings: TrainSettings, train_samples: int = 60_000,
 
 
 def _modelled_epoch(settings: TrainSettings, n: int) -> float:
+    return _plain_epoch(settings, n) + (n * ROBUST_PER_SAMPLE if settings.robust else 0.0)
+
+
+def _plain_epoch(settings: TrainSettings, n: int) -> float:
     steps = -(-n // int(settings.batch_size))  # mini-batches per epoch, rounded up
     if settings.engine == "numpy" and settings.arch == "cnn":
         return (n + TEST_IMAGES / 3) * NUMPY_CNN_PER_SAMPLE
@@ -433,11 +444,12 @@ def shape_key(settings: TrainSettings) -> str:
     changes with the number of weight updates, which halves as the batch doubles.
     """
     bucket = 1 << max(0, int(settings.batch_size) - 1).bit_length()
+    robust = "/robust" if settings.robust else ""  # distorting the batches costs time of its own
     if settings.engine == "numpy" and settings.arch == "mlp":
         hidden = 1 << max(0, int(settings.hidden) - 1).bit_length()
         rule = f"{settings.activation}-{settings.optimizer}"
-        return f"numpy/mlp/{rule}/h{hidden}/b{bucket}"
-    return f"{settings.engine}/{settings.arch}/b{bucket}"
+        return f"numpy/mlp/{rule}/h{hidden}/b{bucket}{robust}"
+    return f"{settings.engine}/{settings.arch}/b{bucket}{robust}"
 
 
 MAX_SHAPES = 200  # shapes of run the timings file remembers (a few kB)

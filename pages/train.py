@@ -15,7 +15,7 @@ from mnistcore.training import (EXPLAINED, LIMITS, TrainSettings, Timings, descr
                                 estimate_phases, numpy_archs, plural, recipes, risky)
 from ui.chrome import live_banner, now, open_page, when
 from ui.text import plain, public
-from ui.resources import mnist, slot, store
+from ui.resources import feedback_store, mnist, slot, store
 from ui.visitor import access, client, may_train, unlock
 
 CUSTOM = "custom"
@@ -108,8 +108,17 @@ def chosen_settings(n_train: int) -> TrainSettings:
             values["momentum"] = number("Momentum", "momentum", step=0.05)
         if "schedule" in applies:
             values["schedule"] = choice("Step size over the run", "schedule", SCHEDULES, horizontal=True)
+    robust = st.toggle("Make it robust to different handwriting", key="robust",
+                       help="Each batch of training digits is turned, slanted, resized, moved, made thicker or thinner "
+                            "and gently warped, a different way every time: the model learns digits written other "
+                            "ways than MNIST's. Training takes a little longer.")
+    usable = feedback_store().usable_count()
+    lab = st.toggle(f"Also learn from the lab's own drawings ({usable:,} labelled)", key="lab_drawings",
+                    disabled=usable == 0,
+                    help="The drawings visitors labelled on the Draw page join MNIST's training digits (not those "
+                         "held for review). The Lab handwriting page then measures the model only on newer drawings.")
     return TrainSettings(engine=engine, arch=arch, epochs=epochs, batch_size=batch_size,
-                         train_limit=config.train_limit(), **values)
+                         train_limit=config.train_limit(), robust=robust, lab_drawings=lab and usable > 0, **values)
 
 
 def settings_form(me, busy: bool) -> None:

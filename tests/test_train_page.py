@@ -131,3 +131,31 @@ def test_best_first_and_one_answer():
         row[2] = 100
     assert policy.one_answer(collapsed) == (2, 1.0)
     assert policy.one_answer([[10 if i == j else 0 for j in range(10)] for i in range(10)]) is None
+
+
+def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(at, tmp_path, monkeypatch,
+                                                                              small_mnist):
+    from mnistcore.lab.feedback import FeedbackStore
+    from mnistcore.lab.services import feedback_store
+
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(tmp_path / "lab.db"))
+    at.run()
+    assert at.toggle(key="lab_drawings").disabled  # nothing labelled yet: nothing to learn from
+    (x, y), _ = small_mnist
+    for image, label in zip(x[:5], y[:5]):
+        feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default", raw_size=(280, 280))
+    at.run()
+    assert not at.toggle(key="lab_drawings").disabled and "5 labelled" in at.toggle(key="lab_drawings").label
+    at.radio(key="recipe").set_value("quick").run()
+    at.toggle(key="robust").set_value(True)
+    at.toggle(key="lab_drawings").set_value(True).run()
+    next(b for b in at.button if b.label == "Start training").click().run()
+    assert slot().wait(60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = slot().view(at.session_state["visitor"].id).mine
+    assert run.settings.robust and run.settings.lab_drawings
+    info = slot().result(run.run_id).model.info
+    assert info.augment is not None and info.augment["rotate"] > 0  # the distortions it trained with
+    assert info.lab_drawings["count"] == 5 and info.lab_drawings["up_to_id"] == FeedbackStore(
+        tmp_path / "lab.db").training_set().record["up_to_id"]

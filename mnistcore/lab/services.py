@@ -23,6 +23,7 @@ from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference
 from ..explain.inside import NearestImages
 from ..nets import DigitModel, load_model
+from ..training import Timings, TrainResult, TrainSettings, run_training
 from . import config
 from .coordination import RunBoard
 from .feedback import FeedbackStore
@@ -86,8 +87,19 @@ def training_slot() -> TrainingSlot:
     """The lab's one training slot, shared with every server process using the same board
     ($MNISTLAB_SLOT_DB, else runs/slot.db beside the models it publishes)."""
     seconds, places, path = config.heartbeat_seconds(), config.budget("places_per_client"), config.slot_db_path()
-    return _once(("slot", seconds, places, str(path)),
-                 lambda: TrainingSlot(heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path)))
+    timings_path = config.timings_path()
+
+    def train(settings: TrainSettings, data, **callbacks) -> TrainResult:
+        """run_training, timed for the next estimates, with the lab's drawings read when the run starts."""
+        lab = feedback_store().training_set() if settings.lab_drawings else None
+        return run_training(settings, data, timings=timings, **callbacks,
+                            lab_drawings=(lab.images, lab.labels) if lab is not None else None,
+                            lab_record=lab.record if lab is not None else None)
+
+    timings = Timings(timings_path)
+    return _once(("slot", seconds, places, str(path), str(timings_path)),
+                 lambda: TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places,
+                                      board=RunBoard(path), timings=timings))
 
 
 def drawing_rate() -> RateLimit:

@@ -37,7 +37,7 @@ from typing import Callable
 from threadpoolctl import threadpool_limits
 
 from ..nets.base import Progress
-from ..training import TrainResult, TrainSettings, describe_seconds, estimate_seconds, run_training
+from ..training import Timings, TrainResult, TrainSettings, describe_seconds, estimate_seconds, run_training
 from .config import HEARTBEAT_SECONDS
 from .coordination import RunBoard
 
@@ -93,6 +93,20 @@ class EpochPoint:
 
 
 @dataclass(frozen=True)
+class CurvePoint:
+    """A point inside an epoch, for the curves: test figures on a sample (training.CURVE_SAMPLE)."""
+
+    epochs_done: float               # e.g. 0.25: a quarter of the first epoch
+    loss: float
+    accuracy: float
+    test_loss: float | None
+    test_accuracy: float | None
+
+
+MAX_POINTS = 400  # curve points one run keeps (8 per epoch at most: 30 epochs need 240)
+
+
+@dataclass(frozen=True)
 class Run:
     """A training run at one moment (a copy: reading it needs no lock)."""
 
@@ -110,6 +124,7 @@ class Run:
     fraction: float = 0.0            # 0..1 of all epochs' training images seen
     epoch: int = 1                   # the epoch in progress (or the last one)
     history: tuple[EpochPoint, ...] = ()  # finished epochs
+    points: tuple[CurvePoint, ...] = ()   # within epochs, for the curves
     batch_loss: float | None = None  # this epoch's running training loss and accuracy
     batch_accuracy: float | None = None
     error: str | None = None         # why a failed run failed
@@ -178,7 +193,7 @@ class _Training:
     note: str | None = None          # why the worker itself stopped the run (the time limit)
 
 
-PROGRESS = ("fraction", "epoch", "history", "batch_loss", "batch_accuracy", "expected_end")  # the worker's fields
+PROGRESS = ("fraction", "epoch", "history", "points", "batch_loss", "batch_accuracy", "expected_end")  # the worker's fields
 TIMES = ("queued_at", "expected_end", "started_at", "finished_at", "expected_start")
 SYNC_SECONDS = 0.25     # progress reaches the board (and other processes) this often
 POLL_SECONDS = 0.5      # how often a process with runs waiting looks whether the slot is free for them
@@ -201,11 +216,12 @@ class TrainingSlot:
                  heartbeat_timeout: float = HEARTBEAT_SECONDS, queue_size: int = QUEUE_SIZE,
                  max_seconds: float = MAX_RUN_SECONDS, niceness: int = TRAINING_NICENESS,
                  blas_threads: int | None = 1, places_per_client: int = PLACES_PER_CLIENT,
-                 board: RunBoard | None = None):
+                 board: RunBoard | None = None, timings: Timings | None = None):
         if heartbeat_timeout <= 0 or queue_size < 0 or max_seconds <= 0:
             raise ValueError(f"heartbeat_timeout and max_seconds must be > 0 and queue_size >= 0; got "
                              f"{heartbeat_timeout!r}, {max_seconds!r}, {queue_size!r}")
         self._train = train  # run_training; tests pass a stand-in that fails or blocks
+        self._timings = timings  # this server's measured paces, for the estimates
         self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.queue_size = int(queue_size)
@@ -244,7 +260,7 @@ class TrainingSlot:
         settings.validate()
         if not owner:
             raise ValueError("a run needs an owner (the visitor's token)")
-        seconds = estimate_seconds(settings, len(data[0][0]))
+        seconds = estimate_seconds(settings, len(data[0][0]), self._timings)
         if seconds > self.max_seconds:
             raise ValueError(f"these settings would take {describe_seconds(seconds)}, and runs on this server "
                              f"are limited to {describe_seconds(self.max_seconds)}: choose fewer epochs, "
@@ -573,9 +589,13 @@ class TrainingSlot:
         if progress.fraction >= 0.02:  # enough seen to extrapolate from this run's own pace
             elapsed = (now - run.started_at).total_seconds()
             expected_end = now + dt.timedelta(seconds=elapsed * (1 - progress.fraction) / progress.fraction)
+        points = run.points
+        if progress.test_accuracy is not None and len(points) < MAX_POINTS:  # run_training's curve points
+            points += (CurvePoint(progress.fraction * progress.epochs, float(progress.loss), float(progress.accuracy),
+                                  progress.test_loss, float(progress.test_accuracy)),)
         training.run = replace(run, fraction=float(progress.fraction), epoch=int(progress.epoch),
                                batch_loss=float(progress.loss), batch_accuracy=float(progress.accuracy),
-                               expected_end=expected_end)
+                               expected_end=expected_end, points=points)
         limit = self.max_seconds * (1 + OVERTIME)
         if (now - run.started_at).total_seconds() > limit and training.note is None:
             # Estimates can be low (a busy server, a slow machine): the limit holds all the same.
@@ -645,6 +665,7 @@ def _to_row(record: _Record) -> dict:
     run = {f.name: getattr(record.run, f.name) for f in fields(Run)}
     run["settings"] = asdict(record.run.settings)
     run["history"] = [astuple(point) for point in record.run.history]
+    run["points"] = [astuple(point) for point in record.run.points]
     for name in TIMES:
         run[name] = run[name].isoformat() if run[name] is not None else None
     return {"run": run, "seconds": record.seconds, "heard": record.heard.isoformat(), "client": record.client,
@@ -655,6 +676,7 @@ def _from_row(row: dict) -> _Record:
     run = dict(row["run"])
     run["settings"] = TrainSettings(**run["settings"])
     run["history"] = tuple(EpochPoint(*point) for point in run["history"])
+    run["points"] = tuple(CurvePoint(*point) for point in run.get("points", ()))
     for name in TIMES:
         run[name] = dt.datetime.fromisoformat(run[name]) if run[name] is not None else None
     return _Record(Run(**run), row["seconds"], dt.datetime.fromisoformat(row["heard"]), row["client"],

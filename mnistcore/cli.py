@@ -56,6 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="mlp (the tutorial's) or cnn (keras; numpy where the NumPy CNN is installed)")
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
+    train.add_argument("--robust", action="store_true",
+                       help="distort every batch (rotation, shear, scale, shift, stroke width, elastic: "
+                            "mnistcore.augment.ROBUST) so the model reads other handwriting than MNIST's")
     train.add_argument("--with-lab-drawings", action="store_true",
                        help="also train on the drawings visitors labelled on the Draw page")
     train.add_argument("--feedback-db", metavar="PATH",
@@ -93,7 +96,8 @@ MODEL_OPTIONS = ("hidden", "learning_rate", "momentum", "activation", "optimizer
 def _train(args) -> int:
     given = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
     settings = TrainSettings(engine=args.engine, epochs=args.epochs, batch_size=args.batch_size, arch=args.arch,
-                             seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings)
+                             seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings,
+                             robust=args.robust)
     ignored = [name for name in given if name not in settings.applies]
     if "momentum" in given and given.get("optimizer") == "adam":
         ignored.append("momentum")  # Adam has its own running averages

@@ -91,7 +91,19 @@ def test_train_with_lab_drawings(tmp_path, mnist):
     lab_line = next(line for line in lines if line.startswith("lab drawings: "))
     assert lab_line.startswith("lab drawings: 12 added to training; accuracy on them: 0.")
     assert len(lab_line.split(": ")[-1]) == 6 and lines[-1].startswith("test accuracy: ")
-    assert load_model(out).info.train_samples == 2000 + 12
+    info = load_model(out).info
+    assert info.train_samples == 2000 + 12
+    assert info.lab_drawings["count"] == 12 and info.lab_drawings["up_to_id"] == store.training_set().record["up_to_id"]
+    assert info.augment is None
+
+
+def test_train_robust_records_its_distortions(tmp_path, mnist):
+    out = tmp_path / "model.npz"
+    done = cli("train", "--epochs", 1, "--hidden", 32, "--train-limit", 1000, "--robust", "--out", out)
+    assert done.returncode == 0, done.stderr
+    assert "made robust to other handwriting" in done.stdout.splitlines()[0]
+    from mnistcore.augment import ROBUST
+    assert load_model(out).info.augment["rotate"] == ROBUST.rotate
 
 
 @pytest.mark.parametrize("args, message", [

@@ -325,3 +325,68 @@ def test_oversized_keras_metadata_is_refused_unread(tmp_path):
     with pytest.raises(ModelFileError, match=f"metadata.json unpacks to 10000000 bytes; at most {MAX_METADATA_BYTES}"):
         model_kind(bloated)
     assert model_kind(path) == "keras"
+
+
+# ---------------------------------------------------------------------------- NumPy convnets
+
+
+def cnn_settings(**changes) -> dict:
+    return {"arch": "cnn", "filters1": 4, "filters2": 8, "learning_rate": 0.001, "dropout": 0.5, "seed": 0,
+            **changes}
+
+
+def cnn_file(path: Path, settings: dict, arrays: dict | None = None) -> Path:
+    """An npz as ConvNet.save writes it, with the given settings; float32 zeros of the right
+    shapes for filters 4 and 8 unless `arrays` says otherwise (None: no such entry)."""
+    info = ModelInfo(engine="numpy", architecture="crafted", settings=settings)
+    members = {"w1": np.zeros((3, 3, 1, 4), np.float32), "b1": np.zeros(4, np.float32),
+               "w2": np.zeros((3, 3, 4, 8), np.float32), "b2": np.zeros(8, np.float32),
+               "w3": np.zeros((200, 10), np.float32), "b3": np.zeros(10, np.float32),
+               "info": np.array(info.to_json()), **(arrays or {})}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, array in members.items():
+            if array is not None:
+                archive.writestr(f"{name}.npy", array if isinstance(array, bytes) else npy(array))
+    return path
+
+
+def test_a_convnet_declaring_100000_filters_is_refused_before_it_is_built(tmp_path):
+    path = cnn_file(tmp_path / "huge.npz", cnn_settings(filters2=100_000))
+    assert path.stat().st_size < 100_000
+    for call in (f"nets.load_model({str(path)!r})", f"nets.read_info({str(path)!r})"):
+        rise, tensorflow, message = peak_rise(call)
+        assert message == f"ModelFileError: {path}: declares 100000 filters in the second; at most {MAX_UNITS}"
+        assert rise < MEMORY_RISE_MB, f"{call} raised the peak memory by {rise:.0f} MB"
+        assert not tensorflow
+
+
+@pytest.mark.parametrize("settings, arrays, message", [
+    # 100 filters are few weights, but 67,600 values per image in the first layer's output
+    (cnn_settings(filters1=100), {}, "the first convolution's 100 filters output 67600 values per image; at most 50000"),
+    (cnn_settings(filters2=1000), {}, "the second convolution's 1000 filters output 121000 values per image"),
+    (cnn_settings(filters1="4"), {}, r"declare '4' filters in the first convolution \(filters1\)"),
+    (cnn_settings(filters2=0), {}, r"declare 0 filters in the second \(filters2\)"),
+    (cnn_settings(), {"w2": np.zeros((3, 3, 4, 9), np.float32)}, r"w2 is float32 \(3, 3, 4, 9\), expected float32 \(3, 3, 4, 8\)"),
+    (cnn_settings(), {"w3": np.zeros((200, 10), np.float16)}, r"w3 is float16 \(200, 10\), expected float32 \(200, 10\)"),
+    (cnn_settings(), {"b3": None}, "missing the array 'b3'"),
+])
+def test_convnet_files_outside_the_limits_are_refused_by_their_headers(tmp_path, settings, arrays, message):
+    from mnistcore.nets.numpy_cnn import ConvNet
+
+    path = cnn_file(tmp_path / "crafted.npz", settings, arrays)
+    for read in (read_info, load_model, ConvNet.load):
+        with pytest.raises(ModelFileError, match=message) as err:
+            read(path)
+        assert str(err.value).startswith(f"{path}: ")
+
+
+def test_a_sound_convnet_file_passes_the_checks_and_loads(tmp_path):
+    from mnistcore.nets.numpy_cnn import ConvNet
+
+    path = cnn_file(tmp_path / "sound.npz", cnn_settings())
+    assert model_kind(path) == "numpy" and read_info(path).settings["arch"] == "cnn"
+    loaded = load_model(path)
+    assert isinstance(loaded, ConvNet) and loaded.w3.shape == (200, 10)
+    # settings the format allows but the network refuses (a dropout of 1 drops everything)
+    with pytest.raises(ModelFileError, match="saved settings are invalid.*dropout"):
+        load_model(cnn_file(tmp_path / "dropout.npz", cnn_settings(dropout=1.0)))

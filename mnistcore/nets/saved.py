@@ -1,7 +1,8 @@
 """The saved-model file format, read and checked without loading weights (or TensorFlow).
 
 Both engines save one zip archive:
-- NumPy: an `.npz` of the weight arrays plus `info.npy`, the `ModelInfo` as JSON text;
+- NumPy: an `.npz` of the weight arrays plus `info.npy`, the `ModelInfo` as JSON text (the MLP's
+  wih, who, bh, bo; the convnet's w1, b1, w2, b2, w3, b3, its settings marked "arch": "cnn");
 - Keras: Keras' own `.keras` archive (with its `config.json`) plus `mnistlab.json`, our `ModelInfo`.
 Every marker of the format is spelled here and nowhere else, and so is every limit.
 
@@ -30,6 +31,10 @@ NUMPY_INFO_ENTRY = "info.npy"        # np.savez's name for the `info` array
 NUMPY_WEIGHTS = ("wih", "who", "bh", "bo")  # the weight arrays, each saved as "<name>.npy", float32
 NUMPY_WEIGHT_DTYPE = np.dtype(np.float32)
 NUMPY_SIZES = {"inputnodes": "inputs", "hiddennodes": "hidden units", "outputnodes": "outputs"}  # in settings
+# The NumPy convnet (numpy_cnn.ConvNet): settings["arch"] == "cnn" (MLP files have no "arch").
+CNN_ARCH = "cnn"
+CNN_WEIGHTS = ("w1", "b1", "w2", "b2", "w3", "b3")  # conv, conv, dense; Keras' layouts; float32
+CNN_SIZES = {"filters1": "filters in the first convolution", "filters2": "filters in the second"}
 KERAS_INFO_ENTRY = "mnistlab.json"   # added by us to Keras' archive
 KERAS_CONFIG_ENTRY = "config.json"   # written by Keras itself
 KERAS_WEIGHTS_ENTRY = "model.weights.h5"  # written by Keras itself
@@ -45,7 +50,7 @@ MAX_METADATA_BYTES = 64 * 1024   # info.npy and every .json entry (a few KB in p
 # The whole archive, uncompressed: the weights three times over (Keras saves Adam's two slots per
 # weight beside it), plus room for headers and metadata. Also the most a file may weigh on disk.
 MAX_ARCHIVE_BYTES = 3 * 4 * MAX_PARAMETERS + 1024 * 1024
-MAX_ENTRIES = 16                 # files in the archive (NumPy: 5, Keras: 4)
+MAX_ENTRIES = 16                 # files in the archive (NumPy MLP: 5, convnet: 7, Keras: 4)
 MAX_DIRECTORY_BYTES = 64 * 1024  # the archive's list of files (ours: under 1 KB)
 NPY_HEADER_BYTES = 4096          # read of each .npy member to find its header (ours are 128 bytes)
 
@@ -99,8 +104,11 @@ def _checked(path: Path, f: BinaryIO) -> tuple[str, ModelInfo]:
             _check_sizes(archive, path)
             if kind == "numpy":
                 info = ModelInfo.from_json(_numpy_info_text(archive, path), path)
-                if info.engine == "numpy":  # another engine's metadata: NeuralNetWork.load refuses it
-                    _check_numpy_arrays(archive, path, info.settings)
+                if info.engine == "numpy":  # another engine's metadata: the engines' load refuses it
+                    if is_cnn(info.settings):
+                        _check_arrays(archive, path, cnn_shapes(info.settings, path))
+                    else:
+                        _check_arrays(archive, path, numpy_shapes(info.settings, path))
             else:
                 info = ModelInfo.from_json(_read_small(archive, KERAS_INFO_ENTRY, path).decode("utf-8"), path)
                 check_keras_config(json.loads(_read_small(archive, KERAS_CONFIG_ENTRY, path)), path)
@@ -226,10 +234,45 @@ def numpy_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def _check_numpy_arrays(archive: zipfile.ZipFile, path: Path, settings: object) -> None:
+def is_cnn(settings: object) -> bool:
+    """Whether a NumPy model's saved settings are the convnet's (else: the MLP's)."""
+    return isinstance(settings, dict) and settings.get("arch") == CNN_ARCH
+
+
+def cnn_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
+    """The weight arrays' shapes that a NumPy convnet's saved settings call for, within the limits.
+
+    Besides the weights, the filters set how much every image costs in memory as it passes
+    through (26 x 26 values per first-layer filter), so the layers' outputs are limited too.
+    """
+    if not isinstance(settings, dict):
+        raise ModelFileError(f"{path}: saved settings are {type(settings).__name__}, expected a dict")
+    sizes = {}
+    for key, what in CNN_SIZES.items():
+        value = settings.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ModelFileError(f"{path}: saved settings declare {value!r} {what} ({key}); "
+                                 "expected a whole number >= 1")
+        if value > MAX_UNITS:
+            raise ModelFileError(f"{path}: declares {value} {what}; at most {MAX_UNITS}")
+        sizes[key] = value
+    f1, f2 = sizes["filters1"], sizes["filters2"]
+    for values, what in ((26 * 26 * f1, f"the first convolution's {f1} filters"),
+                         (11 * 11 * f2, f"the second convolution's {f2} filters")):
+        if values > MAX_LAYER_OUTPUTS:
+            raise ModelFileError(f"{path}: {what} output {values} values per image; at most {MAX_LAYER_OUTPUTS}")
+    shapes = {"w1": (3, 3, 1, f1), "b1": (f1,), "w2": (3, 3, f1, f2), "b2": (f2,), "w3": (25 * f2, 10), "b3": (10,)}
+    parameters = sum(math.prod(shape) for shape in shapes.values())
+    if parameters > MAX_PARAMETERS:
+        raise ModelFileError(f"{path}: declares a conv{f1}-conv{f2}-10 network of {parameters} weights; "
+                             f"at most {MAX_PARAMETERS}")
+    return shapes
+
+
+def _check_arrays(archive: zipfile.ZipFile, path: Path, shapes: dict[str, tuple[int, ...]]) -> None:
     """Every weight array is there, float32, and shaped as the settings say, by its header."""
     names = set(archive.namelist())
-    for name, expected in numpy_shapes(settings, path).items():
+    for name, expected in shapes.items():
         if f"{name}.npy" not in names:
             raise ModelFileError(f"{path}: saved network is missing the array {name!r}")
         shape, dtype = npy_header(archive, f"{name}.npy", path)

@@ -1,0 +1,186 @@
+"""The NumPy convnet against Keras' on full MNIST, on this machine: speed, accuracy, inference.
+
+    .venv/bin/python bench/cnn.py                        # 12 epochs each, about 30 minutes on 2 cores
+    .venv/bin/python bench/cnn.py --epochs 14 --save runs/cnn.npz
+    .venv/bin/python bench/cnn.py --no-keras --epochs 2  # NumPy only
+
+One run trains both networks from scratch (seed 0), the same architecture (keras-io's convnet:
+conv 32, pool, conv 64, pool, dropout 0.5, dense 10, Adam), on the same 60,000 images at batch
+128, float32, alternating epoch by epoch so both see the same machine. Prints, per epoch, each
+one's training seconds (test scoring excluded) and test accuracy; then the median epoch time over
+epochs 2 onwards (epoch 1 is the warm-up: Keras traces its graph, NumPy allocates its buffers),
+their ratio, the GFLOP/s that NumPy reaches against a plain float32 matmul measured in the same
+run, and each one's training time to 99.0% test accuracy. Then inference: one image through
+predict_proba, one 280x280 drawing from canvas to probabilities, and the 10,000 test images.
+Figures, never pass/fail; the load average is printed with them, since other work skews them.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # mnistcore, from any folder
+
+from mnistcore.data import load_mnist  # noqa: E402
+from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet  # noqa: E402
+from mnistcore.nets.numpy_net import NeuralNetWork  # noqa: E402
+from mnistcore.preprocess import canvas_to_mnist  # noqa: E402
+
+BATCH = 128
+# Floating-point operations of one image through one training step, as Keras computes the
+# network: conv1 forward and kernel gradient (the pixels need no gradient); conv2 forward,
+# kernel gradient and input gradient over all 11 x 11 outputs; the dense layer's three products.
+# (The NumPy network skips conv2's 21 outputs that pooling drops: it executes 16% fewer.)
+FLOP_PER_IMAGE = 2 * (2 * 26 * 26 * 9 * 32 + 3 * 11 * 11 * 288 * 64 + 3 * 1600 * 10)
+EXECUTED_PER_IMAGE = 2 * (2 * 26 * 26 * 9 * 32 + 3 * 10 * 10 * 288 * 64 + 3 * 1600 * 10)
+
+
+def load() -> str:
+    return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
+def matmul_rate(threads: int | None = None, repeats: int = 20) -> float:
+    """Best sustained float32 GFLOP/s of NumPy's BLAS on a 2048 x 2048 product."""
+    a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
+    b = np.random.default_rng(1).random((2048, 2048), dtype=np.float32)
+    c = np.empty_like(a)
+    with threadpool_limits(threads, user_api="blas"):
+        np.matmul(a, b, out=c)
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            np.matmul(a, b, out=c)
+            best = min(best, time.perf_counter() - start)
+    return 2 * 2048**3 / best / 1e9
+
+
+def timed_epoch(model, x, y) -> float:
+    start = time.perf_counter()
+    model.fit(x, y, epochs=1, batch_size=BATCH)
+    return time.perf_counter() - start
+
+
+def race(data, epochs: int, keras: bool, rate: float, save: str | None, limit: int | None) -> ConvNet:
+    """Both networks trained side by side, alternating epochs; the figures printed as they come."""
+    (x, y), (xt, yt) = data
+    if limit:
+        x, y = x[:limit], y[:limit]
+    net = ConvNet(CnnConfig(seed=0))
+    models = {"NumPy": net}
+    if keras:
+        from mnistcore.nets.keras_net import KerasModel
+        models["Keras"] = KerasModel("cnn", seed=0)
+    print(f"\n## Training side by side: {len(x)} images, batch {BATCH}, float32, seed 0, {epochs} epochs")
+    times = {name: [] for name in models}
+    accuracy = {name: [] for name in models}
+    for epoch in range(1, epochs + 1):
+        parts = []
+        for name, model in models.items():
+            seconds = timed_epoch(model, x, y)
+            acc = float(np.mean(model.predict(xt) == yt))
+            times[name].append(seconds)
+            accuracy[name].append(acc)
+            parts.append(f"{name} {seconds:6.1f} s, test accuracy {acc:.4f}")
+        print(f"epoch {epoch:2d}: " + "   ".join(parts) + f"   ({load()})", flush=True)
+
+    print("\n## Summary")
+    later = slice(1, None) if epochs > 1 else slice(None)  # epoch 1 is the warm-up
+    medians = {name: statistics.median(t[later]) for name, t in times.items()}
+    flop = FLOP_PER_IMAGE * len(x)
+    for name, seconds in medians.items():
+        print(f"{name} epoch: median {seconds:.1f} s over epochs {'2' if epochs > 1 else '1'}-{epochs} "
+              f"({flop / 1e9:.0f} GFLOP as Keras counts them: {flop / seconds / 1e9:.1f} GFLOP/s)")
+    numpy_rate = flop / medians["NumPy"] / 1e9
+    print(f"NumPy reaches {numpy_rate / rate:.0%} of the float32 matmul rate ({rate:.0f} GFLOP/s); "
+          f"executed {EXECUTED_PER_IMAGE * len(x) / medians['NumPy'] / 1e9:.1f} GFLOP/s of its own work")
+    if "Keras" in medians:
+        print(f"ratio NumPy/Keras epoch time: {medians['NumPy'] / medians['Keras']:.2f} (goal <= 1.0)")
+    for name in models:
+        reached = next((i for i, acc in enumerate(accuracy[name]) if acc >= 0.99), None)
+        best = max(accuracy[name])
+        when = (f"{sum(times[name][: reached + 1]):.0f} s of training ({reached + 1} epochs)" if reached is not None
+                else f"not reached in {epochs} epochs")
+        print(f"{name}: 99.0% after {when}; final test accuracy {accuracy[name][-1]:.4f}, best {best:.4f}")
+    if save:
+        net.info = replace(net.info, test_accuracy=accuracy["NumPy"][-1])
+        print(f"saved the NumPy convnet to {net.save(save)}")
+    return net
+
+
+def inference(net: ConvNet, data) -> None:
+    _, (xt, _) = data
+    print("\n## Inference, NumPy convnet")
+    net.predict_proba(xt[:1])  # first call: nothing to warm, but fair to both timings below
+    one = []
+    for image in xt[:300]:
+        start = time.perf_counter()
+        net.predict_proba(image)
+        one.append(time.perf_counter() - start)
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[..., 3] = 255
+    canvas[50:230, 130:152, :3] = 255  # a "1" drawn with the site's brush, as in bench/speed.py
+    drawn, preprocessing = [], []
+    for _ in range(100):
+        start = time.perf_counter()
+        image = canvas_to_mnist(canvas)
+        preprocessing.append(time.perf_counter() - start)
+        net.predict_proba(image)
+        drawn.append(time.perf_counter() - start)
+    whole = []
+    for _ in range(3):
+        start = time.perf_counter()
+        net.predict_proba(xt)
+        whole.append(time.perf_counter() - start)
+    print(f"one image -> probabilities: median {statistics.median(one) * 1e3:.2f} ms "
+          f"(95th percentile {np.percentile(one, 95) * 1e3:.2f} ms)")
+    print(f"one 280x280 RGBA drawing -> canvas_to_mnist -> probabilities: median "
+          f"{statistics.median(drawn) * 1e3:.2f} ms (goal < 5 ms), of which canvas_to_mnist "
+          f"{statistics.median(preprocessing) * 1e3:.2f} ms")
+    print(f"10,000 test images: {len(xt) / statistics.median(whole):.0f} images/s "
+          f"(median of 3: {statistics.median(whole):.2f} s)   ({load()})")
+
+
+def mlp_epoch(data, repeats: int = 3) -> None:
+    """The MLP path, for comparison with bench/speed.py's figure: it must not have slowed down."""
+    (x, y), _ = data
+    net = NeuralNetWork(784, 512, 10, 0.1, activation="relu", momentum=0.9, seed=0)
+    net.fit(x, y, epochs=1, batch_size=BATCH)  # warm-up
+    times = [timed_epoch(net, x, y) for _ in range(repeats)]
+    print(f"\n## The MLP (784-512-10, batch 128): median epoch {statistics.median(times):.2f} s "
+          f"({', '.join(f'{t:.2f}' for t in times)})   ({load()})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=12, help="epochs each network trains (default 12)")
+    parser.add_argument("--no-keras", action="store_true", help="NumPy only")
+    parser.add_argument("--save", metavar="PATH", help="write the trained NumPy convnet here (.npz)")
+    parser.add_argument("--limit", type=int, help="train on the first N images only (a quick look)")
+    parser.add_argument("--mlp", action="store_true", help="also time the MLP's epoch")
+    args = parser.parse_args()
+
+    data = load_mnist()
+    print(f"NumPy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPU cores, {load()}")
+    if not args.no_keras:
+        from mnistcore.nets.keras_net import keras  # first: it quiets TensorFlow before importing it
+        import tensorflow as tf
+        print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
+    rate, rate_one = matmul_rate(), matmul_rate(threads=1)
+    print(f"float32 matmul (2048 x 2048): {rate:.0f} GFLOP/s on all cores, {rate_one:.0f} GFLOP/s on one")
+    net = race(data, args.epochs, not args.no_keras, rate, args.save, args.limit)
+    inference(net, data)
+    if args.mlp:
+        mlp_epoch(data)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,604 @@
+"""A small convolutional network in NumPy: keras-io's MNIST convnet, layer for layer.
+
+    input (28, 28, 1) -> conv 3x3, 32 filters, ReLU -> max-pool 2x2 -> conv 3x3, 64 filters, ReLU
+    -> max-pool 2x2 -> flatten (1600) -> dropout 0.5 -> dense 10 -> softmax; Adam, cross-entropy.
+
+The same network as `keras_net`'s "cnn" (same weight layouts, Glorot-uniform initialisation,
+Adam with Keras' defaults), behind the shared model interface (`fit`, `predict_proba`, `save`,
+`load`), in float32.
+
+How it is computed, and why (measured on this project's 2-core machine, see bench/cnn.py):
+- Batches are NHWC, (B, height, width, channels): channels are innermost, so a 3x3 window of
+  every channel is 9 contiguous runs of memory, and a convolution is one matrix product of the
+  unrolled windows ("im2col", slice copies) with the kernel reshaped to (9 * channels, filters).
+  Its input gradient is the opposite: products, then slice-adds ("col2im").
+- Every convolution is followed by 2x2 max-pooling, so its outputs are grouped by their place
+  in the pooling window (see "layers" below): pooling and its gradient touch contiguous blocks,
+  and the outputs that pooling floors away (conv2's 11th row and column, 17% of the largest
+  layer's work) are never computed. `feature_maps` computes all 11 x 11, for showing.
+- ReLU commutes with max-pooling, and so does adding a per-filter bias, so both are applied
+  after pooling, on a quarter of the values. The first convolution needs no input gradient.
+- `fit` splits each batch between two threads with one BLAS thread each: NumPy's element-wise
+  loops release the GIL, so they use both cores too, and OpenBLAS's own second thread, which
+  stalls whenever the machine is busy (a product 3x slower, one drawing 17 ms instead of 0.4),
+  is not needed.
+- Training reuses its buffers batch after batch; prediction allocates its own, so any number of
+  threads may predict with one shared model while none trains it.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+from ..files import atomic_write
+from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
+from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked
+
+DTYPE = np.float32
+KERNEL = 3                  # both convolutions are 3x3, stride 1, no padding ("valid")
+SIDE = 28                   # input images are 28 x 28, one channel
+PREDICT_VALUES = 4_000_000  # activations per forward pass in predict_proba (16 MB): bounded memory
+MAX_WORKERS = 2             # threads fit may split a batch between (this lab's machines have 2 cores)
+# Keras' Adam defaults (keras.optimizers.Adam): the convnet compiles with optimizer="adam".
+BETA1, BETA2, EPSILON = 0.9, 0.999, 1e-7
+
+
+@dataclass(frozen=True)
+class CnnConfig:
+    """Everything needed to rebuild the network; saved with the weights (plus "arch": "cnn")."""
+
+    filters1: int = 32            # filters of the first 3x3 convolution
+    filters2: int = 64            # filters of the second
+    learning_rate: float = 0.001  # Adam's step size (Keras' default)
+    dropout: float = 0.5          # fraction of the flattened features dropped while training
+    seed: int | None = None       # weights, shuffling and dropout; None = fresh randomness
+
+    def validate(self) -> None:
+        for name in ("filters1", "filters2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
+                or not 0 < self.learning_rate <= 1:
+            raise ValueError(f"learning_rate must be a number in (0, 1], got {self.learning_rate!r}")
+        if isinstance(self.dropout, bool) or not isinstance(self.dropout, (int, float)) or not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {self.dropout!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
+                                      or self.seed < 0):
+            raise ValueError(f"seed must be a whole number >= 0 or None, got {self.seed!r}")
+
+
+# ---------------------------------------------------------------------------- layers
+# Plain functions on arrays of any float dtype (the gradient tests run them in float64).
+#
+# Every 3x3 convolution here is followed by 2x2 max-pooling, so its outputs are computed grouped
+# by their place in the pooling window: out (2, 2, B, h, w, F) holds at [pi, pj, b, i, j] the
+# output at row 2i + pi, column 2j + pj. Pooling is then the maximum of four contiguous blocks
+# and its gradient four contiguous writes, where the plain (B, H, W, F) layout made both stride
+# through memory (3x slower, measured); and the outputs that pooling floors away (conv2's 11th
+# row and column) are never computed.
+
+
+def pooled_side(side: int) -> int:
+    """Rows (or columns) after a 3x3 convolution and 2x2 pooling: 28 -> 13, 13 -> 5."""
+    return (side - KERNEL + 1) // 2
+
+
+def unroll(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """im2col: x (B, H, W, C) -> cols (2, 2, B, h, w, 3, 3, C), the 3x3 window under each output."""
+    h, w = cols.shape[3:5]
+    for pi in range(2):
+        for pj in range(2):
+            for di in range(KERNEL):
+                for dj in range(KERNEL):
+                    top, left = pi + di, pj + dj
+                    cols[pi, pj, :, :, :, di, dj, :] = x[:, top : top + 2 * h : 2, left : left + 2 * w : 2, :]
+    return cols
+
+
+def roll_back(dcols: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """col2im: window gradients (3, 3, 2, 2, B, h, w, C) summed into dx (B, H, W, C) (overwritten).
+
+    `dcols` is kernel position first (conv_backward makes it so, one product per position). The
+    sums go into dx split by row and column parity, (2, 2, B, H/2, W/2, C): there, the outputs
+    under one kernel position are 5 adjacent columns, so each add runs over 5 x C contiguous
+    values rather than C (4x faster, measured); one copy then interleaves the parities.
+    """
+    h, w = dcols.shape[5:7]
+    b, height, width, c = dx.shape
+    split = np.zeros((2, 2, b, (height + 1) // 2, (width + 1) // 2, c), dx.dtype)
+    for di in range(KERNEL):
+        for dj in range(KERNEL):
+            for pi in range(2):
+                for pj in range(2):
+                    top, left = pi + di, pj + dj  # output (i, j) of this group reads row 2i + top, column 2j + left
+                    rows, cols = slice(top // 2, top // 2 + h), slice(left // 2, left // 2 + w)
+                    split[top % 2, left % 2, :, rows, cols] += dcols[di, dj, pi, pj]
+    plain = split.transpose(2, 3, 0, 4, 1, 5).reshape(b, split.shape[3] * 2, split.shape[4] * 2, c)
+    dx[...] = plain[:, :height, :width]
+    return dx
+
+
+def conv(x: np.ndarray, kernel: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """3x3 convolution without bias, the outputs that 2x2 pooling keeps, grouped for it.
+
+    x (B, H, W, C), kernel (3, 3, C, F) -> out (2, 2, B, h, w, F), h = pooled_side(H).
+    `cols` (2, 2, B, h, w, 3, 3, C) receives the unrolled windows (the backward pass needs them).
+    """
+    f = kernel.shape[-1]
+    unroll(x, cols)
+    np.matmul(cols.reshape(-1, kernel.size // f), kernel.reshape(-1, f), out=out.reshape(-1, f))
+    return out
+
+
+def conv_backward(cols: np.ndarray, kernel: np.ndarray, dout: np.ndarray, dkernel: np.ndarray,
+                  dcols: np.ndarray | None = None, dx: np.ndarray | None = None) -> None:
+    """Gradients of `conv`: dkernel (3, 3, C, F) from dout (2, 2, B, h, w, F); dx (B, H, W, C) when given.
+
+    `dcols` (3, 3, 2, 2, B, h, w, C) is room for the windows' gradients (needed with dx).
+    """
+    f = kernel.shape[-1]
+    flat_cols = cols.reshape(-1, kernel.size // f)
+    flat_dout = dout.reshape(-1, f)
+    np.matmul(flat_cols.T, flat_dout, out=dkernel.reshape(-1, f))
+    if dx is not None:
+        # One product per kernel position, each into a contiguous block of dcols (3, 3, 2, 2, B,
+        # h, w, C), which is what makes roll_back's adds contiguous. C-ordered copies of the
+        # kernel's transposes: with transposed views the products took 2.5x as long (measured).
+        kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))  # (3, 3, F, C)
+        for di in range(KERNEL):
+            for dj in range(KERNEL):
+                np.matmul(flat_dout, kernel_t[di, dj], out=dcols[di, dj].reshape(len(flat_dout), -1))
+        roll_back(dcols, dx)
+
+
+def pool(z: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """2x2 max-pooling: z (2, 2, B, h, w, F) from `conv` -> out (B, h, w, F)."""
+    np.maximum(z[0, 0], z[0, 1], out=out)
+    np.maximum(out, z[1, 0], out=out)
+    np.maximum(out, z[1, 1], out=out)
+    return out
+
+
+def pool_backward(z: np.ndarray, pooled: np.ndarray, dpooled: np.ndarray, dz: np.ndarray) -> np.ndarray:
+    """Gradient of `pool`: each window's gradient goes to its maximum; dz like z (overwritten).
+
+    Where a window holds its maximum twice (a thick stroke saturates many pixels at 1.0, so equal
+    windows are common) only the first in reading order takes it, as in TensorFlow.
+    """
+    hit = np.empty(pooled.shape, bool)
+    free = None  # windows whose maximum is not taken yet
+    for k, (pi, pj) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        np.equal(z[pi, pj], pooled, out=hit)
+        if free is None:
+            free = ~hit
+        else:
+            hit &= free
+            if k < 3:
+                free ^= hit  # hit is within free: this clears the windows just taken
+        np.multiply(dpooled, hit, out=dz[pi, pj])
+    return dz
+
+
+def interleave(z: np.ndarray) -> np.ndarray:
+    """`conv`'s (2, 2, B, h, w, F) outputs in plain order: (B, 2h, 2w, F)."""
+    _, _, b, h, w, f = z.shape
+    return z.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * h, 2 * w, f)
+
+
+def conv_all(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Every output of a 3x3 convolution without bias, plainly: (B, H, W, C) -> (B, H - 2, W - 2, F).
+
+    For showing feature maps (conv2's last row and column too), not for training.
+    """
+    b, height, width, _ = x.shape
+    out = np.zeros((b, height - 2, width - 2, kernel.shape[-1]), x.dtype)
+    for di in range(KERNEL):
+        for dj in range(KERNEL):
+            out += x[:, di : di + height - 2, dj : dj + width - 2, :] @ kernel[di, dj]
+    return out
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of (B, 10) logits, in place."""
+    logits -= logits.max(axis=1, keepdims=True)
+    np.exp(logits, out=logits)
+    logits /= logits.sum(axis=1, keepdims=True)
+    return logits
+
+
+def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
+    """Keras' default kernel initialiser: uniform in +-sqrt(6 / (fan_in + fan_out))."""
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype(DTYPE)
+
+
+# ---------------------------------------------------------------------------- the network
+
+
+class ConvNet(DigitModel):
+    """keras-io's MNIST convnet in NumPy; weights w1, b1 (conv), w2, b2 (conv), w3, b3 (dense).
+
+    Kernels are stored as Keras stores them: w1 (3, 3, 1, filters1), w2 (3, 3, filters1,
+    filters2), w3 (25 * filters2, 10), so weights copy across engines unchanged.
+    """
+
+    def __init__(self, config: CnnConfig | None = None):
+        self.config = config or CnnConfig()
+        self.config.validate()
+        f1, f2 = self.config.filters1, self.config.filters2
+        self._rng = np.random.default_rng(self.config.seed)
+        self.w1 = glorot_uniform(self._rng, (KERNEL, KERNEL, 1, f1), 9, 9 * f1)
+        self.b1 = np.zeros(f1, DTYPE)
+        self.w2 = glorot_uniform(self._rng, (KERNEL, KERNEL, f1, f2), 9 * f1, 9 * f2)
+        self.b2 = np.zeros(f2, DTYPE)
+        self.w3 = glorot_uniform(self._rng, (25 * f2, 10), 25 * f2, 10)
+        self.b3 = np.zeros(10, DTYPE)
+        self._adam = None   # Adam's moments and step count, created on the first step
+        self._buffers = []  # fit's arrays, one set per worker, reused batch after batch during a fit
+        self.info = ModelInfo(engine="numpy", architecture=f"cnn conv{f1}-conv{f2}-10 relu/softmax",
+                              settings={"arch": CNN_ARCH, **asdict(self.config)})
+        self.history_: list[Progress] = []
+
+    def _weights(self) -> list[np.ndarray]:
+        return [getattr(self, name) for name in CNN_WEIGHTS]
+
+    # ------------------------------------------------------------------ forward and backward
+
+    def _forward(self, x: np.ndarray, buffers: dict, keep: np.ndarray | None = None) -> dict:
+        """The forward pass on x (B, 784); returns every activation the backward pass needs.
+
+        `keep` (B, 25 * filters2): dropout's mask, already scaled by 1 / (1 - rate); None at
+        inference. `buffers` holds arrays to reuse from one call to the next (or a fresh dict).
+        """
+        b, f1, f2 = len(x), self.config.filters1, self.config.filters2
+        buffer = _buffers(buffers, self.w1.dtype)
+        a = {"x": x.reshape(b, SIDE, SIDE, 1), "keep": keep}
+        a["cols1"] = buffer("cols1", (2, 2, b, 13, 13, KERNEL, KERNEL, 1))
+        a["z1"] = conv(a["x"], self.w1, a["cols1"], buffer("z1", (2, 2, b, 13, 13, f1)))   # 26 x 26 outputs
+        a["m1"] = pool(a["z1"], buffer("m1", (b, 13, 13, f1)))
+        a1 = np.add(a["m1"], self.b1, out=buffer("a1", (b, 13, 13, f1)))
+        a["a1"] = np.maximum(a1, 0, out=a1)                                                 # ReLU after pooling
+        a["cols2"] = buffer("cols2", (2, 2, b, 5, 5, KERNEL, KERNEL, f1))
+        a["z2"] = conv(a["a1"], self.w2, a["cols2"], buffer("z2", (2, 2, b, 5, 5, f2)))    # 10 x 10 of 11 x 11
+        a["m2"] = pool(a["z2"], buffer("m2", (b, 5, 5, f2)))
+        a2 = np.add(a["m2"], self.b2, out=buffer("a2", (b, 5, 5, f2)))
+        a["a2"] = np.maximum(a2, 0, out=a2).reshape(b, 25 * f2)                              # (B, 1600)
+        a["flat"] = a["a2"] if keep is None else np.multiply(a["a2"], keep, out=buffer("flat", (b, 25 * f2)))
+        logits = np.matmul(a["flat"], self.w3, out=buffer("p", (b, 10)))
+        logits += self.b3
+        a["p"] = softmax(logits)                                                             # (B, 10)
+        return a
+
+    def _backward(self, a: dict, dlogits: np.ndarray, buffers: dict, input_gradient: bool = False) -> dict:
+        """Gradients of every weight (and of the pixels, when asked) from d(loss)/d(logits) (B, 10).
+
+        Follows `_forward`'s activations `a` backwards; returns {"w1": ..., "b3": ..., "x": ...}.
+        """
+        b, f1, f2 = len(dlogits), self.config.filters1, self.config.filters2
+        buffer = _buffers(buffers, self.w1.dtype)
+        g = {name: buffer("d" + name, getattr(self, name).shape) for name in CNN_WEIGHTS}
+        # dense
+        np.matmul(a["flat"].T, dlogits, out=g["w3"])
+        np.sum(dlogits, axis=0, out=g["b3"])
+        d = np.matmul(dlogits, self.w3.T, out=buffer("dflat", (b, 25 * f2)))       # (B, 1600)
+        if a["keep"] is not None:
+            d *= a["keep"]
+        # the second block's ReLU and bias, its pooling, its convolution
+        d *= a["a2"] > 0
+        d = d.reshape(b, 5, 5, f2)
+        np.sum(d, axis=(0, 1, 2), out=g["b2"])
+        dz2 = pool_backward(a["z2"], a["m2"], d, buffer("dz2", a["z2"].shape))
+        da1 = buffer("da1", (b, 13, 13, f1))
+        conv_backward(a["cols2"], self.w2, dz2, g["w2"], buffer("dcols2", _by_kernel(a["cols2"].shape)), da1)
+        # the first block's: the pixels need no gradient to train
+        da1 *= a["a1"] > 0
+        np.sum(da1, axis=(0, 1, 2), out=g["b1"])
+        dz1 = pool_backward(a["z1"], a["m1"], da1, buffer("dz1", a["z1"].shape))
+        if input_gradient:
+            dx = np.empty((b, SIDE, SIDE, 1), self.w1.dtype)
+            conv_backward(a["cols1"], self.w1, dz1, g["w1"], np.empty(_by_kernel(a["cols1"].shape), self.w1.dtype), dx)
+            g["x"] = dx.reshape(b, SIDE * SIDE)
+        else:
+            conv_backward(a["cols1"], self.w1, dz1, g["w1"])
+        return g
+
+    def _loss_gradients(self, x: np.ndarray, y: np.ndarray, keep: np.ndarray | None = None,
+                        buffers: dict | None = None, batch: int | None = None) -> tuple[float, np.ndarray, dict]:
+        """(summed cross-entropy, predicted digits (B,), gradients of the loss summed / `batch`).
+
+        `batch` defaults to len(x): the gradients of the mean loss. A worker given part of a
+        batch passes the whole batch's size, so the workers' gradients add up to the batch's.
+        """
+        buffers = {} if buffers is None else buffers
+        a = self._forward(x, buffers, keep)
+        p = a["p"]
+        rows = np.arange(len(y))
+        loss = -float(np.sum(np.log(np.maximum(p[rows, y], 1e-30))))
+        predicted = p.argmax(axis=1)  # before p is turned into the gradient below
+        dlogits = p                 # d(mean cross-entropy)/d(logits) = (p - onehot) / B, in place
+        dlogits[rows, y] -= 1
+        dlogits /= len(y) if batch is None else batch
+        return loss, predicted, self._backward(a, dlogits, buffers)
+
+    def _adam_step(self, grads: dict) -> None:
+        """Adam as Keras does it: bias correction folded into the step size, epsilon outside the root."""
+        if self._adam is None:
+            self._adam = {"t": 0, **{name: (np.zeros_like(w), np.zeros_like(w)) for name, w in
+                                     zip(CNN_WEIGHTS, self._weights())}}
+        self._adam["t"] += 1
+        t = self._adam["t"]
+        # A Python float: a NumPy float64 here would turn every float32 update into float64.
+        step = float(self.config.learning_rate * np.sqrt(1 - BETA2**t) / (1 - BETA1**t))
+        for name in CNN_WEIGHTS:
+            weight, grad = getattr(self, name), grads[name]
+            m, v = self._adam[name]
+            m += (grad - m) * (1 - BETA1)
+            v += (grad * grad - v) * (1 - BETA2)
+            weight -= (step * m / (np.sqrt(v) + EPSILON)).astype(weight.dtype)
+
+    # ------------------------------------------------------------------ training
+
+    def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
+            on_batch: Callback | None = None, on_epoch: Callback | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            augment: Augment | None = None) -> "ConvNet":
+        """Train on images (n, 28, 28) or (n, 784) with digit labels (n,) in shuffled mini-batches.
+
+        Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
+        epoch restores the weights (and Adam's state) of the last complete epoch. `augment`
+        distorts each batch as it is drawn. Returns self.
+        """
+        x, y = fit_data(images, labels, epochs, batch_size)
+        n = len(x)
+        started = time.perf_counter()
+        # Each batch is split between worker threads, each with one BLAS thread: NumPy releases the
+        # GIL in its loops, so the element-wise work (half the time) runs on both cores too, and
+        # OpenBLAS's own threads, which stall when the machine is busy, are not needed (bench/cnn.py).
+        # As many workers as BLAS may use threads: the lab's training slot allows one.
+        workers = max(1, min(MAX_WORKERS, _blas_threads(), os.cpu_count() or 1))
+        self._buffers = [{} for _ in range(workers)]
+        with contextlib.ExitStack() as stack:
+            pool = None
+            if workers > 1:
+                pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="convnet"))
+                stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
+            completed = self._epochs(x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
+                                     pool, workers)
+        self._buffers = []  # 30 MB that a trained model, kept for predictions, does not need
+        self.stopped_ = completed < epochs
+        self.info = self.info.trained(self.info.epochs + completed, batch_size, n, time.perf_counter() - started)
+        return self
+
+    def _epochs(self, x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
+                pool=None, workers=1) -> int:
+        """fit's loop; returns the number of complete epochs."""
+        n = len(x)
+        saved = self._snapshot()
+        completed = 0
+        batch_x = np.empty((min(batch_size, n), x.shape[1]), DTYPE)  # reused by every batch
+        rate = self.config.dropout
+        for epoch in range(1, epochs + 1):
+            order = self._rng.permutation(n)  # one shuffle per epoch
+            loss_sum, correct, seen = 0.0, 0, 0
+            stop = False
+            for begin in range(0, n, batch_size):
+                idx = order[begin : begin + batch_size]
+                xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
+                if augment is not None:
+                    xb = augmented(augment, xb, self._rng)
+                yb = y[idx]
+                keep = None
+                if rate:  # Keras' Dropout: drop with probability `rate`, scale the rest by 1 / (1 - rate)
+                    keep = self._rng.random((len(idx), self.w3.shape[0]), dtype=DTYPE) >= rate
+                    keep = keep * DTYPE(1 / (1 - rate))
+                loss, predicted, grads = self._batch_gradients(xb, yb, keep, pool, workers)
+                self._adam_step(grads)
+                loss_sum += loss
+                correct += int(np.count_nonzero(predicted == yb))
+                seen += len(idx)
+                if on_batch is not None:
+                    progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
+                                        loss_sum / seen, correct / seen, time.perf_counter() - started)
+                    if on_batch(progress):
+                        stop = True
+                        break
+            if stop:
+                self._restore(saved)
+                break
+            completed = epoch
+            progress = Progress(epoch, epochs, epoch * n, epochs * n, loss_sum / n, correct / n,
+                                time.perf_counter() - started)
+            if validation is not None:
+                test_loss, test_acc = self.score(*validation)
+                progress = replace(progress, test_loss=test_loss, test_accuracy=test_acc)
+            self.history_.append(progress)
+            saved = self._snapshot()
+            if on_epoch is not None and on_epoch(progress):
+                break
+        return completed
+
+    def _batch_gradients(self, x, y, keep, pool, workers) -> tuple[float, np.ndarray, dict]:
+        """_loss_gradients of one batch, split into `workers` parts computed at the same time."""
+        parts = min(workers, len(x)) if pool is not None else 1
+        if parts == 1:
+            return self._loss_gradients(x, y, keep, self._buffers[0])
+        bounds = np.linspace(0, len(x), parts + 1).astype(int)
+        futures = [pool.submit(self._loss_gradients, x[a:b], y[a:b], None if keep is None else keep[a:b],
+                               self._buffers[i], len(x))
+                   for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:]))]
+        results = [future.result() for future in futures]
+        grads = results[0][2]
+        for _, _, more in results[1:]:
+            for name in CNN_WEIGHTS:
+                grads[name] += more[name]
+        return sum(r[0] for r in results), np.concatenate([r[1] for r in results]), grads
+
+    def _snapshot(self) -> tuple[list[np.ndarray], dict | None]:
+        adam = None
+        if self._adam is not None:
+            adam = {name: value if name == "t" else (value[0].copy(), value[1].copy())
+                    for name, value in self._adam.items()}
+        return [w.copy() for w in self._weights()], adam
+
+    def _restore(self, saved) -> None:
+        weights, adam = saved
+        for weight, copy in zip(self._weights(), weights):
+            weight[...] = copy
+        self._adam = adam
+
+    # ------------------------------------------------------------------ the model interface
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """(n, 10) float32 probabilities, rows summing to 1, columns in digit order."""
+        x = as_batch(images)
+        if len(x) == 1:
+            return self._predict_one(x)
+        out = np.empty((len(x), 10), DTYPE)
+        f1, f2 = self.config.filters1, self.config.filters2
+        per_image = 676 * (f1 + 9) + 100 * (f2 + 9 * f1)  # both convolutions' outputs and unrolled windows
+        step = max(1, PREDICT_VALUES // per_image)  # bounded memory for any n
+        buffers = {}  # this call's own: other threads may predict with this model at the same time
+        for begin in range(0, len(x), step):
+            out[begin : begin + step] = self._forward(x[begin : begin + step], buffers)["p"]
+        return out
+
+    def _predict_one(self, x: np.ndarray) -> np.ndarray:
+        """predict_proba for one image (1, 784), in products small enough for one BLAS thread.
+
+        OpenBLAS hands a product to its second thread only above 65,536 x 4 multiply-adds; one
+        image's second convolution as one product (100 x 288 x 64) is above, as nine products
+        (121 x 32 x 64, one per kernel position) it is below. On a busy machine waiting for that
+        second thread made one drawing take 17 ms instead of 0.4 ms (measured, bench/cnn.py).
+        """
+        f1, f2 = self.config.filters1, self.config.filters2
+        x4 = x.reshape(1, SIDE, SIDE, 1)
+        cols1 = np.empty((2, 2, 1, 13, 13, KERNEL, KERNEL, 1), DTYPE)
+        z1 = conv(x4, self.w1, cols1, np.empty((2, 2, 1, 13, 13, f1), DTYPE))
+        a1 = np.maximum(pool(z1, np.empty((1, 13, 13, f1), DTYPE)) + self.b1, 0)
+        z2 = conv_all(a1, self.w2)[0, :10, :10]                                        # (10, 10, f2)
+        a2 = np.maximum(z2.reshape(5, 2, 5, 2, f2).max(axis=(1, 3)) + self.b2, 0)     # (5, 5, f2)
+        return softmax((a2.reshape(1, 25 * f2) @ self.w3 + self.b3).astype(DTYPE))
+
+    def conv_filters(self) -> np.ndarray:
+        """The first convolution's filters, (filters1, 3, 3) float32: what each looks for in the pixels."""
+        return np.ascontiguousarray(self.w1[:, :, 0, :].transpose(2, 0, 1))
+
+    def feature_maps(self, image: np.ndarray) -> list[tuple[str, np.ndarray]]:
+        """What each convolution sees in one image ((28, 28) or (784,), uint8 or float 0-1).
+
+        [("conv1", (26, 26, filters1)), ("conv2", (11, 11, filters2))], float32 after ReLU.
+        """
+        x = as_batch(image)
+        if len(x) != 1:
+            raise ValueError(f"feature_maps takes one image, got {len(x)}")
+        a = self._forward(x, {})
+        conv1 = np.maximum(interleave(a["z1"])[0] + self.b1, 0)                     # (26, 26, filters1)
+        conv2 = np.maximum(conv_all(a["a1"], self.w2)[0] + self.b2, 0)             # (11, 11, filters2)
+        return [("conv1", conv1.astype(DTYPE)), ("conv2", conv2.astype(DTYPE))]
+
+    def input_gradient(self, images: np.ndarray, digits: np.ndarray) -> np.ndarray:
+        """d log p(digit) / d pixels for each image, (n, 784) float32, pixels scaled to [0, 1].
+
+        `digits` (n,) the digit whose probability each image's gradient raises. No dropout
+        (the network as it predicts). For activation maximisation: step the pixels along it.
+        """
+        x = as_batch(images)
+        digits = np.asarray(digits)
+        if digits.shape != (len(x),) or not np.issubdtype(digits.dtype, np.integer) \
+                or (len(x) and (digits.min() < 0 or digits.max() > 9)):
+            raise ValueError(f"digits must be {len(x)} whole numbers 0-9, got {digits!r}")
+        out = np.empty(x.shape, DTYPE)
+        for begin in range(0, len(x), 256):
+            xb, yb = x[begin : begin + 256], digits[begin : begin + 256]
+            buffers = {}
+            a = self._forward(xb, buffers)
+            dlogits = -a["p"]                   # d log softmax_y / d logits = onehot - p
+            dlogits[np.arange(len(yb)), yb] += 1
+            out[begin : begin + len(xb)] = self._backward(a, dlogits, buffers, input_gradient=True)["x"]
+        return out
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write weights and metadata to one .npz file, atomically (Adam's state is not kept)."""
+        arrays = {name: getattr(self, name) for name in CNN_WEIGHTS}
+        arrays["info"] = np.array(self.info.to_json())
+        return atomic_write(path, lambda f: np.savez(f, **arrays))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ConvNet":
+        """Load a network saved by `save`; ModelFileError names the file when anything is off.
+
+        `open_checked` checks the file first from the arrays' headers alone (settings within
+        the format's limits, every array float32 and shaped as the settings say); only then is
+        the network built and are the weights read.
+        """
+        path = Path(path)
+        with open_checked(path) as (f, _, info):
+            if info.engine != "numpy" or not is_cnn(info.settings):
+                raise ModelFileError(f"{path}: holds a {info.engine!r} {info.architecture!r} model, "
+                                     "not a NumPy convolutional network")
+            settings = {key: value for key, value in info.settings.items() if key != "arch"}
+            try:
+                net = cls(CnnConfig(**settings))
+            except (TypeError, ValueError) as err:
+                raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
+            try:
+                with np.load(f, allow_pickle=False) as npz:  # the file just checked, not the path again
+                    arrays = {name: npz[name] for name in CNN_WEIGHTS}
+            except KeyError as err:
+                raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+                raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
+        expected = cnn_shapes(info.settings, path)
+        for name in CNN_WEIGHTS:
+            array = arrays[name]
+            if array.shape != expected[name] or array.dtype != DTYPE:
+                raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, "
+                                     f"expected {DTYPE.__name__} {expected[name]}")
+            if not np.isfinite(array).all():
+                raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
+            setattr(net, name, np.ascontiguousarray(array))
+        net.info = info
+        return net
+
+
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
+
+
+def _blas_threads() -> int:
+    """How many threads NumPy's BLAS may use right now (threadpoolctl limits included)."""
+    return min((info["num_threads"] for info in _blas_controller().select(user_api="blas").info()), default=1)
+
+
+def _by_kernel(cols_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape of conv_backward's dcols for unrolled windows `cols_shape` (2, 2, B, h, w, 3, 3, C)."""
+    return cols_shape[5:7] + cols_shape[:5] + cols_shape[7:]
+
+
+def _buffers(buffers: dict, dtype: np.dtype):
+    """buffer(name, shape): a C-contiguous array kept in `buffers`, reused by the next call of that shape.
+
+    Reusing fit's 30 MB of activations from batch to batch saves the page faults of fresh ones;
+    kept by exact shape (an epoch's last, smaller batch gets its own) so every array stays
+    contiguous, as the matrix products' `out=` reshapes need.
+    """
+    def buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(dtype).str)
+        array = buffers.get(key)
+        if array is None:
+            array = buffers[key] = np.empty(shape, dtype)
+        return array
+    return buffer

@@ -1,0 +1,331 @@
+"""The NumPy convnet: every layer's gradient against finite differences, its forward pass against
+Keras with the same weights, training, callbacks, saving and the Look inside methods.
+
+Gradient checks run the network in float64 (the layers work in any float dtype), so the finite
+differences are exact to ~1e-7 and a wrong index anywhere shows up as a large error.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mnistcore.nets import build_model, keras_problem, load_model
+from mnistcore.nets.base import ModelFileError
+from mnistcore.nets.numpy_cnn import (CnnConfig, ConvNet, conv, conv_all, conv_backward, interleave, pool,
+                                      pool_backward, pooled_side)
+from mnistcore.nets.numpy_net import NeuralNetWork
+from mnistcore.nets.saved import CNN_WEIGHTS
+from mnistcore.paths import DEFAULT_MODEL_PATH
+
+EPS = 1e-6
+
+
+def numeric_gradient(f, array: np.ndarray, indices) -> np.ndarray:
+    """Central differences of the scalar f() with respect to array[index], for each index."""
+    out = []
+    for index in indices:
+        saved = array[index]
+        array[index] = saved + EPS
+        up = f()
+        array[index] = saved - EPS
+        down = f()
+        array[index] = saved
+        out.append((up - down) / (2 * EPS))
+    return np.array(out)
+
+
+def some_indices(shape, rng, count=25):
+    """`count` random positions in an array of `shape` (all of them if fewer)."""
+    every = list(np.ndindex(*shape))
+    picks = rng.choice(len(every), size=min(count, len(every)), replace=False)
+    return [every[i] for i in picks]
+
+
+def tiny_net(seed=0, filters1=3, filters2=4, dtype=np.float64) -> ConvNet:
+    net = ConvNet(CnnConfig(filters1=filters1, filters2=filters2, seed=seed))
+    rng = np.random.default_rng(seed + 1)
+    for name in CNN_WEIGHTS:  # biases too, so that their gradients are not checked at zero only
+        weight = getattr(net, name)
+        setattr(net, name, (weight + rng.normal(0, 0.1, weight.shape)).astype(dtype))
+    return net
+
+
+# ---------------------------------------------------------------------------- gradients, layer by layer
+
+
+@pytest.mark.parametrize("batch, side", [(1, 6), (3, 7)])  # 7: pooling floors the last row and column
+def test_convolution_gradients_match_finite_differences(batch, side):
+    rng = np.random.default_rng(batch)
+    h = pooled_side(side)
+    x = rng.normal(size=(batch, side, side + 1, 2))
+    kernel = rng.normal(size=(3, 3, 2, 4))
+    weights = rng.normal(size=(2, 2, batch, h, pooled_side(side + 1), 4))  # the loss: sum(conv(x) * weights)
+    cols = np.empty((2, 2, batch, h, pooled_side(side + 1), 3, 3, 2))
+
+    def loss():
+        return float(np.sum(conv(x, kernel, cols, np.empty_like(weights)) * weights))
+
+    loss()
+    dkernel, dx = np.empty_like(kernel), np.empty_like(x)
+    dcols = np.empty((3, 3) + cols.shape[:5] + cols.shape[7:])  # kernel position first
+    conv_backward(cols.copy(), kernel, weights, dkernel, dcols, dx)
+    for array, grad in ((kernel, dkernel), (x, dx)):
+        indices = some_indices(array.shape, rng, 40)
+        np.testing.assert_allclose([grad[i] for i in indices], numeric_gradient(loss, array, indices),
+                                   rtol=1e-6, atol=1e-8)
+
+
+def test_convolution_computes_what_pooling_keeps_of_a_direct_sum():
+    rng = np.random.default_rng(0)
+    x, kernel = rng.normal(size=(2, 7, 7, 3)), rng.normal(size=(3, 3, 3, 5))  # 5 x 5 outputs, 4 x 4 kept
+    out = conv(x, kernel, np.empty((2, 2, 2, 2, 2, 3, 3, 3)), np.empty((2, 2, 2, 2, 2, 5)))
+    direct = np.zeros((2, 5, 5, 5))
+    for i in range(5):
+        for j in range(5):
+            direct[:, i, j] = np.einsum("bklc,klcf->bf", x[:, i : i + 3, j : j + 3], kernel)
+    np.testing.assert_allclose(interleave(out), direct[:, :4, :4], rtol=1e-12)
+    np.testing.assert_allclose(conv_all(x, kernel), direct, rtol=1e-12)
+    pooled = pool(out, np.empty((2, 2, 2, 5)))
+    np.testing.assert_allclose(pooled, direct[:, :4, :4].reshape(2, 2, 2, 2, 2, 5).max(axis=(2, 4)))
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_pooling_gradient_matches_finite_differences(batch):
+    rng = np.random.default_rng(batch)
+    z = rng.normal(size=(2, 2, batch, 3, 3, 3))
+    weights = rng.normal(size=(batch, 3, 3, 3))
+    pooled = np.empty_like(weights)
+
+    def loss():
+        return float(np.sum(pool(z, np.empty_like(weights)) * weights))
+
+    pool(z, pooled)
+    dz = np.full_like(z, np.nan)  # pool_backward must write every value
+    pool_backward(z, pooled, weights, dz)
+    indices = list(np.ndindex(*z.shape))
+    np.testing.assert_allclose(dz[tuple(np.array(indices).T)], numeric_gradient(loss, z, indices),
+                               rtol=1e-6, atol=1e-8)
+
+
+def test_pooling_gives_a_tied_window_its_gradient_once():
+    z = np.ones((2, 2, 1, 1, 1, 1))  # a saturated stroke: four equal maxima
+    dz = np.empty_like(z)
+    pool_backward(z, pool(z, np.empty((1, 1, 1, 1))), np.full((1, 1, 1, 1), 5.0), dz)
+    assert dz.ravel().tolist() == [5.0, 0.0, 0.0, 0.0]  # the first in reading order, as TensorFlow does
+
+
+@pytest.mark.parametrize("batch", [1, 5])
+def test_every_weight_gradient_of_the_whole_network_matches_finite_differences(mnist, batch):
+    (x_train, y_train), _ = mnist
+    net = tiny_net(seed=batch)
+    x = x_train[:batch].reshape(batch, 784) / 255.0
+    y = y_train[:batch].astype(np.int64)
+    rng = np.random.default_rng(batch)
+    keep = (rng.random((batch, net.w3.shape[0])) >= 0.5) * 2.0  # a fixed dropout mask, scaled
+
+    def loss():
+        return net._loss_gradients(x, y, keep)[0] / batch
+
+    _, _, grads = net._loss_gradients(x, y, keep)
+    grads = {name: grad.copy() for name, grad in grads.items()}
+    for name in CNN_WEIGHTS:  # dense w3, b3; conv w2, b2 (through pooling); conv w1, b1 (through both)
+        weight = getattr(net, name)
+        indices = some_indices(weight.shape, rng)
+        expected = numeric_gradient(loss, weight, indices)
+        assert np.abs(expected).max() > 1e-6, f"{name}: the check would pass on zeros"
+        np.testing.assert_allclose([grads[name][i] for i in indices], expected, rtol=1e-5, atol=1e-9,
+                                   err_msg=name)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_input_gradient_is_the_gradient_of_log_probability(mnist, batch):
+    (x_train, _), _ = mnist
+    net = tiny_net(seed=7)
+    # Faint noise on the digits: on blank paper a window's four outputs tie (all equal), where
+    # max-pooling has no derivative and finite differences disagree with any chosen gradient.
+    noise = np.random.default_rng(batch).uniform(0, 0.05, (batch, 784))
+    x = x_train[10 : 10 + batch].reshape(batch, 784) / 255.0 * 0.9 + noise
+    digits = np.arange(batch) + 2
+    a = net._forward(x, {})
+    grad = net._backward(a, np.eye(10)[digits] - a["p"], {}, input_gradient=True)["x"]
+
+    def log_p():
+        return float(np.sum(np.log(net._forward(x, {})["p"][np.arange(batch), digits])))
+
+    indices = some_indices(x.shape, np.random.default_rng(batch), 40)
+    indices += [(0, 14 * 28 + 14)]  # the centre, where the digit is
+    np.testing.assert_allclose([grad[i] for i in indices], numeric_gradient(log_p, x, indices), rtol=1e-5, atol=1e-9)
+    # The public method: the same in float32, and refuses digits it cannot use.
+    net32 = tiny_net(seed=7, dtype=np.float32)
+    public = net32.input_gradient(x.astype(np.float32), digits)
+    assert public.shape == (batch, 784) and public.dtype == np.float32
+    np.testing.assert_allclose(public, grad, rtol=1e-3, atol=1e-4)
+    with pytest.raises(ValueError, match="digits must be"):
+        net32.input_gradient(x_train[:2], [3, 10])
+
+
+# ---------------------------------------------------------------------------- the same network as Keras
+
+
+@pytest.mark.skipif(keras_problem() is not None, reason=str(keras_problem()))
+def test_forward_pass_matches_keras_convnet_with_copied_weights(mnist):
+    from mnistcore.nets.keras_net import KerasModel
+
+    _, (x_test, _) = mnist
+    keras_model = KerasModel("cnn", seed=3)
+    net = ConvNet(CnnConfig(seed=0))
+    weights = keras_model.model.get_weights()  # kernel, bias of conv, conv, dense: our order and layouts
+    assert [w.shape for w in weights] == [getattr(net, name).shape for name in CNN_WEIGHTS]
+    for name, weight in zip(CNN_WEIGHTS, weights):
+        # Keras starts its biases at zero: give them values, or a bias bug would go unseen.
+        setattr(net, name, weight + np.float32(0.05) * (name.startswith("b")))
+    keras_model.model.set_weights([getattr(net, name) for name in CNN_WEIGHTS])
+    images = x_test[:64]
+    np.testing.assert_allclose(net.predict_proba(images), keras_model.predict_proba(images), atol=2e-6)
+
+
+# ---------------------------------------------------------------------------- training
+
+
+def test_learns_digits_from_a_small_slice(small_mnist):
+    (x_train, y_train), (x_test, y_test) = small_mnist
+    net = ConvNet(CnnConfig(filters1=8, filters2=16, learning_rate=0.003, seed=0))
+    net.fit(x_train, y_train, epochs=2, batch_size=32, validation=(x_test[:500], y_test[:500]))
+    assert [p.epoch for p in net.history_] == [1, 2]
+    assert net.history_[1].test_accuracy > 0.9  # chance is 0.10
+    assert net.info.epochs == 2 and net.info.train_samples == 3000 and not net.stopped_
+
+
+def test_a_batch_split_between_two_workers_has_the_whole_batch_gradients(small_mnist):
+    from concurrent.futures import ThreadPoolExecutor
+
+    (x_train, y_train), _ = small_mnist
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=6))
+    x, y = x_train[:9].reshape(9, 784) / np.float32(255), y_train[:9].astype(np.int64)
+    keep = (np.random.default_rng(0).random((9, 200)) >= 0.5).astype(np.float32) * 2
+    net._buffers = [{}, {}]
+    whole = net._batch_gradients(x, y, keep, None, 1)
+    whole = (whole[0], whole[1].copy(), {name: g.copy() for name, g in whole[2].items()})
+    with ThreadPoolExecutor(2) as pool:
+        split = net._batch_gradients(x, y, keep, pool, 2)  # 4 images and 5
+    assert split[0] == pytest.approx(whole[0], rel=1e-6)
+    np.testing.assert_array_equal(split[1], whole[1])
+    for name in CNN_WEIGHTS:
+        np.testing.assert_allclose(split[2][name], whole[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_a_stop_mid_epoch_restores_the_last_complete_epoch(small_mnist):
+    (x_train, y_train), _ = small_mnist
+    x, y = x_train[:200], y_train[:200]
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=1))
+    net.fit(x, y, epochs=1, batch_size=50)
+    after_one = [w.copy() for w in net._weights()]
+    batches = []
+
+    def on_batch(progress):
+        batches.append(progress.samples_seen)
+        return len(batches) == 3  # stop in the middle of the next epoch
+
+    net.fit(x, y, epochs=2, batch_size=50, on_batch=on_batch)
+    assert net.stopped_ and net.info.epochs == 1 and batches == [50, 100, 150]
+    for weight, saved in zip(net._weights(), after_one):
+        np.testing.assert_array_equal(weight, saved)
+    # on_epoch returning True stops after that epoch, keeping it
+    net.fit(x, y, epochs=3, batch_size=50, on_epoch=lambda p: p.epoch == 1)
+    assert net.stopped_ and net.info.epochs == 2 and len(net.history_) == 2
+
+
+def test_augment_is_applied_to_each_batch(small_mnist):
+    (x_train, y_train), _ = small_mnist
+    calls = []
+
+    def blank(batch, rng):
+        calls.append((batch.shape, batch.dtype, isinstance(rng, np.random.Generator)))
+        return np.zeros_like(batch)
+
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=2))
+    net.fit(x_train[:100], y_train[:100], epochs=1, batch_size=40, augment=blank)
+    assert calls == [((40, 784), np.float32, True)] * 2 + [((20, 784), np.float32, True)]
+    # Trained on blank images only, conv1's kernels got no gradient: Adam never moved them.
+    np.testing.assert_array_equal(net.w1, ConvNet(CnnConfig(filters1=4, filters2=8, seed=2)).w1)
+    with pytest.raises(ValueError, match="augment must return"):
+        net.fit(x_train[:10], y_train[:10], augment=lambda b, rng: b * 2.0)
+
+
+# ---------------------------------------------------------------------------- building, saving, loading
+
+
+def test_build_model_builds_either_numpy_network_and_names_an_unknown_arch():
+    cnn = build_model("numpy", arch="cnn", learning_rate=0.002, seed=5)
+    assert isinstance(cnn, ConvNet) and cnn.config.learning_rate == 0.002 and cnn.config.seed == 5
+    assert cnn.info.engine == "numpy" and cnn.info.architecture == "cnn conv32-conv64-10 relu/softmax"
+    assert build_model("numpy", arch="cnn").config.learning_rate == 0.001  # Adam's default, not the MLP's 0.1
+    mlp = build_model("numpy", arch="mlp", hidden=16)
+    assert isinstance(mlp, NeuralNetWork) and mlp.lr == 0.1 and "arch" not in mlp.info.settings
+    with pytest.raises(ValueError, match="'resnet'"):
+        build_model("numpy", arch="resnet")
+    with pytest.raises(ValueError, match="dropout must be"):
+        ConvNet(CnnConfig(dropout=1.0))
+
+
+def test_save_and_load_give_identical_predictions(tmp_path, small_mnist):
+    (x_train, y_train), (x_test, _) = small_mnist
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=3)).fit(x_train[:100], y_train[:100], batch_size=50)
+    path = net.save(tmp_path / "cnn.npz")
+    loaded = load_model(path)
+    assert isinstance(loaded, ConvNet) and loaded.info == net.info and loaded.config == net.config
+    np.testing.assert_array_equal(loaded.predict_proba(x_test[:50]), net.predict_proba(x_test[:50]))
+    with np.load(path, allow_pickle=False) as npz:
+        assert sorted(npz.files) == sorted([*CNN_WEIGHTS, "info"])
+
+
+def test_damaged_weights_and_the_wrong_engine_are_refused(tmp_path):
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=3))
+    net.w2[0, 0, 0, 0] = np.nan
+    with pytest.raises(ModelFileError, match="w2 contains NaN"):
+        ConvNet.load(net.save(tmp_path / "nan.npz"))
+    mlp = NeuralNetWork(784, 16, 10, 0.1, activation="relu", seed=0).save(tmp_path / "mlp.npz")
+    with pytest.raises(ModelFileError, match="not a NumPy convolutional network"):
+        ConvNet.load(mlp)
+    with pytest.raises(ModelFileError, match="saved settings are invalid"):
+        NeuralNetWork.load(ConvNet(CnnConfig(filters1=4, filters2=8)).save(tmp_path / "cnn.npz"))
+
+
+def test_the_shipped_mlp_still_loads_as_an_mlp():
+    model = load_model(DEFAULT_MODEL_PATH)
+    assert isinstance(model, NeuralNetWork) and model.info.architecture.startswith("784-")
+
+
+def test_predict_proba_takes_any_number_of_images_in_any_form(small_mnist):
+    _, (x_test, _) = small_mnist
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=4))
+    many = net.predict_proba(x_test[:700])  # three forward passes at these filters (PREDICT_VALUES)
+    assert many.shape == (700, 10) and many.dtype == np.float32
+    np.testing.assert_allclose(many.sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(net.predict_proba(x_test[5]), many[5:6], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(net.predict_proba(x_test[5].reshape(784) / 255.0), many[5:6], rtol=1e-5, atol=1e-7)
+
+
+# ---------------------------------------------------------------------------- for the Look inside page
+
+
+def test_filters_and_feature_maps_are_what_the_convolutions_compute(small_mnist):
+    _, (x_test, _) = small_mnist
+    net = tiny_net(seed=9, filters1=32, filters2=64, dtype=np.float32)
+    filters = net.conv_filters()
+    assert filters.shape == (32, 3, 3) and filters.dtype == np.float32
+    np.testing.assert_array_equal(filters[5], net.w1[:, :, 0, 5])
+    maps = net.feature_maps(x_test[0])
+    assert [(name, m.shape, m.dtype) for name, m in maps] == [
+        ("conv1", (26, 26, 32), np.float32), ("conv2", (11, 11, 64), np.float32)]
+    image = x_test[0] / np.float32(255)
+    i, j, f = 12, 9, 5  # one value of conv1, summed by hand
+    by_hand = max(0.0, float(np.sum(image[i : i + 3, j : j + 3] * filters[f]) + net.b1[f]))
+    assert maps[0][1][i, j, f] == pytest.approx(by_hand, rel=1e-5, abs=1e-6)
+    pooled = maps[0][1][:26].reshape(13, 2, 13, 2, 32).max(axis=(1, 3))  # conv1 -> pool, as the network does
+    i, j, f = 10, 10, 7  # the last row and column of conv2, which training never computes
+    by_hand = max(0.0, float(np.sum(pooled[i : i + 3, j : j + 3] * net.w2[..., f]) + net.b2[f]))
+    assert maps[1][1][i, j, f] == pytest.approx(by_hand, rel=1e-4, abs=1e-5)
+    assert all((m >= 0).all() for _, m in maps)
+    with pytest.raises(ValueError, match="one image"):
+        net.feature_maps(x_test[:2])

@@ -42,9 +42,10 @@ OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
 
 
-def numpy_archs() -> tuple[str, ...]:
-    """The NumPy engine's architectures: the tutorial's MLP, and a CNN where nets/numpy_cnn.py exists."""
-    return ("mlp", "cnn") if importlib.util.find_spec("mnistcore.nets.numpy_cnn") is not None else ("mlp",)
+NUMPY_ARCHS = ("mlp", "cnn")  # the tutorial's MLP, and keras-io's convnet in NumPy (nets/numpy_cnn.py)
+# A step size each NumPy network learns well with: SGD's for the MLP, Adam's for the CNN (0.1
+# would make Adam's steps diverge at once).
+DEFAULT_LEARNING_RATE = {"mlp": 0.1, "cnn": 0.001}
 
 
 # Which settings mean something for which (engine, arch); the others are ignored by that model,
@@ -80,7 +81,7 @@ class TrainSettings:
         """Return self, or raise ValueError naming the bad value and the allowed range."""
         if self.engine not in ENGINES:
             raise ValueError(f"engine must be one of {', '.join(ENGINES)}; got {self.engine!r}")
-        archs = KERAS_ARCHS if self.engine == "keras" else numpy_archs()
+        archs = KERAS_ARCHS if self.engine == "keras" else NUMPY_ARCHS
         if self.arch not in archs:
             raise ValueError(f"arch for the {self.engine} engine must be one of {', '.join(archs)}; got {self.arch!r}")
         if self.activation not in ("relu", "sigmoid"):
@@ -161,9 +162,9 @@ class Recipe:
 
 
 def recipes() -> dict[str, Recipe]:
-    """The Train page's choices, in order. The CNN recipe uses the NumPy CNN where there is one."""
-    cnn = (TrainSettings(engine="numpy", arch="cnn", epochs=2, batch_size=128, learning_rate=0.001)
-           if "cnn" in numpy_archs() else TrainSettings(engine="keras", arch="cnn", epochs=3, batch_size=128))
+    """The Train page's choices, in order."""
+    cnn = TrainSettings(engine="numpy", arch="cnn", epochs=3, batch_size=128,
+                        learning_rate=DEFAULT_LEARNING_RATE["cnn"], robust=True)
     return {
         "quick": Recipe("Quick look", "A small network that learns in one pass over the images: good enough to "
                         "read most digits, and done before you know it.",

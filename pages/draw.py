@@ -2,23 +2,30 @@
 
 After each answer the visitor can say whether it was right; the drawing and its label go into the
 lab's handwriting collection (mnistcore.lab.feedback), which the Lab handwriting page reports on.
-"""
-import logging
 
-import altair  # noqa: F401 - for st.bar_chart; imported with the page, so the first answer is not kept waiting
-import pandas as pd
+Light on the server, since a crowd draws at once: a new stroke reruns only `reading` (an
+st.fragment: no title, banner or menu), and everything worked out from one drawing (the steps,
+the model's answer, the verdict, the nearest images, the pictures as PNG) is worked out once and
+kept in the visitor's session (`Reading`), so a click on "Yes" or on a pill costs nothing again.
+"""
+import hashlib
+import logging
+from dataclasses import dataclass
+
 import streamlit as st
 
 from mnistcore.canvas import data_url_from, read_canvas_png
-from mnistcore.explain.answer import Answer, judge, read_answer
-from mnistcore.explain.pictures import enlarge, square
+from mnistcore.explain.answer import Answer, Verdict, judge, read_answer
+from mnistcore.explain.pictures import square
 from mnistcore.lab import compare
 from mnistcore.lab.feedback import FeedbackError, fingerprint
+from mnistcore.lab.store import Live
 from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
 from mnistcore.preprocess import drawing_steps
 from ui.chrome import open_page, require_live_model
-from ui.drawpad import SIDE, draw_pad
-from ui.resources import digit_reference, feedback_store, nearest_images, saved_model, store, warm_up
+from ui.drawpad import SIDE, chance_bars, draw_pad, picture_url, training_picture
+from ui.resources import (digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
+                          store, warm_up)
 from ui.text import public
 from ui.visitor import drawing_budget_problem
 
@@ -27,8 +34,25 @@ CAMERA, UPLOAD = "camera", "upload"
 PAPER_HINT = "Write a digit on paper with a dark pen, large, then take a photo of it or upload one."
 ANSWER_HEIGHT = 110  # pixels above the canvas for the answer, the hint or a problem
 CANVAS = "canvas"  # the canvas' key: tests hand it a drawing through st.session_state["canvas"]
+LAST_DIGIT = "last_digit"  # the visitor's last drawing as the model sees it: (28, 28) float32 in [0, 1]
 log = logging.getLogger("mnistlab")
 HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows."
+STEP_CAPTIONS = ["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"]
+
+
+@dataclass(frozen=True)
+class Reading:
+    """All the page shows of one drawing (or photo) with one live model, worked out once."""
+
+    key: tuple                  # (the drawing's hash or the photo's id, the live model's id)
+    problem: str | None = None  # why it cannot be read; else None
+    centred: object = None      # (28, 28) float32 in [0, 1]: what the model reads; None when blank
+    raw_size: tuple = ()        # the drawing's size as sent, for the lab's record
+    verdict: Verdict | None = None
+    answer: Answer | None = None  # the model's own figures, when the verdict is a digit
+    drawing_id: str = ""        # feedback.fingerprint(centred)
+    steps: tuple = ()           # PNG data URLs of the four preprocessing steps
+    nearest: tuple = ()         # (index, label) of the three nearest training images
 
 
 def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str) -> None:
@@ -53,90 +77,132 @@ def save_picked(key: str, *args) -> None:
     save(st.session_state.get(key), *args)
 
 
-def read_drawing():
-    """The drawing's preprocessing steps, None while nothing is drawn, or why it cannot be read.
-
-    Read from the canvas' value before the canvas is drawn, so that the answer can stand above
-    it (on a phone, canvas and answer then fit on one screen)."""
+def drawing_key() -> tuple[str, object] | None:
+    """(a name for the drawing, what the canvas sent), None while nothing is drawn. The name is the
+    picture's hash, so that nothing is worked out twice for one drawing."""
     try:
         data_url = data_url_from(st.session_state.get(CANVAS))
-        return drawing_steps(read_canvas_png(data_url, SIDE, SIDE)) if data_url is not None else None
+    except ValueError as err:  # not the canvas' kind of value at all
+        return f"refused:{err}", err
+    if data_url is None:
+        return None
+    text = data_url if isinstance(data_url, str) else repr(data_url)  # read_canvas_png says what is wrong
+    return "drawing:" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest(), data_url
+
+
+def read_drawing(data_url):
+    """The drawing's preprocessing steps, None when the canvas is blank, or why it cannot be read."""
+    try:
+        if isinstance(data_url, ValueError):
+            raise data_url
+        return drawing_steps(read_canvas_png(data_url, SIDE, SIDE))
     except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
         log.warning("draw: refused a drawing: %s", err)
         return f"This drawing cannot be read: {err}. Clear it and try again."
 
 
-def read_paper():
-    """The photo's preprocessing steps (the camera's, else the uploaded one), None while there is
-    no photo, or why it cannot be read. Read once per picture: finding the ink takes ~0.1 s."""
-    picture = st.session_state.get(CAMERA) or st.session_state.get(UPLOAD)
-    if picture is None:
-        return None
-    known = st.session_state.get("paper")
-    if known is not None and known[0] == picture.file_id:
-        return known[1]
+def read_paper(picture):
+    """The photo's preprocessing steps, or why it cannot be read (finding the ink takes ~0.1 s)."""
     try:
         steps = photo_steps(read_photo(picture.getvalue()))
     except ValueError as err:  # PhotoError, or a picture preprocessing cannot use
         log.warning("draw: refused a photo: %s", err)
-        steps = f"This picture cannot be read: {err}. Try another one."
+        return f"This picture cannot be read: {err}. Try another one."
     if steps is None:
-        steps = "No digit found in this picture: write it large with a dark pen, with paper all round it."
-    st.session_state.paper = (picture.file_id, steps)
+        return "No digit found in this picture: write it large with a dark pen, with paper all round it."
     return steps
 
 
-open_page("Draw a digit")
-live = require_live_model()
-warm_up()
-on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
-                                key="source", label_visibility="collapsed") == "paper"
-steps = read_paper() if on_paper else read_drawing()
-
-left, right = st.columns([1, 1], gap="large")
-with left, st.container(height=ANSWER_HEIGHT, border=False):
-    # A fixed height: the canvas below must not move between strokes (a 4 is drawn in two).
-    answer = None
-    if isinstance(steps, str):
-        st.error(steps)
-    elif steps is None:
-        st.info(PAPER_HINT if on_paper else HINT, icon=":material/photo_camera:" if on_paper else ":material/draw:")
+def reading_now(on_paper: bool, live: Live) -> Reading | None:
+    """The Reading of what the visitor drew (or photographed) last, None while there is nothing:
+    kept in the session, and worked out again only for a new drawing or a new live model."""
+    if on_paper:
+        picture = st.session_state.get(CAMERA) or st.session_state.get(UPLOAD)
+        source = None if picture is None else ("photo:" + picture.file_id, picture)
     else:
-        probabilities = live.model.predict_proba(steps.centred)[0]
-        # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
-        verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference())
-        if verdict.kind != "digit":  # too small, a dot, a line, a blob, two digits, not a digit
-            st.info(verdict.message, icon=":material/draw:")
+        source = drawing_key()
+    if source is None:
+        return None
+    key = (source[0], live.id)
+    known = st.session_state.get("reading")
+    if known is not None and known.key == key:
+        return known
+    steps = read_paper(source[1]) if on_paper else read_drawing(source[1])
+    if isinstance(steps, str):
+        known = Reading(key, problem=steps)
+    elif steps is None:  # a blank canvas (Clear sends one)
+        known = Reading(key)
+    else:
+        known = understand(key, steps, on_paper, live)
+        st.session_state[LAST_DIGIT] = known.centred
+    st.session_state.reading = known
+    return known
+
+
+def understand(key: tuple, steps, on_paper: bool, live: Live) -> Reading:
+    """The model's answer, the verdict, the pictures and the nearest images of one drawing."""
+    probabilities = live.model.predict_proba(steps.centred)[0]
+    # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
+    verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference())
+    answer = read_answer(probabilities) if verdict.kind == "digit" else None
+    pictures = nearest = ()
+    if answer is not None:
+        shown = (steps.ink, steps.cropped, steps.scaled, steps.centred)
+        pictures = tuple(picture_url(square(step, 140), side=140) for step in shown)
+        nearest = nearest_training_images(steps.centred, k=3)
+    return Reading(key, centred=steps.centred, raw_size=steps.ink.shape, verdict=verdict, answer=answer,
+                   drawing_id=fingerprint(steps.centred), steps=pictures, nearest=nearest)
+
+
+@st.fragment
+def drawing_and_answer(on_paper: bool) -> None:
+    """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
+    live = store().live() or require_live_model()  # the live model now: someone may have published since
+    reading = reading_now(on_paper, live)
+    left, right = st.columns([1, 1], gap="large")
+    with left, st.container(height=ANSWER_HEIGHT, border=False):
+        # A fixed height: the canvas below must not move between strokes (a 4 is drawn in two).
+        if reading is not None and reading.problem:
+            st.error(reading.problem)
+        elif reading is None or reading.verdict is None:
+            st.info(PAPER_HINT if on_paper else HINT, icon=":material/photo_camera:" if on_paper else ":material/draw:")
+        elif reading.answer is None:  # too small, a dot, a line, a blob, two digits, not a digit
+            st.info(reading.verdict.message, icon=":material/draw:")
         else:
-            answer = read_answer(probabilities)  # the model's own figures, for the lab's record
+            verdict = reading.verdict
             st.header(verdict.headline, anchor=False)
             if verdict.words.startswith("guessing"):
                 st.warning(f"The model is {verdict.words} ({verdict.chance} for {verdict.digit}).")
             else:
                 st.caption(f"{verdict.words.capitalize()} ({verdict.chance}).")
-with left:
-    if on_paper:
-        st.camera_input("Take a photo of a digit on paper", key=CAMERA)
-        st.file_uploader("…or upload a picture (on a phone: your camera app)", type=["jpg", "jpeg", "png", "webp"],
-                         key=UPLOAD, max_upload_size=MAX_BYTES // 2**20)
-    else:
-        try:
-            draw_pad(CANVAS)
-        except Exception:  # noqa: BLE001 - what the browser sent broke the component: say so, log the rest
-            log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
-            st.error("This drawing cannot be read. Clear it and try again.")
-if answer is None:
-    st.stop()
+    with left:
+        if on_paper:
+            st.camera_input("Take a photo of a digit on paper", key=CAMERA)
+            st.file_uploader("…or upload a picture (on a phone: your camera app)", type=["jpg", "jpeg", "png", "webp"],
+                             key=UPLOAD, max_upload_size=MAX_BYTES // 2**20)
+        else:
+            try:
+                draw_pad(CANVAS)
+            except Exception:  # noqa: BLE001 - what the browser sent broke the component: say so, log the rest
+                log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
+                st.error("This drawing cannot be read. Clear it and try again.")
+    if reading is None or reading.answer is None:
+        return
+    with right:
+        was_i_right(reading, live)
+    what_the_model_sees(reading)
 
-with right:
-    chances = pd.DataFrame({"probability": verdict.probabilities}, index=[str(d) for d in range(10)])
-    st.bar_chart(chances, x_label="digit", y_label="probability", height=180)
 
+def was_i_right(reading: Reading, live: Live) -> None:
+    st.html(chance_bars(reading.verdict.probabilities))
     st.subheader("Was I right?", anchor=False)
-    drawing_id = fingerprint(steps.centred)  # a new stroke makes a new drawing, saved or not
-    details = (drawing_id, steps.centred, steps.ink.shape, answer, f"{live.name}: {live.info.summary()}")
+    answer, drawing_id = reading.answer, reading.drawing_id  # a new stroke makes a new drawing, saved or not
+    details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}")
     if drawing_id in st.session_state.get("saved", {}):
         st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
+        # HOOK (lead): the "Undo" button for the label just saved goes here, e.g.
+        # st.button("Undo", key=f"undo-{drawing_id}", on_click=undo_saved, args=(drawing_id,))
+        # (undo_saved: remove it from feedback_store() and from st.session_state.saved).
     else:
         st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
                   on_click=save, args=(answer.digit, *details))
@@ -149,35 +215,51 @@ with right:
     if failed_id == drawing_id:  # shown with the drawing it is about
         st.error(problem)
 
-st.subheader("What the model sees")
-st.caption("Your drawing is turned into an MNIST-style image the way MNIST itself was made: "
-           "cropped to the ink, scaled so the longer side is 20 pixels, then centred in 28 × 28.")
-st.image([square(steps.ink, 140), square(steps.cropped, 140), square(steps.scaled, 140), square(steps.centred, 140)],
-         caption=["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"], width=140)
 
-# The expander runs its content only while open (on_change="rerun" makes `.open` known): asking
-# the saved Keras models imports TensorFlow, which nobody should wait for unasked.
-box = st.expander("Compare every saved model", key="compare", on_change="rerun", icon=":material/compare_arrows:")
-with box:
-    if box.open:
-        runs = store().runs()
-        with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
-            verdicts = compare.compare(steps.centred, runs, saved_model)
-        st.caption("Every model saved on this server (published on the Train page, plus the shipped default) "
-                   "reads the same 28 × 28 image.")
-        st.dataframe(pd.DataFrame(compare.table(verdicts)), hide_index=True, column_config={
-            "model": st.column_config.TextColumn("Model"),
-            "test accuracy": st.column_config.NumberColumn("Test acc.", format="percent", width="small"),
-            "trained": st.column_config.TextColumn("Trained (UTC)"),
-            "answer": st.column_config.TextColumn("Answer", width="small"),
-            "probability": st.column_config.ProgressColumn("Sure", min_value=0.0, max_value=1.0, format="percent",
-                                                          width="small"),
-            "0 to 9": st.column_config.BarChartColumn("Probabilities, 0 to 9", y_min=0.0, y_max=1.0),
-        })
+def what_the_model_sees(reading: Reading) -> None:
+    st.subheader("What the model sees")
+    st.caption("Your drawing is turned into an MNIST-style image the way MNIST itself was made: "
+               "cropped to the ink, scaled so the longer side is 20 pixels, then centred in 28 × 28.")
+    st.image(list(reading.steps), caption=STEP_CAPTIONS, width=140)
 
-st.subheader("The closest MNIST training images")
-st.caption("The three of the 60,000 training digits that are most like your drawing, pixel by pixel.")
-finder, (x_train, y_train) = nearest_images()  # last: without MNIST, the page stops here, saying why
-nearest, _ = finder.nearest(steps.centred, k=3)
-st.image([enlarge(x_train[i], 140) for i in nearest], caption=[f"a {y_train[i]} (no. {i:,})" for i in nearest],
-         width=140)
+    # The expander runs its content only while open (on_change="rerun" makes `.open` known): asking
+    # the saved Keras models imports TensorFlow, which nobody should wait for unasked.
+    box = st.expander("Compare every saved model", key="compare", on_change="rerun", icon=":material/compare_arrows:")
+    with box:
+        if box.open:
+            compare_models(reading)
+
+    st.subheader("The closest MNIST training images")
+    st.caption("The three of the 60,000 training digits that are most like your drawing, pixel by pixel.")
+    if not reading.nearest:  # without MNIST: say why, as the Gallery does
+        nearest_images()
+        return
+    st.image([training_picture(i) for i, _ in reading.nearest],
+             caption=[f"a {label} (no. {i:,})" for i, label in reading.nearest], width=140)
+
+
+def compare_models(reading: Reading) -> None:
+    import pandas as pd  # only here: the rest of the page has no table
+
+    runs = store().runs()
+    with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
+        verdicts = compare.compare(reading.centred, runs, saved_model)
+    st.caption("Every model saved on this server (published on the Train page, plus the shipped default) "
+               "reads the same 28 × 28 image.")
+    st.dataframe(pd.DataFrame(compare.table(verdicts)), hide_index=True, column_config={
+        "model": st.column_config.TextColumn("Model"),
+        "test accuracy": st.column_config.NumberColumn("Test acc.", format="percent", width="small"),
+        "trained": st.column_config.TextColumn("Trained (UTC)"),
+        "answer": st.column_config.TextColumn("Answer", width="small"),
+        "probability": st.column_config.ProgressColumn("Sure", min_value=0.0, max_value=1.0, format="percent",
+                                                      width="small"),
+        "0 to 9": st.column_config.BarChartColumn("Probabilities, 0 to 9", y_min=0.0, y_max=1.0),
+    })
+
+
+open_page("Draw a digit")
+require_live_model()
+warm_up()
+on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
+                                key="source", label_visibility="collapsed") == "paper"
+drawing_and_answer(on_paper)

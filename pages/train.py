@@ -11,8 +11,8 @@ import streamlit as st
 from mnistcore.lab import config, publish as policy
 from mnistcore.lab.slot import SlotBusy, clean_label, name_problem
 from mnistcore.nets import ModelFileError, Progress
-from mnistcore.training import (EXPLAINED, LIMITS, TrainSettings, Timings, describe_seconds, engine_problem,
-                                estimate_phases, numpy_archs, plural, recipes, risky)
+from mnistcore.training import (DEFAULT_LEARNING_RATE, EXPLAINED, LIMITS, NUMPY_ARCHS, TrainSettings, Timings,
+                                describe_seconds, engine_problem, estimate_phases, plural, recipes, risky)
 from ui.chrome import live_banner, now, open_page, when
 from ui.text import plain, public
 from ui.resources import feedback_store, mnist, slot, store
@@ -64,10 +64,16 @@ def number(label: str, name: str, **kwargs):
     return widget
 
 
-def choice(label: str, name: str, options: dict, **kwargs):
+def arch_changed() -> None:
+    """Another network: custom settings, with a step size that network learns well with."""
+    made_custom()
+    st.session_state.learning_rate = DEFAULT_LEARNING_RATE[st.session_state.arch]
+
+
+def choice(label: str, name: str, options: dict, on_change=made_custom, **kwargs):
     if st.session_state.get(name) not in options:
         st.session_state[name] = next(iter(options))
-    widget = st.radio(label, list(options), format_func=options.get, key=name, on_change=made_custom, **kwargs)
+    widget = st.radio(label, list(options), format_func=options.get, key=name, on_change=on_change, **kwargs)
     st.caption(EXPLAINED[name])
     return widget
 
@@ -90,8 +96,8 @@ def chosen_settings(n_train: int) -> TrainSettings:
     with st.expander("The settings" + (" (yours)" if picked == CUSTOM else ": change any to make your own"),
                      expanded=picked == CUSTOM):
         engine = choice("Engine", "engine", ENGINES, horizontal=True)
-        archs = {key: ARCHS[key] for key in (numpy_archs() if engine == "numpy" else ARCHS)}
-        arch = choice("Network", "arch", archs)
+        archs = {key: ARCHS[key] for key in (NUMPY_ARCHS if engine == "numpy" else ARCHS)}
+        arch = choice("Network", "arch", archs, on_change=arch_changed)
         epochs = number("Epochs", "epochs")
         batch_size = number("Batch size", "batch_size")
         values = {}

@@ -1,5 +1,8 @@
 """The Draw page in a real Chromium: draw a 7 with the mouse, read the prediction, confirm it.
 
+A stroke reruns only the Draw page's fragment (the answer, the canvas and what follows them), not
+the whole page: checked in the messages the server sends back.
+
 Needs Chromium (Debian's /usr/bin/chromium) and the `playwright` Python package. Where they
 cannot be had the test is skipped, except in CI (CI=true), where a skip would hide a failure.
 """
@@ -8,6 +11,7 @@ import re
 import time
 
 import pytest
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from mnistcore.lab.feedback import FeedbackStore
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
@@ -56,6 +60,29 @@ def draw_and_read(page, canvas, points) -> str:
     return answer.inner_text().strip()
 
 
+def watch_the_server(page) -> list[bytes]:
+    """Every message the server sends this page, as it arrives (register before page.goto)."""
+    received: list[bytes] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: received.append(payload)))
+    return received
+
+
+def runs_in(messages: list[bytes]) -> tuple[list[int], list[str]]:
+    """How the runs in `messages` ended (ForwardMsg.script_finished values) and the headings drawn."""
+    ended, headings = [], []
+    for raw in messages:
+        if not isinstance(raw, bytes):
+            continue
+        message = ForwardMsg()
+        message.ParseFromString(raw)
+        kind = message.WhichOneof("type")
+        if kind == "script_finished":
+            ended.append(message.script_finished)
+        elif kind == "delta" and message.delta.new_element.WhichOneof("type") == "heading":
+            headings.append(message.delta.new_element.heading.body)
+    return ended, headings
+
+
 def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
     sync_playwright = chromium_or_skip()
     weights = weights_copy(tmp_path / "weights", small_mnist)
@@ -64,14 +91,22 @@ def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            received = watch_the_server(page)
             page.goto(f"{url}/draw")
             canvas = page.locator("canvas.upper-canvas")
             canvas.wait_for(timeout=30_000)
             page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)  # the first render is done
             wait_for_the_run(page)
+            before_the_stroke = len(received)
             # A 7: a bar along the top, then down and to the left, as most people write it.
             first = draw_and_read(page, canvas, [(0.25, 0.2), (0.75, 0.2), (0.4, 0.85)])
             assert first == "Prediction: 7"
+            wait_for_the_run(page)
+            # Only the fragment ran: it ended as a fragment run, and the page's title was not redrawn.
+            ended, headings = runs_in(received[before_the_stroke:])
+            assert ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY in ended
+            assert ForwardMsg.FINISHED_SUCCESSFULLY not in ended, ended
+            assert "Prediction: 7" in headings and "Draw a digit" not in headings, headings
             page.get_by_text("centred in 28 × 28", exact=True).wait_for(timeout=30_000)  # the steps are shown too
             # "Was I right?" Yes: the drawing is stored with its label, once.
             page.get_by_role("button", name="Yes, it's a 7").click()

@@ -1,4 +1,5 @@
-"""The Draw page on a phone: 390 x 844, touch only, in a real Chromium.
+"""The Draw page on a phone: 390 x 844, touch only, in a real Chromium; and what one drawing
+costs the server (AppTest, no browser).
 
 The site's menu closes once a page is chosen.
 Every stroke counts: strokes that start at the very top of the canvas (where the canvas'
@@ -7,12 +8,13 @@ on the page sticks out past the screen's 390 px.
 """
 import re
 
+import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
+import mnistcore.preprocess
+from sitetools import APP, CHROMIUM, CHROMIUM_ARGS, drawing, running_site, weights_copy
 from test_browser import chromium_or_skip, wait_for_the_run
-
-pytestmark = pytest.mark.browser
 PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=3)
 
 
@@ -42,6 +44,31 @@ def widest_right_edge(page) -> float:
         .map(e => e.getBoundingClientRect().right))""")
 
 
+def test_one_drawing_is_read_once(tmp_path, monkeypatch, mnist):
+    """Saying "Yes" reruns the page with the same drawing: nothing is worked out again for it, and
+    the drawing as the model sees it is kept for the Look inside page."""
+    calls = []
+    read = mnistcore.preprocess.drawing_steps
+    monkeypatch.setattr(mnistcore.preprocess, "drawing_steps", lambda *a, **k: calls.append(1) or read(*a, **k))
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(weights_copy(tmp_path / "weights", mnist)))
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(tmp_path / "lab.db"))
+    (_, _), (x_test, y_test) = mnist
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page("pages/draw.py").run()
+    at.session_state["canvas"] = drawing(x_test[0])
+    at.run()
+    assert [h.value for h in at.header] == [f"Prediction: {y_test[0]}"] and len(calls) == 1
+    last = at.session_state["last_digit"]
+    assert last.shape == (28, 28) and last.dtype == np.float32 and 0 <= last.min() and last.max() <= 1
+    at.button(key="confirm").click().run()
+    assert any("Saved: you said" in s.value for s in at.success) and len(calls) == 1
+    at.session_state["canvas"] = drawing(x_test[1])  # a new drawing is read, once
+    at.run()
+    assert [h.value for h in at.header] == [f"Prediction: {y_test[1]}"] and len(calls) == 2
+
+
+@pytest.mark.browser
 def test_every_stroke_counts_on_a_phone(tmp_path, small_mnist):
     sync_playwright = chromium_or_skip()
     weights = weights_copy(tmp_path / "weights", small_mnist)

@@ -159,3 +159,11 @@ def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(
     assert info.augment is not None and info.augment["rotate"] > 0  # the distortions it trained with
     assert info.lab_drawings["count"] == 5 and info.lab_drawings["up_to_id"] == FeedbackStore(
         tmp_path / "lab.db").training_set().record["up_to_id"]
+
+
+def test_choosing_the_cnn_gives_it_a_step_size_it_learns_with(at):
+    at.radio(key="recipe").set_value("custom").run()
+    assert at.number_input(key="learning_rate").value > 0.01  # the MLP's SGD step
+    at.radio(key="arch").set_value("cnn").run()
+    assert at.radio(key="recipe").value == "custom" and at.number_input(key="learning_rate").value == 0.001
+    assert at.toggle(key="robust")  # the switch is there for every network

@@ -15,8 +15,18 @@ swallowed strokes until then). Tested in a real Chromium on a phone-sized touch 
 """
 from __future__ import annotations
 
+import base64
+import functools
+import html
+import io
+
+import numpy as np
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
+
+from mnistcore.explain.pictures import enlarge
+from mnistcore.lab import services
 
 SIDE = 280           # the canvas' width and height, in CSS pixels: fits a 390-px phone with margins
 PEN = 22             # the pen's width on the canvas, in CSS pixels
@@ -76,3 +86,50 @@ def draw_pad(key: str) -> None:
     st_canvas(fill_color="#FFFFFF", stroke_width=PEN, stroke_color="#FFFFFF", background_color="#000000",
               height=SIDE, width=SIDE, drawing_mode="freedraw", key=key, return_image_data=True)
     _canvas_fix(key="canvas_fix", data={"css": CANVAS_STYLE}, height=0)
+
+
+def picture_url(image: np.ndarray, side: int | None = None) -> str:
+    """A grey image (uint8, or floats in [0, 1]) as a PNG data URL, for st.image; with `side`,
+    shrunk to fit `side` px (a phone's canvas arrives at 2-3 times its size on screen).
+
+    st.image passes a data URL through as it is, where an array is encoded again and filed with
+    Streamlit's media store on every rerun: encode a drawing's pictures once, keep the URLs."""
+    picture = np.asarray(image)
+    if picture.dtype != np.uint8:
+        picture = (np.clip(picture, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    image = Image.fromarray(picture)
+    if side is not None and max(image.size) > side:
+        image.thumbnail((side, side), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)  # a few KB either way; level 1 is 3-4 times faster
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@functools.lru_cache(maxsize=4096)  # ~1 KB each; thread-safe; nothing a client sends can clear it
+def training_picture(index: int, side: int = 140) -> str:
+    """MNIST training image `index`, enlarged to `side` px, as a PNG data URL: made once for all
+    visitors (drawings of the same digit often share their nearest images)."""
+    (x_train, _), _ = services.mnist()
+    return picture_url(enlarge(x_train[index], side))
+
+
+# Ten bars in plain HTML: a Vega-Lite chart cost ~30 ms of server time per rerun (Altair builds
+# and validates its spec) and a chart library on the phone, for ten numbers with no axis to read.
+BARS_STYLE = ("display:flex;align-items:flex-end;gap:6px;height:{height}px;margin:.25rem 0 .5rem;"
+              "font:500 .85rem/1 sans-serif;color:rgb(49,51,63)")
+
+
+def chance_bars(probabilities, height: int = 150) -> str:
+    """HTML for ten bars, digit 0 to 9, as tall as the model's (calibrated) probability for each;
+    the digit read in the theme's red, the others grey. For st.html."""
+    values = [float(p) for p in probabilities]
+    top = int(np.argmax(values)) if values else -1
+    label = ", ".join(f"{d}: about {min(round(100 * p), 99)}%" for d, p in enumerate(values) if p >= 0.01)
+    bars = "".join(
+        f'<div style="flex:1;display:flex;flex-direction:column;align-items:center;gap:4px;height:100%">'
+        f'<div style="flex:1;width:100%;display:flex;align-items:flex-end">'
+        f'<div style="width:100%;height:{max(p * 100, 1):.1f}%;border-radius:3px 3px 0 0;'
+        f'background:{"#ff4b4b" if d == top else "#a3a8b8"}"></div></div><span>{d}</span></div>'
+        for d, p in enumerate(values))
+    label = html.escape("The model's chances: " + label)
+    return f'<div role="img" aria-label="{label}" style="{BARS_STYLE.format(height=height)}">{bars}</div>'

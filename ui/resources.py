@@ -14,6 +14,7 @@ from mnistcore.lab.services import feedback_store, handwriting_reports, saved_mo
 from ui.text import public
 
 log = logging.getLogger("mnistlab")
+_ready: set[str] = set()  # what has been made once in this process: asked for again, no spinner
 store = services.model_store
 slot = services.training_slot
 
@@ -49,12 +50,22 @@ def warm_up() -> None:
         threading.Thread(target=make, daemon=True, name="warm-up").start()
 
 
+def _made_once(name: str, make, waiting: str):
+    """make(), under a spinner saying `waiting` until it has once succeeded (a spinner costs a
+    thread and two messages: not worth it on every stroke for what is already made)."""
+    if name in _ready:
+        return make()
+    with st.spinner(waiting):
+        value = make()
+    _ready.add(name)
+    return value
+
+
 def digit_reference():
     """What MNIST's digits look like (to tell a digit from a scribble), or None without MNIST:
     the Draw page then still answers, with one check fewer."""
     try:
-        with st.spinner("Getting to know MNIST's digits…"):
-            return services.digit_reference()
+        return _made_once("digit reference", services.digit_reference, "Getting to know MNIST's digits…")
     except (MnistUnavailable, ValueError, OSError) as err:
         log.warning("draw: no MNIST reference for judging drawings: %s", err)
         return None
@@ -65,3 +76,15 @@ def nearest_images():
     (x_train, y_train), _ = mnist()  # shows what to do and stops the page when MNIST is missing
     with st.spinner("Indexing the 60,000 MNIST training images…"):
         return services.nearest_images(), (x_train, y_train)
+
+
+def nearest_training_images(image, k: int = 3) -> tuple[tuple[int, int], ...]:
+    """(index, label) of the k training images nearest `image`, nearest first; () without MNIST
+    (`nearest_images()` then says why, where the page shows them)."""
+    try:
+        finder = _made_once("nearest", services.nearest_images, "Indexing the 60,000 MNIST training images…")
+        (_, y_train), _ = services.mnist()
+    except (MnistUnavailable, ValueError, OSError) as err:
+        log.warning("draw: no nearest images: %s", err)
+        return ()
+    return tuple((int(i), int(y_train[i])) for i in finder.nearest(image, k=k)[0])

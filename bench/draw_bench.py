@@ -40,7 +40,7 @@ import numpy as np  # noqa: E402
 from drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,  # noqa: E402
                       pen_scribble, pen_shape)
 from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.explain.answer import CERTAINTY, TEMPERATURE, DigitReference, judge  # noqa: E402
+from mnistcore.explain.answer import CERTAINTY, DigitReference, judge, temperature_for  # noqa: E402
 from mnistcore.nets import load_model  # noqa: E402
 from mnistcore.preprocess import drawing_steps  # noqa: E402
 
@@ -111,9 +111,9 @@ def read_all(drawings, model, reference):
         started = time.perf_counter()
         steps = drawing_steps(canvas)
         probabilities = None if steps is None else model.predict_proba(steps.centred)[0]
-        verdict = judge(steps, probabilities, reference=reference)
+        verdict = judge(steps, probabilities, reference=reference, temperature=temperature_for(model.info))
         seconds = time.perf_counter() - started
-        plain = judge(steps, probabilities)
+        plain = judge(steps, probabilities, temperature=temperature_for(model.info))
         raw = None if probabilities is None else float(probabilities.max())
         rows.append(dict(group=group, kind=kind, label=label, verdict=verdict, plain=plain, raw=raw, seconds=seconds))
     return rows
@@ -193,8 +193,11 @@ def report(rows) -> None:
           f"95th percentile {np.percentile(seconds, 95):.1f} ms")
 
 
-def fit_temperature_once(twin_path: Path) -> None:
-    """Fit TEMPERATURE: the shipped recipe trained on 55,000 images reads drawings of the other 5,000."""
+def fit_temperature_once(twin_path: Path, write_to: Path | None = None) -> None:
+    """Fit a temperature: a model's recipe trained on 55,000 images (the twin) reads drawings of the
+    other 5,000. Without a twin file, the first shipped model's recipe is trained as the twin (the
+    fit behind answer.TEMPERATURE). With `write_to`, the temperature goes into that model's info
+    (ModelInfo.temperature): the twin must be its recipe with --train-limit 55000."""
     from mnistcore.explain.answer import fit_temperature, shape_kind
     from mnistcore.nets import build_model
     (x_train, y_train), _ = load_mnist()
@@ -216,8 +219,15 @@ def fit_temperature_once(twin_path: Path) -> None:
             images.append(steps.centred)
             labels.append(label)
     drawn = twin.predict_proba(np.array(images))
+    temperature = fit_temperature(drawn, np.array(labels))
     print(f"drawings of them the page reads: {len(labels)}, accuracy {np.mean(drawn.argmax(1) == labels):.2%}, "
-          f"temperature {fit_temperature(drawn, np.array(labels)):.2f}  <- answer.TEMPERATURE")
+          f"temperature {temperature:.2f}  <- answer.TEMPERATURE, or the model's own")
+    if write_to is not None:
+        from dataclasses import replace
+        model = load_model(write_to)
+        model.info = replace(model.info, temperature=round(float(temperature), 2))
+        model.save(write_to)
+        print(f"{write_to}: temperature {model.info.temperature} written into its info")
 
 
 def main() -> None:
@@ -229,9 +239,11 @@ def main() -> None:
     parser.add_argument("--fit-temperature", action="store_true", help="fit answer.TEMPERATURE instead")
     parser.add_argument("--twin", default="/tmp/mnistlab-twin.npz",
                         help="--fit-temperature: where the 55,000-image model is kept between runs")
+    parser.add_argument("--write-to", default=None,
+                        help="--fit-temperature: write the fitted temperature into this model's info")
     args = parser.parse_args()
     if args.fit_temperature:
-        fit_temperature_once(Path(args.twin))
+        fit_temperature_once(Path(args.twin), Path(args.write_to) if args.write_to else None)
         return
     started = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = load_mnist()
@@ -242,7 +254,7 @@ def main() -> None:
     reference = DigitReference(x_train, y_train)
     model = load_model(args.model)
     print(f"{len(drawings)} drawings ({args.digits} digits, seed {args.seed}), model {model.info.architecture}, "
-          f"temperature {TEMPERATURE}; built in {time.perf_counter() - started:.0f} s")
+          f"temperature {temperature_for(model.info)}; built in {time.perf_counter() - started:.0f} s")
     rows = read_all(drawings, model, reference)
     report(rows)
     print(f"\n{time.perf_counter() - started:.0f} s in all")

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import streamlit as st
 
 from mnistcore.canvas import data_url_from, read_canvas_png
-from mnistcore.explain.answer import Answer, Verdict, judge, read_answer
+from mnistcore.explain.answer import Answer, Verdict, judge, read_answer, temperature_for
 from mnistcore.explain.pictures import square
-from mnistcore.lab import compare
-from mnistcore.lab.feedback import FeedbackError, fingerprint
+from mnistcore.lab import compare, feedback, review
+from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
 from mnistcore.lab.store import Live
 from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
 from mnistcore.preprocess import drawing_steps
@@ -27,7 +27,7 @@ from ui.drawpad import SIDE, chance_bars, draw_pad, picture_url, training_pictur
 from ui.resources import (digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
                           store, warm_up)
 from ui.text import public
-from ui.visitor import drawing_budget_problem
+from ui.visitor import drawing_budget_problem, feedback_key
 
 SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
 CAMERA, UPLOAD = "camera", "upload"
@@ -55,22 +55,50 @@ class Reading:
     nearest: tuple = ()         # (index, label) of the three nearest training images
 
 
-def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str) -> None:
-    """Store the drawing with the visitor's label, once (a button's or the digit picker's callback)."""
+def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str, probabilities) -> None:
+    """Store the drawing with the visitor's label, once (a button's or the digit picker's callback).
+
+    `probabilities`: the live model's ten (calibrated, as the page shows them), which decide
+    whether the label is held for review (mnistcore.lab.review)."""
     if label is None or drawing_id in st.session_state.setdefault("saved", {}):
         return
-    problem = drawing_budget_problem()
+    problem = drawing_budget_problem()  # counted per save: an undo does not give it back
     if problem is not None:
         st.session_state.save_error = (drawing_id, problem)
         return
     try:
-        feedback_store().add(image, label=label, predicted=answer.digit, confidence=answer.probability,
-                             model=model, raw_size=raw_size)
+        row_id = feedback_store().add(image, label=label, predicted=answer.digit, confidence=answer.probability,
+                                      model=model, raw_size=raw_size, visitor=feedback_key(),
+                                      probabilities=probabilities)
     except (FeedbackError, OSError) as err:
         st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {public(err)}")
         return
     too = " too" if label == answer.digit else ""
-    st.session_state.saved[drawing_id] = f"Saved: you said {label}; the model said {answer.digit}{too}. Thank you!"
+    message = f"Saved: you said {label}; the model said {answer.digit}{too}. Thank you!"
+    if review.should_hold(label, probabilities):  # what add() decided: this label is held for review
+        message += f" The model is very sure it is a {answer.digit}: the lab will check your answer before it is used."
+    st.session_state.saved[drawing_id] = message
+    st.session_state.setdefault("saved_rows", {})[drawing_id] = row_id  # for Undo: this visit only
+
+
+def undo_saved(drawing_id: str) -> None:
+    """Take back the label just saved for this drawing (the Undo button's callback)."""
+    row_id = st.session_state.get("saved_rows", {}).pop(drawing_id, None)
+    if row_id is None:
+        return
+    try:
+        feedback_store().undo(row_id, feedback_key())
+    except UndoRefused as err:  # too late, or gone already: the label stays as saved
+        log.info("draw: undo of drawing %s refused: %s", row_id, err)
+        st.session_state.save_error = (drawing_id, "Too late to undo: a label can be taken back for "
+                                                   f"{feedback.UNDO_SECONDS // 60} minutes after it is saved.")
+        return
+    except (FeedbackError, OSError) as err:
+        st.session_state.saved_rows[drawing_id] = row_id  # it can be tried again
+        st.session_state.save_error = (drawing_id, f"Your answer could not be undone: {public(err)}")
+        return
+    del st.session_state.saved[drawing_id]
+    st.session_state.pop(f"right-digit-{drawing_id}", None)  # the digit picker starts empty again
 
 
 def save_picked(key: str, *args) -> None:
@@ -143,7 +171,8 @@ def understand(key: tuple, steps, on_paper: bool, live: Live) -> Reading:
     """The model's answer, the verdict, the pictures and the nearest images of one drawing."""
     probabilities = live.model.predict_proba(steps.centred)[0]
     # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
-    verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference())
+    verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference(),
+                    temperature=temperature_for(live.info))
     answer = read_answer(probabilities) if verdict.kind == "digit" else None
     pictures = nearest = ()
     if answer is not None:
@@ -197,12 +226,13 @@ def was_i_right(reading: Reading, live: Live) -> None:
     st.html(chance_bars(reading.verdict.probabilities))
     st.subheader("Was I right?", anchor=False)
     answer, drawing_id = reading.answer, reading.drawing_id  # a new stroke makes a new drawing, saved or not
-    details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}")
+    details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}",
+               reading.verdict.probabilities)
     if drawing_id in st.session_state.get("saved", {}):
         st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
-        # HOOK (lead): the "Undo" button for the label just saved goes here, e.g.
-        # st.button("Undo", key=f"undo-{drawing_id}", on_click=undo_saved, args=(drawing_id,))
-        # (undo_saved: remove it from feedback_store() and from st.session_state.saved).
+        if drawing_id in st.session_state.get("saved_rows", {}):
+            st.button("Undo", key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
+                      args=(drawing_id,), help="A mis-tap? Take your answer back and choose again.")
     else:
         st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
                   on_click=save, args=(answer.digit, *details))

@@ -12,7 +12,7 @@ from mnistcore.explain import imagine as imagining
 from mnistcore.explain.convnet import feature_maps, strongest_maps
 from mnistcore.explain.imagine import imagine, input_gradient, remembered, surest_digits
 from mnistcore.lab import services
-from mnistcore.explain.inside import NearestImages, back_query, first_layer_images, hidden_unit_images
+from mnistcore.explain.inside import back_query, first_layer_images, hidden_unit_images
 from mnistcore.nets import load_model
 from mnistcore.nets.numpy_net import NeuralNetWork
 from sitetools import APP, weights_copy
@@ -288,20 +288,12 @@ def test_keras_models_first_layers_feature_maps_and_gradient(mnist):
         setattr(twin, name, weights)
     for (_, ours), (_, theirs) in zip(feature_maps(twin, x_test[0]), layers):
         assert np.allclose(ours, theirs, atol=1e-4)
-    x = x_test[:3].reshape(3, 784).astype(np.float32) / 255
+    # A little noise on the pixels: where two pooled windows hold the same values (a blank
+    # background), the maximum is a tie, each engine may route the gradient to either, and which
+    # one depends on the last bit of a matrix product (one BLAS thread or two). Both are right.
+    noise = np.random.default_rng(0).uniform(0, 0.05, (3, 784)).astype(np.float32)
+    x = np.clip(x_test[:3].reshape(3, 784).astype(np.float32) / 255 * 0.95 + noise, 0, 1)
     assert np.allclose(input_gradient(twin, x, [1, 2, 3]), input_gradient(cnn, x, [1, 2, 3]), atol=1e-4)
-
-
-def test_nearest_training_images(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
-    finder = NearestImages(x_train[:5000])
-    idx, distances = finder.nearest(x_train[1234], k=3)
-    assert idx[0] == 1234 and distances[0] == pytest.approx(0, abs=1e-3)  # itself, at distance 0
-    assert (np.diff(distances) >= 0).all()
-    brute = np.sqrt(((x_train[:5000].astype(np.float32) / 255 - x_test[0] / 255.0) ** 2).reshape(5000, -1).sum(1))
-    idx, distances = finder.nearest(x_test[0], k=3)
-    assert idx.tolist() == np.argsort(brute)[:3].tolist()
-    assert np.allclose(distances, np.sort(brute)[:3], atol=1e-3)
 
 
 def test_spaced_images_keep_their_pixels_crisp_and_apart():

@@ -7,6 +7,7 @@ import logging
 import threading
 
 import streamlit as st
+from threadpoolctl import threadpool_limits
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
 from mnistcore.lab import services
@@ -14,6 +15,10 @@ from mnistcore.lab.services import feedback_store, handwriting_reports, saved_mo
 from ui.text import public
 
 log = logging.getLogger("mnistlab")
+# One BLAS thread for the whole server process: what visitors ask for is tiny products (1 x 784),
+# after each of which a second OpenBLAS thread only spins (~35 ms of CPU per drawing, measured);
+# a crowd keeps both cores busy anyway, and the training slot limits itself to one as well.
+threadpool_limits(limits=1, user_api="blas")
 _ready: set[str] = set()  # what has been made once in this process: asked for again, no spinner
 store = services.model_store
 slot = services.training_slot

@@ -37,6 +37,16 @@ from ..preprocess import Shape, Steps
 # The MNIST test set is used to measure, never to fit.
 TEMPERATURE = 2.0
 
+
+def temperature_for(info) -> float:
+    """The temperature for a model (its ModelInfo): its own fitted one, else TEMPERATURE.
+
+    Each recipe needs its own: the convnet trained with distortions is about as sure as it is
+    right on canvas drawings, where the MLP is far too sure.
+    """
+    t = getattr(info, "temperature", None)
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.1 <= t <= 20 else TEMPERATURE
+
 # The words, chosen from the measured reliability (bench/draw_bench.py): on drawings of unseen
 # digits, answers the calibrated model gives at least SURE are right about 99 times in 100, those
 # from FAIRLY_SURE about 8 in 10, and below that it is a guess between its two best digits.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.special
 
-from ..nets.base import DigitModel, as_batch
+from ..nets.base import DigitModel
 from .convnet import conv_filters, is_convnet
 from .pictures import enlarge
 
@@ -65,23 +65,6 @@ def first_layer_images(model: DigitModel, count: int = 16) -> np.ndarray:
     norms = np.linalg.norm(kernel, axis=0)
     units = np.argsort(norms)[::-1][:count]
     return _signed_images(kernel[:, units].T.reshape(-1, 28, 28))
-
-
-class NearestImages:
-    """Finds the training images closest to a drawing (Euclidean distance on pixels)."""
-
-    def __init__(self, images: np.ndarray):
-        self.images = as_batch(images)                                   # (n, 784) float32 in [0, 1]
-        self.norms = np.einsum("ij,ij->i", self.images, self.images)     # (n,) squared norms, once
-
-    def nearest(self, image: np.ndarray, k: int = 3) -> tuple[np.ndarray, np.ndarray]:
-        """Indices of the k nearest images, nearest first, and their distances."""
-        query = as_batch(image)[0]
-        # |a - b|^2 = |a|^2 - 2 a.b + |b|^2: one matrix-vector product for all n images.
-        squared = self.norms - 2.0 * (self.images @ query) + query @ query
-        idx = np.argpartition(squared, k)[:k]
-        idx = idx[np.argsort(squared[idx])]
-        return idx, np.sqrt(np.maximum(squared[idx], 0.0))
 
 
 def spaced(images: np.ndarray, side: int, margin: int = MARGIN) -> list[np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Callable, TypeVar
 
 from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference
-from ..explain.inside import NearestImages
+from ..explain.nearest import NearestImages
 from ..nets import DigitModel, load_model
 from ..training import Timings, TrainResult, TrainSettings, run_training
 from . import config

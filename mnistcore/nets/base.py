@@ -44,6 +44,10 @@ class ModelInfo:
     # The lab's drawings trained on: {"count", "up_to_id", "newest"} (FeedbackStore.training_set),
     # so the Lab handwriting page measures the model only on drawings it has not seen.
     lab_drawings: dict | None = None
+    # The temperature that calibrates its probabilities on canvas drawings (Draw's certainty words;
+    # fitted by bench/draw_bench.py --fit-temperature on a twin that never saw the drawn images);
+    # None: mnistcore.explain.answer.TEMPERATURE, fitted for the first shipped model's recipe.
+    temperature: float | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -3,6 +3,7 @@
 Each test points the site at its own copy of the weights (MNISTLAB_WEIGHTS_DIR) and its own lab
 drawings database (MNISTLAB_FEEDBACK_DB), so nothing here touches weights/ or data/lab.db.
 """
+import hashlib
 import os
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistcore.lab import compare, handwriting, services
-from mnistcore.lab.feedback import FeedbackStore
+from mnistcore.lab.feedback import FeedbackStore, UndoRefused
 from mnistcore.lab.handwriting import HandwritingReports
 from mnistcore.evaluation import evaluate
 from mnistcore.nets import load_model
@@ -634,3 +635,33 @@ print(sorted(name for name in ("tensorflow", "keras", "mnistcore.nets.keras_net"
                           cwd=APP.parent, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def undo_button(at: AppTest):
+    return [b for b in at.button if b.key and b.key.startswith("undo-")]
+
+
+def test_draw_undoes_a_mis_tap_and_holds_what_the_model_is_sure_of(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    first, = confident_digits(load_model(folder / "default.npz"), x_test, y_test, 1)
+    said = int(y_test[first])
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[first])
+    rerun(at)
+    at.pills[0].set_value((said + 1) % 10)  # a mis-tap under a clear digit
+    rerun(at)
+    assert at.success[0].value.endswith(f"The model is very sure it is a {said}: the lab will check your answer "
+                                        "before it is used.")
+    store = FeedbackStore(db)
+    assert store.all().status == ["held"] and len(store.training_set()) == 0
+
+    undo_button(at)[0].click()
+    rerun(at)
+    assert store.count() == 0 and not at.success and at.pills[0].value is None  # asked again, nothing kept
+    at.pills[0].set_value(said)
+    rerun(at)
+    assert store.all().labels.tolist() == [said] and store.all().status == ["ok"] and undo_button(at)
+    # Another visitor (another session, another token) cannot take it back.
+    with pytest.raises(UndoRefused, match="labelled by someone else"):
+        store.undo(int(store.all().ids[0]), hashlib.sha256(b"feedback:someone else").hexdigest()[:32])

@@ -454,6 +454,8 @@ def shape_key(settings: TrainSettings) -> str:
 
 
 MAX_SHAPES = 200  # shapes of run the timings file remembers (a few kB)
+MIN_TIMED_SAMPLES = 5_000           # shorter runs are not timed (MNISTLAB_TRAIN_LIMIT runs, tests)
+MIN_SLOWDOWN, MAX_SLOWDOWN = 0.25, 8.0  # how far this server may be from the cost model above
 
 
 class Timings:
@@ -467,9 +469,10 @@ class Timings:
 
     NEWEST_WEIGHT = 0.5   # how much the newest run counts against the ones before
 
-    def __init__(self, path: str | Path, max_shapes: int = MAX_SHAPES):
+    def __init__(self, path: str | Path, max_shapes: int = MAX_SHAPES, min_samples: int = MIN_TIMED_SAMPLES):
         self.path = Path(path)
         self.max_shapes = int(max_shapes)
+        self.min_samples = int(min_samples)
         self._lock = threading.Lock()
 
     def read(self) -> dict:
@@ -501,8 +504,8 @@ class Timings:
         """Fold one run's pace in: `samples` images trained in `seconds` after its first batch.
 
         `modelled`: the seconds per image the cost model gave, for the slowdown of shapes never run."""
-        if samples <= 0 or not seconds > 0:
-            return
+        if samples < self.min_samples or not seconds > 0:
+            return  # a run this short is mostly its fixed costs (tests, evaluation): not a pace
         with self._lock:
             data = self.read()
             key = shape_key(settings)
@@ -517,7 +520,9 @@ class Timings:
             if modelled is not None and modelled > 0:
                 slowdown = data.get("slowdown") if isinstance(data.get("slowdown"), dict) else {}
                 kind = f"{settings.engine}/{settings.arch}"
-                ratio = (seconds / samples) / modelled
+                # Clamped: one odd run (a machine busy with something else) must not make every
+                # estimate for shapes never run absurd.
+                ratio = min(max((seconds / samples) / modelled, MIN_SLOWDOWN), MAX_SLOWDOWN)
                 if _positive(slowdown.get(kind)):
                     ratio = self.NEWEST_WEIGHT * ratio + (1 - self.NEWEST_WEIGHT) * float(slowdown[kind])
                 slowdown[kind] = ratio

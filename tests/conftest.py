@@ -1,8 +1,24 @@
 """Shared fixtures: real MNIST, loaded once per test session (fetched first if missing)."""
+import os
+
 import numpy as np
 import pytest
 
 from mnistcore.data import load_mnist
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_timings(tmp_path_factory):
+    """Runs trained by tests record their pace in a file of the test session's (servers started by
+    tests inherit it), never in the project's data/timings.json, which the lab's estimates read."""
+    path = tmp_path_factory.mktemp("timings") / "timings.json"
+    previous = os.environ.get("MNISTLAB_TIMINGS")
+    os.environ["MNISTLAB_TIMINGS"] = str(path)
+    yield path
+    if previous is None:
+        os.environ.pop("MNISTLAB_TIMINGS", None)
+    else:
+        os.environ["MNISTLAB_TIMINGS"] = previous
 
 
 @pytest.fixture(scope="session")

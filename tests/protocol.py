@@ -120,7 +120,10 @@ def text(widget_id: str, value: str) -> WidgetState:
     return WidgetState(id=widget_id, string_value=value)
 
 
-def number(widget_id: str, value: int) -> WidgetState:
+def number(widget_id: str, value: int | float) -> WidgetState:
+    """A number input's value: whole numbers as Streamlit sends them for int inputs, others as doubles."""
+    if isinstance(value, float):
+        return WidgetState(id=widget_id, double_value=value)
     return WidgetState(id=widget_id, int_value=value)
 
 

@@ -138,8 +138,10 @@ def test_one_client_cannot_hoard_the_queue(site):
         visitor = protocol.Visitor(url).open("train")
         epochs = visitor.widget_id("number_input", "Epochs")
         batch = visitor.widget_id("number_input", "Batch size")
+        rate = visitor.widget_id("number_input", "Learning rate")  # small steps: batch 1 must not blow up
         button = next(b.id for b in visitor.of_type("button") if b.label in ("Start training", "Join the queue"))
-        visitor.run(protocol.number(epochs, 30), protocol.number(batch, 1), protocol.click(button))
+        visitor.run(protocol.number(epochs, 30), protocol.number(batch, 1), protocol.number(rate, 0.01),
+                    protocol.click(button))
         outcomes.append(visitor.text())
         visitors.append(visitor)
     assert "Your model is training" in outcomes[0]

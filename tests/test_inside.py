@@ -15,7 +15,7 @@ from mnistcore.lab import services
 from mnistcore.explain.inside import back_query, first_layer_images, hidden_unit_images
 from mnistcore.nets import load_model
 from mnistcore.nets.numpy_net import NeuralNetWork
-from sitetools import APP, weights_copy
+from sitetools import APP, FIRST_MLP, weights_copy
 
 RUN_NAME = "{day}T120000Z-{engine}-0123abcd.{suffix}"  # what the model store calls a saved run
 DIGITS = [str(d) for d in range(10)]
@@ -23,7 +23,7 @@ DIGITS = [str(d) for d in range(10)]
 
 @pytest.fixture(scope="module")
 def default_model():
-    return load_model()
+    return load_model(FIRST_MLP)  # the MLP: its hidden units, back query and analytic gradient
 
 
 @pytest.fixture(scope="module")
@@ -219,8 +219,11 @@ def show(at: AppTest, model: str | None = None) -> AppTest:
     return at
 
 
-def test_look_inside_shows_what_the_shipped_model_sees(site):
-    at, _ = site
+def test_look_inside_shows_what_an_mlp_sees(tmp_path, monkeypatch, small_mnist):
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(weights_copy(tmp_path / "mlp", small_mnist, default=FIRST_MLP)))
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(tmp_path / "lab.db"))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
     show(at)
     assert [s.value for s in at.subheader] == ["What it sees in each digit", "What its hidden units look for"]
     surest, made_up, units = at.image[0], at.image[1], at.image[2]

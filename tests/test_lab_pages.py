@@ -243,7 +243,7 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     rows = FeedbackStore(db).all()
     assert rows.labels.tolist() == [wrong] and rows.predicted.tolist() == [said]
     assert rows.raw_sizes.tolist() == [[280, 280]] and 0.95 < rows.confidence[0] <= 1
-    assert rows.models[0].startswith("default: numpy 784-")
+    assert rows.models[0].startswith("default: numpy cnn ")
     assert np.array_equal(rows.images[0], np.round(canvas_to_mnist(canvas_image(x_test[first])) * 255))
     # Rerunning (any other widget) stores nothing more, and the question stays answered.
     rerun(at)
@@ -574,11 +574,12 @@ def test_look_inside_numpy_and_keras_models(runs):
     box = at.selectbox(key="model")
     assert box.value == "default"
     assert [option.split(",")[0] for option in box.options] == [
-        "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax", "numpy 784-512-10 relu/softmax"]
+        "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax", "numpy cnn conv32-conv64-10 relu/softmax"]
     assert box.options[-1].endswith("shipped default (live)")
-    surest, imagined, units = at.image[0].captions, at.image[1].captions, at.image[2].captions
-    assert surest == imagined == [str(d) for d in range(10)] and len(units) == 24
-    assert at.image[2].proto.imgs[0].url  # shown, as images
+    surest, imagined = at.image[0].captions, at.image[1].captions
+    assert surest == imagined == [str(d) for d in range(10)]
+    assert "What its first convolution looks for" in [s.value for s in at.subheader]  # the shipped convnet
+    assert len(at.image[2].proto.imgs) == 15 and at.image[2].proto.imgs[0].url  # its filters, as images
     box.set_value(numpy_run)
     rerun(at)
     assert len(at.image[2].captions) == 24 and at.image[2].captions[0].startswith("unit ")
@@ -599,7 +600,7 @@ def test_draw_compares_every_saved_model(runs, mnist):
     rerun(at)
     table = at.dataframe[0].value
     assert table["model"].tolist() == ["keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax",
-                                       "numpy 784-512-10 relu/softmax (live)"]
+                                       "numpy cnn conv32-conv64-10 relu/softmax (live)"]
     assert table["trained"].iloc[2] == "shipped default" and table["test accuracy"].iloc[2] > 0.9
     assert all(len(p) == 10 and abs(sum(p) - 1) < 1e-3 for p in table["0 to 9"])
 

@@ -12,6 +12,7 @@ import pytest
 from mnistcore.data import export_csv
 from mnistcore.nets import load_model
 from mnistcore.nets.numpy_net import NeuralNetWork
+from sitetools import FIRST_MLP
 
 TUTORIAL = Path(__file__).parent / "tutorial"
 sys.path.insert(0, str(TUTORIAL))
@@ -246,7 +247,7 @@ def test_adam_and_schedule_are_saved_and_old_files_load_with_the_defaults(tmp_pa
     back = load_model(net.save(tmp_path / "adam.npz"))
     assert (back.config.optimizer, back.config.schedule) == ("adam", "cosine")
     assert np.array_equal(back.predict_proba(x_test), net.predict_proba(x_test))
-    shipped = load_model()  # saved before these settings existed
+    shipped = load_model(FIRST_MLP)  # saved before these settings existed
     assert "optimizer" not in shipped.info.settings or shipped.info.settings["optimizer"] == "sgd"
     assert (shipped.config.optimizer, shipped.config.schedule) == ("sgd", "constant")
     with pytest.raises(ValueError, match="optimizer must be one of .*got 'rmsprop'"):

@@ -28,7 +28,8 @@ from sitetools import PROJECT_DIR, free_port, running_site, tiny_model, weights_
 sys.path.insert(0, str(PROJECT_DIR / "deploy"))
 from serve_lab import find_nginx  # noqa: E402 - deploy/ is not a package
 
-SLOW_RUN = {"Epochs": 30, "Batch size": 1}  # on 2,000 images: minutes, time enough to look at it
+# On 2,000 images: minutes, time enough to look at it (small steps: batch 1 must not blow up and stop itself).
+SLOW_RUN = {"Epochs": 30, "Batch size": 1, "Learning rate": 0.01}
 
 
 def wait_until(condition, timeout: float, every: float = 0.1):

@@ -168,8 +168,11 @@ def test_arch_is_checked_for_both_engines_and_words_are_right():
 
 
 def test_timings_learn_from_runs_and_stay_small(tmp_path, small_mnist):
-    timings = Timings(tmp_path / "state" / "timings.json")
     settings = TrainSettings(**QUICK)
+    default = Timings(tmp_path / "default.json")
+    run_training(settings, small_mnist, timings=default)  # 1,000 images: mostly fixed costs, not timed
+    assert default.lookup(settings) is None
+    timings = Timings(tmp_path / "state" / "timings.json", min_samples=100)
     modelled = estimate_phases(settings, 60_000)
     assert estimate_phases(settings, 60_000, timings) == modelled  # nothing measured yet
     run_training(settings, small_mnist, timings=timings)
@@ -182,7 +185,7 @@ def test_timings_learn_from_runs_and_stay_small(tmp_path, small_mnist):
     slowdown = timings.slowdown(other)
     assert slowdown != 1.0 and estimate_phases(other, 60_000, timings)[1] == pytest.approx(
         estimate_phases(other, 60_000)[1] * slowdown)
-    small = Timings(tmp_path / "small.json", max_shapes=3)  # visitors cannot grow the file without end
+    small = Timings(tmp_path / "small.json", max_shapes=3, min_samples=1)  # visitors cannot grow the file without end
     for batch in (1, 2, 4, 8, 16):
         small.record(TrainSettings(batch_size=batch), 10, 1.0, 0.0, cold=False)
     assert list(small.read()["shapes"]) == [shape_key(TrainSettings(batch_size=b)) for b in (4, 8, 16)]

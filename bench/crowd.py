@@ -3,6 +3,7 @@
     .venv/bin/python bench/crowd.py                                # the table: 1, 5, 10, 20, 50 visitors
     .venv/bin/python bench/crowd.py --visitors 50 --every 2 --seconds 30
     .venv/bin/python bench/crowd.py --visitors 20 --mix            # with Gallery paging and a training run
+    .venv/bin/python bench/crowd.py --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
 
 How: starts the site on 127.0.0.1 (a copy of the shipped weights, a throwaway lab database), then
 has Chromium draw a 7 on the Draw page once and keeps the exact message its canvas sent
@@ -12,7 +13,7 @@ Streamlit's protobufs, as tests/protocol.py): each opens Draw, then sends that m
 random moment within the first period. Each send carries a drawing the server has not seen: the
 captured picture shifted by a different (dx, dy) of up to 20 px, so no cache can answer it. Like
 a browser, each visitor also reruns the page's `run_every` fragments on their timers (the live-
-model check, every 2.5 s), unless `--no-timers`.
+model check, every few seconds), unless `--no-timers`.
 
 Per row it prints drawings offered and served per second (served: the answer, "Prediction: …",
 arrived before that visitor's next drawing), p50/p95 from send to the prediction and to the end
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import io
 import json
 import math
@@ -51,7 +53,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 import protocol  # noqa: E402
-from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy  # noqa: E402
+from sitetools import CHROMIUM, CHROMIUM_ARGS, SiteURL, free_port, running_site, weights_copy  # noqa: E402
 
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
                   "MNISTLAB_HEARTBEAT_SECONDS", "MNISTLAB_FEEDBACK_DB", "MNISTLAB_DRAWINGS_PER_MINUTE")
@@ -305,24 +307,64 @@ async def crowd(url, pages: dict[str, str], messages: list[bytes], visitors: int
 
     async def cpu_at_begin():
         await asyncio.sleep(max(0.0, begin - time.perf_counter()))
-        return cpu_seconds(url.pid)
+        return cpu_seconds(server_pids(url))
 
     started, *_ = await asyncio.gather(cpu_at_begin(), *tasks)
-    return tally, cpu_seconds(url.pid) - started
+    return tally, cpu_seconds(server_pids(url)) - started
 
 
 # ============================================================================ the server
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
+def server_pids(url) -> list[int]:
+    """The Streamlit processes serving `url`: one, or --processes behind nginx."""
+    return list(getattr(url, "pids", None) or [url.pid])
 
 
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(resident now, peak resident) in MB."""
-    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
-    return int(status["VmRSS"].split()[0]) / 1024, int(status["VmHWM"].split()[0]) / 1024
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds the processes have used, added up."""
+    total = 0.0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / CLK  # utime + stime
+    return total
+
+
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(resident now, peak resident) in MB, added up over the processes."""
+    rss = peak = 0.0
+    for pid in pids:
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                      if ":" in line)
+        rss += int(status["VmRSS"].split()[0]) / 1024
+        peak += int(status["VmHWM"].split()[0]) / 1024
+    return rss, peak
+
+
+@contextlib.contextmanager
+def proxied_site(weights_dir: Path, processes: int, env: dict[str, str]):
+    """`processes` Streamlit processes behind nginx (deploy/serve_lab.py's Lab) on 127.0.0.1.
+
+    Yields the proxy's URL, with `pids`. The visitors send no cookie, so nginx places each
+    websocket on a process at random, as it places new browsers.
+    """
+    sys.path.insert(0, str(PROJECT_DIR / "deploy"))
+    from serve_lab import Lab, find_nginx
+    nginx = find_nginx()
+    if nginx is None:
+        sys.exit("--processes needs nginx (apt-get install nginx-light)")
+    os.environ.update({**env, "MNISTLAB_WEIGHTS_DIR": str(weights_dir)})  # the Lab passes its environment on
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-nginx-") as state:
+        lab = Lab(processes, port, "127.0.0.1", Path(state), nginx, sys.executable)
+        try:
+            lab.start()
+            url = SiteURL(f"http://127.0.0.1:{port}")
+            url.pids = [process.pid for process in lab.streamlits.values()]
+            url.pid = url.pids[0]
+            yield url
+        finally:
+            lab.stop()
 
 
 def load() -> str:
@@ -379,6 +421,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=2.0, help="seconds between one visitor's drawings (0.2-60)")
     parser.add_argument("--seconds", type=float, default=30.0, help="seconds each row lasts (5-300)")
     parser.add_argument("--mix", action="store_true", help="also Gallery paging and a training run")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="Streamlit processes; more than 1: behind nginx, as make serve-lab runs them")
     parser.add_argument("--no-timers", action="store_true", help="visitors do not rerun the page's run_every "
                         "fragments (a browser does: the live-model check every few seconds)")
     args = parser.parse_args()
@@ -394,7 +438,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-") as folder:
         env = {"MNISTLAB_FEEDBACK_DB": str(Path(folder) / "lab.db"),
                "MNISTLAB_HEARTBEAT_SECONDS": "600"}  # the protocol-level trainer sends no heartbeat
-        with running_site(weights_copy(Path(folder) / "weights", None), timeout=60, env=env) as url:
+        weights = weights_copy(Path(folder) / "weights", None)
+        site = (running_site(weights, timeout=60, env=env) if args.processes == 1
+                else proxied_site(weights, args.processes, env))
+        with site as url:
             captured = capture_drawing(url)
             most = max(args.visitors) * (math.ceil(args.seconds / args.every) + 1)
             messages = variants(captured, min(most, (2 * SHIFT + 1) ** 2))
@@ -402,7 +449,11 @@ def main() -> None:
             pages = first.pages
             first.open("gallery")  # the Gallery's first render reads the 10,000 test digits: not in the table
             first.close()
-            rss, peak = memory_mb(url.pid)
+            for _ in range(4 * (args.processes - 1)):  # behind nginx: likely every process's first render too
+                warm = protocol.Visitor(url)
+                warm.open("gallery")
+                warm.close()
+            rss, peak = memory_mb(server_pids(url))
             print(f"{PROJECT_DIR}: {len(messages)} different drawings of {len(captured):,} bytes each; server "
                   f"memory after Draw (one drawing) and Gallery were opened: {rss:.0f} MB (peak {peak:.0f} MB); "
                   f"{load()}", flush=True)
@@ -417,7 +468,7 @@ def main() -> None:
                     problem = training.stop() if training is not None else None
                 if problem:
                     tally.errors.append(problem)
-                print(row(visitors, args.every, args.seconds, tally, cpu, memory_mb(url.pid), load()), flush=True)
+                print(row(visitors, args.every, args.seconds, tally, cpu, memory_mb(server_pids(url)), load()), flush=True)
                 if tally.gallery_pages:
                     print(f"      Gallery: {len(tally.gallery_pages)} pages, p50/p95 "
                           f"{statistics.median(tally.gallery_pages) * 1000:.0f}/"

@@ -52,7 +52,7 @@ DEFAULT_LEARNING_RATE = {"mlp": 0.1, "cnn": 0.001}
 # so the CLI refuses them rather than pretend, and the page does not show them.
 APPLIES = {
     ("numpy", "mlp"): ("hidden", "learning_rate", "momentum", "activation", "optimizer", "schedule"),
-    ("numpy", "cnn"): ("learning_rate",),
+    ("numpy", "cnn"): ("learning_rate", "schedule"),
     ("keras", "mlp"): (),
     ("keras", "cnn"): (),
 }
@@ -115,7 +115,8 @@ class TrainSettings:
         lab += ", with the lab's drawings" if self.lab_drawings else ""
         rounds = f"{plural(self.epochs, 'epoch')} at batch {self.batch_size}{lab}"
         if self.engine == "numpy" and self.arch == "cnn":
-            return f"NumPy CNN, learning rate {self.learning_rate:g}, {rounds}"
+            falling = " falling to 0" if self.schedule == "cosine" else ""
+            return f"NumPy CNN, learning rate {self.learning_rate:g}{falling}, {rounds}"
         if self.engine == "numpy":
             rule = (f"Adam, learning rate {self.learning_rate:g}" if self.optimizer == "adam" else
                     f"learning rate {self.learning_rate:g}, momentum {self.momentum:g}")
@@ -134,18 +135,12 @@ def build_model(settings: TrainSettings) -> DigitModel:
     """A fresh, untrained model for these settings (only the settings that apply are passed on)."""
     settings.validate()
     if settings.engine == "numpy" and settings.arch == "cnn":
-        return build_engine("numpy", arch="cnn", learning_rate=settings.learning_rate, seed=settings.seed)
+        return build_engine("numpy", arch="cnn", learning_rate=settings.learning_rate, seed=settings.seed,
+                            schedule=settings.schedule)
     if settings.engine == "numpy":
-        model = build_engine("numpy", hidden=settings.hidden, learning_rate=settings.learning_rate,
-                             activation=settings.activation, momentum=settings.momentum, seed=settings.seed)
-        if (settings.optimizer, settings.schedule) != ("sgd", "constant"):
-            # nets.build_model does not name the optimizer (nets/__init__.py is shared): rebuild with it.
-            from .nets.numpy_net import NeuralNetWork
-            c = model.config
-            model = NeuralNetWork(c.inputnodes, c.hiddennodes, c.outputnodes, c.learningrate,
-                                  activation=c.activation, momentum=c.momentum, seed=c.seed,
-                                  optimizer=settings.optimizer, schedule=settings.schedule)
-        return model
+        return build_engine("numpy", hidden=settings.hidden, learning_rate=settings.learning_rate,
+                            activation=settings.activation, momentum=settings.momentum, seed=settings.seed,
+                            optimizer=settings.optimizer, schedule=settings.schedule)
     return build_engine("keras", arch=settings.arch, seed=settings.seed)
 
 

@@ -330,3 +330,13 @@ def test_filters_and_feature_maps_are_what_the_convolutions_compute(small_mnist)
     assert all((m >= 0).all() for _, m in maps)
     with pytest.raises(ValueError, match="one image"):
         net.feature_maps(x_test[:2])
+
+
+def test_a_cosine_schedule_ends_with_tiny_steps_and_is_saved(tmp_path, small_mnist):
+    (x, y), _ = small_mnist
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=0, schedule="cosine"))
+    net.fit(x[:256], y[:256], epochs=2, batch_size=64)  # 8 steps: the last at half a cosine's 7/8
+    assert net._step_scale == pytest.approx(0.5 * (1 + np.cos(np.pi * 7 / 8)))
+    assert load_model(net.save(tmp_path / "cosine.npz")).config.schedule == "cosine"
+    with pytest.raises(ValueError, match="schedule must be constant or cosine, got 'step'"):
+        CnnConfig(schedule="step").validate()

@@ -163,7 +163,8 @@ def test_arch_is_checked_for_both_engines_and_words_are_right():
         TrainSettings(optimizer="rms").validate()
     assert "1 epoch at batch" in TrainSettings(epochs=1).describe()
     assert "2 epochs at batch" in TrainSettings(epochs=2).describe()
-    assert TrainSettings(engine="numpy", arch="cnn").applies == ("learning_rate",)
+    assert TrainSettings(engine="numpy", arch="cnn").applies == ("learning_rate", "schedule")
+    assert "falling to 0" in TrainSettings(engine="numpy", arch="cnn", schedule="cosine").describe()
     assert TrainSettings(engine="keras").applies == ()
 
 

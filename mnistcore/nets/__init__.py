@@ -22,7 +22,8 @@ __all__ = ["ENGINES", "KERAS_ARCHS", "NUMPY_ARCHS", "DigitModel", "ModelFileErro
 
 
 def build_model(engine: str, *, arch: str = "mlp", hidden: int = 512, learning_rate: float | None = None,
-                activation: str = "relu", momentum: float = 0.9, seed: int | None = 0) -> DigitModel:
+                activation: str = "relu", momentum: float = 0.9, seed: int | None = 0,
+                optimizer: str = "sgd", schedule: str = "constant") -> DigitModel:
     """A fresh, untrained model of `engine` ("numpy" or "keras") and `arch` ("mlp" or "cnn").
 
     NumPy "mlp": 784-`hidden`-10 with `activation`, SGD at `learning_rate` (default 0.1) with
@@ -36,11 +37,11 @@ def build_model(engine: str, *, arch: str = "mlp", hidden: int = 512, learning_r
             from .numpy_net import NeuralNetWork
             rate = 0.1 if learning_rate is None else float(learning_rate)
             return NeuralNetWork(784, int(hidden), 10, rate, activation=activation, momentum=float(momentum),
-                                 seed=seed)
+                                 seed=seed, optimizer=optimizer, schedule=schedule)
         if arch == "cnn":
             from .numpy_cnn import CnnConfig, ConvNet
             rate = CnnConfig.learning_rate if learning_rate is None else float(learning_rate)
-            return ConvNet(CnnConfig(learning_rate=rate, seed=seed))
+            return ConvNet(CnnConfig(learning_rate=rate, seed=seed, schedule=schedule))
         raise ValueError(f"arch for the numpy engine must be one of {', '.join(NUMPY_ARCHS)}; got {arch!r}")
     if engine == "keras":
         if arch not in KERAS_ARCHS:

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
 import os
 import time
 import zipfile
@@ -61,6 +62,7 @@ class CnnConfig:
     learning_rate: float = 0.001  # Adam's step size (Keras' default)
     dropout: float = 0.5          # fraction of the flattened features dropped while training
     seed: int | None = None       # weights, shuffling and dropout; None = fresh randomness
+    schedule: str = "constant"    # "cosine": Adam's step falls to 0 over each fit's batches, half a cosine
 
     def validate(self) -> None:
         for name in ("filters1", "filters2"):
@@ -75,6 +77,8 @@ class CnnConfig:
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer))
                                       or self.seed < 0):
             raise ValueError(f"seed must be a whole number >= 0 or None, got {self.seed!r}")
+        if self.schedule not in ("constant", "cosine"):
+            raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
 
 
 # ---------------------------------------------------------------------------- layers
@@ -243,6 +247,7 @@ class ConvNet(DigitModel):
         self.b2 = np.zeros(f2, DTYPE)
         self.w3 = glorot_uniform(self._rng, (25 * f2, 10), 25 * f2, 10)
         self.b3 = np.zeros(10, DTYPE)
+        self._step_scale = 1.0  # the schedule's factor on the step size for the current batch
         self._adam = None   # Adam's moments and step count, created on the first step
         self._buffers = []  # fit's arrays, one set per worker, reused batch after batch during a fit
         self.info = ModelInfo(engine="numpy", architecture=f"cnn conv{f1}-conv{f2}-10 relu/softmax",
@@ -338,7 +343,7 @@ class ConvNet(DigitModel):
         self._adam["t"] += 1
         t = self._adam["t"]
         # A Python float: a NumPy float64 here would turn every float32 update into float64.
-        step = float(self.config.learning_rate * np.sqrt(1 - BETA2**t) / (1 - BETA1**t))
+        step = float(self.config.learning_rate * self._step_scale * np.sqrt(1 - BETA2**t) / (1 - BETA1**t))
         for name in CNN_WEIGHTS:
             weight, grad = getattr(self, name), grads[name]
             m, v = self._adam[name]
@@ -387,6 +392,7 @@ class ConvNet(DigitModel):
         completed = 0
         batch_x = np.empty((min(batch_size, n), x.shape[1]), DTYPE)  # reused by every batch
         rate = self.config.dropout
+        batches, done = epochs * -(-n // batch_size), 0  # for the schedule
         for epoch in range(1, epochs + 1):
             order = self._rng.permutation(n)  # one shuffle per epoch
             loss_sum, correct, seen = 0.0, 0, 0
@@ -402,6 +408,9 @@ class ConvNet(DigitModel):
                     keep = self._rng.random((len(idx), self.w3.shape[0]), dtype=DTYPE) >= rate
                     keep = keep * DTYPE(1 / (1 - rate))
                 loss, predicted, grads = self._batch_gradients(xb, yb, keep, pool, workers)
+                if self.config.schedule == "cosine":  # big steps first, fine ones at the end
+                    self._step_scale = 0.5 * (1 + math.cos(math.pi * done / batches))
+                done += 1
                 self._adam_step(grads)
                 loss_sum += loss
                 correct += int(np.count_nonzero(predicted == yb))

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
+import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -199,3 +201,57 @@ def augmented(augment: Augment, batch: np.ndarray, rng: np.random.Generator) -> 
     if out.size and not (np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0):
         raise ValueError("augment must return finite pixels in [0, 1]")
     return out
+
+
+def cosine_factor(done: float) -> float:
+    """A cosine schedule's factor on the step size: 1 at the start of a run (`done` = 0), 0 at its end."""
+    return 0.5 * (1.0 + math.cos(math.pi * done))
+
+
+def run_epochs(model, x: np.ndarray, y: np.ndarray, epochs: int, batch_size: int,
+               train_batch: Callable[[np.ndarray, np.ndarray, float], tuple[float, np.ndarray]],
+               on_batch: Callback | None, on_epoch: Callback | None,
+               validation: tuple[np.ndarray, np.ndarray] | None, started: float) -> int:
+    """The mini-batch loop the NumPy engines' `fit` share; returns the number of complete epochs.
+
+    One shuffle per epoch (from `model._rng`); `train_batch(xb, yb, done)` trains on one batch,
+    `done` being the fraction of the run's images already seen (for a schedule), and returns
+    (summed loss, predicted digits). Progress goes to the callbacks as `fit` documents; a stop in
+    the middle of an epoch puts back the last complete epoch (`model._snapshot`, `_restore`).
+    """
+    n = len(x)
+    saved = model._snapshot()
+    completed = 0
+    batch_x = np.empty((min(batch_size, n), x.shape[1]), x.dtype)  # reused by every batch
+    for epoch in range(1, epochs + 1):
+        order = model._rng.permutation(n)
+        loss_sum, correct, seen = 0.0, 0, 0
+        stop = False
+        for begin in range(0, n, batch_size):
+            idx = order[begin : begin + batch_size]
+            xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
+            yb = y[idx]
+            loss, predicted = train_batch(xb, yb, ((epoch - 1) * n + begin) / (epochs * n))
+            loss_sum += loss
+            correct += int(np.count_nonzero(predicted == yb))
+            seen += len(idx)
+            if on_batch is not None:
+                progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
+                                    loss_sum / seen, correct / seen, time.perf_counter() - started)
+                if on_batch(progress):
+                    stop = True
+                    break
+        if stop:
+            model._restore(saved)
+            break
+        completed = epoch
+        progress = Progress(epoch, epochs, epoch * n, epochs * n, loss_sum / n, correct / n,
+                            time.perf_counter() - started)
+        if validation is not None:
+            test_loss, test_acc = model.score(*validation)
+            progress = replace(progress, test_loss=test_loss, test_accuracy=test_acc)
+        model.history_.append(progress)
+        saved = model._snapshot()
+        if on_epoch is not None and on_epoch(progress):
+            break
+    return completed

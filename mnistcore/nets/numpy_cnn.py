@@ -29,19 +29,19 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import os
 import time
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
-from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
+from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
+                   cosine_factor, fit_data, run_epochs)
 from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked
 
 DTYPE = np.float32
@@ -386,55 +386,23 @@ class ConvNet(DigitModel):
 
     def _epochs(self, x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
                 pool=None, workers=1) -> int:
-        """fit's loop; returns the number of complete epochs."""
-        n = len(x)
-        saved = self._snapshot()
-        completed = 0
-        batch_x = np.empty((min(batch_size, n), x.shape[1]), DTYPE)  # reused by every batch
+        """fit's loop (base.run_epochs); returns the number of complete epochs."""
         rate = self.config.dropout
-        batches, done = epochs * -(-n // batch_size), 0  # for the schedule
-        for epoch in range(1, epochs + 1):
-            order = self._rng.permutation(n)  # one shuffle per epoch
-            loss_sum, correct, seen = 0.0, 0, 0
-            stop = False
-            for begin in range(0, n, batch_size):
-                idx = order[begin : begin + batch_size]
-                xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
-                if augment is not None:
-                    xb = augmented(augment, xb, self._rng)
-                yb = y[idx]
-                keep = None
-                if rate:  # Keras' Dropout: drop with probability `rate`, scale the rest by 1 / (1 - rate)
-                    keep = self._rng.random((len(idx), self.w3.shape[0]), dtype=DTYPE) >= rate
-                    keep = keep * DTYPE(1 / (1 - rate))
-                loss, predicted, grads = self._batch_gradients(xb, yb, keep, pool, workers)
-                if self.config.schedule == "cosine":  # big steps first, fine ones at the end
-                    self._step_scale = 0.5 * (1 + math.cos(math.pi * done / batches))
-                done += 1
-                self._adam_step(grads)
-                loss_sum += loss
-                correct += int(np.count_nonzero(predicted == yb))
-                seen += len(idx)
-                if on_batch is not None:
-                    progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
-                                        loss_sum / seen, correct / seen, time.perf_counter() - started)
-                    if on_batch(progress):
-                        stop = True
-                        break
-            if stop:
-                self._restore(saved)
-                break
-            completed = epoch
-            progress = Progress(epoch, epochs, epoch * n, epochs * n, loss_sum / n, correct / n,
-                                time.perf_counter() - started)
-            if validation is not None:
-                test_loss, test_acc = self.score(*validation)
-                progress = replace(progress, test_loss=test_loss, test_accuracy=test_acc)
-            self.history_.append(progress)
-            saved = self._snapshot()
-            if on_epoch is not None and on_epoch(progress):
-                break
-        return completed
+
+        def train_batch(xb, yb, done):
+            if augment is not None:
+                xb = augmented(augment, xb, self._rng)
+            keep = None
+            if rate:  # Keras' Dropout: drop with probability `rate`, scale the rest by 1 / (1 - rate)
+                keep = self._rng.random((len(xb), self.w3.shape[0]), dtype=DTYPE) >= rate
+                keep = keep * DTYPE(1 / (1 - rate))
+            loss, predicted, grads = self._batch_gradients(xb, yb, keep, pool, workers)
+            if self.config.schedule == "cosine":  # big steps first, fine ones at the end
+                self._step_scale = cosine_factor(done)
+            self._adam_step(grads)
+            return loss, predicted
+
+        return run_epochs(self, x, y, epochs, batch_size, train_batch, on_batch, on_epoch, validation, started)
 
     def _batch_gradients(self, x, y, keep, pool, workers) -> tuple[float, np.ndarray, dict]:
         """_loss_gradients of one batch, split into `workers` parts computed at the same time."""

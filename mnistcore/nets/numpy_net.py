@@ -29,7 +29,8 @@ from scipy.linalg import blas
 from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
-from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
+from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
+                   cosine_factor, fit_data, run_epochs)
 from .saved import NUMPY_WEIGHTS, open_checked
 
 ACTIVATIONS = ("sigmoid", "relu")
@@ -292,48 +293,16 @@ class NeuralNetWork(DigitModel):
 
     def _epochs(self, x, y, epochs, batch_size, target_rows, on_batch, on_epoch, validation, started,
                 augment=None) -> int:
-        """fit's loop; returns the number of complete epochs."""
-        n = len(x)
-        saved = self._snapshot()
-        completed = 0
-        batch_x = np.empty((min(batch_size, n), x.shape[1]), DTYPE)  # reused by every batch
-        for epoch in range(1, epochs + 1):
-            order = self._rng.permutation(n)  # one shuffle per epoch
-            loss_sum, correct, seen = 0.0, 0, 0
-            stop = False
-            for begin in range(0, n, batch_size):
-                if self.config.schedule == "cosine":  # from 1 at the first batch of this fit to 0 after its last
-                    done = ((epoch - 1) * n + begin) / (epochs * n)
-                    self._step_scale = 0.5 * (1.0 + np.cos(np.pi * done))
-                idx = order[begin : begin + batch_size]
-                xb = np.take(x, idx, axis=0, out=batch_x[: len(idx)])  # gather, no new array
-                if augment is not None:
-                    xb = self._scale(augmented(augment, xb, self._rng))
-                yb = y[idx]
-                loss, out = self._step(xb, target_rows[yb])
-                loss_sum += loss
-                correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
-                seen += len(idx)
-                if on_batch is not None:
-                    progress = Progress(epoch, epochs, (epoch - 1) * n + seen, epochs * n,
-                                        loss_sum / seen, correct / seen, time.perf_counter() - started)
-                    if on_batch(progress):
-                        stop = True
-                        break
-            if stop:
-                self._restore(saved)
-                break
-            completed = epoch
-            progress = Progress(epoch, epochs, epoch * n, epochs * n, loss_sum / n, correct / n,
-                                time.perf_counter() - started)
-            if validation is not None:
-                test_loss, test_acc = self.score(*validation)
-                progress = Progress(**{**asdict(progress), "test_loss": test_loss, "test_accuracy": test_acc})
-            self.history_.append(progress)
-            saved = self._snapshot()
-            if on_epoch is not None and on_epoch(progress):
-                break
-        return completed
+        """fit's loop (base.run_epochs); returns the number of complete epochs."""
+        def train_batch(xb, yb, done):
+            if self.config.schedule == "cosine":  # from 1 at the first batch of this fit to 0 after its last
+                self._step_scale = cosine_factor(done)
+            if augment is not None:
+                xb = self._scale(augmented(augment, xb, self._rng))
+            loss, out = self._step(xb, target_rows[yb])
+            return loss, out.argmax(axis=1)
+
+        return run_epochs(self, x, y, epochs, batch_size, train_batch, on_batch, on_epoch, validation, started)
 
     def _snapshot(self) -> list[np.ndarray]:
         return [w.copy() for w in (self.wih, self.who, self.bh, self.bo)]

@@ -212,12 +212,12 @@ def _numpy_info_text(archive: zipfile.ZipFile, path: Path) -> str:
     return str(np.load(io.BytesIO(data), allow_pickle=False))
 
 
-def numpy_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
-    """The weight arrays' shapes that a NumPy network's saved settings call for, within the limits."""
+def _layer_sizes(settings: object, names: dict[str, str], path: Path) -> dict[str, int]:
+    """The layer sizes `names` (settings key: what it counts) from saved settings, each 1 to MAX_UNITS."""
     if not isinstance(settings, dict):
         raise ModelFileError(f"{path}: saved settings are {type(settings).__name__}, expected a dict")
     sizes = {}
-    for key, what in NUMPY_SIZES.items():
+    for key, what in names.items():
         value = settings.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ModelFileError(f"{path}: saved settings declare {value!r} {what} ({key}); "
@@ -225,6 +225,12 @@ def numpy_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
         if value > MAX_UNITS:
             raise ModelFileError(f"{path}: declares {value} {what}; at most {MAX_UNITS}")
         sizes[key] = value
+    return sizes
+
+
+def numpy_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
+    """The weight arrays' shapes that a NumPy network's saved settings call for, within the limits."""
+    sizes = _layer_sizes(settings, NUMPY_SIZES, path)
     i, h, o = sizes["inputnodes"], sizes["hiddennodes"], sizes["outputnodes"]
     shapes = {"wih": (h, i), "who": (o, h), "bh": (h,), "bo": (o,)}
     parameters = sum(math.prod(shape) for shape in shapes.values())
@@ -245,17 +251,7 @@ def cnn_shapes(settings: object, path: Path) -> dict[str, tuple[int, ...]]:
     Besides the weights, the filters set how much every image costs in memory as it passes
     through (26 x 26 values per first-layer filter), so the layers' outputs are limited too.
     """
-    if not isinstance(settings, dict):
-        raise ModelFileError(f"{path}: saved settings are {type(settings).__name__}, expected a dict")
-    sizes = {}
-    for key, what in CNN_SIZES.items():
-        value = settings.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ModelFileError(f"{path}: saved settings declare {value!r} {what} ({key}); "
-                                 "expected a whole number >= 1")
-        if value > MAX_UNITS:
-            raise ModelFileError(f"{path}: declares {value} {what}; at most {MAX_UNITS}")
-        sizes[key] = value
+    sizes = _layer_sizes(settings, CNN_SIZES, path)
     f1, f2 = sizes["filters1"], sizes["filters2"]
     for values, what in ((26 * 26 * f1, f"the first convolution's {f1} filters"),
                          (11 * 11 * f2, f"the second convolution's {f2} filters")):

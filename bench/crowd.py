@@ -12,14 +12,17 @@ Streamlit's protobufs, as tests/protocol.py): each opens Draw, then sends that m
 `--every` seconds for `--seconds` seconds, open loop (on time, answered or not), starting at a
 random moment within the first period. Each send carries a drawing the server has not seen: the
 captured picture shifted by a different (dx, dy) of up to 20 px, so no cache can answer it. Like
-a browser, each visitor also reruns the page's `run_every` fragments on their timers (the live-
-model check, every few seconds), unless `--no-timers`.
+a browser, each visitor also keeps the page's timers, unless `--no-timers`: it reruns any
+`run_every` fragment on its interval, and fetches the live-model file every few seconds, as the
+page's watcher has a browser do (ui/chrome.py).
 
 Per row it prints drawings offered and served per second (served: the answer, "Prediction: …",
 arrived before that visitor's next drawing), p50/p95 from send to the prediction and to the end
 of the rerun, errors, the server's CPU from the first drawing to GRACE s after the last (cores
 busy on average, and CPU ms per drawing served; with --mix, training included) and its
-memory (resident now, and peak), with the machine's load average, since other work shares it.
+memory (resident now, and peak), with the machine's load average, since other work shares it, and
+the cores the simulated visitors themselves took (this script: a real class's phones would not
+share the server's two cores).
 `--mix` adds, during each row, 5 visitors paging through the Gallery (a new page every 2 s) and
 one training run in progress (NumPy, 30 epochs, started on the Train page through the protocol).
 Before the table: the server's memory after Draw (one drawing) and Gallery were opened.
@@ -39,6 +42,7 @@ import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -244,6 +248,9 @@ async def draw_visitor(url: str, page_hash: str, messages: list[bytes], first: i
             if reply.WhichOneof("type") == "auto_rerun" and reply.auto_rerun.fragment_id not in timers:
                 timers[reply.auto_rerun.fragment_id] = asyncio.create_task(
                     tick(reply.auto_rerun.fragment_id, reply.auto_rerun.interval))
+            watch = live_watch(reply)
+            if watch is not None and "live_watch" not in timers:
+                timers["live_watch"] = asyncio.create_task(poll(url, *watch, tally))
     try:
         start = begin + random.uniform(0, every)
         n = 0
@@ -270,6 +277,29 @@ async def draw_visitor(url: str, page_hash: str, messages: list[bytes], first: i
             if late:
                 drawing.answered = None
         tally.drawings += mine
+
+
+def live_watch(reply: ForwardMsg) -> tuple[str, float] | None:
+    """(address, seconds) of the live-model file the page's watcher (ui/chrome.py) has the browser
+    fetch, if `reply` mounts it; else None."""
+    if reply.WhichOneof("type") != "delta" or reply.delta.WhichOneof("type") != "new_element" \
+            or reply.delta.new_element.WhichOneof("type") != "bidi_component":
+        return None
+    component = reply.delta.new_element.bidi_component
+    if not component.component_name.endswith("live_watch"):
+        return None
+    data = json.loads(component.json)
+    return data["url"], data["every_ms"] / 1000
+
+
+async def poll(url: str, path: str, every: float, tally: Tally) -> None:
+    """What the watcher does in a browser: fetch the file every `every` s (the first after `every`)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await asyncio.to_thread(lambda: urllib.request.urlopen(f"{url}/{path}", timeout=10).read())
+        except OSError as err:
+            tally.errors.append(f"live-model file: {type(err).__name__}: {err}")
 
 
 async def gallery_visitor(url: str, page_hash: str, seconds: float, tally: Tally, begin: float) -> None:
@@ -462,13 +492,16 @@ def main() -> None:
             for visitors in args.visitors:
                 training = Training(url) if args.mix else None
                 try:
+                    mine = time.process_time()
                     tally, cpu = asyncio.run(crowd(url, pages, messages, visitors, args.every, args.seconds, args.mix,
                                                    not args.no_timers))
+                    mine = time.process_time() - mine
                 finally:
                     problem = training.stop() if training is not None else None
                 if problem:
                     tally.errors.append(problem)
-                print(row(visitors, args.every, args.seconds, tally, cpu, memory_mb(server_pids(url)), load()), flush=True)
+                print(row(visitors, args.every, args.seconds, tally, cpu, memory_mb(server_pids(url)), load())
+                      + f"; the visitors themselves {mine / (args.seconds + GRACE):.2f} cores", flush=True)
                 if tally.gallery_pages:
                     print(f"      Gallery: {len(tally.gallery_pages)} pages, p50/p95 "
                           f"{statistics.median(tally.gallery_pages) * 1000:.0f}/"

@@ -10,7 +10,7 @@ kept in the visitor's session (`Reading`), so a click on "Yes" or on a pill cost
 """
 import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -23,8 +23,8 @@ from mnistcore.lab.store import Live
 from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
 from mnistcore.preprocess import drawing_steps
 from ui.chrome import open_page, require_live_model
-from ui.drawpad import SIDE, chance_bars, draw_pad, picture_url, training_picture
-from ui.resources import (digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
+from ui.drawpad import SIDE, chance_bars, draw_pad, figures, picture_url, section, training_picture
+from ui.resources import (READS, digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
                           store, warm_up)
 from ui.text import public
 from ui.visitor import drawing_budget_problem, feedback_key
@@ -37,7 +37,12 @@ CANVAS = "canvas"  # the canvas' key: tests hand it a drawing through st.session
 LAST_DIGIT = "last_digit"  # the visitor's last drawing as the model sees it: (28, 28) float32 in [0, 1]
 log = logging.getLogger("mnistlab")
 HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows."
+SHOW_PICTURES = "show_pictures"
+
+
 STEP_CAPTIONS = ["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"]
+PIXELATED = (2, 3)
+WAS_I_RIGHT, MODEL_SEES, CLOSEST = "Was I right?", "What the model sees", "The closest MNIST training images"  # the steps sent at their own size, 20 and 28 px
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Reading:
     drawing_id: str = ""        # feedback.fingerprint(centred)
     steps: tuple = ()           # PNG data URLs of the four preprocessing steps
     nearest: tuple = ()         # (index, label) of the three nearest training images
+    pictures_later: bool = False  # the steps and nearest images were left out while the server was busy
 
 
 def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str, probabilities) -> None:
@@ -154,6 +160,8 @@ def reading_now(on_paper: bool, live: Live) -> Reading | None:
     key = (source[0], live.id)
     known = st.session_state.get("reading")
     if known is not None and known.key == key:
+        if known.pictures_later and (not READS.busy() or st.session_state.get(SHOW_PICTURES)):
+            known = st.session_state.reading = with_pictures(known)
         return known
     steps = read_paper(source[1]) if on_paper else read_drawing(source[1])
     if isinstance(steps, str):
@@ -161,33 +169,45 @@ def reading_now(on_paper: bool, live: Live) -> Reading | None:
     elif steps is None:  # a blank canvas (Clear sends one)
         known = Reading(key)
     else:
-        known = understand(key, steps, on_paper, live)
+        known = understand(key, steps, on_paper, live, pictures=not READS.busy())
         st.session_state[LAST_DIGIT] = known.centred
     st.session_state.reading = known
     return known
 
 
-def understand(key: tuple, steps, on_paper: bool, live: Live) -> Reading:
-    """The model's answer, the verdict, the pictures and the nearest images of one drawing."""
+def understand(key: tuple, steps, on_paper: bool, live: Live, pictures: bool = True) -> Reading:
+    """The model's answer, the verdict, the pictures and the nearest images of one drawing (the
+    last two only with `pictures`: see READS)."""
     probabilities = live.model.predict_proba(steps.centred)[0]
     # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
     verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference(),
                     temperature=temperature_for(live.info))
     answer = read_answer(probabilities) if verdict.kind == "digit" else None
-    pictures = nearest = ()
-    if answer is not None:
-        shown = (steps.ink, steps.cropped, steps.scaled, steps.centred)
-        pictures = tuple(picture_url(square(step, 140), side=140) for step in shown)
-        nearest = nearest_training_images(steps.centred, k=3)
-    return Reading(key, centred=steps.centred, raw_size=steps.ink.shape, verdict=verdict, answer=answer,
-                   drawing_id=fingerprint(steps.centred), steps=pictures, nearest=nearest)
+    reading = Reading(key, centred=steps.centred, raw_size=steps.ink.shape, verdict=verdict, answer=answer,
+                      drawing_id=fingerprint(steps.centred), pictures_later=answer is not None,
+                      steps=(steps.ink, steps.cropped, steps.scaled, steps.centred))
+    return with_pictures(reading) if pictures else reading
+
+
+def with_pictures(reading: Reading) -> Reading:
+    """The Reading with its steps as pictures and its nearest training images (a third of what a
+    drawing costs the server). Until then `steps` holds the steps as arrays."""
+    if not reading.pictures_later:
+        return reading
+    ink, cropped, scaled, centred = reading.steps
+    # The drawing and its crop shrunk to the size shown; the two small steps as they are (the
+    # browser enlarges them with square pixels: see PIXELATED).
+    pictures = (*(picture_url(square(step, 140), side=140) for step in (ink, cropped)),
+                *(picture_url(square(step, max(step.shape))) for step in (scaled, centred)))
+    return replace(reading, steps=pictures, nearest=nearest_training_images(centred, k=3), pictures_later=False)
 
 
 @st.fragment
 def drawing_and_answer(on_paper: bool) -> None:
     """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
     live = store().live() or require_live_model()  # the live model now: someone may have published since
-    reading = reading_now(on_paper, live)
+    with READS:
+        reading = reading_now(on_paper, live)
     left, right = st.columns([1, 1], gap="large")
     with left, st.container(height=ANSWER_HEIGHT, border=False):
         # A fixed height: the canvas below must not move between strokes (a 4 is drawn in two).
@@ -223,8 +243,7 @@ def drawing_and_answer(on_paper: bool) -> None:
 
 
 def was_i_right(reading: Reading, live: Live) -> None:
-    st.html(chance_bars(reading.verdict.probabilities))
-    st.subheader("Was I right?", anchor=False)
+    st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))
     answer, drawing_id = reading.answer, reading.drawing_id  # a new stroke makes a new drawing, saved or not
     details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}",
                reading.verdict.probabilities)
@@ -247,10 +266,16 @@ def was_i_right(reading: Reading, live: Live) -> None:
 
 
 def what_the_model_sees(reading: Reading) -> None:
-    st.subheader("What the model sees")
-    st.caption("Your drawing is turned into an MNIST-style image the way MNIST itself was made: "
-               "cropped to the ink, scaled so the longer side is 20 pixels, then centred in 28 × 28.")
-    st.image(list(reading.steps), caption=STEP_CAPTIONS, width=140)
+    if reading.pictures_later:  # the server was busy: the answer first, the pictures on request
+        st.html(section(MODEL_SEES))
+        st.info("Many people are drawing right now, so the server answered first. The pictures of how your "
+                "drawing became 28 × 28, and the closest MNIST images, come with your next stroke, or now:",
+                icon=":material/hourglass_top:")
+        st.button("Show them", key=SHOW_PICTURES, icon=":material/image:")
+        return
+    st.html(section(MODEL_SEES, "Your drawing is turned into an MNIST-style image the way MNIST itself was made: "
+                                "cropped to the ink, scaled so the longer side is 20 pixels, then centred in 28 × 28.")
+            + figures(reading.steps, STEP_CAPTIONS, pixelated=PIXELATED))
 
     # The expander runs its content only while open (on_change="rerun" makes `.open` known): asking
     # the saved Keras models imports TensorFlow, which nobody should wait for unasked.
@@ -259,13 +284,14 @@ def what_the_model_sees(reading: Reading) -> None:
         if box.open:
             compare_models(reading)
 
-    st.subheader("The closest MNIST training images")
-    st.caption("The three of the 60,000 training digits that are most like your drawing, pixel by pixel.")
+    closest = section(CLOSEST, "The three of the 60,000 training digits that are most like your drawing, "
+                               "pixel by pixel.")
     if not reading.nearest:  # without MNIST: say why, as the Gallery does
+        st.html(closest)
         nearest_images()
         return
-    st.image([training_picture(i) for i, _ in reading.nearest],
-             caption=[f"a {label} (no. {i:,})" for i, label in reading.nearest], width=140)
+    st.html(closest + figures([training_picture(i) for i, _ in reading.nearest],
+                              [f"a {label} (no. {i:,})" for i, label in reading.nearest]))
 
 
 def compare_models(reading: Reading) -> None:

@@ -1,10 +1,30 @@
 """Shared fixtures: real MNIST, loaded once per test session (fetched first if missing)."""
 import os
+import time
 
 import numpy as np
 import pytest
 
 from mnistcore.data import load_mnist
+from mnistcore.lab.config import live_signal_path
+from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
+
+_STARTED = time.time()
+
+
+def pytest_sessionfinish(session):
+    """Servers started by tests (on temporary model stores) each left a live-model file in static/
+    (mnistcore.lab.store's signal): remove those made during this session, once every worker is
+    done (in the controlling process), never the one for the project's own weights/."""
+    if hasattr(session.config, "workerinput"):
+        return
+    keep = live_signal_path(WEIGHTS_DIR)
+    for path in STATIC_DIR.glob("live-*.json"):
+        try:
+            if path != keep and path.stat().st_mtime >= _STARTED - 1:
+                path.unlink()
+        except OSError:
+            pass
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -61,6 +61,11 @@ def canvas_image(image: np.ndarray, side: int = 280) -> np.ndarray:
     return np.asarray(picture.convert("RGBA"))
 
 
+def shown_html(at, text: str) -> list[str]:
+    """The st.html elements on an AppTest's page that contain `text` (their HTML)."""
+    return [element.proto.body for element in at.get("html") if text in element.proto.body]
+
+
 def drawing(image: np.ndarray, side: int = 280) -> dict:
     """The canvas component's value for a drawing of `image` (grey uint8, 0 = background).
 

@@ -5,6 +5,7 @@ drawings database (MNISTLAB_FEEDBACK_DB), so nothing here touches weights/ or da
 """
 import hashlib
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +24,8 @@ from mnistcore.nets import load_model
 from mnistcore.nets.base import ModelFileError, ModelInfo
 from mnistcore.lab.store import RunEntry
 from mnistcore.preprocess import canvas_to_mnist
-from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
+from ui.resources import READS
+from sitetools import APP, canvas_image, drawing, shown_html, tiny_model, weights_copy
 
 RUN_NAME = "{day}T120000Z-{engine}-0123abcd.{suffix}"  # what the model store calls a saved run
 
@@ -230,10 +232,10 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     wrong = (said + 1) % 10  # the visitor says the model was wrong
 
     visit(at, "pages/draw.py")
-    assert "Was I right?" not in [s.value for s in at.subheader]  # no drawing, no question
+    assert not shown_html(at, "Was I right?")  # no drawing, no question
     at.session_state["canvas"] = drawing(x_test[first])
     rerun(at)
-    assert "Was I right?" in [s.value for s in at.subheader]
+    assert shown_html(at, "Was I right?")
     assert at.button(key="confirm").label == f"Yes, it's a {said}"
     assert at.pills[0].options == [str(d) for d in range(10)]
     at.pills[0].set_value(wrong)
@@ -262,7 +264,7 @@ def test_draw_asks_and_stores_the_visitors_digit_once(site, mnist):
     # it was saved already, so it says so and stores nothing.
     at.session_state["canvas"] = None
     rerun(at)
-    assert "Was I right?" not in [s.value for s in at.subheader]
+    assert not shown_html(at, "Was I right?")
     at.session_state["canvas"] = drawing(x_test[first])
     rerun(at)
     assert at.success[0].value.startswith(f"Saved: you said {wrong}")
@@ -289,10 +291,29 @@ def test_draw_shows_the_nearest_training_images(site, mnist):
     visit(at, "pages/draw.py")
     at.session_state["canvas"] = drawing(x_train[0])  # a training image: it is its own nearest
     rerun(at)
-    assert "The closest MNIST training images" in [s.value for s in at.subheader]
-    captions = at.image[1].captions
+    closest = shown_html(at, "The closest MNIST training images")
+    assert len(closest) == 1
+    captions = re.findall(r"<figcaption[^>]*>(.*?)</figcaption>", closest[0])
     assert len(captions) == 3 and all(c.startswith("a ") and "(no. " in c for c in captions)
     assert captions[0].startswith(f"a {y_train[0]} ")
+
+
+def test_a_busy_server_answers_first_and_shows_the_pictures_when_asked(site, mnist):
+    at, _, _ = site
+    (_, _), (x_test, y_test) = mnist
+    visit(at, "pages/draw.py")
+    with READS:  # another visitor's drawing is being read meanwhile: the server counts as busy
+        at.session_state["canvas"] = drawing(x_test[0])
+        rerun(at)
+        assert [h.value for h in at.header] == [f"Prediction: {y_test[0]}"]  # the answer, and the question
+        assert shown_html(at, "Was I right?") and at.button(key="confirm")
+        assert not shown_html(at, "as drawn") and not shown_html(at, "The closest MNIST")
+        assert "Many people are drawing right now" in at.info[0].value
+        at.button(key="show_pictures").click()  # asked for: shown, busy or not
+        rerun(at)
+    steps = shown_html(at, "What the model sees")
+    assert len(steps) == 1 and steps[0].count("<figure") == 4 and shown_html(at, "The closest MNIST")
+    assert not [b for b in at.button if b.key == "show_pictures"]
 
 
 def test_lab_handwriting_without_drawings_points_to_draw(site):

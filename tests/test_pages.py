@@ -23,7 +23,7 @@ from mnistcore.lab.store import ModelStore
 from mnistcore.nets import load_model
 from mnistcore.preprocess import canvas_to_mnist, drawing_steps
 from mnistcore.training import LIMITS, recipes
-from sitetools import APP, canvas_image, drawing, tiny_model, weights_copy
+from sitetools import APP, canvas_image, drawing, shown_html, tiny_model, weights_copy
 from test_slot import FakeClock
 from ui.resources import slot  # the very slot the pages use: AppTest runs them in this process
 
@@ -380,7 +380,8 @@ def test_draw_reads_a_real_digit(site, mnist):
         at.run()
         assert not at.exception, [e.value for e in at.exception]
         assert [h.value for h in at.header] == [f"Prediction: {digit}"]
-        assert len(at.image[0].captions) == 4  # the preprocessing steps are shown
+        steps = shown_html(at, "What the model sees")
+        assert len(steps) == 1 and steps[0].count("<figure") == 4  # the preprocessing steps are shown
 
 
 def test_draw_says_when_it_is_guessing_and_never_100_percent(site, mnist):
@@ -500,7 +501,7 @@ def test_draw_reads_a_digit_on_paper_from_a_photo(site):
     photo = (DATA / "photo_7_table_edge.jpg").read_bytes()
     at.file_uploader(key="upload").upload("digit.jpg", photo, "image/jpeg").run()
     assert not at.exception and [h.value for h in at.header] == ["Prediction: 7"]
-    assert "What the model sees" in [s.value for s in at.subheader]
+    assert shown_html(at, "What the model sees")
     at.file_uploader(key="upload").upload("notes.jpg", b"%PDF-1.4 not a picture", "image/jpeg").run()
     assert not at.header and "cannot be read" in at.error[0].value
     blank = Image.new("L", (640, 480), 200)  # grey paper, nothing written on it

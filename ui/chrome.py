@@ -8,6 +8,7 @@ import datetime as dt
 import streamlit as st
 
 from mnistcore.lab.store import Live
+from mnistcore.lab import services
 from ui.resources import slot, store
 from ui.text import public
 from ui.visitor import Visitor, visitor
@@ -33,8 +34,37 @@ export default function () {
 _close_menu_on_phones = st.components.v2.component("mnistlab.close_menu", js=CLOSE_MENU_JS)
 HEARTBEAT_EVERY = 5  # seconds; well within the slot's timeout, and quiet enough for any page
 # How often an open page asks whether the live model has changed. Every open page asks, so this
-# is the site's steadiest load: 100 open pages make 40 checks a second (see _notice_new_model).
-LIVE_CHECK_EVERY = 4.0  # seconds; each check is a small rerun per open page (~6 ms of server time)
+# is the site's steadiest load: 100 open pages make 25 checks a second. The browser asks, for a
+# small static file (see LIVE_WATCH_JS): a rerun per check cost the server ~14 ms, a quarter of
+# what a drawing costs, and a crowd of 50 drawing every 2 s could not be served with it.
+LIVE_CHECK_EVERY = 4.0  # seconds
+# In the browser: every LIVE_CHECK_EVERY s, fetch the store's signal file ({"live": name}, written
+# by mnistcore.lab.store whenever a model is made live) and, when it names another model than the
+# page shows, rerun the page. If this server's store has not noticed yet (it looks at live.json at
+# most once a second) the page still shows the old model, and the next check asks again: at most
+# MAX_TRIES times for one change, so a model that cannot be loaded here never makes a loop.
+LIVE_WATCH_JS = """
+const tries = new Map();  // signal text -> reruns asked for it (per page load, across reruns)
+export default function ({ data, setTriggerValue }) {
+  const check = async () => {
+    try {
+      const reply = await fetch(data.url, { cache: "no-store" });
+      if (!reply.ok) return;
+      const text = await reply.text();
+      const live = JSON.parse(text).live;
+      const asked = tries.get(text) || 0;
+      if (typeof live === "string" && live !== data.shown && asked < data.max_tries) {
+        tries.set(text, asked + 1);
+        setTriggerValue("changed", live);
+      }
+    } catch (error) { /* offline or a half-written file: the next check asks again */ }
+  };
+  const timer = setInterval(check, data.every_ms);
+  return () => clearInterval(timer);
+}
+"""
+MAX_TRIES = 3
+_live_watch = st.components.v2.component("mnistlab.live_watch", js=LIVE_WATCH_JS)
 
 
 def open_page(title: str, keep_alive: bool = True) -> Visitor:
@@ -108,23 +138,27 @@ def live_banner() -> Live | None:
         reads = (f"reads **{accuracy:.1%}** of 10,000 handwritten digits it never saw in training correctly"
                  if accuracy is not None else "has not been tested yet")
         st.caption(f":material/memory: **Live model** ({origin}): {reads}.", help=live.info.summary())
-    _notice_new_model(live.id if live is not None else None)
+    _watch_live_model(live.name if live is not None else None)
     return live
 
 
-@st.fragment(run_every=LIVE_CHECK_EVERY)
-def _notice_new_model(shown: str | None) -> None:
-    """Redraw the whole page when the live model is no longer the one it shows (`shown`, a Live.id).
+def _watch_live_model(shown: str | None) -> None:
+    """Redraw the whole page when another model than `shown` (a Live.name) is made live.
 
     Someone published, or made an earlier model live, in this process or another: every open
-    page shows the new model within a few seconds, without its visitor doing anything. It draws
-    nothing, and while nothing changed it costs a look at the store, which looks at live.json at
-    most once a second for everybody (ModelStore.live). The redraw is an ordinary rerun, as after
-    a stroke: the canvas keeps its drawing, and the Train page's progress goes on.
+    page shows the new model within a few seconds, without its visitor doing anything. The
+    browser does the looking (LIVE_WATCH_JS), so a page that nobody touches costs the server only
+    a small file every few seconds. The redraw is an ordinary rerun, as after a stroke: the canvas
+    keeps its drawing, and the Train page's progress goes on.
     """
-    live = store().live()
-    if (live.id if live is not None else None) != shown:
-        st.rerun()
+    signal = services.config.live_signal_path()
+    _live_watch(key="live_watch", height=0, on_changed_change=_no_op,
+                data={"url": f"app/static/{signal.name}", "shown": shown, "every_ms": int(LIVE_CHECK_EVERY * 1000),
+                      "max_tries": MAX_TRIES})
+
+
+def _no_op() -> None:
+    """The watcher's trigger needs a callback to rerun the page; the rerun is all it asks for."""
 
 
 def require_live_model() -> Live:

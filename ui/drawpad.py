@@ -113,6 +113,33 @@ def training_picture(index: int, side: int = 140) -> str:
     return picture_url(enlarge(x_train[index], side))
 
 
+# A heading and pictures in one st.html element each, not a subheader, a caption and an st.image:
+# every element of the Draw page is a message sent and a step of the server's rerun, per stroke.
+HEADING_STYLE = "margin:1rem 0 .25rem;padding:0;font-size:1.5rem;font-weight:600;line-height:1.2"
+NOTE_STYLE = "margin:0 0 .75rem;font-size:.875rem;color:rgba(49,51,63,.6)"
+
+
+def section(title: str, note: str = "") -> str:
+    """HTML for a heading (as st.subheader draws one) and a grey note under it (as st.caption)."""
+    out = f'<h3 style="{HEADING_STYLE}">{html.escape(title)}</h3>'
+    return out + (f'<p style="{NOTE_STYLE}">{html.escape(note)}</p>' if note else "")
+
+
+def figures(pictures, captions, width: int = 140, pixelated=()) -> str:
+    """HTML for pictures (data URLs) in a row that wraps on a phone, each `width` px wide with its
+    caption under it. Those whose index is in `pixelated` are small images (a 28 x 28 digit) drawn
+    with square pixels by the browser, rather than enlarged and encoded by the server."""
+    items = "".join(
+        f'<figure style="margin:0;width:{width}px">'
+        f'<img src="{url}" alt="{html.escape(caption)}" width="{width}" height="{width}" '
+        f'style="display:block;width:{width}px;height:{width}px'
+        f'{";image-rendering:pixelated" if i in pixelated else ""}">'
+        f'<figcaption style="{NOTE_STYLE};margin:.25rem 0 0;text-align:center">{html.escape(caption)}</figcaption>'
+        f'</figure>'
+        for i, (url, caption) in enumerate(zip(pictures, captions)))
+    return f'<div style="display:flex;flex-wrap:wrap;gap:.75rem;margin-bottom:.5rem">{items}</div>'
+
+
 # Ten bars in plain HTML: a Vega-Lite chart cost ~30 ms of server time per rerun (Altair builds
 # and validates its spec) and a chart library on the phone, for ten numbers with no axis to read.
 BARS_STYLE = ("display:flex;align-items:flex-end;gap:6px;height:{height}px;margin:.25rem 0 .5rem;"

@@ -3,6 +3,7 @@ never in st.cache_resource, which any client can clear. Where one cannot be had,
 told why and the page stops."""
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 
@@ -19,6 +20,36 @@ log = logging.getLogger("mnistlab")
 # after each of which a second OpenBLAS thread only spins (~35 ms of CPU per drawing, measured);
 # a crowd keeps both cores busy anyway, and the training slot limits itself to one as well.
 threadpool_limits(limits=1, user_api="blas")
+
+
+class Reads:
+    """How many drawings this server process is reading right now. A crowd drawing at once (a
+    class of 50) asks more of one process than it can give, and Streamlit starts every visitor's
+    rerun at once, so all of them got slower together until none was answered in time; leaving
+    out the pictures and nearest images (a quarter of a drawing's cost) while several are read at once keeps up."""
+
+    BUSY = 2  # drawings being read at once, this one included, from which the pictures wait
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._now = 0
+
+    def busy(self) -> bool:
+        with self._lock:
+            return self._now >= self.BUSY
+
+    def __enter__(self):
+        with self._lock:
+            self._now += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._now -= 1
+
+
+# One per server process (this module is imported once; a page's own globals are made afresh on
+# every run, so a counter kept there would count one visitor's runs only).
+READS = Reads()
 _ready: set[str] = set()  # what has been made once in this process: asked for again, no spinner
 store = services.model_store
 slot = services.training_slot
@@ -49,6 +80,9 @@ def warm_up() -> None:
             services.nearest_images()
         except Exception:  # noqa: BLE001 - the page itself says what is wrong when it needs them
             log.warning("draw: warming up failed", exc_info=True)
+        # What the server has made so far (Streamlit, the models, the indexes) stays for good: out
+        # of the garbage collector's sight, whose full passes over it held up every visitor's rerun.
+        gc.freeze()
 
     if not st.session_state.get("warming_up"):
         st.session_state.warming_up = True

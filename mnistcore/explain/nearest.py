@@ -62,10 +62,12 @@ class NearestImages:
         code = centred @ self.basis_                                      # (c,)
         residual = np.sqrt(max(float(centred @ centred - code @ code), 0.0))
         # Lower bounds on the squared distances: |code - codes|^2 + (residual - residuals)^2.
-        # einsum, not BLAS: BLAS splits this small product over threads, which only costs time
-        # when many visitors' reruns (and a training run) share two cores.
-        bounds = self.code_norms_ - 2.0 * np.einsum("ij,j->i", self.codes_, code) + code @ code
-        bounds += (self.residuals_ - residual) ** 2
+        # The product reads all the codes (15 MB): memory, not arithmetic, sets its time. (The
+        # server keeps BLAS to one thread, so it does not spread this over both cores either.)
+        bounds = self.codes_ @ (-2.0 * code)
+        bounds += self.code_norms_
+        bounds += float(code @ code)
+        bounds += np.square(self.residuals_ - residual)
         first = np.argpartition(bounds, min(max(self.candidates, k), len(bounds) - 1))[: max(self.candidates, k)]
         exact = self._squared(first, query)
         # Any image whose bound is below the k-th best true distance could still be nearer: check

@@ -40,13 +40,14 @@ text or is blank, an unreadable secrets file) closes training rather than openin
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..paths import LAB_DB_PATH, WEIGHTS_DIR
+from ..paths import LAB_DB_PATH, STATIC_DIR, WEIGHTS_DIR
 from ..paths import DATA_DIR
 
 WEIGHTS_ENV = "MNISTLAB_WEIGHTS_DIR"
@@ -65,6 +66,15 @@ def weights_dir() -> Path:
     """The model store's folder: $MNISTLAB_WEIGHTS_DIR, else weights/ in the project."""
     value = os.environ.get(WEIGHTS_ENV, "").strip()
     return Path(value).resolve() if value else WEIGHTS_DIR
+
+
+def live_signal_path(folder: Path | None = None) -> Path:
+    """Where browsers read which model is live (ModelStore's `signal_path`) for the model store in
+    `folder` (default: weights_dir()): a file in the site's static folder, one per store folder,
+    so servers on different stores (tests) never mix."""
+    folder = Path(folder).resolve() if folder is not None else weights_dir()
+    digest = hashlib.blake2b(str(folder).encode(), digest_size=8).hexdigest()
+    return STATIC_DIR / f"live-{digest}.json"
 
 
 SLOT_DB_ENV = "MNISTLAB_SLOT_DB"

@@ -79,8 +79,8 @@ def _once(key: tuple, make: Callable[[], T], keep: int | None = None) -> T:
 
 def model_store() -> ModelStore:
     """The live model and the saved runs ($MNISTLAB_WEIGHTS_DIR, else weights/)."""
-    folder, kept = config.weights_dir(), config.budget("runs_kept")
-    return _once(("store", str(folder), kept), lambda: ModelStore(folder, runs_kept=kept))
+    folder, kept, signal = config.weights_dir(), config.budget("runs_kept"), config.live_signal_path()
+    return _once(("store", str(folder), kept), lambda: ModelStore(folder, runs_kept=kept, signal_path=signal))
 
 
 def training_slot() -> TrainingSlot:

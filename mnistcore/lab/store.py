@@ -93,7 +93,8 @@ class ModelStore:
     """The live model and the saved runs in `weights_dir` (see the module docstring)."""
 
     def __init__(self, weights_dir: str | Path = WEIGHTS_DIR, default_path: str | Path | None = None, *,
-                 runs_kept: int = RUNS_KEPT, check_every: float = CHECK_SECONDS):
+                 runs_kept: int = RUNS_KEPT, check_every: float = CHECK_SECONDS,
+                 signal_path: str | Path | None = None):
         if isinstance(runs_kept, bool) or not isinstance(runs_kept, int) or runs_kept < 1:
             raise ValueError(f"runs_kept must be a whole number >= 1 (the live run), got {runs_kept!r}")
         self.weights_dir = Path(weights_dir)
@@ -110,6 +111,10 @@ class ModelStore:
         self._seen = self._live_file_identity()  # live.json as this store last read or wrote it
         self._checked = time.monotonic()
         self._live, self._warning = self._load_at_start()
+        # Open pages poll this file from the browser (ui.chrome) instead of the server: written
+        # after every change of the live model in this process, and at start.
+        self.signal_path = Path(signal_path) if signal_path is not None else None
+        self._write_signal()
 
     # ------------------------------------------------------------------ reading
 
@@ -196,6 +201,7 @@ class ModelStore:
             model.save(self.runs_dir / name)
             self._write_live_file(name)
             live = self._swap(name, model)
+            self._write_signal()
             # Under the change lock, so no make_live can be loading a file removed here.
             self._remove_old_runs()
             return live
@@ -206,7 +212,9 @@ class ModelStore:
         with self._change_lock:
             model = load_model(path)
             self._write_live_file(name)
-            return self._swap(name, model)
+            live = self._swap(name, model)
+            self._write_signal()
+            return live
 
     def _swap(self, name: str, model: DigitModel) -> Live:
         with self._lock:
@@ -219,6 +227,17 @@ class ModelStore:
         record = {"live": name, "since": _now().isoformat(timespec="seconds")}
         atomic_write_bytes(self.live_file, (json.dumps(record, indent=2) + "\n").encode("utf-8"))
         self._seen = self._live_file_identity()  # our own change: nothing to notice
+
+    def _write_signal(self) -> None:
+        """{"live": the name of the model live.json names} in `signal_path`, for browsers to compare
+        with the model their page shows. Best effort: without it, pages notice on their next rerun."""
+        if self.signal_path is None:
+            return
+        try:
+            name = self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+            atomic_write_bytes(self.signal_path, json.dumps({"live": name}).encode("utf-8"))
+        except (OSError, ValueError) as err:
+            log.warning("store: could not write %s for open pages (%s)", self.signal_path, err)
 
     # ------------------------------------------------------------------ changes made by other processes
 

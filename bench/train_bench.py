@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/train_bench.py [--part reach estimate points] [--recipes best quick]
 
 - reach: each Train page recipe (and the tutorial's own Keras network) trained on all 60,000
-  images as the lab's slot trains it (one BLAS thread); prints the test accuracy after every
+  images as the lab's slot trains it (one BLAS thread; --threads 2 for both cores); prints the test accuracy after every
   epoch, the seconds when 98.0% was first reached (or "not reached"), and the whole run's time.
 - estimate: a grid of settings, each run twice on --limit images: the first with an empty timings
   file (the modelled estimate), the second after the first has been recorded (the calibrated
@@ -46,7 +46,7 @@ def load() -> str:
     return "load %.1f" % os.getloadavg()[0]
 
 
-def reach(data, names: list[str]) -> None:
+def reach(data, names: list[str], threads: int = 1) -> None:
     menu = {**{key: recipe.settings for key, recipe in recipes().items()}, "keras-tutorial": KERAS_TUTORIAL}
     for name in names:
         settings = menu[name]
@@ -57,7 +57,7 @@ def reach(data, names: list[str]) -> None:
             marks.append((p.epoch, p.test_accuracy, time.perf_counter() - started))
 
         try:
-            with threadpool_limits(limits=1, user_api="blas"):
+            with threadpool_limits(limits=threads, user_api="blas"):
                 result = run_training(settings, data, on_epoch=on_epoch)
         except Exception as err:  # noqa: BLE001 - Keras may be missing: say so, go on
             print(f"{name:15s} could not train: {type(err).__name__}: {err}")
@@ -68,7 +68,7 @@ def reach(data, names: list[str]) -> None:
         reached = f"98% after epoch {first[0]} at {first[1]:.1f} s" if first else \
             f"98% not reached (best {max(a for _, a, _ in marks):.2%})"
         print(f"{name:15s} {reached}; whole run {total:.1f} s; test accuracy by epoch: {curve}   "
-              f"({settings.describe()}; {load()})", flush=True)
+              f"({settings.describe()}; {threads} BLAS thread{'s' if threads > 1 else ''}; {load()})", flush=True)
         del result
 
 
@@ -113,11 +113,12 @@ def main() -> None:
                         choices=["reach", "estimate", "points"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
+    parser.add_argument("--threads", type=int, default=1, help="reach: BLAS threads (default 1, as the lab's slot trains)")
     args = parser.parse_args()
     data = load_mnist()
     for part in args.part:
         print(f"--- {part}", flush=True)
-        {"reach": lambda: reach(data, args.recipes), "estimate": lambda: estimate(data, args.limit),
+        {"reach": lambda: reach(data, args.recipes, args.threads), "estimate": lambda: estimate(data, args.limit),
          "points": lambda: points(data)}[part]()
 
 

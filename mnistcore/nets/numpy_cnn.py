@@ -363,7 +363,7 @@ class ConvNet(DigitModel):
         epoch restores the weights (and Adam's state) of the last complete epoch. `augment`
         distorts each batch as it is drawn. Returns self.
         """
-        x, y = fit_data(images, labels, epochs, batch_size)
+        x, y = fit_data(images, labels, epochs, batch_size, keep_uint8=True)
         n = len(x)
         started = time.perf_counter()
         # Each batch is split between worker threads, each with one BLAS thread: NumPy releases the

@@ -271,7 +271,8 @@ class NeuralNetWork(DigitModel):
         epoch restores the weights of the last complete epoch. `augment` distorts each batch as
         it is drawn. Returns self.
         """
-        x, y = fit_data(images, labels, epochs, batch_size)
+        # ReLU networks take pixels as they are: uint8 stays uint8, made float batch by batch.
+        x, y = fit_data(images, labels, epochs, batch_size, keep_uint8=self.activation == "relu")
         if augment is None:
             x = self._scale(x)  # once for all; with augment, each distorted batch is scaled instead
         if x.shape[1] != self.inodes or self.onodes != 10:

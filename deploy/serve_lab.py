@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+STATIC_DIR = PROJECT_DIR / "static"  # mnistcore.paths.STATIC_DIR (this script runs outside the venv's imports)
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 START_SECONDS = 60.0  # how long a Streamlit process may take to answer its health check
 
@@ -37,7 +38,8 @@ def nginx_config(ports: list[int], listen: str, state: Path) -> str:
     """The nginx configuration for Streamlit processes on 127.0.0.1:`ports`, nginx on `listen`."""
     servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
     text = TEMPLATE.read_text(encoding="utf-8")
-    for name, value in (("@SERVERS@", servers), ("@LISTEN@", listen), ("@STATE@", str(state))):
+    for name, value in (("@SERVERS@", servers), ("@LISTEN@", listen), ("@STATE@", str(state)),
+                        ("@STATIC@", str(STATIC_DIR))):
         text = text.replace(name, value)
     return text
 

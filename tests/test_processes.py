@@ -10,6 +10,7 @@ protocol-level visitors (tests/protocol.py), and the same behind nginx (deploy/s
   installed, except in CI, which installs it).
 """
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import urllib.request
 import pytest
 
 import protocol
+from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.coordination import RunBoard
 from mnistcore.lab.store import ModelStore
 from sitetools import PROJECT_DIR, free_port, running_site, tiny_model, weights_copy
@@ -163,6 +165,12 @@ def answer(url: str, cookie: str | None = None) -> tuple[bytes, str | None, str 
         return reply.read(), reply.headers.get("X-MNISTLab-Process"), ours[0] if ours else None
 
 
+def upstreams_of(state) -> list[str]:
+    """The Streamlit processes' addresses in the nginx configuration serve_lab wrote."""
+    return [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
+            if line.strip().startswith("server 127.0.0.1:")]
+
+
 def test_nginx_in_front_of_two_processes(tmp_path, weights):
     env = {"STATE": tmp_path / "state", "ENV": {"MNISTLAB_WEIGHTS_DIR": str(weights),
                                                "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}}
@@ -177,8 +185,13 @@ def test_nginx_in_front_of_two_processes(tmp_path, weights):
         visitor = protocol.Visitor(url).open("draw")  # the websocket, through nginx
         assert "Live model" in banner(visitor)
         visitor.close()
-        upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
-                     if line.strip().startswith("server 127.0.0.1:")]
+        # The live-model file open pages poll comes from nginx itself, never from a process.
+        signal_url = f"{url}/app/static/{live_signal_path(weights).name}"
+        with urllib.request.urlopen(signal_url, timeout=10) as reply:
+            assert json.loads(reply.read()) == {"live": "default"}
+            assert reply.headers["Cache-Control"] == "no-store" and reply.headers.get("X-MNISTLab-Process") is None
+        assert answer(f"{url}/app/static/.gitignore")[1] in upstreams_of(state)  # the rest: a process's
+        upstreams = upstreams_of(state)
         assert len(upstreams) == 2 and process in upstreams
         for upstream in upstreams:
             assert answer(f"http://{upstream}/_stcore/health")[0] == b"ok"

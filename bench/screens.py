@@ -4,7 +4,7 @@
 
 Starts the site on 127.0.0.1 with a copy of the shipped model, opens each page in Debian's
 Chromium, and saves PAGE-desktop.png and PAGE-phone.png (full page). With --draw, the Draw page
-is shot again after a 7 is drawn on it (a finger stroke on the phone).
+is shot again after a 7 is drawn on it (a finger stroke on the phone): its first screen, and all of it.
 """
 from __future__ import annotations
 
@@ -57,6 +57,12 @@ def main() -> None:
                     page.locator("h2", has_text="Prediction").wait_for(timeout=60_000)
                     page.wait_for_timeout(1500)
                     page.screenshot(path=args.out / f"draw-drawn-{device}.png")  # the first screen only
+                    # And all of it: Streamlit scrolls inside the page, which full_page does not see.
+                    size = page.viewport_size
+                    page.set_viewport_size({"width": size["width"], "height": 2600})
+                    page.wait_for_timeout(1000)
+                    page.screenshot(path=args.out / f"draw-drawn-{device}-full.png")
+                    page.set_viewport_size(size)
                 print(f"{name} ({device}) done", flush=True)
         browser.close()
 

@@ -256,7 +256,7 @@ def was_i_right(reading: Reading, live: Live) -> None:
         st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
                   on_click=save, args=(answer.digit, *details))
         picker = f"right-digit-{drawing_id}"
-        # Pills wrap onto a second line on a narrow screen: every digit stays on screen.
+        # Pills wrap onto a second line on a narrow screen (ui.chrome.PAGE_STYLE): every digit stays on screen.
         st.pills("No, it's a …", list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
         st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
                    "the model reads our own handwriting, and to train on it.")

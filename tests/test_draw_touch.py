@@ -93,6 +93,11 @@ def test_every_stroke_counts_on_a_phone(tmp_path, small_mnist):
             touch_stroke(cdp, box, [(0.3, 0.03), (0.9, 0.03), (0.5, 0.95)])
             assert answer(page) == "Prediction: 7"
             assert widest_right_edge(page) <= 390
+            # All ten of "No, it's a ..." on screen, none cut off at the edge of their row.
+            group = page.locator('[data-testid="stButtonGroup"]', has_text="No, it's a")
+            edge = group.bounding_box()["x"] + group.bounding_box()["width"]
+            pills = group.locator("button").evaluate_all("bs => bs.map(b => b.getBoundingClientRect().right)")
+            assert len(pills) == 10 and max(pills) <= edge, (pills, edge)
 
             assert canvas.bounding_box() == box  # the answer appeared above it, and the canvas stayed put
             clear = page.get_by_role("button", name="Reset canvas & history")

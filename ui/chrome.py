@@ -14,8 +14,12 @@ from ui.text import public
 from ui.visitor import Visitor, visitor
 
 # On a phone, Streamlit's roomy top margin and large titles push the Draw page's answer below the
-# fold: tighten them on narrow screens only.
+# fold: tighten them on narrow screens only. And pills wrap (below).
 PAGE_STYLE = """<style>
+/* Pills (Draw's "No, it's a ...") wrap onto a second line instead of scrolling sideways: at
+   390 px Streamlit's row scrolled, and the 9 sat half hidden at the edge. */
+[data-testid="stButtonGroup"] div:has(> button) { flex-wrap: wrap !important; overflow-x: visible !important;
+                                                  mask-image: none !important; -webkit-mask-image: none !important; }
 @media (max-width: 640px) {
   .block-container { padding-top: 3.5rem !important; padding-bottom: 2rem !important; }
   h1 { font-size: 1.9rem !important; padding-bottom: .25rem !important; }

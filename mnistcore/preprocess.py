@@ -11,6 +11,7 @@ or a two-digit number (mnistcore.explain.answer.judge) rather than read a digit 
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -343,8 +344,9 @@ def resize(img: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return (_resample_matrix(img.shape[0], out_h) @ img @ _resample_matrix(img.shape[1], out_w).T).astype(np.float32)
 
 
+@functools.lru_cache(maxsize=64)  # a drawing needs eight; the same sizes come back often (at most ~9 MB)
 def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """(n_out, n_in) weights; each row sums to 1."""
+    """(n_out, n_in) weights; each row sums to 1. Read-only: one array serves every caller."""
     if n_out <= n_in:
         # Output pixel j covers input interval [j, j+1) * n_in/n_out; weight = overlap length.
         edges = np.arange(n_out + 1) * (n_in / n_out)
@@ -355,4 +357,6 @@ def _resample_matrix(n_in: int, n_out: int) -> np.ndarray:
         # Linear interpolation between input pixel centres (aligned at pixel centres).
         centres = (np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5
         weights = np.clip(1.0 - np.abs(centres[:, None] - np.arange(n_in)), 0.0, None)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    out = (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+    out.flags.writeable = False
+    return out

@@ -81,7 +81,8 @@ def warm_up() -> None:
         except Exception:  # noqa: BLE001 - the page itself says what is wrong when it needs them
             log.warning("draw: warming up failed", exc_info=True)
         # What the server has made so far (Streamlit, the models, the indexes) stays for good: out
-        # of the garbage collector's sight, whose full passes over it held up every visitor's rerun.
+        # of the garbage collector's sight, so its full passes, which stop every visitor's rerun,
+        # are shorter (bench/crowd.py at 50 visitors: the p95 fell, though it moves with the machine).
         gc.freeze()
 
     if not st.session_state.get("warming_up"):

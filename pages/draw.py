@@ -16,7 +16,7 @@ import streamlit as st
 
 from mnistcore.canvas import data_url_from, read_canvas_png
 from mnistcore.explain.answer import Answer, Verdict, judge, read_answer, temperature_for
-from mnistcore.explain.pictures import square
+from mnistcore.explain.pictures import shrink, square
 from mnistcore.lab import compare, feedback, review
 from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
 from mnistcore.lab.store import Live
@@ -37,12 +37,10 @@ CANVAS = "canvas"  # the canvas' key: tests hand it a drawing through st.session
 LAST_DIGIT = "last_digit"  # the visitor's last drawing as the model sees it: (28, 28) float32 in [0, 1]
 log = logging.getLogger("mnistlab")
 HINT = "Draw a digit (0 to 9) in the black box, as large as the box allows."
-SHOW_PICTURES = "show_pictures"
-
-
+SHOW_PICTURES = "show_pictures"  # the button that asks for the pictures a busy server left out
 STEP_CAPTIONS = ["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"]
-PIXELATED = (2, 3)
-WAS_I_RIGHT, MODEL_SEES, CLOSEST = "Was I right?", "What the model sees", "The closest MNIST training images"  # the steps sent at their own size, 20 and 28 px
+PIXELATED = (2, 3)  # the steps sent at their own size, 20 and 28 px
+WAS_I_RIGHT, MODEL_SEES, CLOSEST = "Was I right?", "What the model sees", "The closest MNIST training images"
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,8 @@ class Reading:
     verdict: Verdict | None = None
     answer: Answer | None = None  # the model's own figures, when the verdict is a digit
     drawing_id: str = ""        # feedback.fingerprint(centred)
-    steps: tuple = ()           # PNG data URLs of the four preprocessing steps
+    steps: tuple = ()           # PNG data URLs of the four preprocessing steps (with pictures_later:
+                                # the steps themselves, at most 140 px a side, to make them from)
     nearest: tuple = ()         # (index, label) of the three nearest training images
     pictures_later: bool = False  # the steps and nearest images were left out while the server was busy
 
@@ -183,14 +182,16 @@ def understand(key: tuple, steps, on_paper: bool, live: Live, pictures: bool = T
     verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference(),
                     temperature=temperature_for(live.info))
     answer = read_answer(probabilities) if verdict.kind == "digit" else None
+    # Kept small while the pictures wait: a phone's drawing arrives at up to 4 times the canvas' size.
     reading = Reading(key, centred=steps.centred, raw_size=steps.ink.shape, verdict=verdict, answer=answer,
                       drawing_id=fingerprint(steps.centred), pictures_later=answer is not None,
-                      steps=(steps.ink, steps.cropped, steps.scaled, steps.centred))
+                      steps=(shrink(steps.ink, 140), shrink(steps.cropped, 140), steps.scaled, steps.centred))
     return with_pictures(reading) if pictures else reading
 
 
+
 def with_pictures(reading: Reading) -> Reading:
-    """The Reading with its steps as pictures and its nearest training images (a third of what a
+    """The Reading with its steps as pictures and its nearest training images (a quarter of what a
     drawing costs the server). Until then `steps` holds the steps as arrays."""
     if not reading.pictures_later:
         return reading

@@ -91,6 +91,9 @@ def test_gallery_captions_and_tiles():
     assert pictures.enlarge(np.ones((280, 280)), 140).shape == (280, 280)
     tall = pictures.square(np.ones((20, 10), np.float32), 140)
     assert tall.shape == (140, 140) and tall[:, :35].max() == 0 and tall[:, 35:105].min() == 255
+    phone = pictures.shrink(np.full((840, 600), 0.5, np.float32), 140)  # a phone's drawing, 3 times the canvas
+    assert phone.shape == (140, 100) and phone.dtype == np.uint8 and (phone == 128).all()
+    assert pictures.shrink(np.ones((28, 28), np.float32), 140).shape == (28, 28)  # small ones stay as they are
 
 
 def test_answer_is_plain_about_doubt():

@@ -19,6 +19,13 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
+def shrink(image: np.ndarray, side: int) -> np.ndarray:
+    """A grey image as uint8, every n-th pixel each way so that it is at most `side` px a side (a
+    quick thumbnail: a drawing's steps are kept this way while their pictures wait)."""
+    step = max(1, -(-max(np.shape(image)) // side))
+    return to_uint8(np.asarray(image)[::step, ::step])
+
+
 def enlarge(image: np.ndarray, side: int) -> np.ndarray:
     """A grey (h, w) image repeated by the largest whole factor that keeps it within `side` px.
 

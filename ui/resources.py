@@ -25,8 +25,9 @@ threadpool_limits(limits=1, user_api="blas")
 class Reads:
     """How many drawings this server process is reading right now. A crowd drawing at once (a
     class of 50) asks more of one process than it can give, and Streamlit starts every visitor's
-    rerun at once, so all of them got slower together until none was answered in time; leaving
-    out the pictures and nearest images (a quarter of a drawing's cost) while several are read at once keeps up."""
+    rerun at once, so all of them got slower together until none was answered in time. Leaving
+    out the pictures and nearest images (a quarter of a drawing's cost) while several drawings
+    are read at once keeps up."""
 
     BUSY = 2  # drawings being read at once, this one included, from which the pictures wait
 
@@ -80,14 +81,25 @@ def warm_up() -> None:
             services.nearest_images()
         except Exception:  # noqa: BLE001 - the page itself says what is wrong when it needs them
             log.warning("draw: warming up failed", exc_info=True)
-        # What the server has made so far (Streamlit, the models, the indexes) stays for good: out
-        # of the garbage collector's sight, so its full passes, which stop every visitor's rerun,
-        # are shorter (bench/crowd.py at 50 visitors: the p95 fell, though it moves with the machine).
-        gc.freeze()
+        _freeze_once()
 
     if not st.session_state.get("warming_up"):
         st.session_state.warming_up = True
         threading.Thread(target=make, daemon=True, name="warm-up").start()
+
+
+_frozen = threading.Event()
+
+
+def _freeze_once() -> None:
+    """What the server has made by its first warm-up (Streamlit, the models, the indexes) stays
+    for good: out of the garbage collector's sight, so its full passes, which stop every visitor's
+    rerun, are shorter (bench/crowd.py at 50 visitors: the p95 fell, though it moves with the
+    machine). Once per process: frozen objects are never collected as cycles, so freezing again
+    for every visitor would keep their sessions' cycles forever."""
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.freeze()
 
 
 def _made_once(name: str, make, waiting: str):

@@ -14,6 +14,7 @@ Images may be uint8 0-255 or float 0-1, shaped (n, 28, 28) or (n, 784), or one (
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 class ModelFileError(ValueError):
     """A model file is missing, empty, damaged or not one of ours; the message names it."""
@@ -209,6 +211,13 @@ def augmented(augment: Augment, batch: np.ndarray, rng: np.random.Generator) -> 
     if out.size and not (np.isfinite(out).all() and out.min() >= 0.0 and out.max() <= 1.0):
         raise ValueError("augment must return finite pixels in [0, 1]")
     return out
+
+
+@functools.cache
+def blas_controller() -> ThreadpoolController:
+    """threadpoolctl's view of the loaded BLAS libraries, found once (a few ms), for the NumPy
+    engines to limit BLAS's threads while they train."""
+    return ThreadpoolController()
 
 
 def cosine_factor(done: float) -> float:

@@ -28,21 +28,18 @@ How it is computed, and why (measured on this project's 2-core machine, see benc
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
-import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
 from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
-                   cosine_factor, fit_data, run_epochs)
-from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked
+                   blas_controller, cosine_factor, fit_data, run_epochs)
+from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked, read_weights
 
 DTYPE = np.float32
 KERNEL = 3                  # both convolutions are 3x3, stride 1, no padding ("valid")
@@ -376,7 +373,7 @@ class ConvNet(DigitModel):
             pool = None
             if workers > 1:
                 pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="convnet"))
-                stack.enter_context(_blas_controller().limit(limits=1, user_api="blas"))
+                stack.enter_context(blas_controller().limit(limits=1, user_api="blas"))
             completed = self._epochs(x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
                                      pool, workers)
         self._buffers = []  # 30 MB that a trained model, kept for predictions, does not need
@@ -530,34 +527,17 @@ class ConvNet(DigitModel):
                 net = cls(CnnConfig(**settings))
             except (TypeError, ValueError) as err:
                 raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
-            try:
-                with np.load(f, allow_pickle=False) as npz:  # the file just checked, not the path again
-                    arrays = {name: npz[name] for name in CNN_WEIGHTS}
-            except KeyError as err:
-                raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-                raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
-        expected = cnn_shapes(info.settings, path)
-        for name in CNN_WEIGHTS:
-            array = arrays[name]
-            if array.shape != expected[name] or array.dtype != DTYPE:
-                raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, "
-                                     f"expected {DTYPE.__name__} {expected[name]}")
-            if not np.isfinite(array).all():
-                raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
-            setattr(net, name, np.ascontiguousarray(array))
+            expected = cnn_shapes(info.settings, path)
+            arrays = read_weights(f, path, {name: expected[name] for name in CNN_WEIGHTS})
+        for name, array in arrays.items():
+            setattr(net, name, array)
         net.info = info
         return net
 
 
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
-
-
 def _blas_threads() -> int:
     """How many threads NumPy's BLAS may use right now (threadpoolctl limits included)."""
-    return min((info["num_threads"] for info in _blas_controller().select(user_api="blas").info()), default=1)
+    return min((info["num_threads"] for info in blas_controller().select(user_api="blas").info()), default=1)
 
 
 def _by_kernel(cols_shape: tuple[int, ...]) -> tuple[int, ...]:

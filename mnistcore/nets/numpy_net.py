@@ -16,22 +16,19 @@ batches are row-major, X (B, inputs), so a layer is `X @ wih.T`.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import scipy.special
 from scipy.linalg import blas
-from threadpoolctl import ThreadpoolController
 
 from ..files import atomic_write
 from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
-                   cosine_factor, fit_data, run_epochs)
-from .saved import NUMPY_WEIGHTS, open_checked
+                   blas_controller, cosine_factor, fit_data, run_epochs)
+from .saved import NUMPY_WEIGHTS, open_checked, read_weights
 
 ACTIVATIONS = ("sigmoid", "relu")
 OPTIMIZERS = ("sgd", "adam")       # "sgd": the tutorial's plain step (with momentum when set)
@@ -365,34 +362,17 @@ class NeuralNetWork(DigitModel):
                           optimizer=config.optimizer, schedule=config.schedule)
             except (TypeError, ValueError) as err:
                 raise ModelFileError(f"{path}: saved settings are invalid ({err})") from None
-            try:
-                with np.load(f, allow_pickle=False) as npz:  # the file just checked, not the path again
-                    arrays = {name: npz[name] for name in NUMPY_WEIGHTS}
-            except KeyError as err:
-                raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-                raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
-        for name in NUMPY_WEIGHTS:
-            expected = getattr(net, name)
-            array = arrays[name]
-            if array.shape != expected.shape or array.dtype != DTYPE:  # as built from the settings
-                raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, "
-                                     f"expected {DTYPE.__name__} {expected.shape}")
-            if not np.isfinite(array).all():
-                raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
-            setattr(net, name, np.ascontiguousarray(array))
+            # As built from the settings: the shapes the file must have.
+            arrays = read_weights(f, path, {name: getattr(net, name).shape for name in NUMPY_WEIGHTS})
+        for name, array in arrays.items():
+            setattr(net, name, array)
         net.info = info
         return net
 
 
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
-
-
 def _single_blas_thread():
     """A context in which NumPy's and SciPy's BLAS use one thread (about 12 us to enter and exit)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    return blas_controller().limit(limits=1, user_api="blas")
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

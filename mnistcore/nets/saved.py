@@ -63,6 +63,26 @@ KERAS_OBJECTS = ("DTypePolicy", "GlorotUniform", "GlorotNormal", "HeUniform", "H
                  "RandomNormal", "RandomUniform", "RMSprop", "Adam", "SGD")
 
 
+def read_weights(f: BinaryIO, path: Path, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The arrays named in `shapes` from a NumPy network's file that `open_checked` has checked
+    (its open file `f`), each float32, of its shape and finite; ModelFileError names the file."""
+    try:
+        with np.load(f, allow_pickle=False) as npz:  # the file just checked, not the path again
+            arrays = {name: npz[name] for name in shapes}
+    except KeyError as err:
+        raise ModelFileError(f"{path}: saved network is missing the array {err}") from None
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        raise ModelFileError(f"{path}: cannot read saved network ({err})") from None
+    for name, shape in shapes.items():
+        array = arrays[name]
+        if array.shape != tuple(shape) or array.dtype != np.float32:
+            raise ModelFileError(f"{path}: {name} is {array.dtype} {array.shape}, expected float32 {tuple(shape)}")
+        if not np.isfinite(array).all():
+            raise ModelFileError(f"{path}: {name} contains NaN or infinite values")
+        arrays[name] = np.ascontiguousarray(array)
+    return arrays
+
+
 def model_kind(path: str | os.PathLike) -> str:
     """"numpy" or "keras" for a saved model file within the limits; ModelFileError for anything else."""
     with open_checked(path) as (_, kind, _):

@@ -18,16 +18,14 @@ All images returned here are float32 (10, 28, 28) in [0, 1], row d for digit d.
 """
 from __future__ import annotations
 
-import functools
 import threading
 import weakref
 from typing import Callable, TypeVar
 
 import numpy as np
 import scipy.ndimage
-from threadpoolctl import ThreadpoolController
 
-from ..nets.base import DigitModel, as_batch
+from ..nets.base import DigitModel, as_batch, blas_controller
 
 T = TypeVar("T")
 SUREST = 50       # real images averaged per digit...
@@ -170,16 +168,11 @@ def _keras_gradient(model) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return lambda x, digits: gradient(tf.constant(x, tf.float32), tf.constant(digits, tf.int32)).numpy()
 
 
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    return ThreadpoolController()  # finds the loaded BLAS libraries once (a few ms)
-
-
 def _single_blas_thread():
     """A context in which BLAS uses one thread. Ten images at a time are far too few to share
     between threads: on this busy 2-core machine imagining took 11 s with two threads, 0.4 s with
     one (measured). The limit is process-wide, for the half second this takes."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    return blas_controller().limit(limits=1, user_api="blas")
 
 
 # ---------------------------------------------------------------------------- remembered per model

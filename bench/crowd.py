@@ -58,6 +58,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 import protocol  # noqa: E402
 from sitetools import CHROMIUM, CHROMIUM_ARGS, SiteURL, free_port, running_site, weights_copy  # noqa: E402
+from test_browser import stroke  # noqa: E402
 
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
                   "MNISTLAB_HEARTBEAT_SECONDS", "MNISTLAB_FEEDBACK_DB", "MNISTLAB_DRAWINGS_PER_MINUTE")
@@ -104,12 +105,7 @@ def capture_drawing(url: str) -> bytes:
             canvas.wait_for(timeout=60_000)
             page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=60_000)
             page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + SEVEN[0][0] * box["width"], box["y"] + SEVEN[0][1] * box["height"])
-            page.mouse.down()
-            for x, y in SEVEN[1:]:
-                page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=20)
-            page.mouse.up()
+            stroke(page, canvas.bounding_box(), SEVEN)
             page.locator("h2", has_text="Prediction: 7").wait_for(timeout=60_000)
         finally:
             browser.close()

@@ -18,6 +18,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests"), str(Path(
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy  # noqa: E402
+from test_browser import stroke  # noqa: E402
 from test_draw_touch import PHONE, touch_stroke  # noqa: E402
 
 PAGES = ["home", "train", "gallery", "draw", "handwriting", "inside"]
@@ -49,11 +50,7 @@ def main() -> None:
                     if device == "phone":
                         touch_stroke(page.context.new_cdp_session(page), box, SEVEN)
                     else:
-                        page.mouse.move(box["x"] + SEVEN[0][0] * box["width"], box["y"] + SEVEN[0][1] * box["height"])
-                        page.mouse.down()
-                        for x, y in SEVEN[1:]:
-                            page.mouse.move(box["x"] + x * box["width"], box["y"] + y * box["height"], steps=15)
-                        page.mouse.up()
+                        stroke(page, box, SEVEN)
                     page.locator("h2", has_text="Prediction").wait_for(timeout=60_000)
                     page.wait_for_timeout(1500)
                     page.screenshot(path=args.out / f"draw-drawn-{device}.png")  # the first screen only

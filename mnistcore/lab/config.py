@@ -40,6 +40,7 @@ text or is blank, an unreadable secrets file) closes training rather than openin
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import os
@@ -62,17 +63,31 @@ SECRETS_SECTION, DEMO_SECRET, PASSCODE_SECRET = "mnistlab", "demo", "passcode"
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # blank is neither: it closes training
 
 
+def absolute(path: str | os.PathLike) -> Path:
+    """`path` absolute, with its links resolved; for an absolute path, worked out once: Path.resolve()
+    is a system call per folder on the way, and the store's folder is asked for on every rerun
+    (about 5% of the server's time while a class drew, bench/crowd.py). A relative path depends on
+    the working folder, so it is resolved every time."""
+    path = Path(path)
+    return _resolved(path) if path.is_absolute() else path.resolve()
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(path: Path) -> Path:
+    return path.resolve()
+
+
 def weights_dir() -> Path:
     """The model store's folder: $MNISTLAB_WEIGHTS_DIR, else weights/ in the project."""
     value = os.environ.get(WEIGHTS_ENV, "").strip()
-    return Path(value).resolve() if value else WEIGHTS_DIR
+    return absolute(value) if value else WEIGHTS_DIR
 
 
 def live_signal_path(folder: Path | None = None) -> Path:
     """Where browsers read which model is live (ModelStore's `signal_path`) for the model store in
     `folder` (default: weights_dir()): a file in the site's static folder, one per store folder,
     so servers on different stores (tests) never mix."""
-    folder = Path(folder).resolve() if folder is not None else weights_dir()
+    folder = absolute(folder) if folder is not None else weights_dir()
     digest = hashlib.blake2b(str(folder).encode(), digest_size=8).hexdigest()
     return STATIC_DIR / f"live-{digest}.json"
 
@@ -83,7 +98,7 @@ SLOT_DB_ENV = "MNISTLAB_SLOT_DB"
 def slot_db_path() -> Path:
     """$MNISTLAB_SLOT_DB, else runs/slot.db in the model store's folder (git-ignored, like runs/)."""
     value = os.environ.get(SLOT_DB_ENV, "").strip()
-    return Path(value).resolve() if value else weights_dir() / "runs" / "slot.db"
+    return absolute(value) if value else weights_dir() / "runs" / "slot.db"
 
 
 PUBLISH_FLOOR_ENV, TIMINGS_ENV = "MNISTLAB_PUBLISH_FLOOR", "MNISTLAB_TIMINGS"

@@ -117,14 +117,14 @@ def passcode_backoff() -> Backoff:
 def feedback_store() -> FeedbackStore:
     """The lab drawings database ($MNISTLAB_FEEDBACK_DB, else data/lab.db), holding at most
     $MNISTLAB_MAX_DRAWINGS drawings."""
-    path, rows = config.feedback_db_path().resolve(), config.budget("max_drawings")
+    path, rows = config.absolute(config.feedback_db_path()), config.budget("max_drawings")
     return _once(("feedback", str(path), rows), lambda: FeedbackStore(path, max_rows=rows))
 
 
 def mnist():
     """load_mnist()'s ((x_train, y_train), (x_test, y_test)), read-only, so no visitor can change
     what the others see. Raises what load_mnist raises (MnistUnavailable, ValueError, OSError)."""
-    folder = resolve_data_dir().resolve()
+    folder = config.absolute(resolve_data_dir())
 
     def load():
         data = load_mnist(folder)
@@ -138,13 +138,13 @@ def mnist():
 
 def nearest_images() -> NearestImages:
     """The nearest-image finder over MNIST's 60,000 training images."""
-    return _once(("nearest", str(resolve_data_dir().resolve())), lambda: NearestImages(mnist()[0][0]))
+    return _once(("nearest", str(config.absolute(resolve_data_dir()))), lambda: NearestImages(mnist()[0][0]))
 
 
 def digit_reference() -> DigitReference:
     """What MNIST's training digits look like, digit by digit: how the Draw page tells a digit
     from a letter or a scribble (mnistcore.explain.answer.judge)."""
-    return _once(("digit reference", str(resolve_data_dir().resolve())),
+    return _once(("digit reference", str(config.absolute(resolve_data_dir()))),
                  lambda: DigitReference(*mnist()[0]))
 
 
@@ -166,5 +166,5 @@ def saved_model(name: str) -> DigitModel:
 def handwriting_reports() -> HandwritingReports:
     """The live model's report on the lab drawings, worked out once per (live model, drawings) for
     every visitor, over `feedback_store()`."""
-    path = config.feedback_db_path().resolve()
+    path = config.absolute(config.feedback_db_path())
     return _once(("handwriting", str(path)), lambda: HandwritingReports(feedback_store()))

@@ -23,7 +23,7 @@ from mnistcore.lab.store import Live
 from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
 from mnistcore.preprocess import drawing_steps
 from ui.chrome import open_page, require_live_model
-from ui.drawpad import SIDE, chance_bars, draw_pad, figures, picture_url, section, training_picture
+from ui.drawpad import SIDE, chance_bars, draw_pad, figures, fix_toolbars, picture_url, section, training_picture
 from ui.resources import (READS, digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
                           store, warm_up)
 from ui.text import public
@@ -319,4 +319,5 @@ require_live_model()
 warm_up()
 on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
                                 key="source", label_visibility="collapsed") == "paper"
+fix_toolbars()
 drawing_and_answer(on_paper)

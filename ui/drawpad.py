@@ -4,7 +4,7 @@ The canvas component (0.13) keeps its toolbar (Undo, Redo, Edit, Reset) invisibl
 canvas is hovered, and while invisible it still lies over a strip along the canvas' top and takes
 the pointer there. A touch screen never hovers, so on a phone a stroke started there was lost;
 and pressing its hidden Edit toggle switched drawing off altogether. None of its options changes
-that (`display_toolbar` went in 0.11), so `draw_pad` mounts a tiny companion component of ours
+that (`display_toolbar` went in 0.11), so `fix_toolbars` mounts a tiny companion component of ours
 that adds a style sheet to the canvas' own (open) shadow root: the toolbar always shown, above the
 canvas instead of over it, with two large labelled buttons, Undo and Clear, and without Edit.
 
@@ -77,7 +77,8 @@ _canvas_fix = st.components.v2.component("mnistlab.canvas_fix", js=FIX_JS)
 
 
 def draw_pad(key: str) -> None:
-    """The canvas (white pen on black, SIDE x SIDE) with visible Undo and Clear above it.
+    """The canvas (white pen on black, SIDE x SIDE) with visible Undo and Clear above it, once the
+    page has called `fix_toolbars` (outside the fragment the canvas is in).
 
     What was drawn arrives in st.session_state[key] (read it with mnistcore.canvas); the picture
     is sent after every stroke, Undo and Clear.
@@ -85,6 +86,12 @@ def draw_pad(key: str) -> None:
     st.space(56)  # room for the toolbar, which sits just above the canvas
     st_canvas(fill_color="#FFFFFF", stroke_width=PEN, stroke_color="#FFFFFF", background_color="#000000",
               height=SIDE, width=SIDE, drawing_mode="freedraw", key=key, return_image_data=True)
+
+
+def fix_toolbars() -> None:
+    """Mount the toolbar fix (FIX_JS) for every canvas on the page, now and later. Call it once per
+    page run, outside any fragment: it watches the page for canvases itself, so a stroke's rerun
+    (of the fragment holding the canvas) need not send it again."""
     _canvas_fix(key="canvas_fix", data={"css": CANVAS_STYLE}, height=0)
 
 

@@ -47,6 +47,9 @@ LIVE_CHECK_EVERY = 4.0  # seconds
 # page shows, rerun the page. If this server's store has not noticed yet (it looks at live.json at
 # most once a second) the page still shows the old model, and the next check asks again: at most
 # MAX_TRIES times for one change, so a model that cannot be loaded here never makes a loop.
+# Each page waits a random 0.5 to 1.5 times LIVE_CHECK_EVERY between checks: a class opens the page
+# in the same few seconds, and 50 pages checking in step reached the server as one burst every few
+# seconds, holding up everyone's answers (bench/crowd.py: p95 0.6-1.2 s, all of it in the bursts).
 LIVE_WATCH_JS = """
 const tries = new Map();  // signal text -> reruns asked for it (per page load, across reruns)
 export default function ({ data, setTriggerValue }) {
@@ -63,8 +66,12 @@ export default function ({ data, setTriggerValue }) {
       }
     } catch (error) { /* offline or a half-written file: the next check asks again */ }
   };
-  const timer = setInterval(check, data.every_ms);
-  return () => clearInterval(timer);
+  let timer, stopped = false;
+  const later = () => {
+    timer = setTimeout(async () => { await check(); if (!stopped) later(); }, data.every_ms * (0.5 + Math.random()));
+  };
+  later();
+  return () => { stopped = true; clearTimeout(timer); };
 }
 """
 MAX_TRIES = 3

@@ -4,7 +4,8 @@ protocol-level visitors (tests/protocol.py), and the same behind nginx (deploy/s
 - One training slot across processes: a run started on process A; on process B the Train page
   offers only the queue, and B's visitor's place shows on A's page too; a monitor reading the
   slot's board throughout sees exactly one run training at any moment.
-- A model published by another process (this test's) is served by A and B within a few seconds.
+- A model published by another process (this test's) is served by A and B within a few seconds;
+  both serve on uvloop, with httptools parsing HTTP (requirements.txt: a crowd's p95 halved).
 - nginx in front of two processes answers, keeps one browser on one process (by a cookie) while
   spreading new ones, carries the websocket, and everything stops with the launcher (skipped with the reason where nginx is not
   installed, except in CI, which installs it).
@@ -18,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -122,6 +124,9 @@ def test_a_model_published_by_another_process_is_served_by_every_process(tmp_pat
     with running_site(weights, env=env) as a, running_site(weights, env=env) as b:
         viewers = [protocol.Visitor(url).open("draw") for url in (a, b)]
         assert all("the shipped model" in banner(viewer) for viewer in viewers)
+        for url in (a, b):  # served on uvloop, HTTP parsed by httptools (requirements.txt says why)
+            libraries = (Path("/proc") / str(url.pid) / "maps").read_text()
+            assert "/uvloop/loop." in libraries and "/httptools/parser/" in libraries
         # The publisher is this test's own process: to A and B, a process like any other.
         published = ModelStore(weights).publish(tiny_model(small_mnist, hidden=32, samples=3000))
         made_live = time.perf_counter()

@@ -2,8 +2,10 @@
 import gzip
 
 import numpy as np
+import pytest
 
 from mnistcore import data
+
 
 def test_load_mnist_matches_keras_shapes(mnist):
     (x_train, y_train), (x_test, y_test) = mnist
@@ -32,6 +34,25 @@ def test_parse_idx_reads_a_valid_file():
     raw = b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (2, 28, 28)) + bytes(range(256)) * 6 + bytes(32)
     images = data.parse_idx(raw, "x")
     assert images.shape == (2, 28, 28) and images[0, 0, 5] == 5
+
+
+def test_images_are_made_on_a_bytearray_without_a_copy(tmp_path):
+    """The 47 MB of training images are not copied after unpacking (the server's peak memory);
+    from bytes they are copied, so that either way the arrays are writeable."""
+    raw = b"\x00\x00\x08\x03" + b"".join(n.to_bytes(4, "big") for n in (1, 28, 28)) + bytes(784)
+    (tmp_path / "x.gz").write_bytes(gzip.compress(raw))
+    unpacked = data._read_maybe_gzip(tmp_path / "x.gz")
+    on_bytes, on_buffer = data.parse_idx(raw, "x"), data.parse_idx(unpacked, "x")
+    assert on_bytes.flags.writeable and on_buffer.flags.writeable
+    unpacked[16 + 5] = 99  # the array is the bytearray's own memory
+    assert on_buffer[0, 0, 5] == 99 and on_bytes[0, 0, 5] == 0
+
+
+def test_a_damaged_gzip_file_is_refused_with_its_name(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(bytes(10_008))[:-12])  # cut short
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz: not a valid gzip file"):
+        data._read_maybe_gzip(path)
 
 
 # ---------------------------------------------------------------------------- fetching

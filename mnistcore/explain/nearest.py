@@ -23,7 +23,8 @@ from ..nets.base import as_batch
 
 COMPONENTS = 64     # PCA directions: MNIST's distances are mostly in the first few dozen
 CANDIDATES = 128    # true distances computed first; more only if a bound says they could matter
-CHUNK = 10_000      # images turned into floats at a time while building (10,000 x 784 float32: 31 MB)
+CHUNK = 2_000       # images turned into floats at a time while building (2,000 x 784 float32: 6 MB;
+                    # 10,000 at a time took the server's peak memory 60 MB above what it keeps)
 SAMPLE = 10_000     # images the PCA is learned from: any orthonormal basis keeps the bounds true
 SLACK = 1e-2        # on squared distances (nearest ones are 10-50): more than float32 rounding in the bounds
 

@@ -479,7 +479,8 @@ def main() -> None:
         os.environ.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-") as folder:
         env = {"MNISTLAB_FEEDBACK_DB": str(Path(folder) / "lab.db"),
-               "MNISTLAB_HEARTBEAT_SECONDS": "600"}  # the protocol-level trainer sends no heartbeat
+               "MNISTLAB_HEARTBEAT_SECONDS": "600",  # the protocol-level trainer sends no heartbeat
+               "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}  # as `make run` starts the site
         weights = weights_copy(Path(folder) / "weights", None)
         site = (running_site(weights, timeout=60, env=env) if args.processes == 1
                 else proxied_site(weights, args.processes, env))

@@ -75,7 +75,8 @@ class Lab:
         self.ports = [port + n for n in range(1, processes + 1)]
         self.port, self.address, self.state, self.nginx, self.python = port, address, state, nginx, python
         # One cookie secret for all: a cookie one process signs is good in the others.
-        self.env = {**os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+        # MALLOC_ARENA_MAX as `make run` sets it (the Makefile says why), unless already set.
+        self.env = {"MALLOC_ARENA_MAX": "2", **os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
         self.streamlits: dict[int, subprocess.Popen] = {}
         self.proxy: subprocess.Popen | None = None
         self.stopping = threading.Event()

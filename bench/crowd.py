@@ -4,6 +4,7 @@
     .venv/bin/python bench/crowd.py --visitors 50 --every 2 --seconds 30
     .venv/bin/python bench/crowd.py --visitors 20 --mix            # with Gallery paging and a training run
     .venv/bin/python bench/crowd.py --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
+    .venv/bin/python bench/crowd.py --back-to-back 200 --visitors  # what one drawing costs, alone
 
 How: starts the site on 127.0.0.1 (a copy of the shipped weights, a throwaway lab database), then
 has Chromium draw a 7 on the Draw page once and keeps the exact message its canvas sent
@@ -25,7 +26,9 @@ the cores the simulated visitors themselves took (this script: a real class's ph
 share the server's two cores).
 `--mix` adds, during each row, 5 visitors paging through the Gallery (a new page every 2 s) and
 one training run in progress (NumPy, 30 epochs, started on the Train page through the protocol).
-Before the table: the server's memory after Draw (one drawing) and Gallery were opened.
+Before the table: the server's memory after Draw (one drawing) and Gallery were opened; with
+`--back-to-back N`, one visitor's N drawings, each sent when the last one's rerun ended: the
+server's CPU per drawing (everything: websocket, rerun, reading, pictures) and the rerun's time.
 """
 from __future__ import annotations
 
@@ -176,6 +179,32 @@ async def run_to_end(ws, message: BackMsg, timeout: float = 120) -> list[Forward
             replies.append(reply)
             if reply.WhichOneof("type") == "script_finished" and reply.script_finished != 2:
                 return replies
+
+
+async def back_to_back(url: str, page_hash: str, messages: list[bytes], count: int) -> tuple[float, list[float]]:
+    """One visitor sending `count` drawings, each once the last one's rerun has ended (closed loop):
+    the server's CPU seconds per drawing, and each rerun's seconds from send to its end."""
+    ws = await connect(url)
+    await run_to_end(ws, open_message(page_hash))
+
+    async def draw(raw: bytes) -> float:
+        sent = time.perf_counter()
+        await ws.send(raw)
+        async with asyncio.timeout(60):
+            while True:
+                reply = ForwardMsg()
+                reply.ParseFromString(await ws.recv())
+                if reply.WhichOneof("type") == "script_finished" and reply.script_finished != 2:
+                    return time.perf_counter() - sent
+
+    for raw in messages[:10]:  # a session's first drawings cost more: not counted
+        await draw(raw)
+    pids = server_pids(url)
+    cpu = cpu_seconds(pids)
+    seconds = [await draw(raw) for raw in messages[10:10 + count]]
+    cpu = cpu_seconds(pids) - cpu
+    await ws.close()
+    return cpu / len(seconds), seconds
 
 
 def open_message(page_hash: str) -> BackMsg:
@@ -465,12 +494,17 @@ def main() -> None:
     parser.add_argument("--mix", action="store_true", help="also Gallery paging and a training run")
     parser.add_argument("--processes", type=int, default=1,
                         help="Streamlit processes; more than 1: behind nginx, as make serve-lab runs them")
+    parser.add_argument("--back-to-back", type=int, default=0, metavar="N",
+                        help="first, one visitor's N drawings, each sent when the last one's rerun ended: "
+                             "what one drawing costs the server (up to 1000; --visitors alone skips the rows)")
     parser.add_argument("--no-timers", action="store_true", help="visitors do not rerun the page's run_every "
                         "fragments (a browser does: the live-model check every few seconds)")
     args = parser.parse_args()
     for n in args.visitors:
         if not 1 <= n <= 100:
             parser.error(f"--visitors must be from 1 to 100; got {n}")
+    if not 0 <= args.back_to_back <= 1000:
+        parser.error(f"--back-to-back must be from 0 to 1000; got {args.back_to_back}")
     if not (0.2 <= args.every <= 60 and 5 <= args.seconds <= 300):
         parser.error("--every must be from 0.2 to 60 and --seconds from 5 to 300")
     if not CHROMIUM.exists():
@@ -486,8 +520,8 @@ def main() -> None:
                 else proxied_site(weights, args.processes, env))
         with site as url:
             captured = capture_drawing(url)
-            most = max(args.visitors) * (math.ceil(args.seconds / args.every) + 1)
-            messages = variants(captured, min(most, (2 * SHIFT + 1) ** 2))
+            most = max(args.visitors, default=0) * (math.ceil(args.seconds / args.every) + 1)
+            messages = variants(captured, min(max(most, args.back_to_back + 10), (2 * SHIFT + 1) ** 2))
             first = protocol.Visitor(url)
             pages = first.pages
             first.open("gallery")  # the Gallery's first render reads the 10,000 test digits: not in the table
@@ -500,6 +534,13 @@ def main() -> None:
             print(f"{PROJECT_DIR}: {len(messages)} different drawings of {len(captured):,} bytes each; server "
                   f"memory after Draw (one drawing) and Gallery were opened: {rss:.0f} MB (peak {peak:.0f} MB); "
                   f"{load()}", flush=True)
+            if args.back_to_back:
+                cpu, seconds = asyncio.run(back_to_back(url, pages["draw"], messages, args.back_to_back))
+                print(f"one visitor, {len(seconds)} drawings back to back: {cpu * 1000:.1f} ms of the server's CPU "
+                      f"per drawing; its rerun, send to end, p50/p95 {statistics.median(seconds) * 1000:.0f}/"
+                      f"{percentile(seconds, 0.95) * 1000:.0f} ms; {load()}", flush=True)
+            if not args.visitors:
+                return
             print(f"{'mix: ' if args.mix else ''}each row {args.seconds:g} s, open loop, "
                   f"{'without' if args.no_timers else 'with'} the pages' timers\n{HEADER}", flush=True)
             for visitors in args.visitors:

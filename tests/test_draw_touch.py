@@ -10,6 +10,7 @@ import re
 
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
 import mnistcore.preprocess
@@ -89,6 +90,11 @@ def test_every_stroke_counts_on_a_phone(tmp_path, small_mnist):
             wait_for_the_run(page)
             cdp = page.context.new_cdp_session(page)
             box = canvas.bounding_box()
+            # Undo and Clear show above the canvas from the start (the toolbar fix reached the
+            # canvas' shadow root), not only once a first stroke has changed the page.
+            expect(page.locator(".dc-toolbar")).to_have_css("opacity", "1", timeout=10_000)
+            clear = page.get_by_role("button", name="Reset canvas & history")
+            assert clear.bounding_box()["y"] + clear.bounding_box()["height"] <= box["y"]
             # A 7 whose bar starts at the very top right, where the toolbar used to swallow it.
             touch_stroke(cdp, box, [(0.3, 0.03), (0.9, 0.03), (0.5, 0.95)])
             assert answer(page) == "Prediction: 7"
@@ -100,7 +106,6 @@ def test_every_stroke_counts_on_a_phone(tmp_path, small_mnist):
             assert len(pills) == 10 and max(pills) <= edge, (pills, edge)
 
             assert canvas.bounding_box() == box  # the answer appeared above it, and the canvas stayed put
-            clear = page.get_by_role("button", name="Reset canvas & history")
             assert clear.is_visible() and clear.bounding_box()["y"] + clear.bounding_box()["height"] <= box["y"]
             clear.tap()
             touch_stroke(cdp, box, [(0.5, 0.04), (0.5, 0.96)])  # at once: no waiting for the page

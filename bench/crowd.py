@@ -60,7 +60,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
 from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
 
 import protocol  # noqa: E402
-from sitetools import CHROMIUM, CHROMIUM_ARGS, SiteURL, free_port, running_site, weights_copy  # noqa: E402
+from sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,  # noqa: E402
+                       weights_copy)
 from test_browser import stroke  # noqa: E402
 
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
@@ -436,6 +437,7 @@ def proxied_site(weights_dir: Path, processes: int, env: dict[str, str]):
             yield url
         finally:
             lab.stop()
+            forget_live_signal(weights_dir)
 
 
 def load() -> str:

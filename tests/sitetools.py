@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistcore.paths import DEFAULT_MODEL_PATH
+from mnistcore.lab.config import live_signal_path
+from mnistcore.paths import DEFAULT_MODEL_PATH, WEIGHTS_DIR
 from mnistcore.nets.numpy_net import NeuralNetWork
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -130,3 +131,14 @@ def running_site(weights_dir: Path, timeout: float = 30.0, env: dict[str, str] |
             server.kill()
             server.wait()
         log.close()
+        forget_live_signal(weights_dir)
+
+
+def forget_live_signal(weights_dir: Path) -> None:
+    """Remove the live-model file a server on the store in `weights_dir` wrote in static/ (see
+    mnistcore.lab.store), unless that store is the project's own weights/: a temporary store's file
+    would otherwise stay there, served, long after its server and its folder are gone."""
+    signal = live_signal_path(weights_dir)
+    if signal != live_signal_path(WEIGHTS_DIR):
+        with contextlib.suppress(OSError):
+            signal.unlink()

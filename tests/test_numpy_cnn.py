@@ -11,8 +11,8 @@ import pytest
 
 from mnistcore.nets import build_model, keras_problem, load_model
 from mnistcore.nets.base import ModelFileError
-from mnistcore.nets.numpy_cnn import (CnnConfig, ConvNet, conv, conv_all, conv_backward, interleave, pool,
-                                      pool_backward, pooled_side)
+from mnistcore.nets.conv_layers import conv, conv_all, conv_backward, interleave, pool, pool_backward, pooled_side
+from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
 from mnistcore.nets.numpy_net import NeuralNetWork
 from mnistcore.nets.saved import CNN_WEIGHTS
 from mnistcore.paths import DEFAULT_MODEL_PATH

@@ -5,23 +5,14 @@
 
 The same network as `keras_net`'s "cnn" (same weight layouts, Glorot-uniform initialisation,
 Adam with Keras' defaults), behind the shared model interface (`fit`, `predict_proba`, `save`,
-`load`), in float32.
+`load`), in float32. The layer maths is in `conv_layers`.
 
-How it is computed, and why (measured on this project's 2-core machine, see bench/cnn.py):
-- Batches are NHWC, (B, height, width, channels): channels are innermost, so a 3x3 window of
-  every channel is 9 contiguous runs of memory, and a convolution is one matrix product of the
-  unrolled windows ("im2col", slice copies) with the kernel reshaped to (9 * channels, filters).
-  Its input gradient is the opposite: products, then slice-adds ("col2im").
-- Every convolution is followed by 2x2 max-pooling, so its outputs are grouped by their place
-  in the pooling window (see "layers" below): pooling and its gradient touch contiguous blocks,
-  and the outputs that pooling floors away (conv2's 11th row and column, 17% of the largest
-  layer's work) are never computed. `feature_maps` computes all 11 x 11, for showing.
+Why it is computed this way (bench/cnn.py measures it):
 - ReLU commutes with max-pooling, and so does adding a per-filter bias, so both are applied
   after pooling, on a quarter of the values. The first convolution needs no input gradient.
 - `fit` splits each batch between two threads with one BLAS thread each: NumPy's element-wise
   loops release the GIL, so they use both cores too, and OpenBLAS's own second thread, which
-  stalls whenever the machine is busy (a product 3x slower, one drawing 17 ms instead of 0.4),
-  is not needed.
+  stalls whenever the machine is busy, is not needed.
 - Training reuses its buffers batch after batch; prediction allocates its own, so any number of
   threads may predict with one shared model while none trains it.
 """
@@ -39,10 +30,10 @@ import numpy as np
 from ..files import atomic_write
 from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
                    blas_controller, cosine_factor, fit_data, run_epochs)
+from .conv_layers import KERNEL, by_kernel, conv, conv_all, conv_backward, interleave, pool, pool_backward, softmax
 from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked, read_weights
 
 DTYPE = np.float32
-KERNEL = 3                  # both convolutions are 3x3, stride 1, no padding ("valid")
 SIDE = 28                   # input images are 28 x 28, one channel
 PREDICT_VALUES = 4_000_000  # activations per forward pass in predict_proba (16 MB): bounded memory
 MAX_WORKERS = 2             # threads fit may split a batch between (this lab's machines have 2 cores)
@@ -76,145 +67,6 @@ class CnnConfig:
             raise ValueError(f"seed must be a whole number >= 0 or None, got {self.seed!r}")
         if self.schedule not in ("constant", "cosine"):
             raise ValueError(f"schedule must be constant or cosine, got {self.schedule!r}")
-
-
-# ---------------------------------------------------------------------------- layers
-# Plain functions on arrays of any float dtype (the gradient tests run them in float64).
-#
-# Every 3x3 convolution here is followed by 2x2 max-pooling, so its outputs are computed grouped
-# by their place in the pooling window: out (2, 2, B, h, w, F) holds at [pi, pj, b, i, j] the
-# output at row 2i + pi, column 2j + pj. Pooling is then the maximum of four contiguous blocks
-# and its gradient four contiguous writes, where the plain (B, H, W, F) layout made both stride
-# through memory (3x slower, measured); and the outputs that pooling floors away (conv2's 11th
-# row and column) are never computed.
-
-
-def pooled_side(side: int) -> int:
-    """Rows (or columns) after a 3x3 convolution and 2x2 pooling: 28 -> 13, 13 -> 5."""
-    return (side - KERNEL + 1) // 2
-
-
-def unroll(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """im2col: x (B, H, W, C) -> cols (2, 2, B, h, w, 3, 3, C), the 3x3 window under each output."""
-    h, w = cols.shape[3:5]
-    for pi in range(2):
-        for pj in range(2):
-            for di in range(KERNEL):
-                for dj in range(KERNEL):
-                    top, left = pi + di, pj + dj
-                    cols[pi, pj, :, :, :, di, dj, :] = x[:, top : top + 2 * h : 2, left : left + 2 * w : 2, :]
-    return cols
-
-
-def roll_back(dcols: np.ndarray, dx: np.ndarray) -> np.ndarray:
-    """col2im: window gradients (3, 3, 2, 2, B, h, w, C) summed into dx (B, H, W, C) (overwritten).
-
-    `dcols` is kernel position first (conv_backward makes it so, one product per position). The
-    sums go into dx split by row and column parity, (2, 2, B, H/2, W/2, C): there, the outputs
-    under one kernel position are 5 adjacent columns, so each add runs over 5 x C contiguous
-    values rather than C (4x faster, measured); one copy then interleaves the parities.
-    """
-    h, w = dcols.shape[5:7]
-    b, height, width, c = dx.shape
-    split = np.zeros((2, 2, b, (height + 1) // 2, (width + 1) // 2, c), dx.dtype)
-    for di in range(KERNEL):
-        for dj in range(KERNEL):
-            for pi in range(2):
-                for pj in range(2):
-                    top, left = pi + di, pj + dj  # output (i, j) of this group reads row 2i + top, column 2j + left
-                    rows, cols = slice(top // 2, top // 2 + h), slice(left // 2, left // 2 + w)
-                    split[top % 2, left % 2, :, rows, cols] += dcols[di, dj, pi, pj]
-    plain = split.transpose(2, 3, 0, 4, 1, 5).reshape(b, split.shape[3] * 2, split.shape[4] * 2, c)
-    dx[...] = plain[:, :height, :width]
-    return dx
-
-
-def conv(x: np.ndarray, kernel: np.ndarray, cols: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """3x3 convolution without bias, the outputs that 2x2 pooling keeps, grouped for it.
-
-    x (B, H, W, C), kernel (3, 3, C, F) -> out (2, 2, B, h, w, F), h = pooled_side(H).
-    `cols` (2, 2, B, h, w, 3, 3, C) receives the unrolled windows (the backward pass needs them).
-    """
-    f = kernel.shape[-1]
-    unroll(x, cols)
-    np.matmul(cols.reshape(-1, kernel.size // f), kernel.reshape(-1, f), out=out.reshape(-1, f))
-    return out
-
-
-def conv_backward(cols: np.ndarray, kernel: np.ndarray, dout: np.ndarray, dkernel: np.ndarray,
-                  dcols: np.ndarray | None = None, dx: np.ndarray | None = None) -> None:
-    """Gradients of `conv`: dkernel (3, 3, C, F) from dout (2, 2, B, h, w, F); dx (B, H, W, C) when given.
-
-    `dcols` (3, 3, 2, 2, B, h, w, C) is room for the windows' gradients (needed with dx).
-    """
-    f = kernel.shape[-1]
-    flat_cols = cols.reshape(-1, kernel.size // f)
-    flat_dout = dout.reshape(-1, f)
-    np.matmul(flat_cols.T, flat_dout, out=dkernel.reshape(-1, f))
-    if dx is not None:
-        # One product per kernel position, each into a contiguous block of dcols (3, 3, 2, 2, B,
-        # h, w, C), which is what makes roll_back's adds contiguous. C-ordered copies of the
-        # kernel's transposes: with transposed views the products took 2.5x as long (measured).
-        kernel_t = np.ascontiguousarray(kernel.transpose(0, 1, 3, 2))  # (3, 3, F, C)
-        for di in range(KERNEL):
-            for dj in range(KERNEL):
-                np.matmul(flat_dout, kernel_t[di, dj], out=dcols[di, dj].reshape(len(flat_dout), -1))
-        roll_back(dcols, dx)
-
-
-def pool(z: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """2x2 max-pooling: z (2, 2, B, h, w, F) from `conv` -> out (B, h, w, F)."""
-    np.maximum(z[0, 0], z[0, 1], out=out)
-    np.maximum(out, z[1, 0], out=out)
-    np.maximum(out, z[1, 1], out=out)
-    return out
-
-
-def pool_backward(z: np.ndarray, pooled: np.ndarray, dpooled: np.ndarray, dz: np.ndarray) -> np.ndarray:
-    """Gradient of `pool`: each window's gradient goes to its maximum; dz like z (overwritten).
-
-    Where a window holds its maximum twice (a thick stroke saturates many pixels at 1.0, so equal
-    windows are common) only the first in reading order takes it, as in TensorFlow.
-    """
-    hit = np.empty(pooled.shape, bool)
-    free = None  # windows whose maximum is not taken yet
-    for k, (pi, pj) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
-        np.equal(z[pi, pj], pooled, out=hit)
-        if free is None:
-            free = ~hit
-        else:
-            hit &= free
-            if k < 3:
-                free ^= hit  # hit is within free: this clears the windows just taken
-        np.multiply(dpooled, hit, out=dz[pi, pj])
-    return dz
-
-
-def interleave(z: np.ndarray) -> np.ndarray:
-    """`conv`'s (2, 2, B, h, w, F) outputs in plain order: (B, 2h, 2w, F)."""
-    _, _, b, h, w, f = z.shape
-    return z.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * h, 2 * w, f)
-
-
-def conv_all(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Every output of a 3x3 convolution without bias, plainly: (B, H, W, C) -> (B, H - 2, W - 2, F).
-
-    For showing feature maps (conv2's last row and column too), not for training.
-    """
-    b, height, width, _ = x.shape
-    out = np.zeros((b, height - 2, width - 2, kernel.shape[-1]), x.dtype)
-    for di in range(KERNEL):
-        for dj in range(KERNEL):
-            out += x[:, di : di + height - 2, dj : dj + width - 2, :] @ kernel[di, dj]
-    return out
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (B, 10) logits, in place."""
-    logits -= logits.max(axis=1, keepdims=True)
-    np.exp(logits, out=logits)
-    logits /= logits.sum(axis=1, keepdims=True)
-    return logits
 
 
 def glorot_uniform(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int) -> np.ndarray:
@@ -301,14 +153,14 @@ class ConvNet(DigitModel):
         np.sum(d, axis=(0, 1, 2), out=g["b2"])
         dz2 = pool_backward(a["z2"], a["m2"], d, buffer("dz2", a["z2"].shape))
         da1 = buffer("da1", (b, 13, 13, f1))
-        conv_backward(a["cols2"], self.w2, dz2, g["w2"], buffer("dcols2", _by_kernel(a["cols2"].shape)), da1)
+        conv_backward(a["cols2"], self.w2, dz2, g["w2"], buffer("dcols2", by_kernel(a["cols2"].shape)), da1)
         # the first block's: the pixels need no gradient to train
         da1 *= a["a1"] > 0
         np.sum(da1, axis=(0, 1, 2), out=g["b1"])
         dz1 = pool_backward(a["z1"], a["m1"], da1, buffer("dz1", a["z1"].shape))
         if input_gradient:
             dx = np.empty((b, SIDE, SIDE, 1), self.w1.dtype)
-            conv_backward(a["cols1"], self.w1, dz1, g["w1"], np.empty(_by_kernel(a["cols1"].shape), self.w1.dtype), dx)
+            conv_backward(a["cols1"], self.w1, dz1, g["w1"], np.empty(by_kernel(a["cols1"].shape), self.w1.dtype), dx)
             g["x"] = dx.reshape(b, SIDE * SIDE)
         else:
             conv_backward(a["cols1"], self.w1, dz1, g["w1"])
@@ -363,10 +215,8 @@ class ConvNet(DigitModel):
         x, y = fit_data(images, labels, epochs, batch_size, keep_uint8=True)
         n = len(x)
         started = time.perf_counter()
-        # Each batch is split between worker threads, each with one BLAS thread: NumPy releases the
-        # GIL in its loops, so the element-wise work (half the time) runs on both cores too, and
-        # OpenBLAS's own threads, which stall when the machine is busy, are not needed (bench/cnn.py).
-        # As many workers as BLAS may use threads: the lab's training slot allows one.
+        # Workers with one BLAS thread each (see the module docstring); as many as BLAS may use
+        # threads, so the lab's training slot, which allows one, gets one.
         workers = max(1, min(MAX_WORKERS, _blas_threads(), os.cpu_count() or 1))
         self._buffers = [{} for _ in range(workers)]
         with contextlib.ExitStack() as stack:
@@ -451,8 +301,8 @@ class ConvNet(DigitModel):
 
         OpenBLAS hands a product to its second thread only above 65,536 x 4 multiply-adds; one
         image's second convolution as one product (100 x 288 x 64) is above, as nine products
-        (121 x 32 x 64, one per kernel position) it is below. On a busy machine waiting for that
-        second thread made one drawing take 17 ms instead of 0.4 ms (measured, bench/cnn.py).
+        (121 x 32 x 64, one per kernel position) it is below, and so never waits for a second
+        thread that a busy machine is slow to run.
         """
         f1, f2 = self.config.filters1, self.config.filters2
         x4 = x.reshape(1, SIDE, SIDE, 1)
@@ -538,11 +388,6 @@ class ConvNet(DigitModel):
 def _blas_threads() -> int:
     """How many threads NumPy's BLAS may use right now (threadpoolctl limits included)."""
     return min((info["num_threads"] for info in blas_controller().select(user_api="blas").info()), default=1)
-
-
-def _by_kernel(cols_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The shape of conv_backward's dcols for unrolled windows `cols_shape` (2, 2, B, h, w, 3, 3, C)."""
-    return cols_shape[5:7] + cols_shape[:5] + cols_shape[7:]
 
 
 def _buffers(buffers: dict, dtype: np.dtype):

@@ -36,7 +36,8 @@ import numpy as np
 
 from ..files import atomic_write
 from .base import Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented, fit_data
-from .saved import KERAS_INFO_ENTRY, check_keras_weights, read_info
+from .keras_checks import check_keras_weights
+from .saved import KERAS_INFO_ENTRY, read_info
 
 
 def _import_keras_quietly():

@@ -17,10 +17,8 @@ random displacements on a coarse grid, spread smoothly over 28 x 28 by two small
 (a Gaussian-smoothed random field, for far less than smoothing a full-size one). Stroke width
 changes by a 2 x 2 or 3 x 3 grey dilation (thicker) or a 2 x 2 erosion (thinner).
 
-What it costs (bench/handwriting.py --cost: CPU time of an epoch of the NumPy MLP, 784-512-10,
-batch 128, one BLAS thread, on 2 busy cores): distorting every image adds 88%, half of them 41%,
-ROBUST's 30% of them 31%. On bench/handwriting.py's table a 30% share made an MLP as robust as
-a 50% share (rotated, elastic, mixed and styled drawings within a point), so ROBUST uses 30%.
+ROBUST distorts 30% of the images: that share made an MLP about as robust as 50% did, for less
+training time (bench/handwriting.py measures both; figures in docs/measurements.md).
 """
 from __future__ import annotations
 

@@ -79,7 +79,8 @@ def load_mnist(data_dir: str | os.PathLike | None = None, report: Report = _stde
         train, test = _read_npz(folder / NPZ_NAME)
     for (images, labels), count, kind in ((train, TRAIN_COUNT, "training"), (test, TEST_COUNT, "test")):
         if len(images) != count or len(labels) != count:
-            raise ValueError(f"MNIST {kind} set in {folder} has {len(images)} images and {len(labels)} labels, expected {count}")
+            raise ValueError(f"MNIST {kind} set in {folder} has {len(images)} images and {len(labels)} labels, "
+                             f"expected {count}")
     return train, test
 
 
@@ -103,8 +104,7 @@ def _read_cached(folder: Path, name: str) -> np.ndarray:
 
 def _read_maybe_gzip(path: Path) -> bytearray:
     """The file's bytes, unpacked if it is gzipped, in a bytearray: parse_idx makes the images on it
-    without a copy (the training images are 47 MB; reading, unpacking and copying them took the
-    server's peak memory 40 MB above what it keeps)."""
+    without a copy, so loading MNIST does not raise the server's peak memory by a second copy."""
     if path.suffix != ".gz":
         raw = bytearray(path.stat().st_size)
         with path.open("rb") as file:

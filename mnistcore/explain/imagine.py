@@ -12,8 +12,7 @@
 
 `digit_pictures` gives both, computed once per model and remembered as long as the model exists
 (`remembered`): the surest digits cost one forward pass over 2,000 test images, imagining 150
-small steps (measured here, on a busy 2-core machine: 0.2 s + 0.4 s for the shipped MLP, about
-2 s + 2.5 s for a Keras CNN, 3 s + 5.5 s for the NumPy CNN).
+small steps, seconds for a convnet.
 All images returned here are float32 (10, 28, 28) in [0, 1], row d for digit d.
 """
 from __future__ import annotations
@@ -169,9 +168,8 @@ def _keras_gradient(model) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
 
 
 def _single_blas_thread():
-    """A context in which BLAS uses one thread. Ten images at a time are far too few to share
-    between threads: on this busy 2-core machine imagining took 11 s with two threads, 0.4 s with
-    one (measured). The limit is process-wide, for the half second this takes."""
+    """A context in which BLAS uses one thread: ten images at a time are far too few to share
+    between threads. The limit is process-wide, for the moment this takes."""
     return blas_controller().limit(limits=1, user_api="blas")
 
 

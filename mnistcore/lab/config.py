@@ -65,9 +65,8 @@ YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")  # blank is ne
 
 def absolute(path: str | os.PathLike) -> Path:
     """`path` absolute, with its links resolved; for an absolute path, worked out once: Path.resolve()
-    is a system call per folder on the way, and the store's folder is asked for on every rerun
-    (about 5% of the server's time while a class drew, bench/crowd.py). A relative path depends on
-    the working folder, so it is resolved every time."""
+    is a system call per folder on the way, and the store's folder is asked for on every rerun.
+    A relative path depends on the working folder, so it is resolved every time."""
     path = Path(path)
     return _resolved(path) if path.is_absolute() else path.resolve()
 

@@ -181,8 +181,8 @@ def fit_data(images: np.ndarray, labels: np.ndarray, epochs: int, batch_size: in
     """What every engine's `fit` checks first: (images as_batch'd (n, 784), labels int64 (n,)).
 
     With `keep_uint8`, uint8 images stay uint8 (n, 784), for run_epochs to make each batch float
-    as it draws it: a float32 copy of all 60,000 images is 188 MB, and making it took longer than
-    making every batch (0.25 s against 0.04 s, measured: the new memory's first touch is the cost).
+    as it draws it: a float32 copy of all 60,000 images would cost 188 MB, and touching that much
+    fresh memory takes longer than making every batch.
     ValueError for a bad epochs or batch_size, mismatched labels, or no images at all.
     """
     if not isinstance(epochs, (int, np.integer)) or epochs < 1:

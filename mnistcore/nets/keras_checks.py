@@ -192,7 +192,8 @@ def check_keras_weights(path: str | os.PathLike) -> None:
 
     path = Path(path)
     with zipfile.ZipFile(path) as archive:
-        extra = [name for name in archive.namelist() if name.startswith("model.weights") and name != KERAS_WEIGHTS_ENTRY]
+        extra = [name for name in archive.namelist()
+                 if name.startswith("model.weights") and name != KERAS_WEIGHTS_ENTRY]
         if extra or KERAS_WEIGHTS_ENTRY not in archive.namelist():
             raise ModelFileError(f"{path}: Keras weights are in {extra or 'no file'}, expected {KERAS_WEIGHTS_ENTRY}")
         declared = []

@@ -18,8 +18,8 @@ import os
 # Before TensorFlow loads: keep its start-up log lines out of the CLI and the site.
 # TF_CPP_MIN_LOG_LEVEL=3 hides its C++ INFO/WARNING/ERROR lines. The oneDNN notice ("oneDNN
 # custom operations are on ...", printed twice) is written before any log level is read; the
-# only switch for it, TF_ENABLE_ONEDNN_OPTS=0, made the convnet's predictions 2x slower here,
-# so instead stderr is muted while TensorFlow loads (_import_keras_quietly).
+# only switch for it, TF_ENABLE_ONEDNN_OPTS=0, makes the convnet's predictions slower, so
+# instead stderr is muted while TensorFlow loads (_import_keras_quietly).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
@@ -169,9 +169,8 @@ class KerasModel(DigitModel):
         """(n, 10) float32 probabilities, rows summing to 1, columns in digit order."""
         x = self._inputs(as_batch(images))
         out = np.empty((len(x), 10), np.float32)
-        # predict_on_batch runs Keras' compiled predict step directly: under a millisecond for
-        # one image on 2 cores, where model.predict spends 60-120 ms setting up a dataset and
-        # calling the model eagerly 2-5 ms (Python overhead in every layer).
+        # predict_on_batch runs Keras' compiled predict step directly; model.predict sets up a
+        # dataset for every call, which costs far more than one drawing's prediction.
         for begin in range(0, len(x), PREDICT_BATCH):
             batch = x[begin : begin + PREDICT_BATCH]
             out[begin : begin + len(batch)] = self.model.predict_on_batch(batch)

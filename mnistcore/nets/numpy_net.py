@@ -37,7 +37,7 @@ ADAM_BETAS, ADAM_EPS = (0.9, 0.999), 1e-8
 
 DTYPE = np.float32
 # Below this batch size the BLAS calls are too small to share between threads: handing each one
-# to a second thread costs more than it saves, and on a busy machine it costs 20x (measured).
+# to a second thread costs more than it saves, and far more on a busy machine.
 SINGLE_THREAD_BELOW = 32
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 import urllib.request
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

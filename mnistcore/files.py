@@ -6,7 +6,8 @@ import re
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
+from collections.abc import Callable
 
 # atomic_write's temporary file: ".<target name>.<8 random characters>.tmp" (mkstemp's own
 # characters), in the target's folder. A process killed mid-write leaves it behind.

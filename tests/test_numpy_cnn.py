@@ -15,7 +15,6 @@ from mnistcore.nets.conv_layers import conv, conv_all, conv_backward, interleave
 from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
 from mnistcore.nets.numpy_net import NeuralNetWork
 from mnistcore.nets.saved import CNN_WEIGHTS
-from mnistcore.paths import DEFAULT_MODEL_PATH
 
 EPS = 1e-6
 

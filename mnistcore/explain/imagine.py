@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import threading
 import weakref
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 
 import numpy as np
 import scipy.ndimage
@@ -176,7 +177,7 @@ def _single_blas_thread():
 # ---------------------------------------------------------------------------- remembered per model
 
 _lock = threading.Lock()
-_remembered: "weakref.WeakKeyDictionary[DigitModel, dict]" = weakref.WeakKeyDictionary()
+_remembered: weakref.WeakKeyDictionary[DigitModel, dict] = weakref.WeakKeyDictionary()
 
 
 def remembered(model: DigitModel, key: str, make: Callable[[], T]) -> T:

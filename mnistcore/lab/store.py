@@ -360,7 +360,7 @@ def _loaded(path: Path) -> tuple[DigitModel, ModelInfo]:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _new_run_name(engine: str) -> str:

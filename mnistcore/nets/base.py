@@ -21,7 +21,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -57,7 +57,7 @@ class ModelInfo:
         return json.dumps(asdict(self), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str, where: str | Path) -> "ModelInfo":
+    def from_json(cls, text: str, where: str | Path) -> ModelInfo:
         try:
             data = json.loads(text)
             return cls(**data)
@@ -72,9 +72,9 @@ class ModelInfo:
         return (f"{self.engine} {self.architecture}, {epochs} at batch {self.batch_size}, "
                 f"{acc}, trained {when}")
 
-    def trained(self, epochs: int, batch_size: int, train_samples: int, seconds: float) -> "ModelInfo":
+    def trained(self, epochs: int, batch_size: int, train_samples: int, seconds: float) -> ModelInfo:
         """A copy stamped with a finished training run (test accuracy is set after evaluation)."""
-        now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         return replace(self, epochs=epochs, batch_size=batch_size, train_samples=train_samples,
                        train_seconds=round(seconds, 2), trained_at=now, test_accuracy=None)
 
@@ -124,7 +124,7 @@ class DigitModel:
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None,
-            augment: Augment | None = None) -> "DigitModel":
+            augment: Augment | None = None) -> DigitModel:
         raise NotImplementedError
 
     def save(self, path: str | os.PathLike) -> Path:

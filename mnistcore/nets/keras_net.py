@@ -78,7 +78,7 @@ INPUT_SHAPES = {"mlp": (784,), "cnn": (28, 28, 1)}  # one image, as each network
 PREDICT_BATCH = 1024  # images per forward pass in predict_proba: bounded memory for any n
 
 
-def build_network(arch: str) -> "keras.Model":
+def build_network(arch: str) -> keras.Model:
     """A fresh compiled Keras model for `arch` ("mlp" or "cnn"), outputs (n, 10) softmax."""
     layers = keras.layers
     if arch == "mlp":
@@ -132,7 +132,7 @@ class KerasModel(DigitModel):
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None,
-            augment: Augment | None = None) -> "KerasModel":
+            augment: Augment | None = None) -> KerasModel:
         """Train on images (n, 28, 28) or (n, 784) with digit labels (n,), shuffled each epoch.
 
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
@@ -199,7 +199,7 @@ class KerasModel(DigitModel):
                 return atomic_write(path, lambda f: shutil.copyfileobj(source, f))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "KerasModel":
+    def load(cls, path: str | os.PathLike) -> KerasModel:
         """Load a model saved by `save`; ModelFileError names the file when anything is off.
 
         Keras loads with safe_mode=True: an archive whose config carries Python code (a Lambda

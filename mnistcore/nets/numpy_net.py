@@ -261,7 +261,7 @@ class NeuralNetWork(DigitModel):
     def fit(self, images: np.ndarray, labels: np.ndarray, epochs: int = 1, batch_size: int = 128,
             on_batch: Callback | None = None, on_epoch: Callback | None = None,
             validation: tuple[np.ndarray, np.ndarray] | None = None,
-            augment: Augment | None = None) -> "NeuralNetWork":
+            augment: Augment | None = None) -> NeuralNetWork:
         """Train on images (n, 28, 28) or (n, 784) with digit labels (n,) in shuffled mini-batches.
 
         Callbacks get a `Progress`; returning True stops training. A stop in the middle of an
@@ -344,7 +344,7 @@ class NeuralNetWork(DigitModel):
         return atomic_write(path, lambda f: np.savez(f, **arrays))
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "NeuralNetWork":
+    def load(cls, path: str | os.PathLike) -> NeuralNetWork:
         """Load a network saved by `save`; ModelFileError names the file when anything is off.
 
         `open_checked` checks the file first, from the arrays' headers alone: the settings within

@@ -18,7 +18,8 @@ import math
 import os
 import zipfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
+from collections.abc import Iterator
 
 import numpy as np
 

@@ -254,17 +254,17 @@ def outcome(status, live, rules, allowed: bool) -> None:
         return
     st.subheader("Your model")
     live_accuracy = live.info.test_accuracy if live is not None else None
-    verdict = policy.judge(status.test_accuracy, live_accuracy, config.publish_floor())
+    check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
     if status.published_as:
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
                    f"(saved as {status.published_as}). {trained}.")
-    elif verdict.good:
-        st.success(f"**{verdict.headline}** Better than the live model: you may publish it. {trained}.")
+    elif check.good:
+        st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")
     else:
         lopsided = policy.one_answer(result.evaluation.confusion)
         says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
-        st.error(f"**{verdict.headline}** {verdict.warning}{says} {trained}.", icon=":material/thumb_down:")
+        st.error(f"**{check.headline}** {check.warning}{says} {trained}.", icon=":material/thumb_down:")
     curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")
@@ -279,7 +279,7 @@ def outcome(status, live, rules, allowed: bool) -> None:
     if not allowed:
         st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
         return
-    if guarded_button(verdict, rules, "publish", "Publish: make it the live model", ":material/publish:",
+    if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
                       "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
             slot().publish(status.run_id, store())
@@ -296,21 +296,21 @@ def describe_trained(status) -> str:
     return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
 
 
-def guarded_button(verdict, rules, key: str, label: str, icon: str, help: str) -> bool:
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str) -> bool:
     """A button that changes the live model, under the publish rule: True when clicked and allowed.
 
     A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
     tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
     """
-    if verdict.good:
+    if check.good:
         return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
-    refused = policy.refusal(verdict, demo=rules.demo, confirmed=True)
+    refused = policy.refusal(check, demo=rules.demo, confirmed=True)
     if refused:
         st.info(refused, icon=":material/lock:")
         return False
-    confirmed = st.checkbox(verdict.confirm, key=f"{key}-confirm")
+    confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
     clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
-    refused = policy.refusal(verdict, demo=rules.demo, confirmed=confirmed)
+    refused = policy.refusal(check, demo=rules.demo, confirmed=confirmed)
     if clicked and refused:  # checked again on the click itself: a stale page must not slip through
         st.error(refused)
         return False
@@ -330,11 +330,11 @@ def earlier_runs(live, rules, allowed: bool) -> None:
     picked = st.selectbox("Make an earlier model live again (the best first)", list(labels), format_func=labels.get,
                           key="revert")
     chosen = next(run for run in usable if run.name == picked)
-    verdict = policy.judge(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
+    check = policy.check_publish(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
                            config.publish_floor())
-    if not verdict.good:
-        st.warning(f"{verdict.headline} {verdict.warning}", icon=":material/warning:")
-    if guarded_button(verdict, rules, f"revert-{picked}", "Make live", ":material/restore:",
+    if not check.good:
+        st.warning(f"{check.headline} {check.warning}", icon=":material/warning:")
+    if guarded_button(check, rules, f"revert-{picked}", "Make live", ":material/restore:",
                       "Everybody's Gallery and Draw pages will use it."):
         try:
             made = models.make_live(picked)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, astuple, dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from ...nets.base import Progress
 from ...training import TrainSettings
@@ -135,9 +135,10 @@ _WHOLE = 1_000_000  # samples per epoch given to points read from old rows, whic
 
 def to_row(record: Record) -> dict:
     """A record as the board keeps it: plain JSON values (curve points as lists of Progress's fields)."""
-    run = asdict(record.run)
-    run["history"] = [astuple(point) for point in record.run.history]
-    run["points"] = [astuple(point) for point in record.run.points]
+    run = dict(vars(record.run))  # shallow: the curve points are written as lists below, not as dicts
+    run["settings"] = asdict(record.run.settings)
+    run["history"] = [_values(point) for point in record.run.history]
+    run["points"] = [_values(point) for point in record.run.points]
     for name in _TIMES:
         run[name] = run[name].isoformat() if run[name] is not None else None
     return {"run": run, "seconds": record.seconds, "heard": record.heard.isoformat(), "client": record.client,
@@ -155,6 +156,12 @@ def from_row(row: dict) -> Record:
         run[name] = dt.datetime.fromisoformat(run[name]) if run[name] is not None else None
     return Record(Run(**run), row["seconds"], dt.datetime.fromisoformat(row["heard"]), row["client"],
                   row["stop"], row["process"], row["ended"])
+
+
+def _values(point: Progress) -> tuple:
+    """A point's fields in their order (dataclasses.astuple's result, without its deep copy: the
+    board writes a run's points a few times a second)."""
+    return tuple(vars(point).values())
 
 
 def _point(values: list, epochs: int) -> Progress:

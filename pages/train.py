@@ -2,17 +2,15 @@
 
 In demo mode (mnistcore.lab.config) training, publishing and making models live are off, or need the passcode.
 """
-import math
-
-import altair as alt
 import pandas as pd
 import streamlit as st
 
 from mnistcore.lab import config, publish as policy
+from mnistcore.lab.model_list import models_table
 from mnistcore.lab.slot import SlotBusy, clean_label, name_problem
-from mnistcore.nets import ModelFileError, Progress
 from mnistcore.training import (DEFAULT_LEARNING_RATE, EXPLAINED, LIMITS, NUMPY_ARCHS, TrainSettings, Timings,
                                 describe_seconds, engine_problem, estimate_phases, plural, recipes, risky)
+from ui.charts import curves, trail
 from ui.chrome import live_banner, now, open_page, when
 from ui.text import plain, public
 from ui.resources import feedback_store, mnist, slot, store
@@ -26,8 +24,6 @@ OPTIMIZERS = {"sgd": "Plain steps (the tutorial's)", "adam": "Adam"}
 SCHEDULES = {"constant": "Same size all along", "cosine": "Smaller and smaller"}
 FIELDS = ("engine", "arch", "epochs", "batch_size", "hidden", "learning_rate", "momentum", "activation",
           "optimizer", "schedule")
-COLOURS = {"training": "#e8590c", "test": "#1c7ed6", "test (1,000 images)": "#74c0fc"}  # orange vs blue
-SETTINGS_SHOWN = (("learningrate", "learning rate"), ("momentum", "momentum"))  # from a NumPy model's info
 
 
 def timings() -> Timings:
@@ -178,68 +174,6 @@ def settings_form(me, busy: bool) -> None:
         st.rerun()
 
 
-def curve_table(status, points=()) -> pd.DataFrame:
-    """The curves' points, long form: epochs (a fraction within an epoch), curve, measure, value.
-
-    From the finished epochs (`status.history`), points within epochs (`points`: Progress records
-    with test figures on a sample, from TrainResult.points or the slot), and the epoch in progress.
-    """
-    rows = []
-
-    def add(x, loss, accuracy, test_loss, test_accuracy, sample):
-        test = "test (1,000 images)" if sample else "test"
-        for curve, measure, value in (("training", "loss", loss), ("training", "accuracy", accuracy),
-                                      (test, "loss", test_loss), (test, "accuracy", test_accuracy)):
-            if value is not None:
-                rows.append({"epochs": x, "curve": curve, "measure": measure, "value": float(value)})
-
-    done = {p.epoch for p in status.history}
-    for p in status.history:
-        add(float(p.epoch), p.loss, p.accuracy, p.test_loss, p.test_accuracy, False)
-    for p in points:  # Progress records (x from images seen), or the slot's points (x given as epochs_done)
-        x = getattr(p, "epochs_done", None)
-        x = p.samples_seen / p.total_samples * p.epochs if x is None else x
-        if x != int(x) or int(x) not in done:
-            add(x, p.loss, p.accuracy, p.test_loss, p.test_accuracy, True)
-    if status.running and status.batch_loss is not None and status.fraction > 0:
-        add(status.fraction * status.settings.epochs, status.batch_loss, status.batch_accuracy, None, None, True)
-    table = pd.DataFrame(rows, columns=["epochs", "curve", "measure", "value"])
-    return table.sort_values("epochs", kind="stable").drop_duplicates(["epochs", "curve", "measure"], keep="last")
-
-
-def zoomed(values: pd.Series, low: float, high: float | None) -> list[float]:
-    """A y range just around `values` (not from 0), kept within [low, high]."""
-    top, bottom = float(values.max()), float(values.min())
-    pad = max((top - bottom) * 0.15, 0.005)
-    return [max(low, bottom - pad), min(high, top + pad) if high is not None else top + pad]
-
-
-def curves(status, points=()) -> None:
-    table = curve_table(status, points)
-    if table.empty:
-        st.caption("The curves start after the first few batches.")
-        return
-    # The x axis reaches the end of the epoch in progress, not of the run: the first epoch fills the
-    # chart instead of a thin strip at the left of a 30-epoch axis.
-    shown = max(1, min(status.settings.epochs, math.ceil(table.epochs.max() - 1e-9)))
-    x = alt.X("epochs:Q", title="epochs", scale=alt.Scale(domain=[0, shown], nice=False),
-              axis=alt.Axis(format="~g", tickMinStep=0.25 if shown <= 2 else 1))
-    left, right = st.columns(2)
-    curves_shown = sorted(table.curve.unique())
-    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom"),
-                       scale=alt.Scale(domain=curves_shown, range=[COLOURS[c] for c in curves_shown]))
-    for column, measure in ((left, "loss"), (right, "accuracy")):
-        part = table[table.measure == measure]
-        if part.empty:
-            continue
-        fine = measure == "accuracy" and part.value.max() - part.value.min() < 0.1
-        y = alt.Y("value:Q", title=measure, scale=alt.Scale(domain=zoomed(part.value, 0, 1 if measure == "accuracy" else None)),
-                  axis=alt.Axis(format=(".1%" if fine else ".0%") if measure == "accuracy" else ".2~f"))
-        chart = alt.Chart(part).mark_line(point=True).encode(
-            x=x, y=y, color=colour, tooltip=["epochs", "curve", alt.Tooltip("value:Q", format=".4f")])
-        column.altair_chart(chart.properties(height=220), width="stretch")
-
-
 @st.fragment(run_every=1.0)
 def progress_panel(run_id: str, me) -> None:
     """Redrawn every second from the slot's snapshot; the rest of the page stays as it is.
@@ -264,13 +198,14 @@ def progress_panel(run_id: str, me) -> None:
         st.progress(0.0, text=f"Loading TensorFlow… {describe_seconds(left) if left > 0 else 'almost done'}. "
                               f"Then {plural(status.settings.epochs, 'epoch')} of training.")
     else:
-        st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: {status.fraction:.0%} "
-                                          f"done. Expected to finish in {remaining} (around {when(status.expected_end)}).")
+        st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: "
+                                          f"{status.fraction:.0%} done. Expected to finish in {remaining} "
+                                          f"(around {when(status.expected_end)}).")
     if status.batch_loss is not None:
         a, b = st.columns(2)
         a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
         b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
-    curves(status, getattr(status, "points", None) or trail(status))
+    curves(status, status.points or trail(status))
     if mine:
         st.caption("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
                    "you publish the result.")
@@ -278,21 +213,6 @@ def progress_panel(run_id: str, me) -> None:
                      "The live model does not change."):
             slot().stop(run_id)
     queue_panel(view)
-
-
-def trail(status) -> list[Progress]:
-    """The epoch-so-far figures this tab has seen, one per redraw: the curves within an epoch while
-    the slot keeps only whole epochs (training figures only; a reload starts the trail again)."""
-    trails = st.session_state.setdefault("trails", {})
-    if status.run_id not in trails:
-        trails.clear()  # one run's trail at a time: a long-lived session must not pile them up
-        trails[status.run_id] = []
-    points = trails[status.run_id]
-    if status.batch_loss is not None and status.fraction > 0 and len(points) < 2000:
-        whole = 1_000_000  # Progress counts images; a fraction of the run is what the tab knows
-        points.append(Progress(status.epoch, status.settings.epochs, round(status.fraction * whole), whole,
-                               status.batch_loss, status.batch_accuracy, 0.0))
-    return points
 
 
 def queue_panel(view) -> None:
@@ -334,17 +254,17 @@ def outcome(status, live, rules, allowed: bool) -> None:
         return
     st.subheader("Your model")
     live_accuracy = live.info.test_accuracy if live is not None else None
-    verdict = policy.judge(status.test_accuracy, live_accuracy, config.publish_floor())
+    check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
     if status.published_as:
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
                    f"(saved as {status.published_as}). {trained}.")
-    elif verdict.good:
-        st.success(f"**{verdict.headline}** Better than the live model: you may publish it. {trained}.")
+    elif check.good:
+        st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")
     else:
         lopsided = policy.one_answer(result.evaluation.confusion)
         says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
-        st.error(f"**{verdict.headline}** {verdict.warning}{says} {trained}.", icon=":material/thumb_down:")
+        st.error(f"**{check.headline}** {check.warning}{says} {trained}.", icon=":material/thumb_down:")
     curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")
@@ -359,7 +279,7 @@ def outcome(status, live, rules, allowed: bool) -> None:
     if not allowed:
         st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
         return
-    if guarded_button(verdict, rules, "publish", "Publish: make it the live model", ":material/publish:",
+    if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
                       "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
             slot().publish(status.run_id, store())
@@ -376,21 +296,21 @@ def describe_trained(status) -> str:
     return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
 
 
-def guarded_button(verdict, rules, key: str, label: str, icon: str, help: str) -> bool:
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str) -> bool:
     """A button that changes the live model, under the publish rule: True when clicked and allowed.
 
     A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
     tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
     """
-    if verdict.good:
+    if check.good:
         return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
-    refused = policy.refusal(verdict, demo=rules.demo, confirmed=True)
+    refused = policy.refusal(check, demo=rules.demo, confirmed=True)
     if refused:
         st.info(refused, icon=":material/lock:")
         return False
-    confirmed = st.checkbox(verdict.confirm, key=f"{key}-confirm")
+    confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
     clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
-    refused = policy.refusal(verdict, demo=rules.demo, confirmed=confirmed)
+    refused = policy.refusal(check, demo=rules.demo, confirmed=confirmed)
     if clicked and refused:  # checked again on the click itself: a stale page must not slip through
         st.error(refused)
         return False
@@ -401,24 +321,7 @@ def earlier_runs(live, rules, allowed: bool) -> None:
     st.subheader("Earlier models")
     models = store()
     runs = models.runs()
-    rows = []
-    for run in runs:
-        info = run.info
-        if info is None:
-            rows.append({"": "", "test accuracy": "", "network": f"{run.name}: unreadable ({run.error})",
-                         "training": "", "trained (UTC)": ""})
-            continue
-        extras = [f"{name} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
-                  if isinstance(info.settings.get(key), (int, float))]
-        epochs = f"{plural(info.epochs, 'epoch')} at batch {info.batch_size}"
-        rows.append({
-            "": ", ".join(word for word, yes in (("shipped", run.is_default), ("live", run.live)) if yes),
-            "test accuracy": f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "untested",
-            "network": f"{info.engine} {info.architecture}",
-            "training": ", ".join([epochs] + extras),
-            "trained (UTC)": info.trained_at[:16].replace("T", " "),
-        })
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    st.dataframe(models_table(runs), hide_index=True)
     usable = policy.best_first([run for run in runs if run.info is not None and not run.live],
                                lambda run: run.info.test_accuracy)
     if not usable or not allowed:
@@ -427,15 +330,15 @@ def earlier_runs(live, rules, allowed: bool) -> None:
     picked = st.selectbox("Make an earlier model live again (the best first)", list(labels), format_func=labels.get,
                           key="revert")
     chosen = next(run for run in usable if run.name == picked)
-    verdict = policy.judge(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
+    check = policy.check_publish(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
                            config.publish_floor())
-    if not verdict.good:
-        st.warning(f"{verdict.headline} {verdict.warning}", icon=":material/warning:")
-    if guarded_button(verdict, rules, f"revert-{picked}", "Make live", ":material/restore:",
+    if not check.good:
+        st.warning(f"{check.headline} {check.warning}", icon=":material/warning:")
+    if guarded_button(check, rules, f"revert-{picked}", "Make live", ":material/restore:",
                       "Everybody's Gallery and Draw pages will use it."):
         try:
             made = models.make_live(picked)
-        except (ValueError, ModelFileError, OSError) as err:
+        except (ValueError, OSError) as err:  # ModelFileError is a ValueError
             st.error(f"Could not make that model live: {public(err)}")
             return
         st.session_state.notice = f"The live model is now: {made.info.summary()}."

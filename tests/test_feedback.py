@@ -1,4 +1,4 @@
-"""The lab's handwriting store: transactions, concurrency, a crash mid-write, exports, its cap,
+"""The lab's handwriting store: transactions, concurrency, a crash mid-write, the CSV writer, its cap,
 reading a page at a time, and shared, size-limited downloads."""
 import datetime as dt
 import io
@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnistcore.data import load_csv
-from mnistcore.lab import feedback
+from mnistcore.data import csv_bytes, export_csv, load_csv
+from mnistcore.lab import downloads, feedback
 from mnistcore.lab.feedback import FeedbackError, FeedbackFull, FeedbackStore, Version, fingerprint
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -86,8 +86,8 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
         store = FeedbackStore({str(db)!r})
         db = store._connect()
         db.execute("BEGIN")
-        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
-                   " VALUES ('now', ?, 1, 1, 2, 2, 0.5, 'dying')", (bytes(784),))
+        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                   " model) VALUES ('now', ?, 1, 1, 2, 2, 0.5, 'dying')", (bytes(784),))
         os._exit(1)
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
@@ -98,30 +98,32 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
     assert FeedbackStore(db).count() == 2  # and it keeps working
 
 
-def test_exports_round_trip(tmp_path):
+def test_downloads_round_trip(tmp_path):
     store = FeedbackStore(tmp_path / "lab.db")
     for i in range(5):
         store.add(a_drawing(i), label=i, predicted=(i + 1) % 10, confidence=0.5, model="m", raw_size=(280, 280))
-    images, labels = load_csv(store.export_csv(tmp_path / "lab.csv"))
+    images, labels = from_csv(store.download("csv").data, tmp_path)
     c = store.all()
     assert np.array_equal(images, c.images) and np.array_equal(labels, c.labels)
-    with np.load(store.export_npz(tmp_path / "lab.npz"), allow_pickle=False) as npz:
+    with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
         assert np.array_equal(npz["images"], c.images) and npz["predicted"].tolist() == [1, 2, 3, 4, 5]
 
 
-def test_exports_as_bytes_for_downloads(tmp_path):
+def test_downloads_are_bytes_in_memory(tmp_path):
     store = FeedbackStore(tmp_path / "lab.db")
     for i in range(3):
         store.add(a_drawing(i), label=i, predicted=i, confidence=0.5, model="m", raw_size=(280, 280))
-    assert store.csv_bytes() == store.export_csv(tmp_path / "lab.csv").read_bytes()
-    assert store.csv_bytes().decode("ascii").splitlines()[1].startswith("1,")
-    with np.load(io.BytesIO(store.npz_bytes()), allow_pickle=False) as npz:
+    c = store.all()
+    assert store.download("csv").data == export_csv(c.images, c.labels, tmp_path / "lab.csv").read_bytes()
+    assert store.download("csv").data.decode("ascii").splitlines()[1].startswith("1,")
+    with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
         assert np.array_equal(npz["images"], store.all().images) and npz["labels"].tolist() == [0, 1, 2]
     assert {p.name for p in tmp_path.iterdir()} <= {"lab.csv", "lab.db", "lab.db-wal", "lab.db-shm"}  # no leftovers
 
 
 def test_fingerprint_tells_drawings_apart():
-    assert fingerprint(a_drawing(0)) == fingerprint(a_drawing(0)) == fingerprint(np.round(a_drawing(0) * 255).astype(np.uint8))
+    as_uint8 = np.round(a_drawing(0) * 255).astype(np.uint8)
+    assert fingerprint(a_drawing(0)) == fingerprint(a_drawing(0)) == fingerprint(as_uint8)
     assert fingerprint(a_drawing(0)) != fingerprint(a_drawing(1))
 
 
@@ -259,7 +261,26 @@ def test_the_fast_csv_is_the_tutorials_csv(tmp_path):
     for i in range(3):
         store.add(np.roll(every_value, i * 7).reshape(28, 28).astype(np.uint8), label=9 - i, predicted=0,
                   confidence=0.5, model="m", raw_size=(280, 280))
-    assert store.csv_bytes() == store.export_csv(tmp_path / "lab.csv").read_bytes()  # np.savetxt's file
+    rows = np.column_stack([store.all().labels.astype(np.int64), store.all().images.reshape(3, 784)])
+    reference = io.BytesIO()
+    np.savetxt(reference, rows, fmt="%d", delimiter=",")  # the tutorial's CSV, as NumPy writes it
+    assert store.download("csv").data == reference.getvalue()
+    assert export_csv(store.all().images, store.all().labels, tmp_path / "lab.csv").read_bytes() == reference.getvalue()
+
+
+def test_the_one_csv_writer_writes_a_file_a_chunk_at_a_time_and_refuses_labels_that_are_not_digits(tmp_path,
+                                                                                                     monkeypatch):
+    from mnistcore import data
+
+    images = np.arange(5 * 784, dtype=np.int64).reshape(5, 28, 28).astype(np.uint8)
+    labels = np.array([3, 1, 4, 1, 5], np.uint8)
+    monkeypatch.setattr(data, "CSV_ROWS_AT_ONCE", 2)  # three chunks: 2, 2 and 1 rows
+    assert export_csv(images, labels, tmp_path / "x.csv").read_bytes() == csv_bytes(images, labels)
+    assert load_csv(tmp_path / "x.csv")[1].tolist() == [3, 1, 4, 1, 5]
+    with pytest.raises(ValueError, match="labels that are digits 0-9, got 12"):
+        export_csv(images, np.array([3, 1, 12, 1, 5]), tmp_path / "y.csv")
+    assert not (tmp_path / "y.csv").exists()
+    assert csv_bytes(images[:0], labels[:0]) == b""
 
 
 def test_downloads_hold_the_newest_rows_and_are_shared(tmp_path, monkeypatch):
@@ -269,7 +290,7 @@ def test_downloads_hold_the_newest_rows_and_are_shared(tmp_path, monkeypatch):
     assert (csv.rows, csv.version, csv.partial) == (3, Version(5, ids[-1]), True)
     images, labels = from_csv(csv.data, tmp_path)
     assert labels.tolist() == [2, 3, 4] and np.array_equal(images, store.newest(3).images)
-    assert csv.data == store.csv_bytes(newest=3)
+    assert csv.data == csv_bytes(store.newest(3).images, store.newest(3).labels)
     with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
         assert npz["labels"].tolist() == [2, 3, 4]
 
@@ -292,14 +313,14 @@ def test_visitors_clicking_at_once_share_one_build(tmp_path, monkeypatch):
     for i in range(4):
         add(store, i)
     builds = []
-    real = feedback._csv_bytes
+    real = downloads.csv_bytes
 
-    def slow_build(collected):
-        builds.append(len(collected))
+    def slow_build(images, labels):
+        builds.append(len(labels))
         time.sleep(0.2)  # long enough for the others to arrive while it builds
-        return real(collected)
+        return real(images, labels)
 
-    monkeypatch.setattr(feedback, "_csv_bytes", slow_build)
+    monkeypatch.setattr(downloads, "csv_bytes", slow_build)
     made = []
     threads = [threading.Thread(target=lambda: made.append(store.download("csv"))) for _ in range(4)]
     for t in threads:
@@ -314,9 +335,9 @@ def test_a_download_has_a_size_limit(tmp_path):
     for _ in range(3):  # the longest rows there are: label 9, every pixel 255
         store.add(np.full((28, 28), 255, np.uint8), label=9, predicted=9, confidence=1.0, model="m", raw_size=(1, 1))
     csv = store.download("csv")
-    assert csv.rows == 2 and len(csv.data) == 2 * feedback.CSV_ROW_MAX_BYTES
+    assert csv.rows == 2 and len(csv.data) == 2 * downloads.CSV_ROW_MAX_BYTES
     # With the default limit, a CSV download is at most ~31 MB, whatever the drawings.
-    assert feedback.DOWNLOAD_ROWS * feedback.CSV_ROW_MAX_BYTES <= 32_000_000
+    assert downloads.DOWNLOAD_ROWS * downloads.CSV_ROW_MAX_BYTES <= 32_000_000
 
 
 # ---------------------------------------------------------------------------- undo, review, training set
@@ -394,9 +415,9 @@ def test_a_visitors_key_is_stored_but_never_read_back(tmp_path):
     pages = [store.all(), store.read(), store.rows(store.all().ids), store.held(10), store.newest(5)]
     for collected in pages:
         assert ME not in repr(collected.__dict__)
-    with np.load(io.BytesIO(store.npz_bytes()), allow_pickle=False) as npz:
+    with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
         assert ME.encode() not in b"".join(npz[name].tobytes() for name in npz.files)
-    assert ME.encode() not in store.csv_bytes()
+    assert ME.encode() not in store.download("csv").data
 
 
 def test_a_label_every_model_strongly_disagrees_with_is_held(tmp_path):
@@ -435,10 +456,11 @@ def test_the_training_set_holds_only_labels_that_stand(tmp_path):
     assert np.array_equal(chosen.images[1], np.round(a_drawing(1) * 255).astype(np.uint8))
     newest = store.rows([ids[4]]).created_at[0]
     assert chosen.record == {"count": 3, "up_to_id": ids[4], "newest": newest}
-    # Downloads and exports hold the same drawings as training.
+    # Downloads hold the same drawings as training.
     assert from_csv(store.download("csv").data, tmp_path)[1].tolist() == [7, 1, 8]
     assert store.download("npz").usable == 3 and not store.download("npz").partial
-    assert load_csv(store.export_csv(tmp_path / "lab.csv"))[1].tolist() == [7, 1, 8]
+    with np.load(io.BytesIO(store.download("npz").data), allow_pickle=False) as npz:
+        assert npz["labels"].tolist() == [7, 1, 8]
 
 
 def test_review_decides_each_held_drawing_once(tmp_path):

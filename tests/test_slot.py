@@ -13,9 +13,10 @@ import threading
 import pytest
 from threadpoolctl import threadpool_info
 
-from mnistcore.lab import slot as slot_module
 from mnistcore.lab.coordination import RunBoard
-from mnistcore.lab.slot import FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label, name_problem
+from mnistcore.lab.names import clean_label, name_problem
+from mnistcore.lab.slot import (FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, book,
+                                training_slot)
 from mnistcore.evaluation import evaluate
 from mnistcore.nets.base import Progress
 from mnistcore.lab.store import ModelStore
@@ -29,7 +30,7 @@ QUICK = TrainSettings(epochs=2, batch_size=64, hidden=16, train_limit=1000)
 def board(request, tmp_path, monkeypatch):
     """Each TrainingSlot made in the test gets a board of this kind."""
     if request.param == "file":
-        monkeypatch.setattr(slot_module, "RunBoard", lambda: RunBoard(tmp_path / "slot.db"))
+        monkeypatch.setattr(training_slot, "RunBoard", lambda: RunBoard(tmp_path / "slot.db"))
     return request.param
 
 
@@ -517,8 +518,8 @@ def test_two_processes_share_one_slot_and_one_queue(small_mnist, store, tmp_path
 
 
 def test_the_run_of_a_process_that_stopped_fails_and_the_next_starts(small_mnist, store, tmp_path, monkeypatch):
-    monkeypatch.setattr(slot_module, "PROCESS_TIMEOUT", 0.5)
-    monkeypatch.setattr(slot_module, "BEAT_SECONDS", 0.05)
+    monkeypatch.setattr(book, "PROCESS_TIMEOUT", 0.5)
+    monkeypatch.setattr(book, "BEAT_SECONDS", 0.05)
     runs_a, runs_b = StandInRuns(store.live().model), StandInRuns(store.live().model)
     a = TrainingSlot(train=runs_a, board=RunBoard(tmp_path / "shared.db"))
     b = TrainingSlot(train=runs_b, board=RunBoard(tmp_path / "shared.db"))

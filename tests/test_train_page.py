@@ -112,20 +112,21 @@ def test_the_curves_and_the_words_for_a_one_epoch_run(at):
     (0.99, 0.98, 0.95, True), (0.98, 0.98, 0.95, True), (0.97, 0.98, 0.95, False), (0.96, None, 0.97, False),
     (0.1034, 0.9843, 0.95, False), (None, 0.98, 0.95, False), (0.96, 0.90, 0.95, True)])
 def test_the_publish_rule(accuracy, live, floor, good):
-    verdict = policy.judge(accuracy, live, floor)
-    assert verdict.good is good
-    assert (policy.refusal(verdict, demo=False, confirmed=False) is None) is good
-    assert (policy.refusal(verdict, demo=True, confirmed=True) is None) is good  # demo: never a bad one
+    check = policy.check_publish(accuracy, live, floor)
+    assert check.good is good
+    assert (policy.refusal(check, demo=False, confirmed=False) is None) is good
+    assert (policy.refusal(check, demo=True, confirmed=True) is None) is good  # demo: never a bad one
     if not good:
-        assert policy.refusal(verdict, demo=False, confirmed=True) is None
+        assert policy.refusal(check, demo=False, confirmed=True) is None
         if accuracy is not None:
-            assert f"{accuracy:.2%}" in verdict.confirm and (live is None or f"{live:.2%}" in verdict.confirm)
+            assert f"{accuracy:.2%}" in check.confirm and (live is None or f"{live:.2%}" in check.confirm)
     with pytest.raises(ValueError, match="floor must be"):
-        policy.judge(0.9, 0.9, 95)
+        policy.check_publish(0.9, 0.9, 95)
 
 
 def test_best_first_and_one_answer():
-    assert policy.best_first(["a", "b", "c", "d"], {"a": 0.9, "b": None, "c": 0.99, "d": 0.95}.get) == ["c", "d", "a", "b"]
+    accuracy = {"a": 0.9, "b": None, "c": 0.99, "d": 0.95}
+    assert policy.best_first(["a", "b", "c", "d"], accuracy.get) == ["c", "d", "a", "b"]
     collapsed = [[0] * 10 for _ in range(10)]
     for row in collapsed:
         row[2] = 100

@@ -51,7 +51,8 @@ class RunBoard:
         with self._lock:
             if self.path != MEMORY:
                 self._db.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
-                self._db.execute("PRAGMA synchronous=NORMAL")  # WAL stays consistent; a power cut may lose the last moment
+                # WAL stays consistent; a power cut may lose the last moment.
+                self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
         self._cached: tuple[int, dict[str, dict]] | None = None  # (data_version, rows) as last read or written
 

@@ -22,21 +22,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import io
 import os
 import re
 import sqlite3
-import threading
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import Iterator
 
 import numpy as np
 
-from ..data import export_csv
-from ..files import atomic_write_bytes
+from . import downloads
 from .config import feedback_db_path
+from .downloads import DOWNLOAD_ROWS, Download, check_kind
+from .drawing_sets import COLUMNS, Collected, TrainingSet, Version, collected, concat, take
 from .review import should_hold
 
 # A drawing's status: "ok" as labelled; "held" for review (every model strongly disagreed with the
@@ -70,12 +68,11 @@ SCHEMA = SCHEMA.format(added=",\n    ".join(ADDED_COLUMNS.values()))
 # Undo and review change drawings without adding one: they count here, so that everything made
 # from one version of the collection (reports, downloads) knows to be made again.
 COUNTERS = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)"
-# A small index, so that COUNT(*) walks it rather than the whole table with its images: under a
-# millisecond instead of 40 ms at 100,000 drawings (COUNT runs on every add and every page view).
+# A small index, so that COUNT(*) walks it rather than the whole table with its images (COUNT runs
+# on every add and every page view).
 INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_label ON drawings (label)"
 # The same for the held drawings (the operator's list) and for each drawing's status (the report).
 STATUS_INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_status ON drawings (status)"
-COLUMNS = "id, created_at, image, raw_height, raw_width, label, predicted, confidence, model, status, label_probability"
 _USABLE_SQL = "status IN ('ok', 'accepted')"
 
 UNDO_SECONDS = 600      # a visitor can undo their label this long after saving it: "within their visit"
@@ -83,12 +80,6 @@ VISITOR_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what `add` accepts as a visi
 REVIEW_BATCH = 100      # drawings one review decision may name (a page of them at most)
 
 MAX_ROWS = 20_000       # drawings the lab keeps at most (about 21 MB of database); then `add` refuses
-DOWNLOAD_ROWS = 10_000  # the CSV and NPZ downloads hold the newest this many drawings at most
-# A CSV row at its longest: the label, then 784 times "," and up to three digits, then "\n". So a
-# download's CSV is at most DOWNLOAD_ROWS x 3,138 bytes = 31.4 MB (a typical drawing: ~1.8 kB);
-# its NPZ is compressed: at most about 10,000 x 810 bytes = 8 MB (typically 1.6 MB).
-CSV_ROW_MAX_BYTES = 1 + 784 * 4 + 1
-DOWNLOAD_KINDS = ("csv", "npz")
 
 
 class FeedbackError(RuntimeError):
@@ -101,68 +92,6 @@ class FeedbackFull(FeedbackError):
 
 class UndoRefused(ValueError):
     """This label cannot be undone (not this visitor's, too long ago, or gone already); says which."""
-
-
-class Version(NamedTuple):
-    """Which state of the collection: an added drawing changes the first two, an undo or a review the third."""
-
-    count: int        # drawings stored
-    last_id: int      # the newest drawing's id (0 when there are none)
-    changes: int = 0  # undos and review decisions so far
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    """The drawings training may use (labels not held or rejected), oldest first, and how far they go."""
-
-    images: np.ndarray  # (n, 28, 28) uint8, MNIST format
-    labels: np.ndarray  # (n,) uint8
-    up_to_id: int       # the newest included drawing's id (0: none); every newer drawing is not in it
-    newest: str | None  # when that drawing was saved (ISO 8601, UTC)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @property
-    def record(self) -> dict:
-        """What a model trained on these keeps in its info (ModelInfo.lab_drawings), so that the
-        Lab handwriting page can measure it only on drawings newer than `up_to_id`."""
-        return {"count": len(self), "up_to_id": self.up_to_id, "newest": self.newest}
-
-
-@dataclass(frozen=True)
-class Download:
-    """A download of the collection: the file's bytes and which drawings it holds."""
-
-    kind: str          # "csv" or "npz"
-    data: bytes
-    rows: int          # drawings in the file: the newest ones, oldest first
-    version: Version   # the collection it was made from
-    usable: int = 0    # the drawings it could hold: those not held or rejected
-
-    @property
-    def partial(self) -> bool:
-        """Does the file hold fewer drawings than it could (only the newest)?"""
-        return self.rows < self.usable
-
-
-@dataclass(frozen=True)
-class Collected:
-    """Labelled drawings: all of them or some (`FeedbackStore.read`, `rows`), oldest first unless asked otherwise."""
-
-    ids: np.ndarray          # (n,) int64
-    images: np.ndarray       # (n, 28, 28) uint8, MNIST format
-    labels: np.ndarray       # (n,) uint8, the visitors' answers
-    predicted: np.ndarray    # (n,) uint8, the model's answers at the time
-    confidence: np.ndarray   # (n,) float32
-    raw_sizes: np.ndarray    # (n, 2) int64: height, width of the raw drawing
-    models: list[str]
-    created_at: list[str]
-    status: list[str]                # "ok", "held", "accepted" or "rejected"
-    label_probability: np.ndarray    # (n,) float32: the live model's probability for the label (NaN: not known)
-
-    def __len__(self) -> int:
-        return len(self.ids)
 
 
 class FeedbackStore:
@@ -197,8 +126,7 @@ class FeedbackStore:
             db.execute(COUNTERS)
             db.execute(INDEX)
             db.execute(STATUS_INDEX)
-        self._download_lock = threading.Lock()  # one download of a kind is built at a time
-        self._downloads: dict[str, Download] = {}  # the newest of each kind, shared by every visitor
+        self._downloads = downloads.Downloads()  # the newest of each kind, shared by every visitor
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=10.0)  # waits for a concurrent writer, not fails
@@ -335,7 +263,7 @@ class FeedbackStore:
         with self._database() as db:
             db.execute("BEGIN")  # one read transaction: the version and the rows are of one moment
             version = _version(db)
-            # Walking the status index, not the table with its images: 0.05 s at 20,000 drawings, not 0.12.
+            # Walking the status index, not the table with its images.
             rows = db.execute("SELECT id, status FROM drawings INDEXED BY drawings_by_status").fetchall()
         rows.sort()  # by id
         return version, np.array([r[0] for r in rows], np.int64), [r[1] for r in rows]
@@ -376,16 +304,16 @@ class FeedbackStore:
         parts = [self._select(f"WHERE id IN ({','.join('?' * len(part))})", tuple(part))
                  for part in (ids[start : start + _IDS_PER_QUERY]  # SQLite limits a query's parameters
                               for start in range(0, len(ids), _IDS_PER_QUERY))]
-        found = _concat(parts) if parts else _collected([])
+        found = concat(parts) if parts else collected([])
         position = {int(i): k for k, i in enumerate(found.ids)}
         missing = [i for i in ids if i not in position]
         if missing:
             raise KeyError(f"no lab drawing with id {missing[0]} in {self.path}")
-        return _take(found, [position[i] for i in ids])
+        return take(found, [position[i] for i in ids])
 
     def newest(self, count: int, up_to: int | None = None) -> Collected:
         """The newest `count` usable drawings (not held or rejected) with id <= `up_to` (all, when
-        there are fewer), oldest first: what downloads and exports hold."""
+        there are fewer), oldest first: what downloads hold."""
         for name, value in (("count", count), ("up_to", up_to)):
             if value is not None and not (isinstance(value, (int, np.integer)) and value >= 0):
                 raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
@@ -403,28 +331,9 @@ class FeedbackStore:
     def _select(self, where: str, parameters: tuple = ()) -> Collected:
         with self._database() as db:
             rows = db.execute(f"SELECT {COLUMNS} FROM drawings {where}", parameters).fetchall()
-        return _collected(rows)
+        return collected(rows)
 
-    # ------------------------------------------------------------------ files and downloads
-
-    def export_csv(self, path: str | os.PathLike, newest: int | None = None) -> Path:
-        """The usable drawings (not held or rejected; the newest `newest` only, if given) in the
-        tutorial's CSV format (label, 784 pixels)."""
-        collected = self._exported(newest)
-        return export_csv(collected.images, collected.labels, path)
-
-    def export_npz(self, path: str | os.PathLike, newest: int | None = None) -> Path:
-        """The usable drawings (the newest `newest` only, if given) as .npz: images, labels,
-        predicted, confidence, raw_sizes."""
-        return atomic_write_bytes(path, _npz_bytes(self._exported(newest)))
-
-    def csv_bytes(self, newest: int | None = None) -> bytes:
-        """`export_csv`'s file, as bytes (for a download)."""
-        return _csv_bytes(self._exported(newest))
-
-    def npz_bytes(self, newest: int | None = None) -> bytes:
-        """`export_npz`'s file, as bytes (for a download)."""
-        return _npz_bytes(self._exported(newest))
+    # ------------------------------------------------------------------ downloads
 
     def download(self, kind: str) -> Download:
         """The newest `download_rows` usable drawings as a "csv" or "npz" file, for the download buttons.
@@ -432,21 +341,16 @@ class FeedbackStore:
         Made once per version of the collection and shared by every visitor: a thousand clicks
         cost one build, and a new build comes only after a drawing has been added, undone or reviewed.
         """
-        if kind not in DOWNLOAD_KINDS:
-            raise ValueError(f"a download is one of {', '.join(DOWNLOAD_KINDS)}, got {kind!r}")
+        check_kind(kind)
         version = self.version()
-        with self._download_lock:  # others asking meanwhile wait for this build, not build again
-            made = self._downloads.get(kind)
-            if made is None or made.version != version:
-                # The rows of this version only, even if more have been added since it was read.
-                rows = self.newest(self.download_rows, up_to=version.last_id)
-                data = _csv_bytes(rows) if kind == "csv" else _npz_bytes(rows)
-                usable = self.usable_count(up_to=version.last_id)
-                made = self._downloads[kind] = Download(kind, data, len(rows), version, usable)
-            return made
 
-    def _exported(self, newest: int | None) -> Collected:
-        return self.newest(_MAX_ID if newest is None else newest)
+        def build() -> Download:
+            # The rows of this version only, even if more have been added since it was read.
+            rows = self.newest(self.download_rows, up_to=version.last_id)
+            return Download(kind, downloads.file_bytes(kind, rows), len(rows), version,
+                            self.usable_count(up_to=version.last_id))
+
+        return self._downloads.get(kind, version, build)
 
 
 _MAX_ID = 2**63 - 1      # SQLite's largest id: "no upper bound"
@@ -478,63 +382,6 @@ def _check_visitor(visitor, allow_none: bool = False) -> None:
         length = f" of {len(visitor)} characters" if isinstance(visitor, str) else ""
         raise ValueError(f"a visitor key is 8-64 letters, digits, - or _ (a hash of the visitor's token), "
                          f"got a {type(visitor).__name__}{length}")
-
-
-def _collected(rows: list[tuple]) -> Collected:
-    """Rows of (COLUMNS) as a Collected."""
-    images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(-1, 28, 28).copy()
-    return Collected(
-        ids=np.array([r[0] for r in rows], np.int64),
-        images=images,
-        labels=np.array([r[5] for r in rows], np.uint8),
-        predicted=np.array([r[6] for r in rows], np.uint8),
-        confidence=np.array([r[7] for r in rows], np.float32),
-        raw_sizes=np.array([(r[3], r[4]) for r in rows], np.int64).reshape(-1, 2),
-        models=[r[8] for r in rows],
-        created_at=[r[1] for r in rows],
-        status=[r[9] for r in rows],
-        label_probability=np.array([np.nan if r[10] is None else r[10] for r in rows], np.float32),
-    )
-
-
-def _take(c: Collected, positions: list[int]) -> Collected:
-    """The drawings of `c` at these positions, in this order."""
-    return Collected(c.ids[positions], c.images[positions], c.labels[positions], c.predicted[positions],
-                     c.confidence[positions], c.raw_sizes[positions].reshape(-1, 2),
-                     [c.models[k] for k in positions], [c.created_at[k] for k in positions],
-                     [c.status[k] for k in positions], c.label_probability[positions])
-
-
-def _concat(parts: list[Collected]) -> Collected:
-    """The drawings of every part, one part after the other."""
-    return Collected(*(np.concatenate([getattr(p, name) for p in parts]) for name in
-                       ("ids", "images", "labels", "predicted", "confidence", "raw_sizes")),
-                     [m for p in parts for m in p.models], [t for p in parts for t in p.created_at],
-                     [s for p in parts for s in p.status],
-                     np.concatenate([p.label_probability for p in parts]))
-
-
-# The CSV cell of each pixel value, as 4 bytes padded with NUL: "0," + 2 NULs ... "255,". The last
-# cell of a row ends in a newline instead. Looking the cells up and dropping the NULs writes the
-# same bytes as np.savetxt (data.export_csv) ten times faster (0.2 s for 10,000 drawings).
-_CELL = np.array([f"{v}," for v in range(256)], "S4").view(np.uint32)
-_LAST_CELL = np.array([f"{v}\n" for v in range(256)], "S4").view(np.uint32)
-
-
-def _csv_bytes(c: Collected) -> bytes:
-    """The drawings in the tutorial's CSV format (a label, then 784 pixels, per line), as bytes."""
-    rows = np.column_stack([c.labels.astype(np.uint8), c.images.reshape(len(c), 784)])  # (n, 785) uint8
-    cells = _CELL[rows]                                                                  # (n, 785) uint32
-    cells[:, -1] = _LAST_CELL[rows[:, -1]]
-    return cells.tobytes().replace(b"\0", b"")
-
-
-def _npz_bytes(c: Collected) -> bytes:
-    """The drawings as a compressed .npz: images, labels, predicted, confidence, raw_sizes."""
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, images=c.images, labels=c.labels, predicted=c.predicted,
-                        confidence=c.confidence, raw_sizes=c.raw_sizes)
-    return buffer.getvalue()
 
 
 def fingerprint(image: np.ndarray) -> str:

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .feedback import HELD, REJECTED, USABLE, Collected, FeedbackStore, Version
 from ..evaluation import Evaluation, evaluation_from_proba
 from ..nets.base import DigitModel
+from .drawing_sets import Collected, Version
+from .feedback import HELD, REJECTED, USABLE, FeedbackStore
 
 CHUNK = 5_000  # drawings read and predicted at a time (a few MB), however many there are
 # Readings kept, newest model first: two, so that a page view still running with the model live

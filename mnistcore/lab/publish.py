@@ -14,7 +14,7 @@ GOOD, RISKY = "good", "risky"
 
 
 @dataclass(frozen=True)
-class Verdict:
+class PublishCheck:
     """What publishing a model would do, in plain words."""
 
     kind: str              # GOOD or RISKY
@@ -27,7 +27,7 @@ class Verdict:
         return self.kind == GOOD
 
 
-def judge(accuracy: float | None, live_accuracy: float | None, floor: float) -> Verdict:
+def check_publish(accuracy: float | None, live_accuracy: float | None, floor: float) -> PublishCheck:
     """How a model with test `accuracy` compares with the live model's and with the floor.
 
     `accuracy` None: never tested. `live_accuracy` None: no live model, or one never tested.
@@ -36,7 +36,7 @@ def judge(accuracy: float | None, live_accuracy: float | None, floor: float) -> 
         raise ValueError(f"floor must be a test accuracy from 0 to 1; got {floor!r}")
     live = f"the live model has {live_accuracy:.2%}" if live_accuracy is not None else "there is no tested live model"
     if accuracy is None:
-        return Verdict(RISKY, f"Never tested ({live}).", "Nobody knows how well this model reads digits.",
+        return PublishCheck(RISKY, f"Never tested ({live}).", "Nobody knows how well this model reads digits.",
                        "I know this model was never tested, and I want everyone to use it anyway.")
     headline = f"Test accuracy: {accuracy:.2%} ({live})."
     problems = []
@@ -46,26 +46,26 @@ def judge(accuracy: float | None, live_accuracy: float | None, floor: float) -> 
     if live_accuracy is not None and accuracy < live_accuracy:
         problems.append(f"it is worse than the live model ({accuracy:.2%} against {live_accuracy:.2%})")
     if not problems:
-        return Verdict(GOOD, headline, None, None)
+        return PublishCheck(GOOD, headline, None, None)
     live_words = f"the live model's {live_accuracy:.2%}" if live_accuracy is not None else "no tested live model"
-    return Verdict(RISKY, headline,
+    return PublishCheck(RISKY, headline,
                    f"Not a good model for everyone: {'; and '.join(problems)}.",
                    f"Yes: replace {live_words} with this model's {accuracy:.2%} for every visitor.")
 
 
-def refusal(verdict: Verdict, demo: bool, confirmed: bool) -> str | None:
+def refusal(check: PublishCheck, demo: bool, confirmed: bool) -> str | None:
     """Why this model may not go live now, in plain words; None when it may.
 
     `demo`: the server is in demo mode (only passcode holders publish, and only good models).
-    `confirmed`: the person ticked the verdict's confirmation.
+    `confirmed`: the person ticked the check's confirmation.
     """
-    if verdict.good:
+    if check.good:
         return None
     if demo:
         return ("In this demo only a model better than the live one, and above the lab's floor, can be "
-                "made live. " + (verdict.warning or ""))
+                "made live. " + (check.warning or ""))
     if not confirmed:
-        return "Tick the box above to confirm first: " + (verdict.confirm or "")
+        return "Tick the box above to confirm first: " + (check.confirm or "")
     return None
 
 

@@ -81,7 +81,8 @@ class ModelInfo:
 
 @dataclass(frozen=True)
 class Progress:
-    """What a training callback receives, after each batch and after each epoch."""
+    """What a training callback receives, after each batch and after each epoch: a point of the
+    learning curve, as the run, the training slot and the Train page's chart all carry it."""
 
     epoch: int                 # 1-based epoch in progress (or just finished)
     epochs: int                # epochs asked for
@@ -96,6 +97,11 @@ class Progress:
     @property
     def fraction(self) -> float:
         return self.samples_seen / self.total_samples if self.total_samples else 0.0
+
+    @property
+    def epochs_done(self) -> float:
+        """How far the run has come, in epochs (0.25: a quarter of the first); whole at an epoch's end."""
+        return self.samples_seen * self.epochs / self.total_samples if self.total_samples else 0.0
 
 
 Callback = Callable[[Progress], "bool | None"]

@@ -1,0 +1,35 @@
+"""The saved models as a table for people: the Train page's list of earlier models."""
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+
+from ..training import plural
+from .store import RunEntry
+
+COLUMNS = ["", "test accuracy", "network", "training", "trained (UTC)"]
+SETTINGS_SHOWN = (("learningrate", "learning rate"), ("momentum", "momentum"))  # from a NumPy model's info
+
+
+def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
+    """One row per saved model (ModelStore.runs()'s order), in words: shipped/live, test accuracy,
+    network, how it was trained, when. An unreadable file gets a row saying why."""
+    rows = []
+    for entry in entries:
+        info = entry.info
+        if info is None:
+            rows.append({"": "", "test accuracy": "", "network": f"{entry.name}: unreadable ({entry.error})",
+                         "training": "", "trained (UTC)": ""})
+            continue
+        extras = [f"{name} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
+                  if isinstance(info.settings.get(key), (int, float))]
+        epochs = f"{plural(info.epochs, 'epoch')} at batch {info.batch_size}"
+        rows.append({
+            "": ", ".join(word for word, yes in (("shipped", entry.is_default), ("live", entry.live)) if yes),
+            "test accuracy": f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "untested",
+            "network": f"{info.engine} {info.architecture}",
+            "training": ", ".join([epochs] + extras),
+            "trained (UTC)": info.trained_at[:16].replace("T", " "),
+        })
+    return pd.DataFrame(rows, columns=COLUMNS)

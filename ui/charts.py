@@ -1,0 +1,41 @@
+"""The Train page's learning curves, drawn: loss and accuracy side by side (the data from
+mnistcore.lab.curves, the look here)."""
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from mnistcore.lab.curves import TEST, TEST_SAMPLE, TRAINING, Trail, curve_table, epochs_shown, zoomed
+
+COLOURS = {TRAINING: "#e8590c", TEST: "#1c7ed6", TEST_SAMPLE: "#74c0fc"}  # orange vs blue
+
+
+def trail(run) -> list:
+    """What this session has seen of `run`'s epoch in progress (kept across the page's redraws)."""
+    return st.session_state.setdefault("trail", Trail()).follow(run)
+
+
+def curves(run, points=()) -> None:
+    """`run`'s loss and accuracy curves, with `points` within epochs (Progress records)."""
+    table = curve_table(run, points)
+    if table.empty:
+        st.caption("The curves start after the first few batches.")
+        return
+    shown = epochs_shown(run, table)
+    x = alt.X("epochs:Q", title="epochs", scale=alt.Scale(domain=[0, shown], nice=False),
+              axis=alt.Axis(format="~g", tickMinStep=0.25 if shown <= 2 else 1))
+    left, right = st.columns(2)
+    curves_shown = sorted(table.curve.unique())
+    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom"),
+                       scale=alt.Scale(domain=curves_shown, range=[COLOURS[c] for c in curves_shown]))
+    for column, measure in ((left, "loss"), (right, "accuracy")):
+        part = table[table.measure == measure]
+        if part.empty:
+            continue
+        accuracy = measure == "accuracy"
+        fine = accuracy and part.value.max() - part.value.min() < 0.1
+        y = alt.Y("value:Q", title=measure, scale=alt.Scale(domain=zoomed(part.value, 0, 1 if accuracy else None)),
+                  axis=alt.Axis(format=(".1%" if fine else ".0%") if accuracy else ".2~f"))
+        chart = alt.Chart(part).mark_line(point=True).encode(
+            x=x, y=y, color=colour, tooltip=["epochs", "curve", alt.Tooltip("value:Q", format=".4f")])
+        column.altair_chart(chart.properties(height=220), width="stretch")

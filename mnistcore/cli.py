@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--hidden", type=int, help=_users("hidden") + "hidden units; " + _range("hidden", d.hidden))
     train.add_argument("--learning-rate", type=float,
                        help=_users("learning_rate") + _range("learning_rate", d.learning_rate) + _other_defaults())
-    train.add_argument("--momentum", type=float, help=_users("momentum") + "with sgd: " + _range("momentum", d.momentum))
+    train.add_argument("--momentum", type=float,
+                       help=_users("momentum") + "with sgd: " + _range("momentum", d.momentum))
     train.add_argument("--activation", choices=list(ACTIVATIONS),
                        help=_users("activation") + f"relu (softmax output) or sigmoid (the tutorial's network) "
                                                    f"(default {d.activation})")

@@ -10,8 +10,7 @@ from pathlib import Path
 
 from ..paths import DEFAULT_MODEL_PATH
 from .base import DigitModel, ModelFileError, ModelInfo, Progress
-from .registry import (ENGINES, MODEL_SETTINGS, NETWORKS, Network, arch_of, archs, keras_problem, network,
-                       network_of)
+from .registry import ENGINES, MODEL_SETTINGS, NETWORKS, Network, arch_of, archs, keras_problem, network, network_of
 from .saved import model_kind, open_checked, read_info
 
 __all__ = ["ENGINES", "NETWORKS", "DigitModel", "ModelFileError", "ModelInfo", "Network", "Progress", "archs",

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from .base import DigitModel, ModelInfo
 from .saved import is_cnn
@@ -64,7 +65,8 @@ class Network:
         """A fresh, untrained model; `settings` are some of `applies` (the rest take `defaults`)."""
         extra = [name for name in settings if name not in self.applies]
         if extra:
-            raise ValueError(f"{', '.join(extra)} does not apply to the {self.name} network; "
+            verb = "does" if len(extra) == 1 else "do"
+            raise ValueError(f"{', '.join(extra)} {verb} not apply to the {self.name} network; "
                              f"it uses {', '.join(self.applies) or 'none of the model settings'}")
         return self.make(seed=seed, **{**self.defaults, **settings})
 

@@ -46,7 +46,7 @@ class TrainSettings:
     schedule: str = "constant"     # numpy mlp: "cosine" lowers the learning rate to 0 over the run
 
     @classmethod
-    def for_network(cls, engine: str, arch: str, **given) -> "TrainSettings":
+    def for_network(cls, engine: str, arch: str, **given) -> TrainSettings:
         """Settings for this network: `given`, else the network's own defaults, else TrainSettings'."""
         return cls(engine=engine, arch=arch, **{**network(engine, arch).defaults, **given})
 
@@ -68,7 +68,7 @@ class TrainSettings:
         """The bounds of each number for this network: LIMITS, tightened where the network says so."""
         return {**LIMITS, **self.network.limits}
 
-    def validate(self) -> "TrainSettings":
+    def validate(self) -> TrainSettings:
         """Return self, or raise ValueError naming the bad value and the allowed range."""
         limits = self.limits  # names an unknown engine or architecture
         if self.activation not in ACTIVATIONS:

@@ -20,7 +20,7 @@ TEST_IMAGES = 10_000                 # evaluated after every epoch
 ROBUST_PER_SAMPLE = 5e-6             # distorting 30% of each batch (bench/handwriting.py measures it)
 
 
-def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000, timings: "Timings | None" = None) -> float:
+def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000, timings: Timings | None = None) -> float:
     """Expected wall-clock seconds for a run with these settings on this server.
 
     From `timings` (runs measured on this server) where it knows this shape of run, else from the
@@ -30,7 +30,7 @@ def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000, timin
 
 
 def estimate_phases(settings: TrainSettings, train_samples: int = 60_000,
-                    timings: "Timings | None" = None) -> tuple[float, float]:
+                    timings: Timings | None = None) -> tuple[float, float]:
     """(seconds before the first batch, seconds of training), as estimate_seconds."""
     network = settings.validate().network
     n = min(train_samples, settings.train_limit or train_samples)
@@ -131,7 +131,8 @@ class Timings:
             pace = seconds / samples
             if isinstance(old, dict) and _positive(old.get("per_sample")):
                 pace = self.NEWEST_WEIGHT * pace + (1 - self.NEWEST_WEIGHT) * float(old["per_sample"])
-            data["shapes"][key] = {"per_sample": pace, "runs": int(old.get("runs", 0)) + 1 if isinstance(old, dict) else 1}
+            runs = int(old.get("runs", 0)) + 1 if isinstance(old, dict) else 1
+            data["shapes"][key] = {"per_sample": pace, "runs": runs}
             while len(data["shapes"]) > self.max_shapes:
                 data["shapes"].pop(next(iter(data["shapes"])))
             data["starts"][f"{settings.engine}-{'cold' if cold else 'warm'}"] = round(start_seconds, 3)

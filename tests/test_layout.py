@@ -11,7 +11,7 @@ LAYERS = [
     ["mnistcore.paths", "mnistcore.files"],          # where files live; writing them safely
     ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment"],  # MNIST; a drawing made MNIST-like; distortions
     ["mnistcore.canvas", "mnistcore.photo"],         # what the browser sends: a drawing, a photo of paper
-    ["mnistcore.nets"],                              # the model interface, file format, both engines
+    ["mnistcore.nets"],                              # the model interface, file format, engines, registry of networks
     ["mnistcore.evaluation", "mnistcore.tutorial"],  # how well a model does; the tutorial's entry point
     ["mnistcore.training"],                          # settings, limits, estimates, one run
     ["mnistcore.explain"],                           # what the pages show of a model: answers, insides

@@ -19,7 +19,7 @@ from ..augment import ROBUST, make_augment
 from ..evaluation import Evaluation, evaluate
 from ..nets.base import Callback, DigitModel, Progress
 from .settings import TrainSettings, new_model, plural
-from .timing import Timings, _modelled_epoch
+from .timing import Timings, modelled_epoch
 
 CHANCE = 0.15            # test accuracy at or below this after an epoch: no better than guessing (10%)
 POINTS_FIRST_EPOCH = 8   # curve points in the first epoch while someone watches, when it changes most
@@ -138,7 +138,7 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
         samples = (history[-1].samples_seen if history else 0) - watch.first_batch_samples
         timings.record(settings, samples, time.perf_counter() - watch.first_batch_at,
                        watch.first_batch_at - started, cold,
-                       modelled=_modelled_epoch(settings, len(x_train)) / len(x_train))
+                       modelled=modelled_epoch(settings, len(x_train)) / len(x_train))
     stopped = len(history) < settings.epochs
     lab_count = len(lab[0]) if lab is not None else 0
     if not history:

@@ -24,7 +24,7 @@ def estimate_seconds(settings: TrainSettings, train_samples: int = 60_000, timin
     """Expected wall-clock seconds for a run with these settings on this server.
 
     From `timings` (runs measured on this server) where it knows this shape of run, else from the
-    costs above. Keras' start (loading TensorFlow) is counted only while TensorFlow is not loaded.
+    registry's costs. Loading TensorFlow is counted only for networks that need it, while it is not loaded.
     """
     return sum(estimate_phases(settings, train_samples, timings))
 
@@ -45,10 +45,11 @@ def estimate_phases(settings: TrainSettings, train_samples: int = 60_000,
     # Never timed in this shape: the model's figure, times how much slower than the model this
     # server has been for the same engine and architecture (the registry gives a quiet server's costs).
     slower = timings.slowdown(settings) if timings is not None else 1.0
-    return start, settings.epochs * _modelled_epoch(settings, n) * slower
+    return start, settings.epochs * modelled_epoch(settings, n) * slower
 
 
-def _modelled_epoch(settings: TrainSettings, n: int) -> float:
+def modelled_epoch(settings: TrainSettings, n: int) -> float:
+    """Seconds for one epoch of `n` images on a quiet server, by the registry's cost model."""
     return _plain_epoch(settings, n) + (n * ROBUST_PER_SAMPLE if settings.robust else 0.0)
 
 

@@ -51,7 +51,7 @@ class Network:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # where TrainSettings' defaults do not suit it
     limits: Mapping[str, tuple[float, float]] = field(default_factory=dict)  # tighter than training.LIMITS
     views: tuple[str, ...] = ()    # what Look inside shows of it
-    tensorflow: bool = False       # a Keras model: TensorFlow is imported before its first batch
+    tensorflow: bool = False       # a Keras model: TensorFlow loads before its first batch; explain/ reads its layers
     start_seconds: tuple[float, float] = (0.0, 0.0)  # before the first batch: (TensorFlow not loaded, loaded)
     shape: Callable[[Settings], str] | None = None  # what else changes its cost per image (Timings' key)
     risky: Callable[[Settings], str | None] | None = None  # why settings would blow up, or None

@@ -34,7 +34,7 @@ from mnistcore.data import export_csv, load_mnist  # noqa: E402
 from mnistcore.nets import load_model  # noqa: E402
 from mnistcore.nets.numpy_net import NeuralNetWork  # noqa: E402
 from mnistcore.preprocess import canvas_to_mnist  # noqa: E402
-from mnistcore.training import TrainSettings, build_model  # noqa: E402
+from mnistcore.training import TrainSettings, new_model  # noqa: E402
 
 N_TRAIN = 60000
 # Multiply-adds of one epoch of 784-512-10 at any batch size: forward through both layers, the
@@ -72,7 +72,7 @@ def epoch_ratio(data, repeats: int, keras: bool) -> None:
     (x, y), _ = data
     print("\n## One epoch, 784-512-10 ReLU/softmax, batch 128, float32, 60,000 images")
     net = NeuralNetWork(784, 512, 10, 0.1, activation="relu", momentum=0.9, seed=0)
-    model = build_model(TrainSettings(engine="keras", arch="mlp", seed=0)) if keras else None
+    model = new_model(TrainSettings(engine="keras", arch="mlp", seed=0)) if keras else None
     numpy_epoch(net, x, y)  # warm-up: buffers, BLAS threads, page faults
     if model is not None:
         keras_epoch(model, x, y)  # warm-up: graph tracing
@@ -98,7 +98,7 @@ def time_to_98(data, keras: bool, max_epochs: int = 20) -> None:
     if keras:
         runs.append(("Keras, the tutorial's MLP (rmsprop, batch 128)", TrainSettings(engine="keras", arch="mlp")))
     for name, settings in runs:
-        model = build_model(settings)
+        model = new_model(settings)
         trained, reached, accuracy = 0.0, None, 0.0
         for epoch in range(1, max_epochs + 1):
             start = time.perf_counter()
@@ -176,7 +176,7 @@ def inference(data, keras: bool) -> None:
     if keras:
         (x, y), _ = data
         for arch in ("mlp", "cnn"):
-            m = build_model(TrainSettings(engine="keras", arch=arch, seed=0))
+            m = new_model(TrainSettings(engine="keras", arch=arch, seed=0))
             m.fit(x[:1000], y[:1000], epochs=1, batch_size=128)
             models.append((f"Keras {arch}", m))
     for name, m in models:

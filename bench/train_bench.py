@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from threadpoolctl import threadpool_limits  # noqa: E402
 
 from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, _score, build_model,  # noqa: E402
+from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, new_model,  # noqa: E402
                                 estimate_seconds, recipes, run_training)
+from mnistcore.training.run import _score  # noqa: E402
 
 TARGET = 0.98
 KERAS_TUTORIAL = TrainSettings(engine="keras", arch="mlp", epochs=5, batch_size=128)  # rmsprop, 512 relu, as written
@@ -102,7 +103,7 @@ def points(data) -> None:
     (x_train, y_train), (x_test, y_test) = data
     for name, settings in (("best", recipes()["best"].settings), ("tutorial", recipes()["tutorial"].settings),
                            ("cnn", recipes()["cnn"].settings)):
-        model = build_model(settings)
+        model = new_model(settings)
         with threadpool_limits(limits=1, user_api="blas"):
             started = time.perf_counter()
             for _ in range(5):

@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import sys
 from pathlib import Path
 
 from . import data
 from .evaluation import evaluate, format_evaluation
 from .lab.feedback import FeedbackError, FeedbackStore
-from .nets import ModelFileError, load_model
-from .training import LIMITS, OPTIMIZERS, SCHEDULES, TrainSettings, plural, run_training
+from .nets import ENGINES, MODEL_SETTINGS, NETWORKS, ModelFileError, load_model, network
+from .nets.registry import ARCHS
+from .training import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainSettings, plural, run_training
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,24 +36,27 @@ def _parser() -> argparse.ArgumentParser:
 
     d = TrainSettings()
     train = sub.add_parser("train", help="train a model and save it")
-    train.add_argument("--engine", choices=["numpy", "keras"], default=d.engine)
+    train.add_argument("--engine", choices=list(ENGINES), default=d.engine)
     train.add_argument("--epochs", type=int, default=d.epochs, help=_range("epochs", d.epochs))
     train.add_argument("--batch-size", type=int, default=d.batch_size, help=_range("batch_size", d.batch_size))
     # Model settings default to None ("not given"): a setting given for a model that does not use
-    # it is refused (see _train), and the ones not given take TrainSettings' defaults.
-    train.add_argument("--hidden", type=int, help="numpy mlp: hidden units; " + _range("hidden", d.hidden))
+    # it is refused (see _train), and the ones not given take the network's defaults.
+    train.add_argument("--hidden", type=int, help=_users("hidden") + "hidden units; " + _range("hidden", d.hidden))
     train.add_argument("--learning-rate", type=float,
-                       help="numpy: " + _range("learning_rate", d.learning_rate) + "; the cnn's default is 0.001")
-    train.add_argument("--momentum", type=float, help="numpy mlp with sgd: " + _range("momentum", d.momentum))
-    train.add_argument("--activation", choices=["relu", "sigmoid"],
-                       help=f"numpy mlp: relu (softmax output) or sigmoid (the tutorial's network) (default {d.activation})")
+                       help=_users("learning_rate") + _range("learning_rate", d.learning_rate) + _other_defaults())
+    train.add_argument("--momentum", type=float,
+                       help=_users("momentum") + "with sgd: " + _range("momentum", d.momentum))
+    train.add_argument("--activation", choices=list(ACTIVATIONS),
+                       help=_users("activation") + f"relu (softmax output) or sigmoid (the tutorial's network) "
+                                                   f"(default {d.activation})")
     train.add_argument("--optimizer", choices=list(OPTIMIZERS),
-                       help=f"numpy mlp: sgd (the tutorial's step, with momentum) or adam (default {d.optimizer})")
+                       help=_users("optimizer") + f"sgd (the tutorial's step, with momentum) or adam "
+                                                  f"(default {d.optimizer})")
     train.add_argument("--schedule", choices=list(SCHEDULES),
-                       help=f"numpy mlp: constant, or cosine (the learning rate falls to 0 over the run) "
-                            f"(default {d.schedule})")
-    train.add_argument("--arch", choices=["mlp", "cnn"], default=d.arch,
-                       help="mlp (the tutorial's) or cnn (keras; numpy where the NumPy CNN is installed)")
+                       help=_users("schedule") + f"constant, or cosine (the learning rate falls to 0 over the run) "
+                                                 f"(default {d.schedule})")
+    train.add_argument("--arch", choices=list(ARCHS), default=d.arch,
+                       help="; ".join(f"{n.name}: {n.label}" for n in NETWORKS.values()))
     train.add_argument("--seed", type=int, default=d.seed)
     train.add_argument("--train-limit", type=int, default=None, help="train on the first N images only")
     train.add_argument("--robust", action="store_true",
@@ -65,7 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="with --with-lab-drawings: the lab drawings database "
                             "(default: $MNISTLAB_FEEDBACK_DB or data/lab.db)")
     train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DATA_DIR or data/mnist)")
-    train.add_argument("--out", required=True, help="where to save the model (.npz for numpy, .keras for keras)")
+    train.add_argument("--out", required=True, help="where to save the model (" + ", ".join(
+        f"{suffix} for {engine}" for engine, suffix in dict.fromkeys((n.engine, n.suffix) for n in NETWORKS.values()))
+        + ")")
     train.set_defaults(command=_train)
 
     ev = sub.add_parser("evaluate", help="test accuracy, per-digit accuracy and confusion matrix of a saved model")
@@ -85,32 +90,41 @@ def _range(name: str, default) -> str:
     return f"{low:g} to {high:g} (default {default})"
 
 
+def _users(name: str) -> str:
+    """ "numpy mlp: ", the networks that use a setting, to start its help."""
+    return ", ".join(n.name for n in NETWORKS.values() if name in n.applies) + ": "
+
+
+def _other_defaults() -> str:
+    """Where a network's default learning rate is not TrainSettings' own, e.g. "; numpy cnn's default is 0.001"."""
+    own = TrainSettings().learning_rate
+    return "".join(f"; {n.name}'s default is {n.defaults['learning_rate']:g}" for n in NETWORKS.values()
+                   if n.defaults.get("learning_rate", own) != own)
+
+
 def _fetch(args) -> int:
     data.fetch_mnist(args.data_dir)
     return 0
 
 
-MODEL_OPTIONS = ("hidden", "learning_rate", "momentum", "activation", "optimizer", "schedule")
-
-
 def _train(args) -> int:
-    given = {name: getattr(args, name) for name in MODEL_OPTIONS if getattr(args, name) is not None}
-    settings = TrainSettings(engine=args.engine, epochs=args.epochs, batch_size=args.batch_size, arch=args.arch,
-                             seed=args.seed, train_limit=args.train_limit, lab_drawings=args.with_lab_drawings,
-                             robust=args.robust)
-    ignored = [name for name in given if name not in settings.applies]
+    given = {name: getattr(args, name) for name in MODEL_SETTINGS if getattr(args, name) is not None}
+    uses = network(args.engine, args.arch).applies
+    ignored = [name for name in given if name not in uses]
     if "momentum" in given and given.get("optimizer") == "adam":
         ignored.append("momentum")  # Adam has its own running averages
     if ignored:
         options = ", ".join("--" + name.replace("_", "-") for name in ignored)
-        raise ValueError(f"{options} {'does' if len(ignored) == 1 else 'do'} not apply to --engine {settings.engine} "
-                         f"--arch {settings.arch}: leave {'it' if len(ignored) == 1 else 'them'} out "
-                         f"(that model uses {', '.join('--' + n.replace('_', '-') for n in settings.applies) or 'none of the model options'})")
-    if settings.engine == "numpy" and settings.arch == "cnn" and "learning_rate" not in given:
-        given["learning_rate"] = 0.001  # the CNN's Adam step (TrainSettings' 0.1 is the MLP's SGD step)
-    settings = replace(settings, **given).validate()
+        used = ", ".join("--" + name.replace("_", "-") for name in uses) or "none of the model options"
+        raise ValueError(f"{options} {'does' if len(ignored) == 1 else 'do'} not apply to --engine {args.engine} "
+                         f"--arch {args.arch}: leave {'it' if len(ignored) == 1 else 'them'} out "
+                         f"(that model uses {used})")
+    # The model settings not given: the network's own defaults (the CNN's Adam step is not the MLP's).
+    settings = TrainSettings.for_network(args.engine, args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                                         seed=args.seed, train_limit=args.train_limit,
+                                         lab_drawings=args.with_lab_drawings, robust=args.robust, **given).validate()
     out = Path(args.out)
-    expected_suffix = ".npz" if settings.engine == "numpy" else ".keras"
+    expected_suffix = settings.network.suffix
     if out.suffix != expected_suffix:
         raise ValueError(f"--out for a {settings.engine} model must end in {expected_suffix}; got {out}")
     if args.feedback_db is not None and not settings.lab_drawings:

@@ -2,9 +2,10 @@
 convnet, what it sees in the visitor's own drawing."""
 import streamlit as st
 
-from mnistcore.explain.convnet import MAPS_SHOWN, feature_maps, is_convnet, strongest_maps
+from mnistcore.explain.convnet import MAPS_SHOWN, feature_maps, strongest_maps
 from mnistcore.explain.imagine import SAMPLE, STEPS, SUREST, digit_pictures, digit_pictures_ready
-from mnistcore.explain.inside import MARGIN, back_query, first_layer_images, hidden_unit_images, spaced
+from mnistcore.explain.inside import (BACK_QUERY, CONV_FILTERS, FEATURE_MAPS, FIRST_LAYER_UNITS, HIDDEN_UNITS, MARGIN,
+                                     back_query, first_layer_images, hidden_unit_images, shows, spaced)
 from mnistcore.lab.compare import describe_run
 from mnistcore.nets.base import ModelFileError
 from ui.chrome import open_page, require_live_model
@@ -62,7 +63,8 @@ else:
                "blurred and dimmed a little, so only the strokes the model needs most stay bright; at the "
                "end it is brightened so its brightest pixel is white.")
 
-if model.info.engine == "numpy" and model.info.settings.get("activation") == "sigmoid":
+views = shows(model)
+if BACK_QUERY in views and model.info.settings.get("activation") == "sigmoid":
     with st.expander("The tutorial's back query"):
         st.caption("The tutorial's *back query*: ask the network for a digit at its output and run it "
                    "backwards, layer by layer, to the image that would produce it. Bright pixels push "
@@ -70,7 +72,7 @@ if model.info.engine == "numpy" and model.info.settings.get("activation") == "si
                    "network; for other networks it shows noise.)")
         st.image(spaced([back_query(model, d) for d in range(10)], DIGIT), caption=DIGITS, width=DIGIT + 2 * MARGIN)
 
-if is_convnet(model):
+if CONV_FILTERS in views:
     st.subheader("What its first convolution looks for")
     images = first_layer_images(model, FILTERS)
     st.caption(f"The first {len(images)} of the first layer's 3 × 3 filters, enlarged. Each slides over the "
@@ -78,6 +80,7 @@ if is_convnet(model):
                "ones negative. Together they find edges and strokes in every direction.")
     st.image(spaced(images, FILTER), width=FILTER + 2 * MARGIN)
 
+if FEATURE_MAPS in views:
     st.subheader("What it sees in your drawing")
     drawing = st.session_state.get("last_digit")  # the Draw page's last drawing, made MNIST-like
     try:
@@ -99,14 +102,16 @@ if is_convnet(model):
                f"what the filter looks for. Convolution 1 looks at the picture itself and finds edges and "
                f"strokes; convolution 2 looks at those maps, so it finds larger shapes, on a coarser grid. "
                f"Shown: the {MAPS_SHOWN} brightest maps of each, all on one brightness scale.")
-elif model.info.engine == "numpy":
+
+if HIDDEN_UNITS in views:
     st.subheader("What its hidden units look for")
     images, units = hidden_unit_images(model, UNITS)
     st.caption(f"The incoming weights of the {len(units)} hidden units (of {model.wih.shape[0]}) with the strongest "
                "weights, each as a 28 × 28 image: light pixels excite the unit, dark ones inhibit it, grey ones "
                "do not matter to it. " + BRIEFLY)
     st.image(spaced(images, SIDE), caption=[f"unit {u}" for u in units], width=SIDE + 2 * MARGIN)
-else:
+
+if FIRST_LAYER_UNITS in views:
     st.subheader("What its first layer looks for")
     images = first_layer_images(model, UNITS)
     st.caption(f"The incoming weights of the {len(images)} first-layer units with the strongest weights, each "

@@ -8,8 +8,9 @@ import streamlit as st
 from mnistcore.lab import config, publish as policy
 from mnistcore.lab.model_list import models_table
 from mnistcore.lab.slot import SlotBusy, clean_label, name_problem
-from mnistcore.training import (DEFAULT_LEARNING_RATE, EXPLAINED, LIMITS, NUMPY_ARCHS, TrainSettings, Timings,
-                                describe_seconds, engine_problem, estimate_phases, plural, recipes, risky)
+from mnistcore.nets import NETWORKS, network
+from mnistcore.training import (EXPLAINED, TrainSettings, Timings, describe_seconds, engine_problem, estimate_phases,
+                                plural, recipes, risky)
 from ui.charts import curves, trail
 from ui.chrome import live_banner, now, open_page, when
 from ui.text import plain, public
@@ -17,8 +18,7 @@ from ui.resources import feedback_store, mnist, slot, store
 from ui.visitor import access, client, may_train, unlock
 
 CUSTOM = "custom"
-ENGINES = {"numpy": "NumPy (our own code, the tutorial's)", "keras": "Keras (Google's TensorFlow)"}
-ARCHS = {"mlp": "One hidden layer (the tutorial's network)", "cnn": "Convolutional (slower, better)"}
+ENGINES = {n.engine: n.engine_label for n in NETWORKS.values()}  # the registry's, in its order
 ACTIVATIONS = {"relu": "ReLU (learns fast)", "sigmoid": "Sigmoid (the tutorial's)"}
 OPTIMIZERS = {"sgd": "Plain steps (the tutorial's)", "adam": "Adam"}
 SCHEDULES = {"constant": "Same size all along", "cosine": "Smaller and smaller"}
@@ -49,9 +49,9 @@ def made_custom() -> None:
     st.session_state.recipe = CUSTOM
 
 
-def number(label: str, name: str, **kwargs):
-    """A number input whose range is the one TrainSettings.validate enforces (training.LIMITS)."""
-    low, high = LIMITS[name]
+def number(label: str, name: str, limits: dict, **kwargs):
+    """A number input whose range is the one TrainSettings.validate enforces (`limits`: TrainSettings.limits)."""
+    low, high = limits[name]
     if isinstance(getattr(TrainSettings(), name), int):
         low, high = int(low), int(high)
     widget = st.number_input(f"{label} ({low:g} to {high:g})", min_value=low, max_value=high, key=name,
@@ -60,10 +60,12 @@ def number(label: str, name: str, **kwargs):
     return widget
 
 
-def arch_changed() -> None:
-    """Another network: custom settings, with a step size that network learns well with."""
+def network_changed() -> None:
+    """Another network: custom settings, with its own defaults (e.g. a step size it learns well with)."""
     made_custom()
-    st.session_state.learning_rate = DEFAULT_LEARNING_RATE[st.session_state.arch]
+    chosen = NETWORKS.get((st.session_state.engine, st.session_state.arch))
+    for name, value in (chosen.defaults if chosen is not None else {}).items():
+        st.session_state[name] = value
 
 
 def choice(label: str, name: str, options: dict, on_change=made_custom, **kwargs):
@@ -91,23 +93,24 @@ def chosen_settings(n_train: int) -> TrainSettings:
         st.caption(menu[picked].says)
     with st.expander("The settings" + (" (yours)" if picked == CUSTOM else ": change any to make your own"),
                      expanded=picked == CUSTOM):
-        engine = choice("Engine", "engine", ENGINES, horizontal=True)
-        archs = {key: ARCHS[key] for key in (NUMPY_ARCHS if engine == "numpy" else ARCHS)}
-        arch = choice("Network", "arch", archs, on_change=arch_changed)
-        epochs = number("Epochs", "epochs")
-        batch_size = number("Batch size", "batch_size")
+        engine = choice("Engine", "engine", ENGINES, on_change=network_changed, horizontal=True)
+        archs = {n.arch: n.label for n in NETWORKS.values() if n.engine == engine}
+        arch = choice("Network", "arch", archs, on_change=network_changed)
+        limits = TrainSettings(engine=engine, arch=arch).limits
+        epochs = number("Epochs", "epochs", limits)
+        batch_size = number("Batch size", "batch_size", limits)
         values = {}
-        applies = TrainSettings(engine=engine, arch=arch).applies
+        applies = network(engine, arch).applies
         if "hidden" in applies:
-            values["hidden"] = number("Hidden units", "hidden")
+            values["hidden"] = number("Hidden units", "hidden", limits)
         if "activation" in applies:
             values["activation"] = choice("Activation", "activation", ACTIVATIONS, horizontal=True)
         if "optimizer" in applies:
             values["optimizer"] = choice("Learning rule", "optimizer", OPTIMIZERS, horizontal=True)
         if "learning_rate" in applies:
-            values["learning_rate"] = number("Learning rate", "learning_rate", step=0.01, format="%.4f")
+            values["learning_rate"] = number("Learning rate", "learning_rate", limits, step=0.01, format="%.4f")
         if "momentum" in applies and values.get("optimizer") == "sgd":
-            values["momentum"] = number("Momentum", "momentum", step=0.05)
+            values["momentum"] = number("Momentum", "momentum", limits, step=0.05)
         if "schedule" in applies:
             values["schedule"] = choice("Step size over the run", "schedule", SCHEDULES, horizontal=True)
     robust = st.toggle("Make it robust to different handwriting", key="robust",
@@ -191,7 +194,7 @@ def progress_panel(run_id: str, me) -> None:
     st.subheader(f"{who} is training")
     st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
     remaining = describe_seconds((status.expected_end - now()).total_seconds())
-    if status.settings.engine == "keras" and status.fraction == 0:
+    if status.settings.network.tensorflow and status.fraction == 0:
         # Nothing moves while TensorFlow loads: say so, rather than sit at "0% done".
         start, _ = estimate_phases(status.settings, timings=timings())
         left = start - (now() - status.started_at).total_seconds()

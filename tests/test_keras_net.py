@@ -196,14 +196,14 @@ import numpy as np
 import mnistcore, mnistcore.nets, mnistcore.nets.numpy_net, mnistcore.training
 from mnistcore.nets import load_model, read_info
 from mnistcore.nets.numpy_net import NeuralNetWork
-from mnistcore.training import TrainSettings, build_model
+from mnistcore.training import TrainSettings, new_model
 
 net = NeuralNetWork(784, 16, 10, 0.1, activation="relu", seed=0)
 net.fit(np.zeros((20, 28, 28), np.uint8), np.arange(20) % 10)
 path = net.save(sys.argv[1])
 read_info(path)
 load_model(path).predict(np.zeros((28, 28), np.uint8))
-build_model(TrainSettings(engine="numpy", hidden=16))
+new_model(TrainSettings(engine="numpy", hidden=16))
 print(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")))
 """
     result = run_python(code, str(tmp_path / "net.npz"))

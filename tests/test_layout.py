@@ -11,7 +11,7 @@ LAYERS = [
     ["mnistcore.paths", "mnistcore.files"],          # where files live; writing them safely
     ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment"],  # MNIST; a drawing made MNIST-like; distortions
     ["mnistcore.canvas", "mnistcore.photo"],         # what the browser sends: a drawing, a photo of paper
-    ["mnistcore.nets"],                              # the model interface, file format, both engines
+    ["mnistcore.nets"],                              # the model interface, file format, engines, registry of networks
     ["mnistcore.evaluation", "mnistcore.tutorial"],  # how well a model does; the tutorial's entry point
     ["mnistcore.training"],                          # settings, limits, estimates, one run
     ["mnistcore.explain"],                           # what the pages show of a model: answers, insides
@@ -102,7 +102,7 @@ def test_no_import_cycles():
     assert not cycles, "import cycles:\n" + "\n".join(cycles)
 
 
-def test_the_library_never_imports_streamlit_and_only_nets_names_both_engines():
+def test_the_library_never_imports_streamlit_and_only_the_registry_names_both_engines():
     modules = our_modules()
     for name, path in modules.items():
         if not name.startswith("mnistcore"):
@@ -112,9 +112,10 @@ def test_the_library_never_imports_streamlit_and_only_nets_names_both_engines():
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not any(m == "streamlit" or m.startswith("streamlit.") for m in imported), name
-        engines = {m for m in imports(name, path, modules) if m in ("mnistcore.nets.numpy_net", "mnistcore.nets.keras_net")}
+        engines = {m for m in imports(name, path, modules)
+                   if m in ("mnistcore.nets.numpy_net", "mnistcore.nets.keras_net")}
         if len(engines) == 2:
-            assert name == "mnistcore.nets", f"{name} names both engines; only mnistcore.nets may"
+            assert name == "mnistcore.nets.registry", f"{name} names both engines; only mnistcore.nets.registry may"
 
 
 def test_the_checker_sees_a_wrong_import(tmp_path):
@@ -125,3 +126,62 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
     found = imports("mnistcore.nets.numpy_net", path, modules)
     assert found == {"mnistcore.lab.store", "mnistcore.training"}
     assert all(ENTRY[entry_of(t)] > ENTRY[entry_of("mnistcore.nets.numpy_net")] for t in found)
+
+
+# Which network is which is the registry's business (and each engine's own): elsewhere, code asks
+# the registry's entry instead of comparing an engine or architecture with a name.
+NETWORK_NAMES = ("engine", "arch")
+MAY_NAME_NETWORKS = {"mnistcore.nets.registry", "mnistcore.nets.numpy_net", "mnistcore.nets.numpy_cnn",
+                     "mnistcore.nets.keras_net", "mnistcore.nets.saved"}
+
+
+def network_branches(path: Path) -> list[str]:
+    """Comparisons of something named engine or arch (a name, an attribute, a key) with a string, as "line: code"."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def named(node) -> bool:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            return bool(node.args) and key(node.args[0])  # settings.get("arch")
+        if isinstance(node, ast.Subscript):
+            return key(node.slice)                         # settings["arch"]
+        return (isinstance(node, ast.Name) and node.id in NETWORK_NAMES) or \
+            (isinstance(node, ast.Attribute) and node.attr in NETWORK_NAMES)
+
+    def key(node) -> bool:
+        return isinstance(node, ast.Constant) and node.value in NETWORK_NAMES
+
+    def strings(node) -> bool:
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, str)
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+            return any(strings(item) for item in node.elts)
+        return False
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Compare):
+            continue
+        sides = [node.left, *node.comparators]
+        if any(named(side) for side in sides) and any(strings(side) for side in sides):
+            found.append(f"{node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_no_engine_or_arch_branches_outside_the_registry_and_engines():
+    wrong = [f"{name}:{branch}" for name, path in our_modules().items() if name not in MAY_NAME_NETWORKS
+             for branch in network_branches(path)]
+    assert not wrong, "ask mnistcore.nets.registry instead of comparing engine or arch names:\n" + "\n".join(wrong)
+
+
+def test_the_checker_sees_an_engine_branch(tmp_path):
+    """The check above would fail on a module that branches on an engine or architecture name."""
+    path = tmp_path / "planted.py"
+    path.write_text("def f(settings, info, engine, x):\n"
+                    "    if settings.engine == 'numpy':\n"
+                    "        return info.arch != \"cnn\"\n"
+                    "    if x.engine in ('numpy', 'keras') or 'mlp' == arch:\n"
+                    "        return engine not in ['keras']\n"
+                    "    if info.settings.get('arch') == 'cnn' or info.settings['engine'] != 'keras':\n"
+                    "        return 1\n"
+                    "    return settings.engine == other or settings.epochs == 'mlp' or info.get('hidden') == 'x'\n")
+    assert [line.split(":")[0] for line in network_branches(path)] == ["2", "3", "4", "4", "5", "6", "6"]

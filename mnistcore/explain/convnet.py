@@ -9,21 +9,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..nets.base import DigitModel, as_batch
+from ..nets.registry import FEATURE_MAPS, network_of
 from .imagine import remembered
 
 MAPS_SHOWN = 8  # feature maps per layer: the strongest
 
 
 def is_convnet(model: DigitModel) -> bool:
-    """Is this one of our convolutional networks (Keras or NumPy)?"""
-    return model.info.settings.get("arch") == "cnn"
+    """Is this one of our convolutional networks (Keras or NumPy): has it feature maps to show?"""
+    return FEATURE_MAPS in network_of(model.info).views
 
 
 def conv_filters(model: DigitModel) -> np.ndarray:
     """The first convolution's filters as (filters, h, w) weights, e.g. (32, 3, 3)."""
     if not is_convnet(model):
         raise ValueError(f"a {model.info.architecture} model has no convolution filters")
-    if model.info.engine == "keras":
+    if network_of(model.info).tensorflow:  # a Keras model: its layers hold the weights
         layer = next(layer for layer in model.model.layers if layer.__class__.__name__ == "Conv2D")
         kernel = layer.get_weights()[0]                          # (h, w, 1 channel in, filters)
         return np.moveaxis(kernel[..., 0, :], -1, 0)
@@ -41,7 +42,7 @@ def feature_maps(model: DigitModel, image: np.ndarray) -> list[tuple[str, np.nda
         raise ValueError(f"feature_maps takes one image, got {len(x)}")
     if not is_convnet(model):
         raise ValueError(f"a {model.info.architecture} model has no feature maps")
-    if model.info.engine == "keras":
+    if network_of(model.info).tensorflow:
         outputs = remembered(model, "feature maps", lambda: _keras_feature_model(model))(x.reshape(1, 28, 28, 1))
         return [(f"conv{i}", np.asarray(out)[0]) for i, out in enumerate(outputs, start=1)]
     return [(name, np.asarray(maps, np.float32)) for name, maps in model.feature_maps(x.reshape(28, 28))]

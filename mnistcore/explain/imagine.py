@@ -26,6 +26,7 @@ import numpy as np
 import scipy.ndimage
 
 from ..nets.base import DigitModel, as_batch, blas_controller
+from ..nets.registry import network_of
 
 T = TypeVar("T")
 SUREST = 50       # real images averaged per digit...
@@ -116,7 +117,7 @@ def gradient_function(model: DigitModel) -> Callable[[np.ndarray, np.ndarray], n
 
     ValueError for a model whose gradient we cannot take.
     """
-    if model.info.engine == "keras":
+    if network_of(model.info).tensorflow:
         return remembered(model, "keras gradient", lambda: _keras_gradient(model))
     if hasattr(model, "input_gradient"):   # the NumPy CNN works out its own
         return lambda x, digits: np.asarray(model.input_gradient(x, digits), np.float32)

@@ -10,11 +10,21 @@ import numpy as np
 import scipy.special
 
 from ..nets.base import DigitModel
-from .convnet import conv_filters, is_convnet
+from ..nets.registry import BACK_QUERY, CONV_FILTERS, FEATURE_MAPS, FIRST_LAYER_UNITS, HIDDEN_UNITS, network_of
+from .convnet import conv_filters
 from .pictures import enlarge
 
 MARGIN = 4                 # px of page-white around each image shown side by side
 OUTLINE = (170, 178, 196)  # a blue-grey, which no grey pixel is: where each image ends is clear
+
+
+__all__ = ["BACK_QUERY", "CONV_FILTERS", "FEATURE_MAPS", "FIRST_LAYER_UNITS", "HIDDEN_UNITS", "MARGIN", "back_query",
+           "first_layer_images", "hidden_unit_images", "shows", "spaced"]
+
+
+def shows(model: DigitModel) -> tuple[str, ...]:
+    """What Look inside shows of this model: the registry's view names (BACK_QUERY, CONV_FILTERS, ...)."""
+    return network_of(model.info).views
 
 
 def back_query(net, digit: int) -> np.ndarray:
@@ -56,10 +66,13 @@ def hidden_unit_images(net, count: int = 16) -> tuple[np.ndarray, np.ndarray]:
 def first_layer_images(model: DigitModel, count: int = 16) -> np.ndarray:
     """What the first layer of any of our models looks for, as (count, h, w) images: a convnet's
     first filters (3 x 3), else the incoming weights (28 x 28) of its strongest first-layer units."""
-    if is_convnet(model):
+    views = shows(model)
+    if CONV_FILTERS in views:
         return _signed_images(conv_filters(model)[:count])
-    if model.info.engine == "numpy":
+    if HIDDEN_UNITS in views:
         return hidden_unit_images(model, count)[0]
+    if FIRST_LAYER_UNITS not in views:
+        raise ValueError(f"a {model.info.engine} {model.info.architecture} model shows no first layer")
     layer = next(layer for layer in model.model.layers if layer.get_weights())
     kernel = layer.get_weights()[0]            # Keras Dense: (784, units)
     norms = np.linalg.norm(kernel, axis=0)

@@ -55,7 +55,7 @@ data: $(STAMP)
 	$(BIN)/python -m mnistcore fetch
 
 bench: data
-	$(BIN)/python bench/speed.py
+	$(BIN)/python -m bench.speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache

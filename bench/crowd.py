@@ -1,10 +1,10 @@
 """A crowd on one server: N visitors drawing on the Draw page every P seconds. Figures, not pass/fail.
 
-    .venv/bin/python bench/crowd.py                                # the table: 1, 5, 10, 20, 50 visitors
-    .venv/bin/python bench/crowd.py --visitors 50 --every 2 --seconds 30
-    .venv/bin/python bench/crowd.py --visitors 20 --mix            # with Gallery paging and a training run
-    .venv/bin/python bench/crowd.py --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
-    .venv/bin/python bench/crowd.py --back-to-back 200 --visitors  # what one drawing costs, alone
+    .venv/bin/python -m bench.crowd                                # the table: 1, 5, 10, 20, 50 visitors
+    .venv/bin/python -m bench.crowd --visitors 50 --every 2 --seconds 30
+    .venv/bin/python -m bench.crowd --visitors 20 --mix            # with Gallery paging and a training run
+    .venv/bin/python -m bench.crowd --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
+    .venv/bin/python -m bench.crowd --back-to-back 200 --visitors  # what one drawing costs, alone
 
 How: starts the site on 127.0.0.1 (a copy of the shipped weights, a throwaway lab database), then
 has Chromium draw a 7 on the Draw page once and keeps the exact message its canvas sent
@@ -49,20 +49,19 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import websockets
+from PIL import Image
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from tests import protocol
+from tests.sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,
+                             weights_copy)
+from tests.strokes import stroke
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]
-
-import numpy as np  # noqa: E402
-import websockets  # noqa: E402
-from PIL import Image  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
-
-import protocol  # noqa: E402
-from sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,  # noqa: E402
-                       weights_copy)
-from test_browser import stroke  # noqa: E402
 
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
                   "MNISTLAB_HEARTBEAT_SECONDS", "MNISTLAB_FEEDBACK_DB", "MNISTLAB_DRAWINGS_PER_MINUTE")
@@ -326,7 +325,7 @@ async def poll(url: str, path: str, every: float, tally: Tally) -> None:
             status = await asyncio.wait_for(get(f"{url}/{path}"), timeout=10)
             if status != 200:
                 tally.errors.append(f"live-model file: HTTP {status}")
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             tally.errors.append(f"live-model file: {type(err).__name__}: {err}")
 
 
@@ -420,8 +419,7 @@ def proxied_site(weights_dir: Path, processes: int, env: dict[str, str]):
     Yields the proxy's URL, with `pids`. The visitors send no cookie, so nginx places each
     websocket on a process at random, as it places new browsers.
     """
-    sys.path.insert(0, str(PROJECT_DIR / "deploy"))
-    from serve_lab import Lab, find_nginx
+    from deploy.serve_lab import Lab, find_nginx
     nginx = find_nginx()
     if nginx is None:
         sys.exit("--processes needs nginx (apt-get install nginx-light)")

@@ -11,8 +11,8 @@ temporary copy of the weights:
 - the downloads: building each once, and the next click (shared);
 - the process's peak memory.
 
-    .venv/bin/python bench/lab_page.py               # 100,000 drawings
-    .venv/bin/python bench/lab_page.py --rows 20000  # the store's default cap
+    .venv/bin/python -m bench.lab_page               # 100,000 drawings
+    .venv/bin/python -m bench.lab_page --rows 20000  # the store's default cap
 
 Needs MNIST (data/mnist). Nothing outside a temporary folder is touched.
 """
@@ -23,21 +23,17 @@ import os
 import resource
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]  # mnistcore, and tests/sitetools
+import numpy as np
+from streamlit.testing.v1 import AppTest
 
-import numpy as np  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.lab import handwriting, services  # noqa: E402
-from mnistcore.lab.feedback import FeedbackStore  # noqa: E402
-from sitetools import APP, weights_copy  # noqa: E402
+from mnistcore.data import load_mnist
+from mnistcore.lab import handwriting, services
+from mnistcore.lab.feedback import FeedbackStore
+from tests.sitetools import APP, weights_copy
 
 INSERT = ("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
           " VALUES ('2025-01-01T00:00:00+00:00', ?, 280, 280, ?, ?, 0.9, 'bench')")

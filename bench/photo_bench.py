@@ -1,8 +1,8 @@
 """Digits on paper: how well the shipped model reads phone photos. Figures, not pass/fail.
 
-    .venv/bin/python bench/photo_bench.py                  # 300 MNIST test digits, 5-10 minutes on 2 cores
-    .venv/bin/python bench/photo_bench.py --count 65       # a quick look (5 photos a condition)
-    .venv/bin/python bench/photo_bench.py --save-examples  # also rewrite tests/data/photo_*.jpg
+    .venv/bin/python -m bench.photo_bench                  # 300 MNIST test digits, 5-10 minutes on 2 cores
+    .venv/bin/python -m bench.photo_bench --count 65       # a quick look (5 photos a condition)
+    .venv/bin/python -m bench.photo_bench --save-examples  # also rewrite tests/data/photo_*.jpg
 
 What the photos are, honestly: SYNTHETIC. No photo here came from a camera. Each is a real MNIST
 test digit (real handwriting, but MNIST's) rewritten as pen strokes: thinned to its centre line
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -34,13 +33,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from mnistcore.data import load_mnist
+from mnistcore.nets import load_model
+from mnistcore.photo import photo_steps, read_photo
+from mnistcore.preprocess import canvas_steps
 
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.nets import load_model  # noqa: E402
-from mnistcore.photo import photo_steps, read_photo  # noqa: E402
-from mnistcore.preprocess import canvas_steps  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CONDITIONS = ("plain", "uneven light", "shadow", "off-centre", "small digit", "close-up", "tilted",
               "table edge", "blurry", "low JPEG quality", "lined paper", "pencil", "everything")

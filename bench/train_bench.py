@@ -1,6 +1,6 @@
 """Training on this machine: time to 98% test accuracy per recipe, and estimates against the truth.
 
-    PYTHONPATH=. .venv/bin/python bench/train_bench.py [--part reach estimate points] [--recipes best quick]
+    .venv/bin/python -m bench.train_bench [--part reach estimate points] [--recipes best quick]
 
 - reach: each Train page recipe (and the tutorial's own Keras network) trained on all 60,000
   images as the lab's slot trains it (one BLAS thread; --threads 2 for both cores), after a short
@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits
 
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, _score, build_model,  # noqa: E402
+from mnistcore.data import load_mnist
+from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, _score, build_model,
                                 estimate_seconds, recipes, run_training)
 
 TARGET = 0.98

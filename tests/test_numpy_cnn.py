@@ -15,7 +15,6 @@ from mnistcore.nets.numpy_cnn import (CnnConfig, ConvNet, conv, conv_all, conv_b
                                       pool_backward, pooled_side)
 from mnistcore.nets.numpy_net import NeuralNetWork
 from mnistcore.nets.saved import CNN_WEIGHTS
-from mnistcore.paths import DEFAULT_MODEL_PATH
 
 EPS = 1e-6
 

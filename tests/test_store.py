@@ -306,7 +306,7 @@ def test_stale_temporary_files_are_removed_at_start_and_fresh_ones_kept(folder, 
 
 def ticking_clock(monkeypatch, seconds_per_tick: int) -> None:
     """The store's clock moves `seconds_per_tick` at each reading (negative: a clock set back)."""
-    start, ticks = dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc), itertools.count()
+    start, ticks = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC), itertools.count()
     monkeypatch.setattr(store_module, "_now", lambda: start + dt.timedelta(seconds=seconds_per_tick * next(ticks)))
 
 

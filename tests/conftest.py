@@ -1,4 +1,7 @@
-"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing)."""
+"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing); the
+`server` marker on every test that starts a real server, so `make test-fast` can leave them out."""
+import functools
+import inspect
 import os
 import time
 
@@ -10,6 +13,31 @@ from mnistcore.lab.config import live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
 _STARTED = time.time()
+# What a test (or a fixture it uses) calls to start a real server: tests/sitetools.running_site,
+# and tests/test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx).
+SERVER_STARTERS = ("running_site(", "serve_lab(")
+
+
+@functools.cache
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _starts_a_server(item) -> bool:
+    functions = [getattr(item, "function", None)]
+    functions += [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+    return any(starter in _source(f) for f in functions if f is not None for starter in SERVER_STARTERS)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark `server` what starts a real server: by what the test and its fixtures call, so a new test
+    needs no marker of its own. Browser tests always do."""
+    for item in items:
+        if item.get_closest_marker("browser") or _starts_a_server(item):
+            item.add_marker(pytest.mark.server)
 
 
 def pytest_sessionfinish(session):

@@ -32,6 +32,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 
+from bench import record
 from mnistcore.augment import ROBUST, make_augment
 from mnistcore.data import load_mnist
 from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
@@ -205,8 +206,13 @@ def main() -> None:
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="with --accuracy: Adam's step size over the run (default constant)")
     parser.add_argument("--seed", type=int, default=0, help="with --accuracy: the seed (default 0)")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.cnn", args.record):
+        run(args)
 
+
+def run(args) -> None:
     data = load_mnist()
     if args.accuracy:
         net = accuracy_run(data, args.epochs, args.robust, args.schedule, args.seed, args.save)

@@ -56,6 +56,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
+from bench import record
 from tests import protocol
 from tests.sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,
                              weights_copy)
@@ -499,6 +500,7 @@ def main() -> None:
                              "what one drawing costs the server (up to 1000; --visitors alone skips the rows)")
     parser.add_argument("--no-timers", action="store_true", help="visitors do not rerun the page's run_every "
                         "fragments (a browser does: the live-model check every few seconds)")
+    record.add_argument(parser)
     args = parser.parse_args()
     for n in args.visitors:
         if not 1 <= n <= 100:
@@ -509,6 +511,11 @@ def main() -> None:
         parser.error("--every must be from 0.2 to 60 and --seconds from 5 to 300")
     if not CHROMIUM.exists():
         sys.exit(f"no Chromium at {CHROMIUM} (apt-get install chromium): it draws the message the visitors send")
+    with record.recording("bench.crowd", args.record):
+        run(args)
+
+
+def run(args) -> None:
     for name in SITE_VARIABLES:
         os.environ.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-") as folder:

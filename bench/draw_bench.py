@@ -34,12 +34,13 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one thread
 
 import numpy as np
 
-from tests.drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,
-                            pen_scribble, pen_shape)
+from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.explain.answer import CERTAINTY, DigitReference, judge, temperature_for
 from mnistcore.nets import load_model
 from mnistcore.preprocess import drawing_steps
+from tests.drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,
+                            pen_scribble, pen_shape)
 
 # (group, how many, pen widths, ink sizes in px (pen included)). Digits are placed anywhere on the
 # canvas they fit. The site's pen is 22 px; "thin" is a stylus or a zoomed-out page, "thick" a marker.
@@ -238,7 +239,13 @@ def main() -> None:
                         help="--fit-temperature: where the 55,000-image model is kept between runs")
     parser.add_argument("--write-to", default=None,
                         help="--fit-temperature: write the fitted temperature into this model's info")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.draw_bench", args.record):
+        run(args)
+
+
+def run(args) -> None:
     if args.fit_temperature:
         fit_temperature_once(Path(args.twin), Path(args.write_to) if args.write_to else None)
         return

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from threadpoolctl import threadpool_limits
 
+from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, _score, build_model,
                                 estimate_seconds, recipes, run_training)
@@ -117,7 +118,13 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
     parser.add_argument("--threads", type=int, default=1, help="reach: BLAS threads (default 1, as the lab's slot trains)")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.train_bench", args.record):
+        run(args)
+
+
+def run(args) -> None:
     data = load_mnist()
     for part in args.part:
         print(f"--- {part}", flush=True)

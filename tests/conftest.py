@@ -55,18 +55,28 @@ def pytest_sessionfinish(session):
             pass
 
 
+def _session_variable(name: str, value: str):
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    yield value
+    if previous is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_timings(tmp_path_factory):
     """Runs trained by tests record their pace in a file of the test session's (servers started by
     tests inherit it), never in the project's data/timings.json, which the lab's estimates read."""
-    path = tmp_path_factory.mktemp("timings") / "timings.json"
-    previous = os.environ.get("MNISTLAB_TIMINGS")
-    os.environ["MNISTLAB_TIMINGS"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("MNISTLAB_TIMINGS", None)
-    else:
-        os.environ["MNISTLAB_TIMINGS"] = previous
+    yield from _session_variable("MNISTLAB_TIMINGS", str(tmp_path_factory.mktemp("timings") / "timings.json"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_lab_db(tmp_path_factory):
+    """Drawings labelled in tests go to a database of the test session's (servers started by tests
+    inherit it) unless a test names its own, never to the project's data/lab.db."""
+    yield from _session_variable("MNISTLAB_FEEDBACK_DB", str(tmp_path_factory.mktemp("lab") / "lab.db"))
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-requirements
 # The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test setup lock data bench clean serve-lab
+.PHONY: run test test-fast lint setup lock data bench clean serve-lab
 
 # glibc gives each thread that allocates its own memory arena (up to 16 on this machine), and
 # Streamlit runs every rerun in a new thread: with two, the server kept 30 MB less while a class of
@@ -26,9 +26,17 @@ PORT ?= 8501
 serve-lab: data
 	$(BIN)/python deploy/serve_lab.py --processes $(PROCESSES) --port $(PORT) $(ARGS)
 
-# Two workers, one test file each at a time (--dist loadfile: a file's server is started once).
-test: data
+# The linter first (settings in pyproject.toml), then the tests: two workers, one test file each at
+# a time (--dist loadfile: a file's server is started once).
+test: lint data
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
+
+# The same without the tests that start a real server or browser (markers `server`, `browser`).
+test-fast: lint data
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser" $(ARGS)
+
+lint: setup
+	$(BIN)/python -m ruff check
 
 setup: $(STAMP)
 

@@ -117,8 +117,8 @@ def main() -> None:
           f"48 drawings by id {timed(lambda: lab.rows(spread)) * 1000:.1f} ms")
 
     for kind in ("csv", "npz"):
-        built = timed(lambda: lab.download(kind))
-        again = timed(lambda: lab.download(kind))
+        built = timed(lambda kind=kind: lab.download(kind))
+        again = timed(lambda kind=kind: lab.download(kind))
         made = lab.download(kind)
         print(f"download {kind}: the newest {made.rows:,} of {made.version.count:,} drawings, "
               f"{len(made.data) / 1e6:.1f} MB, built in {built:.2f} s; the next click {again * 1000:.1f} ms")

@@ -244,7 +244,7 @@ async def draw_many(page, n: int, count: int, tally: Tally, deadline: float, unt
             return
         digit = digits[(n + i) % len(digits)]
         try:
-            for attempt in range(LOST_TRIES):
+            for _ in range(LOST_TRIES):
                 await page.wait_for_timeout(THINK_MS)
                 timeout = min(ANSWER_TIMEOUT, max(1.0, deadline - time.perf_counter()))
                 try:

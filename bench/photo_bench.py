@@ -131,7 +131,8 @@ def settings(condition: str, rng: np.random.Generator) -> dict:
     return dict(
         size=size[::-1] if rng.random() < 1 / 3 else size,
         digit_height=u(0.09, 0.14) if hard["small digit"] else u(0.6, 0.75) if hard["close-up"] else u(0.22, 0.45),
-        offset=(u(0.18, 0.28) if hard["off-centre"] else u(0, 0.08)) * np.array([np.cos(a := u(0, 2 * np.pi)), np.sin(a)]),
+        offset=((u(0.18, 0.28) if hard["off-centre"] else u(0, 0.08))
+                * np.array([np.cos(a := u(0, 2 * np.pi)), np.sin(a)])),
         kind="pencil" if hard["pencil"] else rng.choice(["pen", "pen", "marker"]),
         ink_colour=np.array([0.42, 0.42, 0.45]) if hard["pencil"] else
         np.array([0.08, 0.08, 0.1]) if rng.random() < 0.5 else np.array([0.1, 0.16, 0.45]),
@@ -195,7 +196,8 @@ def photograph(ink: np.ndarray, s: dict, rng: np.random.Generator) -> np.ndarray
     warped = sheet_image.transform((width, height), Image.Transform.PERSPECTIVE, _perspective(corners, source),
                                    Image.Resampling.BICUBIC, fillcolor=(0, 0, 0, 0))
     warped = np.asarray(warped, np.float32) / 255
-    table = s["table"].astype(np.float32) * (1 + 0.1 * _texture(rng, (height, width), (1 * scale, 25 * scale)))[..., None]
+    grain = 1 + 0.1 * _texture(rng, (height, width), (1 * scale, 25 * scale))
+    table = s["table"].astype(np.float32) * grain[..., None]
     cover_alpha = warped[..., 3:]
     photo = table * (1 - cover_alpha) + warped[..., :3] * cover_alpha
     # Light: exposure and colour cast, a gradient across the photo, a vignette, perhaps a shadow.
@@ -303,7 +305,7 @@ def main() -> None:
     clean, times, sizes = [], [], []
     for i, (digit, label) in enumerate(zip(digits, labels)):
         condition = CONDITIONS[i % len(CONDITIONS)]
-        data, ink, s = make_photo(lambda box, s: pen_ink(digit, box, rng, s["kind"]), condition, rng)
+        data, ink, s = make_photo(lambda box, s, digit=digit: pen_ink(digit, box, rng, s["kind"]), condition, rng)
         steps = canvas_steps(np.pad(ink, 4))
         clean.append(steps is not None and int(model.predict(steps.centred[None])[0]) == label)
         answer, *seconds = read(data, model)
@@ -326,7 +328,10 @@ def main() -> None:
             typed[Path(font).stem] = []
             for digit in range(10):
                 condition = CONDITIONS[(len(typed) + digit) % len(CONDITIONS)]
-                data, _, _ = make_photo(lambda box, s: typed_ink(digit, FONT_DIR / font, box), condition, rng)
+                def ink(box, s, digit=digit, face=FONT_DIR / font):
+                    return typed_ink(digit, face, box)
+
+                data, _, _ = make_photo(ink, condition, rng)
                 typed[Path(font).stem].append((read(data, model)[0], digit))
     report(typed, "font")
 

@@ -137,7 +137,8 @@ def tutorial_loop(data, epochs: int) -> None:
         rows.append((name, seconds, _tutorial_score(net, test_lines)))
     start = time.perf_counter()
     ours_fit.fit(x, y, epochs=epochs, batch_size=1)
-    rows.append(("our fit(batch_size=1)", (time.perf_counter() - start) / epochs, float(np.mean(ours_fit.predict(xt) == yt))))
+    seconds, accuracy = (time.perf_counter() - start) / epochs, float(np.mean(ours_fit.predict(xt) == yt))
+    rows.append(("our fit(batch_size=1)", seconds, accuracy))
     base = rows[0][1]
     for name, seconds, accuracy in rows:
         print(f"{name:36s} {seconds:6.2f} s/epoch  ({base / seconds:4.1f}x)  test accuracy {accuracy:.4f}")

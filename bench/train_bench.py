@@ -43,7 +43,7 @@ GRID = [
 
 
 def load() -> str:
-    return "load %.1f" % os.getloadavg()[0]
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def reach(data, names: list[str], threads: int = 1) -> None:
@@ -57,7 +57,7 @@ def reach(data, names: list[str], threads: int = 1) -> None:
         started = time.perf_counter()
         marks = []
 
-        def on_epoch(p):
+        def on_epoch(p, marks=marks, started=started):
             marks.append((p.epoch, p.test_accuracy, time.perf_counter() - started))
 
         try:
@@ -81,7 +81,8 @@ def estimate(data, limit: int) -> None:
     small = ((x_train[:limit], y_train[:limit]), test)
     with tempfile.TemporaryDirectory() as folder:
         timings = Timings(Path(folder) / "timings.json")
-        print(f"{'settings':70s} {'modelled':>9s} {'actual':>7s} {'ratio':>6s}   {'calibrated':>10s} {'actual':>7s} {'ratio':>6s}")
+        print(f"{'settings':70s} {'modelled':>9s} {'actual':>7s} {'ratio':>6s}   "
+              f"{'calibrated':>10s} {'actual':>7s} {'ratio':>6s}")
         for settings in GRID:
             settings = replace(settings, train_limit=limit)
             figures = []
@@ -117,7 +118,8 @@ def main() -> None:
                         choices=["reach", "estimate", "points"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
-    parser.add_argument("--threads", type=int, default=1, help="reach: BLAS threads (default 1, as the lab's slot trains)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="reach: BLAS threads (default 1, as the lab's slot trains)")
     record.add_argument(parser)
     args = parser.parse_args()
     with record.recording("bench.train_bench", args.record):

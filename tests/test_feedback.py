@@ -86,8 +86,8 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
         store = FeedbackStore({str(db)!r})
         db = store._connect()
         db.execute("BEGIN")
-        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
-                   " VALUES ('now', ?, 1, 1, 2, 2, 0.5, 'dying')", (bytes(784),))
+        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, "
+                   "model) VALUES ('now', ?, 1, 1, 2, 2, 0.5, 'dying')", (bytes(784),))
         os._exit(1)
     """)
     done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, timeout=60)
@@ -121,7 +121,8 @@ def test_exports_as_bytes_for_downloads(tmp_path):
 
 
 def test_fingerprint_tells_drawings_apart():
-    assert fingerprint(a_drawing(0)) == fingerprint(a_drawing(0)) == fingerprint(np.round(a_drawing(0) * 255).astype(np.uint8))
+    as_bytes = np.round(a_drawing(0) * 255).astype(np.uint8)
+    assert fingerprint(a_drawing(0)) == fingerprint(a_drawing(0)) == fingerprint(as_bytes)
     assert fingerprint(a_drawing(0)) != fingerprint(a_drawing(1))
 
 

@@ -112,7 +112,8 @@ def test_the_library_never_imports_streamlit_and_only_nets_names_both_engines():
         imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
         imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert not any(m == "streamlit" or m.startswith("streamlit.") for m in imported), name
-        engines = {m for m in imports(name, path, modules) if m in ("mnistcore.nets.numpy_net", "mnistcore.nets.keras_net")}
+        engines = {m for m in imports(name, path, modules)
+                   if m in ("mnistcore.nets.numpy_net", "mnistcore.nets.keras_net")}
         if len(engines) == 2:
             assert name == "mnistcore.nets", f"{name} names both engines; only mnistcore.nets may"
 

@@ -15,7 +15,8 @@ from threadpoolctl import threadpool_info
 
 from mnistcore.lab import slot as slot_module
 from mnistcore.lab.coordination import RunBoard
-from mnistcore.lab.slot import FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label, name_problem
+from mnistcore.lab.slot import (FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, clean_label,
+                                name_problem)
 from mnistcore.evaluation import evaluate
 from mnistcore.nets.base import Progress
 from mnistcore.lab.store import ModelStore

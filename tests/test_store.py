@@ -377,7 +377,8 @@ def test_a_store_looks_at_live_json_at_most_every_check_every_seconds(folder, mo
     here, there = ModelStore(folder, check_every=60), ModelStore(folder)
     stats = []
     real_stat = type(here.live_file).stat
-    monkeypatch.setattr(type(here.live_file), "stat", lambda path, *a, **k: stats.append(path) or real_stat(path, *a, **k))
+    monkeypatch.setattr(type(here.live_file), "stat",
+                        lambda path, *a, **k: stats.append(path) or real_stat(path, *a, **k))
     there.publish(models[0])
     stats.clear()
     for _ in range(100):

@@ -125,7 +125,8 @@ def test_the_publish_rule(accuracy, live, floor, good):
 
 
 def test_best_first_and_one_answer():
-    assert policy.best_first(["a", "b", "c", "d"], {"a": 0.9, "b": None, "c": 0.99, "d": 0.95}.get) == ["c", "d", "a", "b"]
+    scores = {"a": 0.9, "b": None, "c": 0.99, "d": 0.95}
+    assert policy.best_first(["a", "b", "c", "d"], scores.get) == ["c", "d", "a", "b"]
     collapsed = [[0] * 10 for _ in range(10)]
     for row in collapsed:
         row[2] = 100
@@ -143,7 +144,8 @@ def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(
     assert at.toggle(key="lab_drawings").disabled  # nothing labelled yet: nothing to learn from
     (x, y), _ = small_mnist
     for image, label in zip(x[:5], y[:5]):
-        feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default", raw_size=(280, 280))
+        feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default",
+                             raw_size=(280, 280))
     at.run()
     assert not at.toggle(key="lab_drawings").disabled and "5 labelled" in at.toggle(key="lab_drawings").label
     at.radio(key="recipe").set_value("quick").run()

@@ -31,9 +31,10 @@ serve-lab: data
 test: lint data
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 
-# The same without the tests that start a real server or browser (markers `server`, `browser`).
+# The same without the tests that start a real server, a browser or a fresh Python (markers
+# `server`, `browser`, `subprocess`, set in tests/conftest.py): for each change; `make test` before a commit.
 test-fast: lint data
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser" $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser and not subprocess" $(ARGS)
 
 lint: setup
 	$(BIN)/python -m ruff check

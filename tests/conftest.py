@@ -1,5 +1,6 @@
-"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing); the
-`server` marker on every test that starts a real server, so `make test-fast` can leave them out."""
+"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing). And the
+markers `server` and `subprocess`, set here on every test that starts a real server or a fresh
+Python, so that `make test-fast` can leave them out and no test needs to remember its marker."""
 import functools
 import inspect
 import os
@@ -13,9 +14,10 @@ from mnistcore.lab.config import live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
 _STARTED = time.time()
-# What a test (or a fixture it uses) calls to start a real server: tests/sitetools.running_site,
-# and tests/test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx).
-SERVER_STARTERS = ("running_site(", "serve_lab(")
+# What the code of a test starts, recognised by what it calls. Servers: tests/sitetools.running_site,
+# and test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx). Browsers
+# always start a server. A fresh Python: the CLI, import checks from scratch, the tutorial's script.
+STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",)}
 
 
 @functools.cache
@@ -26,18 +28,32 @@ def _source(function) -> str:
         return ""
 
 
-def _starts_a_server(item) -> bool:
+def _names(code) -> set[str]:
+    """The global names `code` and the functions, lambdas and comprehensions inside it use."""
+    return set(code.co_names).union(*(_names(c) for c in code.co_consts if inspect.iscode(c)))
+
+
+def _code_of(item) -> str:
+    """The source of a test, of its fixtures, and of the functions of their own module they call."""
     functions = [getattr(item, "function", None)]
     functions += [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
-    return any(starter in _source(f) for f in functions if f is not None for starter in SERVER_STARTERS)
+    functions = [f for f in functions if inspect.isfunction(f)]
+    helpers = [f.__globals__.get(name) for f in functions for name in _names(f.__code__)]
+    functions += [h for h in helpers if inspect.isfunction(h) and h.__module__ in {f.__module__ for f in functions}]
+    return "\n".join(_source(f) for f in dict.fromkeys(functions))
+
+
+def starts(item) -> set[str]:
+    """Which of STARTERS' markers `item` needs."""
+    code = _code_of(item)
+    needed = {marker for marker, calls in STARTERS.items() if any(call in code for call in calls)}
+    return needed | ({"server"} if item.get_closest_marker("browser") else set())
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark `server` what starts a real server: by what the test and its fixtures call, so a new test
-    needs no marker of its own. Browser tests always do."""
     for item in items:
-        if item.get_closest_marker("browser") or _starts_a_server(item):
-            item.add_marker(pytest.mark.server)
+        for marker in starts(item):
+            item.add_marker(marker)
 
 
 def pytest_sessionfinish(session):

@@ -15,6 +15,7 @@ import platform
 import time
 
 
+from bench import record
 from mnistcore.data import load_mnist
 
 # The tutorial: network.fit(train_images, train_labels, epochs=5, batch_size=128).
@@ -57,8 +58,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(RUNS), help="run one network only")
     parser.add_argument("--cnn-epochs", type=int, default=RUNS["cnn"][0])
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.keras_bench", args.record):
+        run(args)
 
+
+def run(args) -> None:
     data = load_mnist()
     from mnistcore.nets.keras_net import keras  # first: it quiets TensorFlow before importing it
     import tensorflow as tf
@@ -70,7 +76,6 @@ def main() -> None:
     for arch, (epochs, batch_size) in runs.items():
         if args.only in (None, arch):
             bench(arch, epochs, batch_size, data)
-
 
 if __name__ == "__main__":
     main()

@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
+from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.lab import handwriting, services
 from mnistcore.lab.feedback import FeedbackStore
@@ -72,10 +73,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="drawings in the database (default 100,000)")
     parser.add_argument("--views", type=int, default=10, help="warm page views to time (default 10)")
     parser.add_argument("--no-before", action="store_true", help="skip timing the old whole-table page view")
+    record.add_argument(parser)
     args = parser.parse_args()
     if args.rows < 1 or args.views < 1:
         parser.error(f"--rows and --views must be >= 1, got {args.rows} and {args.views}")
+    with record.recording("bench.lab_page", args.record):
+        run(args)
 
+
+def run(args) -> None:
     folder = Path(tempfile.mkdtemp(prefix="mnistlab-bench-handwriting-"))
     data = load_mnist()
     (_, _), (x_test, y_test) = data
@@ -123,7 +129,6 @@ def main() -> None:
         print(f"download {kind}: the newest {made.rows:,} of {made.version.count:,} drawings, "
               f"{len(made.data) / 1e6:.1f} MB, built in {built:.2f} s; the next click {again * 1000:.1f} ms")
     print(f"peak memory of this process: {peak_memory()}")
-
 
 if __name__ == "__main__":
     main()

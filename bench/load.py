@@ -33,6 +33,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.lab.slot import TrainingSlot
 from mnistcore.training import TrainSettings
@@ -385,16 +386,21 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="server part: train without the slot's lower "
                         "priority and single BLAS thread")
     parser.add_argument("--max-seconds", type=float, default=300, help="give up after this long (per part)")
+    record.add_argument(parser)
     args = parser.parse_args()
     for name, low, high in (("sessions", 1, 32), ("drawings", 1, 100), ("epochs", 1, 30), ("samples", 10, 10_000),
                             ("max_seconds", 10, 3600)):
         if not low <= getattr(args, name) <= high:
             parser.error(f"--{name.replace('_', '-')} must be from {low} to {high}; got {getattr(args, name)}")
+    with record.recording("bench.load", args.record):
+        run(args)
+
+
+def run(args) -> None:
     if args.part in ("server", "both"):
         server_part(args)
     if args.part in ("browser", "both"):
         browser_part(args)
-
 
 if __name__ == "__main__":
     main()

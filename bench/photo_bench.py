@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
+from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.nets import load_model
 from mnistcore.photo import photo_steps, read_photo
@@ -289,8 +290,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="MNIST test digits (photos) to make")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-examples", action="store_true", help="rewrite the tests' example photos")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.photo_bench", args.record):
+        run(args)
 
+
+def run(args) -> None:
     (_, _), (x_test, y_test) = load_mnist()
     model = load_model()
     rng = np.random.default_rng(args.seed)
@@ -354,7 +360,6 @@ def main() -> None:
 
     if args.save_examples:
         save_examples(x_test, y_test)
-
 
 def report(results: dict[str, list], kind: str = "condition") -> None:
     everything = [pair for pairs in results.values() for pair in pairs]

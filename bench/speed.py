@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import scipy
 
+import bench.record  # by its full name: the tutorial's loop below calls its lines `record`
 from mnistcore.data import export_csv, load_mnist
 from mnistcore.nets import load_model
 from mnistcore.nets.numpy_net import NeuralNetWork
@@ -189,7 +190,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="alternating epoch pairs to time")
     parser.add_argument("--tutorial-epochs", type=int, default=1, help="epochs of the tutorial's loop (5 = its own)")
     parser.add_argument("--only", choices=["ratio", "98", "tutorial", "inference"], action="append")
+    bench.record.add_argument(parser)
     args = parser.parse_args()
+    with bench.record.recording("bench.speed", args.record):
+        run(args)
+
+
+def run(args) -> None:
     keras = not args.no_keras
     global PEAK
     PEAK = matmul_rate()
@@ -212,7 +219,6 @@ def main() -> None:
         tutorial_loop(data, args.tutorial_epochs)
     if "inference" in only:
         inference(data, keras)
-
 
 PEAK = 1.0
 

@@ -1,5 +1,6 @@
-"""conftest.py marks `server` and `subprocess` the tests that start a real server or a fresh Python,
-found by what the test, its fixtures or its module's helpers call."""
+"""conftest.py: the tests that start a real server or a fresh Python are marked `server` and
+`subprocess`, found by what the test, its fixtures or its module's helpers call; and tests never
+write to the project's own lab database or timings."""
 import subprocess
 import sys
 import types
@@ -7,6 +8,8 @@ import types
 import pytest
 
 import conftest
+from mnistcore.lab import config
+from mnistcore.paths import DATA_DIR
 
 
 def fake_item(function, *fixtures, browser=False):
@@ -42,3 +45,8 @@ def test_what_a_test_starts_is_found_in_itself_its_fixtures_and_its_modules_help
     assert conftest.starts(fake_item(test_through_a_helper)) == {"subprocess"}
     assert conftest.starts(fake_item(test_in_process, test_in_process)) == set()
     assert conftest.starts(fake_item(test_in_process, browser=True)) == {"server"}
+
+
+def test_tests_keep_the_projects_lab_database_and_timings_out_of_reach():
+    assert config.absolute(config.feedback_db_path()).parent != DATA_DIR
+    assert config.absolute(config.timings_path()).parent != DATA_DIR

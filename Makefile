@@ -11,9 +11,8 @@ PIP_TOOLS := pip-tools==7.6.2
 
 .PHONY: run test test-fast lint setup lock data bench clean serve-lab
 
-# glibc gives each thread that allocates its own memory arena (up to 16 on this machine), and
-# Streamlit runs every rerun in a new thread: with two, the server kept 30 MB less while a class of
-# 50 drew (bench/crowd.py, 275-301 MB against 309-331), at no cost in speed measured.
+# glibc gives each thread that allocates its own memory arena, and Streamlit runs every rerun in a
+# new thread: two arenas keep the server smaller while a class draws, at no cost in speed (bench/crowd.py).
 export MALLOC_ARENA_MAX ?= 2
 
 run: data

@@ -9,11 +9,10 @@ STAMP  := $(VENV)/.installed-requirements
 # The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test setup lock data bench clean serve-lab
+.PHONY: run test test-fast lint setup lock data bench clean serve-lab
 
-# glibc gives each thread that allocates its own memory arena (up to 16 on this machine), and
-# Streamlit runs every rerun in a new thread: with two, the server kept 30 MB less while a class of
-# 50 drew (bench/crowd.py, 275-301 MB against 309-331), at no cost in speed measured.
+# glibc gives each thread that allocates its own memory arena, and Streamlit runs every rerun in a
+# new thread: two arenas keep the server smaller while a class draws, at no cost in speed (bench/crowd.py).
 export MALLOC_ARENA_MAX ?= 2
 
 run: data
@@ -26,9 +25,18 @@ PORT ?= 8501
 serve-lab: data
 	$(BIN)/python deploy/serve_lab.py --processes $(PROCESSES) --port $(PORT) $(ARGS)
 
-# Two workers, one test file each at a time (--dist loadfile: a file's server is started once).
-test: data
+# The linter first (settings in pyproject.toml), then the tests: two workers, one test file each at
+# a time (--dist loadfile: a file's server is started once).
+test: lint data
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
+
+# The same without the tests that start a real server, a browser or a fresh Python (markers
+# `server`, `browser`, `subprocess`, set in tests/conftest.py): for each change; `make test` before a commit.
+test-fast: lint data
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser and not subprocess" $(ARGS)
+
+lint: setup
+	$(BIN)/python -m ruff check
 
 setup: $(STAMP)
 
@@ -55,7 +63,7 @@ data: $(STAMP)
 	$(BIN)/python -m mnistcore fetch
 
 bench: data
-	$(BIN)/python bench/speed.py
+	$(BIN)/python -m bench.speed
 
 clean:
 	rm -rf $(VENV) .pytest_cache

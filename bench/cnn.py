@@ -1,9 +1,9 @@
 """The NumPy convnet against Keras' on full MNIST, on this machine: speed, accuracy, inference.
 
-    .venv/bin/python bench/cnn.py                        # 12 epochs each, about 30 minutes on 2 cores
-    .venv/bin/python bench/cnn.py --epochs 14 --save runs/cnn.npz
-    .venv/bin/python bench/cnn.py --no-keras --epochs 2  # NumPy only
-    .venv/bin/python bench/cnn.py --accuracy --epochs 15 --robust --schedule cosine --save runs/cnn.npz
+    .venv/bin/python -m bench.cnn                        # 12 epochs each, about 30 minutes on 2 cores
+    .venv/bin/python -m bench.cnn --epochs 14 --save runs/cnn.npz
+    .venv/bin/python -m bench.cnn --no-keras --epochs 2  # NumPy only
+    .venv/bin/python -m bench.cnn --accuracy --epochs 15 --robust --schedule cosine --save runs/cnn.npz
 
 One run trains both networks from scratch (seed 0), the same architecture (keras-io's convnet:
 conv 32, pool, conv 64, pool, dropout 0.5, dense 10, Adam), on the same 60,000 images at batch
@@ -25,21 +25,19 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # mnistcore, from any folder
 
-from mnistcore.augment import ROBUST, make_augment  # noqa: E402
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet  # noqa: E402
-from mnistcore.nets.numpy_net import NeuralNetWork  # noqa: E402
-from mnistcore.preprocess import canvas_to_mnist  # noqa: E402
+from bench import record
+from mnistcore.augment import ROBUST, make_augment
+from mnistcore.data import load_mnist
+from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
+from mnistcore.nets.numpy_net import NeuralNetWork
+from mnistcore.preprocess import canvas_to_mnist
 
 BATCH = 128
 # Floating-point operations of one image through one training step, as Keras computes the
@@ -208,8 +206,13 @@ def main() -> None:
     parser.add_argument("--schedule", choices=("constant", "cosine"), default="constant",
                         help="with --accuracy: Adam's step size over the run (default constant)")
     parser.add_argument("--seed", type=int, default=0, help="with --accuracy: the seed (default 0)")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.cnn", args.record):
+        run(args)
 
+
+def run(args) -> None:
     data = load_mnist()
     if args.accuracy:
         net = accuracy_run(data, args.epochs, args.robust, args.schedule, args.seed, args.save)

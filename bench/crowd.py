@@ -1,10 +1,10 @@
 """A crowd on one server: N visitors drawing on the Draw page every P seconds. Figures, not pass/fail.
 
-    .venv/bin/python bench/crowd.py                                # the table: 1, 5, 10, 20, 50 visitors
-    .venv/bin/python bench/crowd.py --visitors 50 --every 2 --seconds 30
-    .venv/bin/python bench/crowd.py --visitors 20 --mix            # with Gallery paging and a training run
-    .venv/bin/python bench/crowd.py --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
-    .venv/bin/python bench/crowd.py --back-to-back 200 --visitors  # what one drawing costs, alone
+    .venv/bin/python -m bench.crowd                                # the table: 1, 5, 10, 20, 50 visitors
+    .venv/bin/python -m bench.crowd --visitors 50 --every 2 --seconds 30
+    .venv/bin/python -m bench.crowd --visitors 20 --mix            # with Gallery paging and a training run
+    .venv/bin/python -m bench.crowd --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
+    .venv/bin/python -m bench.crowd --back-to-back 200 --visitors  # what one drawing costs, alone
 
 How: starts the site on 127.0.0.1 (a copy of the shipped weights, a throwaway lab database), then
 has Chromium draw a 7 on the Draw page once and keeps the exact message its canvas sent
@@ -49,20 +49,20 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import websockets
+from PIL import Image
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+from bench import record
+from tests import protocol
+from tests.sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,
+                             weights_copy)
+from tests.strokes import stroke
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]
-
-import numpy as np  # noqa: E402
-import websockets  # noqa: E402
-from PIL import Image  # noqa: E402
-from streamlit.proto.BackMsg_pb2 import BackMsg  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-from streamlit.proto.WidgetStates_pb2 import WidgetState  # noqa: E402
-
-import protocol  # noqa: E402
-from sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,  # noqa: E402
-                       weights_copy)
-from test_browser import stroke  # noqa: E402
 
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
                   "MNISTLAB_HEARTBEAT_SECONDS", "MNISTLAB_FEEDBACK_DB", "MNISTLAB_DRAWINGS_PER_MINUTE")
@@ -326,7 +326,7 @@ async def poll(url: str, path: str, every: float, tally: Tally) -> None:
             status = await asyncio.wait_for(get(f"{url}/{path}"), timeout=10)
             if status != 200:
                 tally.errors.append(f"live-model file: HTTP {status}")
-        except (OSError, asyncio.TimeoutError) as err:
+        except (TimeoutError, OSError) as err:
             tally.errors.append(f"live-model file: {type(err).__name__}: {err}")
 
 
@@ -420,8 +420,7 @@ def proxied_site(weights_dir: Path, processes: int, env: dict[str, str]):
     Yields the proxy's URL, with `pids`. The visitors send no cookie, so nginx places each
     websocket on a process at random, as it places new browsers.
     """
-    sys.path.insert(0, str(PROJECT_DIR / "deploy"))
-    from serve_lab import Lab, find_nginx
+    from deploy.serve_lab import Lab, find_nginx
     nginx = find_nginx()
     if nginx is None:
         sys.exit("--processes needs nginx (apt-get install nginx-light)")
@@ -501,6 +500,7 @@ def main() -> None:
                              "what one drawing costs the server (up to 1000; --visitors alone skips the rows)")
     parser.add_argument("--no-timers", action="store_true", help="visitors do not rerun the page's run_every "
                         "fragments (a browser does: the live-model check every few seconds)")
+    record.add_argument(parser)
     args = parser.parse_args()
     for n in args.visitors:
         if not 1 <= n <= 100:
@@ -511,6 +511,11 @@ def main() -> None:
         parser.error("--every must be from 0.2 to 60 and --seconds from 5 to 300")
     if not CHROMIUM.exists():
         sys.exit(f"no Chromium at {CHROMIUM} (apt-get install chromium): it draws the message the visitors send")
+    with record.recording("bench.crowd", args.record):
+        run(args)
+
+
+def run(args) -> None:
     for name in SITE_VARIABLES:
         os.environ.pop(name, None)
     with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-") as folder:

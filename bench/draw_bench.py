@@ -1,8 +1,8 @@
 """How honest the Draw page's answers are: digits read, non-digits refused, certainty in words.
 
-    .venv/bin/python bench/draw_bench.py                          # under a minute on 2 cores
-    .venv/bin/python bench/draw_bench.py --digits train --seed 1  # the tuning set (see below)
-    .venv/bin/python bench/draw_bench.py --fit-temperature        # answer.TEMPERATURE (see below)
+    .venv/bin/python -m bench.draw_bench                          # under a minute on 2 cores
+    .venv/bin/python -m bench.draw_bench --digits train --seed 1  # the tuning set (see below)
+    .venv/bin/python -m bench.draw_bench --fit-temperature        # answer.TEMPERATURE (see below)
 
 Builds a fixed set of canvas drawings as a visitor makes them with the site's 22-px pen on the
 280 x 280 canvas (tests/drawings.py draws them): real MNIST digits of every size, pen and
@@ -26,23 +26,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: one thread is faster, and polite
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,  # noqa: E402
-                      pen_scribble, pen_shape)
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.explain.answer import CERTAINTY, DigitReference, judge, temperature_for  # noqa: E402
-from mnistcore.nets import load_model  # noqa: E402
-from mnistcore.preprocess import drawing_steps  # noqa: E402
+from bench import record
+from mnistcore.data import load_mnist
+from mnistcore.explain.answer import CERTAINTY, DigitReference, judge, temperature_for
+from mnistcore.nets import load_model
+from mnistcore.preprocess import drawing_steps
+from tests.drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,
+                            pen_scribble, pen_shape)
 
 # (group, how many, pen widths, ink sizes in px (pen included)). Digits are placed anywhere on the
 # canvas they fit. The site's pen is 22 px; "thin" is a stylus or a zoomed-out page, "thick" a marker.
@@ -241,7 +239,13 @@ def main() -> None:
                         help="--fit-temperature: where the 55,000-image model is kept between runs")
     parser.add_argument("--write-to", default=None,
                         help="--fit-temperature: write the fitted temperature into this model's info")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.draw_bench", args.record):
+        run(args)
+
+
+def run(args) -> None:
     if args.fit_temperature:
         fit_temperature_once(Path(args.twin), Path(args.write_to) if args.write_to else None)
         return

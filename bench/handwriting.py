@@ -1,15 +1,15 @@
 """How well models read handwriting unlike MNIST's: one table, models by distortions. Figures, not pass/fail.
 
-    .venv/bin/python bench/handwriting.py                                   # the shipped model
-    .venv/bin/python bench/handwriting.py --models runs/a.npz runs/b.keras  # and these files
-    .venv/bin/python bench/handwriting.py --train mlp,mlp-aug --epochs 15 --save-dir runs/robust
-    .venv/bin/python bench/handwriting.py --cost                            # what augmentation costs an epoch
+    .venv/bin/python -m bench.handwriting                                   # the shipped model
+    .venv/bin/python -m bench.handwriting --models runs/a.npz runs/b.keras  # and these files
+    .venv/bin/python -m bench.handwriting --train mlp,mlp-aug --epochs 15 --save-dir runs/robust
+    .venv/bin/python -m bench.handwriting --cost                            # what augmentation costs an epoch
 
 The candidates in weights/ were made by (one BLAS thread, so that the sums come out the same):
 
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/handwriting.py --no-default --train mlp-aug \
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.handwriting --no-default --train mlp-aug \
         --epochs 20 --save-dir weights --save-prefix candidate-    # about a CPU minute in all
-    OPENBLAS_NUM_THREADS=1 .venv/bin/python bench/handwriting.py --no-default --train cnn-aug \
+    OPENBLAS_NUM_THREADS=1 .venv/bin/python -m bench.handwriting --no-default --train cnn-aug \
         --epochs 6 --save-dir weights --save-prefix candidate-     # NumPy CNN, about a CPU minute an epoch
 
 MNIST's digits were written by census staff and students and cropped and centred one way; the
@@ -44,21 +44,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT), str(PROJECT / "tests")]
+import numpy as np
+from scipy import ndimage
 
-import numpy as np  # noqa: E402
-from scipy import ndimage  # noqa: E402
-
-from mnistcore.augment import ROBUST, Distortions, elastic_field, make_augment, warp  # noqa: E402
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.nets import build_model, load_model  # noqa: E402
-from mnistcore.preprocess import drawing_steps  # noqa: E402
+from mnistcore.augment import ROBUST, Distortions, elastic_field, make_augment, warp
+from mnistcore.data import load_mnist
+from mnistcore.nets import build_model, load_model
+from mnistcore.preprocess import drawing_steps
 
 ZOOM = 4                 # the canvas is drawn at 4 x MNIST's size: 4 canvas pixels are one MNIST pixel
 MARGIN = 4               # MNIST pixels of extra canvas on every side, so turned and shifted digits fit
@@ -122,7 +118,7 @@ def test_sets(images: np.ndarray, labels: np.ndarray, n: int, seed: int, cache: 
         with np.load(cache) as saved:
             print(f"distorted test sets from {cache}")
             return {name: (saved[f"{name}_x"], saved[f"{name}_y"]) for name in (*COLUMNS, "styled")}
-    from styled_drawings import styled_set
+    from tests.styled_drawings import styled_set
     pick = np.random.default_rng(seed).choice(len(images), n, replace=False)
     sets = {}
     for kind in COLUMNS:

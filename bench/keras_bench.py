@@ -4,21 +4,19 @@ For each network: seconds per training epoch (60,000 images, test evaluation exc
 accuracy after every epoch (10,000 images), and milliseconds to predict one image (the drawing
 page's case). Seeded, so a rerun trains the same way.
 
-    .venv/bin/python bench/keras_bench.py                 # both: mlp 5 epochs, cnn 12 epochs
-    .venv/bin/python bench/keras_bench.py --only mlp
+    .venv/bin/python -m bench.keras_bench                 # both: mlp 5 epochs, cnn 12 epochs
+    .venv/bin/python -m bench.keras_bench --only mlp
 """
 from __future__ import annotations
 
 import argparse
 import os
 import platform
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # mnistcore, from any folder
 
-from mnistcore.data import load_mnist  # noqa: E402
+from bench import record
+from mnistcore.data import load_mnist
 
 # The tutorial: network.fit(train_images, train_labels, epochs=5, batch_size=128).
 # keras-io's mnist_convnet trains 15 epochs at batch 128 (on 54,000 images). On all 60,000 the
@@ -60,8 +58,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=sorted(RUNS), help="run one network only")
     parser.add_argument("--cnn-epochs", type=int, default=RUNS["cnn"][0])
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.keras_bench", args.record):
+        run(args)
 
+
+def run(args) -> None:
     data = load_mnist()
     from mnistcore.nets.keras_net import keras  # first: it quiets TensorFlow before importing it
     import tensorflow as tf
@@ -73,7 +76,6 @@ def main() -> None:
     for arch, (epochs, batch_size) in runs.items():
         if args.only in (None, arch):
             bench(arch, epochs, batch_size, data)
-
 
 if __name__ == "__main__":
     main()

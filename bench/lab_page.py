@@ -11,8 +11,8 @@ temporary copy of the weights:
 - the downloads: building each once, and the next click (shared);
 - the process's peak memory.
 
-    .venv/bin/python bench/lab_page.py               # 100,000 drawings
-    .venv/bin/python bench/lab_page.py --rows 20000  # the store's default cap
+    .venv/bin/python -m bench.lab_page               # 100,000 drawings
+    .venv/bin/python -m bench.lab_page --rows 20000  # the store's default cap
 
 Needs MNIST (data/mnist). Nothing outside a temporary folder is touched.
 """
@@ -23,21 +23,18 @@ import os
 import resource
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]  # mnistcore, and tests/sitetools
+import numpy as np
+from streamlit.testing.v1 import AppTest
 
-import numpy as np  # noqa: E402
-from streamlit.testing.v1 import AppTest  # noqa: E402
-
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.lab import handwriting, services  # noqa: E402
-from mnistcore.lab.feedback import FeedbackStore  # noqa: E402
-from sitetools import APP, weights_copy  # noqa: E402
+from bench import record
+from mnistcore.data import load_mnist
+from mnistcore.lab import handwriting, services
+from mnistcore.lab.feedback import FeedbackStore
+from tests.sitetools import APP, weights_copy
 
 INSERT = ("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
           " VALUES ('2025-01-01T00:00:00+00:00', ?, 280, 280, ?, ?, 0.9, 'bench')")
@@ -76,10 +73,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000, help="drawings in the database (default 100,000)")
     parser.add_argument("--views", type=int, default=10, help="warm page views to time (default 10)")
     parser.add_argument("--no-before", action="store_true", help="skip timing the old whole-table page view")
+    record.add_argument(parser)
     args = parser.parse_args()
     if args.rows < 1 or args.views < 1:
         parser.error(f"--rows and --views must be >= 1, got {args.rows} and {args.views}")
+    with record.recording("bench.lab_page", args.record):
+        run(args)
 
+
+def run(args) -> None:
     folder = Path(tempfile.mkdtemp(prefix="mnistlab-bench-handwriting-"))
     data = load_mnist()
     (_, _), (x_test, y_test) = data
@@ -121,13 +123,12 @@ def main() -> None:
           f"48 drawings by id {timed(lambda: lab.rows(spread)) * 1000:.1f} ms")
 
     for kind in ("csv", "npz"):
-        built = timed(lambda: lab.download(kind))
-        again = timed(lambda: lab.download(kind))
+        built = timed(lambda kind=kind: lab.download(kind))
+        again = timed(lambda kind=kind: lab.download(kind))
         made = lab.download(kind)
         print(f"download {kind}: the newest {made.rows:,} of {made.version.count:,} drawings, "
               f"{len(made.data) / 1e6:.1f} MB, built in {built:.2f} s; the next click {again * 1000:.1f} ms")
     print(f"peak memory of this process: {peak_memory()}")
-
 
 if __name__ == "__main__":
     main()

@@ -10,8 +10,8 @@ Two parts, both bounded in count and in time:
   from one asyncio loop) drawing digits on the Draw page with the mouse, first idle, then while
   one more session trains a model on the Train page. It times mouse-up to prediction.
 
-    .venv/bin/python bench/load.py                                      # both parts
-    .venv/bin/python bench/load.py --part browser --sessions 8 --drawings 10 --max-seconds 300
+    .venv/bin/python -m bench.load                                      # both parts
+    .venv/bin/python -m bench.load --part browser --sessions 8 --drawings 10 --max-seconds 300
 
 Needs MNIST (data/mnist) and, for the browser part, Debian's Chromium and the playwright package
 (see tests/test_browser.py). The site runs on a temporary copy of the weights: nothing is published.
@@ -33,13 +33,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(PROJECT_DIR), str(PROJECT_DIR / "tests")]  # mnistcore, and tests/sitetools
-
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.lab.slot import TrainingSlot  # noqa: E402
-from mnistcore.training import TrainSettings  # noqa: E402
-from sitetools import APP, CHROMIUM, CHROMIUM_ARGS, canvas_image, running_site, weights_copy  # noqa: E402
+from bench import record
+from mnistcore.data import load_mnist
+from mnistcore.lab.slot import TrainingSlot
+from mnistcore.training import TrainSettings
+from tests.sitetools import APP, CHROMIUM, CHROMIUM_ARGS, canvas_image, running_site, weights_copy
 
 # Settings the site's own variables could change; the bench wants the plain, open, full-size site.
 SITE_VARIABLES = ("MNISTLAB_TRAIN_LIMIT", "MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_WEIGHTS_DIR",
@@ -247,7 +245,7 @@ async def draw_many(page, n: int, count: int, tally: Tally, deadline: float, unt
             return
         digit = digits[(n + i) % len(digits)]
         try:
-            for attempt in range(LOST_TRIES):
+            for _ in range(LOST_TRIES):
                 await page.wait_for_timeout(THINK_MS)
                 timeout = min(ANSWER_TIMEOUT, max(1.0, deadline - time.perf_counter()))
                 try:
@@ -344,7 +342,7 @@ def browser_part(args) -> None:
         with running_site(weights, timeout=60) as url:
             try:
                 asyncio.run(asyncio.wait_for(browser_part_async(args, url, tally), args.max_seconds + 60))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 tally.errors.append(f"stopped after {args.max_seconds} s (--max-seconds)")
     report(args, tally)
 
@@ -388,16 +386,21 @@ def main() -> None:
     parser.add_argument("--plain", action="store_true", help="server part: train without the slot's lower "
                         "priority and single BLAS thread")
     parser.add_argument("--max-seconds", type=float, default=300, help="give up after this long (per part)")
+    record.add_argument(parser)
     args = parser.parse_args()
     for name, low, high in (("sessions", 1, 32), ("drawings", 1, 100), ("epochs", 1, 30), ("samples", 10, 10_000),
                             ("max_seconds", 10, 3600)):
         if not low <= getattr(args, name) <= high:
             parser.error(f"--{name.replace('_', '-')} must be from {low} to {high}; got {getattr(args, name)}")
+    with record.recording("bench.load", args.record):
+        run(args)
+
+
+def run(args) -> None:
     if args.part in ("server", "both"):
         server_part(args)
     if args.part in ("browser", "both"):
         browser_part(args)
-
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,8 @@
 """Digits on paper: how well the shipped model reads phone photos. Figures, not pass/fail.
 
-    .venv/bin/python bench/photo_bench.py                  # 300 MNIST test digits, 5-10 minutes on 2 cores
-    .venv/bin/python bench/photo_bench.py --count 65       # a quick look (5 photos a condition)
-    .venv/bin/python bench/photo_bench.py --save-examples  # also rewrite tests/data/photo_*.jpg
+    .venv/bin/python -m bench.photo_bench                  # 300 MNIST test digits, 5-10 minutes on 2 cores
+    .venv/bin/python -m bench.photo_bench --count 65       # a quick look (5 photos a condition)
+    .venv/bin/python -m bench.photo_bench --save-examples  # also rewrite tests/data/photo_*.jpg
 
 What the photos are, honestly: SYNTHETIC. No photo here came from a camera. Each is a real MNIST
 test digit (real handwriting, but MNIST's) rewritten as pen strokes: thinned to its centre line
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -34,13 +33,13 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from scipy import ndimage
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench import record
+from mnistcore.data import load_mnist
+from mnistcore.nets import load_model
+from mnistcore.photo import photo_steps, read_photo
+from mnistcore.preprocess import canvas_steps
 
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.nets import load_model  # noqa: E402
-from mnistcore.photo import photo_steps, read_photo  # noqa: E402
-from mnistcore.preprocess import canvas_steps  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CONDITIONS = ("plain", "uneven light", "shadow", "off-centre", "small digit", "close-up", "tilted",
               "table edge", "blurry", "low JPEG quality", "lined paper", "pencil", "everything")
@@ -133,7 +132,8 @@ def settings(condition: str, rng: np.random.Generator) -> dict:
     return dict(
         size=size[::-1] if rng.random() < 1 / 3 else size,
         digit_height=u(0.09, 0.14) if hard["small digit"] else u(0.6, 0.75) if hard["close-up"] else u(0.22, 0.45),
-        offset=(u(0.18, 0.28) if hard["off-centre"] else u(0, 0.08)) * np.array([np.cos(a := u(0, 2 * np.pi)), np.sin(a)]),
+        offset=((u(0.18, 0.28) if hard["off-centre"] else u(0, 0.08))
+                * np.array([np.cos(a := u(0, 2 * np.pi)), np.sin(a)])),
         kind="pencil" if hard["pencil"] else rng.choice(["pen", "pen", "marker"]),
         ink_colour=np.array([0.42, 0.42, 0.45]) if hard["pencil"] else
         np.array([0.08, 0.08, 0.1]) if rng.random() < 0.5 else np.array([0.1, 0.16, 0.45]),
@@ -197,7 +197,8 @@ def photograph(ink: np.ndarray, s: dict, rng: np.random.Generator) -> np.ndarray
     warped = sheet_image.transform((width, height), Image.Transform.PERSPECTIVE, _perspective(corners, source),
                                    Image.Resampling.BICUBIC, fillcolor=(0, 0, 0, 0))
     warped = np.asarray(warped, np.float32) / 255
-    table = s["table"].astype(np.float32) * (1 + 0.1 * _texture(rng, (height, width), (1 * scale, 25 * scale)))[..., None]
+    grain = 1 + 0.1 * _texture(rng, (height, width), (1 * scale, 25 * scale))
+    table = s["table"].astype(np.float32) * grain[..., None]
     cover_alpha = warped[..., 3:]
     photo = table * (1 - cover_alpha) + warped[..., :3] * cover_alpha
     # Light: exposure and colour cast, a gradient across the photo, a vignette, perhaps a shadow.
@@ -289,8 +290,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300, help="MNIST test digits (photos) to make")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--save-examples", action="store_true", help="rewrite the tests' example photos")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.photo_bench", args.record):
+        run(args)
 
+
+def run(args) -> None:
     (_, _), (x_test, y_test) = load_mnist()
     model = load_model()
     rng = np.random.default_rng(args.seed)
@@ -305,7 +311,7 @@ def main() -> None:
     clean, times, sizes = [], [], []
     for i, (digit, label) in enumerate(zip(digits, labels)):
         condition = CONDITIONS[i % len(CONDITIONS)]
-        data, ink, s = make_photo(lambda box, s: pen_ink(digit, box, rng, s["kind"]), condition, rng)
+        data, ink, s = make_photo(lambda box, s, digit=digit: pen_ink(digit, box, rng, s["kind"]), condition, rng)
         steps = canvas_steps(np.pad(ink, 4))
         clean.append(steps is not None and int(model.predict(steps.centred[None])[0]) == label)
         answer, *seconds = read(data, model)
@@ -328,7 +334,10 @@ def main() -> None:
             typed[Path(font).stem] = []
             for digit in range(10):
                 condition = CONDITIONS[(len(typed) + digit) % len(CONDITIONS)]
-                data, _, _ = make_photo(lambda box, s: typed_ink(digit, FONT_DIR / font, box), condition, rng)
+                def ink(box, s, digit=digit, face=FONT_DIR / font):
+                    return typed_ink(digit, face, box)
+
+                data, _, _ = make_photo(ink, condition, rng)
                 typed[Path(font).stem].append((read(data, model)[0], digit))
     report(typed, "font")
 
@@ -351,7 +360,6 @@ def main() -> None:
 
     if args.save_examples:
         save_examples(x_test, y_test)
-
 
 def report(results: dict[str, list], kind: str = "condition") -> None:
     everything = [pair for pairs in results.values() for pair in pairs]

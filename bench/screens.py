@@ -1,6 +1,6 @@
 """Screenshots of the site's pages at 1280x900 (mouse) and 390x844 (touch), for a person to look at.
 
-    .venv/bin/python bench/screens.py --out /tmp/screens [--pages home draw] [--draw]
+    .venv/bin/python -m bench.screens --out /tmp/screens [--pages home draw] [--draw]
 
 Starts the site on 127.0.0.1 with a copy of the shipped model, opens each page in Debian's
 Chromium, and saves PAGE-desktop.png and PAGE-phone.png (full page). With --draw, the Draw page
@@ -9,17 +9,14 @@ is shot again after a 7 is drawn on it (a finger stroke on the phone): its first
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "tests"), str(Path(__file__).resolve().parent.parent)]
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy  # noqa: E402
-from test_browser import stroke  # noqa: E402
-from test_draw_touch import PHONE, touch_stroke  # noqa: E402
+from tests.sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
+from tests.strokes import PHONE, stroke, touch_stroke
 
 PAGES = ["home", "train", "gallery", "draw", "handwriting", "inside"]
 SEVEN = [(0.3, 0.08), (0.85, 0.08), (0.5, 0.92)]

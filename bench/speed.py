@@ -1,7 +1,7 @@
 """Speed and accuracy figures on this machine, printed, never asserted.
 
-    .venv/bin/python bench/speed.py            # everything (about 5 minutes on 2 cores)
-    .venv/bin/python bench/speed.py --no-keras # NumPy figures only
+    .venv/bin/python -m bench.speed            # everything (about 5 minutes on 2 cores)
+    .venv/bin/python -m bench.speed --no-keras # NumPy figures only
 
 Prints: versions and the machine's float32 matrix-multiply rate; one epoch of the same
 784-512-10 ReLU/softmax network at batch 128 in NumPy and in Keras, measured alternately after a
@@ -18,7 +18,6 @@ import io
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,15 +25,12 @@ from pathlib import Path
 import numpy as np
 import scipy
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests" / "tutorial"))
-
-from mnistcore.data import export_csv, load_mnist  # noqa: E402
-from mnistcore.nets import load_model  # noqa: E402
-from mnistcore.nets.numpy_net import NeuralNetWork  # noqa: E402
-from mnistcore.preprocess import canvas_to_mnist  # noqa: E402
-from mnistcore.training import TrainSettings, new_model  # noqa: E402
+import bench.record  # by its full name: the tutorial's loop below calls its lines `record`
+from mnistcore.data import export_csv, load_mnist
+from mnistcore.nets import load_model
+from mnistcore.nets.numpy_net import NeuralNetWork
+from mnistcore.preprocess import canvas_to_mnist
+from mnistcore.training import TrainSettings, new_model
 
 N_TRAIN = 60000
 # Multiply-adds of one epoch of 784-512-10 at any batch size: forward through both layers, the
@@ -116,7 +112,7 @@ def time_to_98(data, keras: bool, max_epochs: int = 20) -> None:
 
 def tutorial_loop(data, epochs: int) -> None:
     """The tutorial's loop (CSV records parsed per sample, as it does) with its class and ours."""
-    import original_class
+    from tests.tutorial import original_class
     (x, y), (xt, yt) = data
     print(f"\n## The tutorial's per-sample training (784-200-10 sigmoid, learning rate 0.1), {epochs} epoch(s)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +138,8 @@ def tutorial_loop(data, epochs: int) -> None:
         rows.append((name, seconds, _tutorial_score(net, test_lines)))
     start = time.perf_counter()
     ours_fit.fit(x, y, epochs=epochs, batch_size=1)
-    rows.append(("our fit(batch_size=1)", (time.perf_counter() - start) / epochs, float(np.mean(ours_fit.predict(xt) == yt))))
+    seconds, accuracy = (time.perf_counter() - start) / epochs, float(np.mean(ours_fit.predict(xt) == yt))
+    rows.append(("our fit(batch_size=1)", seconds, accuracy))
     base = rows[0][1]
     for name, seconds, accuracy in rows:
         print(f"{name:36s} {seconds:6.2f} s/epoch  ({base / seconds:4.1f}x)  test accuracy {accuracy:.4f}")
@@ -193,7 +190,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="alternating epoch pairs to time")
     parser.add_argument("--tutorial-epochs", type=int, default=1, help="epochs of the tutorial's loop (5 = its own)")
     parser.add_argument("--only", choices=["ratio", "98", "tutorial", "inference"], action="append")
+    bench.record.add_argument(parser)
     args = parser.parse_args()
+    with bench.record.recording("bench.speed", args.record):
+        run(args)
+
+
+def run(args) -> None:
     keras = not args.no_keras
     global PEAK
     PEAK = matmul_rate()
@@ -216,7 +219,6 @@ def main() -> None:
         tutorial_loop(data, args.tutorial_epochs)
     if "inference" in only:
         inference(data, keras)
-
 
 PEAK = 1.0
 

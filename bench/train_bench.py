@@ -1,6 +1,6 @@
 """Training on this machine: time to 98% test accuracy per recipe, and estimates against the truth.
 
-    PYTHONPATH=. .venv/bin/python bench/train_bench.py [--part reach estimate points] [--recipes best quick]
+    .venv/bin/python -m bench.train_bench [--part reach estimate points] [--recipes best quick]
 
 - reach: each Train page recipe (and the tutorial's own Keras network) trained on all 60,000
   images as the lab's slot trains it (one BLAS thread; --threads 2 for both cores), after a short
@@ -18,20 +18,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from threadpoolctl import threadpool_limits  # noqa: E402
+from threadpoolctl import threadpool_limits
 
-from mnistcore.data import load_mnist  # noqa: E402
-from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, new_model,  # noqa: E402
-                                estimate_seconds, recipes, run_training)
-from mnistcore.training.run import _score  # noqa: E402
+from bench import record
+from mnistcore.data import load_mnist
+from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, estimate_seconds, new_model, recipes,
+                                run_training)
+from mnistcore.training.run import sample_score
 
 TARGET = 0.98
 KERAS_TUTORIAL = TrainSettings(engine="keras", arch="mlp", epochs=5, batch_size=128)  # rmsprop, 512 relu, as written
@@ -45,7 +44,7 @@ GRID = [
 
 
 def load() -> str:
-    return "load %.1f" % os.getloadavg()[0]
+    return f"load {os.getloadavg()[0]:.1f}"
 
 
 def reach(data, names: list[str], threads: int = 1) -> None:
@@ -59,7 +58,7 @@ def reach(data, names: list[str], threads: int = 1) -> None:
         started = time.perf_counter()
         marks = []
 
-        def on_epoch(p):
+        def on_epoch(p, marks=marks, started=started):
             marks.append((p.epoch, p.test_accuracy, time.perf_counter() - started))
 
         try:
@@ -83,7 +82,8 @@ def estimate(data, limit: int) -> None:
     small = ((x_train[:limit], y_train[:limit]), test)
     with tempfile.TemporaryDirectory() as folder:
         timings = Timings(Path(folder) / "timings.json")
-        print(f"{'settings':70s} {'modelled':>9s} {'actual':>7s} {'ratio':>6s}   {'calibrated':>10s} {'actual':>7s} {'ratio':>6s}")
+        print(f"{'settings':70s} {'modelled':>9s} {'actual':>7s} {'ratio':>6s}   "
+              f"{'calibrated':>10s} {'actual':>7s} {'ratio':>6s}")
         for settings in GRID:
             settings = replace(settings, train_limit=limit)
             figures = []
@@ -107,7 +107,7 @@ def points(data) -> None:
         with threadpool_limits(limits=1, user_api="blas"):
             started = time.perf_counter()
             for _ in range(5):
-                _score(model, x_test[:CURVE_SAMPLE], y_test[:CURVE_SAMPLE])
+                sample_score(model, x_test[:CURVE_SAMPLE], y_test[:CURVE_SAMPLE])
         per_point = (time.perf_counter() - started) / 5
         print(f"{name:10s} one curve point ({CURVE_SAMPLE:,} test images): {per_point * 1000:.0f} ms; "
               f"8 per epoch: {8 * per_point:.2f} s per epoch ({load()})", flush=True)
@@ -119,8 +119,15 @@ def main() -> None:
                         choices=["reach", "estimate", "points"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
-    parser.add_argument("--threads", type=int, default=1, help="reach: BLAS threads (default 1, as the lab's slot trains)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="reach: BLAS threads (default 1, as the lab's slot trains)")
+    record.add_argument(parser)
     args = parser.parse_args()
+    with record.recording("bench.train_bench", args.record):
+        run(args)
+
+
+def run(args) -> None:
     data = load_mnist()
     for part in args.part:
         print(f"--- {part}", flush=True)

@@ -1,4 +1,8 @@
-"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing)."""
+"""Shared fixtures: real MNIST, loaded once per test session (fetched first if missing). And the
+markers `server` and `subprocess`, set here on every test that starts a real server or a fresh
+Python, so that `make test-fast` can leave them out and no test needs to remember its marker."""
+import functools
+import inspect
 import os
 import time
 
@@ -10,6 +14,46 @@ from mnistcore.lab.config import live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
 _STARTED = time.time()
+# What the code of a test starts, recognised by what it calls. Servers: tests/sitetools.running_site,
+# and test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx). Browsers
+# always start a server. A fresh Python: the CLI, import checks from scratch, the tutorial's script.
+STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",)}
+
+
+@functools.cache
+def _source(function) -> str:
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _names(code) -> set[str]:
+    """The global names `code` and the functions, lambdas and comprehensions inside it use."""
+    return set(code.co_names).union(*(_names(c) for c in code.co_consts if inspect.iscode(c)))
+
+
+def _code_of(item) -> str:
+    """The source of a test, of its fixtures, and of the functions of their own module they call."""
+    functions = [getattr(item, "function", None)]
+    functions += [d.func for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs]
+    functions = [f for f in functions if inspect.isfunction(f)]
+    helpers = [f.__globals__.get(name) for f in functions for name in _names(f.__code__)]
+    functions += [h for h in helpers if inspect.isfunction(h) and h.__module__ in {f.__module__ for f in functions}]
+    return "\n".join(_source(f) for f in dict.fromkeys(functions))
+
+
+def starts(item) -> set[str]:
+    """Which of STARTERS' markers `item` needs."""
+    code = _code_of(item)
+    needed = {marker for marker, calls in STARTERS.items() if any(call in code for call in calls)}
+    return needed | ({"server"} if item.get_closest_marker("browser") else set())
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        for marker in starts(item):
+            item.add_marker(marker)
 
 
 def pytest_sessionfinish(session):
@@ -27,18 +71,28 @@ def pytest_sessionfinish(session):
             pass
 
 
+def _session_variable(name: str, value: str):
+    previous = os.environ.get(name)
+    os.environ[name] = value
+    yield value
+    if previous is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = previous
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_timings(tmp_path_factory):
     """Runs trained by tests record their pace in a file of the test session's (servers started by
     tests inherit it), never in the project's data/timings.json, which the lab's estimates read."""
-    path = tmp_path_factory.mktemp("timings") / "timings.json"
-    previous = os.environ.get("MNISTLAB_TIMINGS")
-    os.environ["MNISTLAB_TIMINGS"] = str(path)
-    yield path
-    if previous is None:
-        os.environ.pop("MNISTLAB_TIMINGS", None)
-    else:
-        os.environ["MNISTLAB_TIMINGS"] = previous
+    yield from _session_variable("MNISTLAB_TIMINGS", str(tmp_path_factory.mktemp("timings") / "timings.json"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_lab_db(tmp_path_factory):
+    """Drawings labelled in tests go to a database of the test session's (servers started by tests
+    inherit it) unless a test names its own, never to the project's data/lab.db."""
+    yield from _session_variable("MNISTLAB_FEEDBACK_DB", str(tmp_path_factory.mktemp("lab") / "lab.db"))
 
 
 @pytest.fixture(scope="session")

@@ -36,12 +36,12 @@ class Visitor:
 
     # ------------------------------------------------------------------ sending
 
-    def open(self, page: str) -> "Visitor":
+    def open(self, page: str) -> Visitor:
         """Run the page named `page` (as in the URL, e.g. "draw", or its title, e.g. "Draw")."""
         self.page_hash = self.pages[page]
         return self.run()
 
-    def run(self, *widgets: WidgetState) -> "Visitor":
+    def run(self, *widgets: WidgetState) -> Visitor:
         """Rerun the current page with these widget values; waits until the run has finished."""
         message = BackMsg()
         message.rerun_script.query_string = ""
@@ -50,7 +50,7 @@ class Visitor:
         self.elements = self._call(self._exchange(message))
         return self
 
-    def send(self, message: BackMsg) -> "Visitor":
+    def send(self, message: BackMsg) -> Visitor:
         """Send any message, then rerun the page so the message has surely been handled."""
         self._call(self._ws.send(message.SerializeToString()))
         return self.run()

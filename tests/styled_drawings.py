@@ -7,7 +7,7 @@ the way the Draw page draws them (tests/drawings.py: a round pen, 22 px on a 280
 in variants: slanted, turned a little, large and small, anywhere on the canvas, with a fine pen
 or a marker. For bench/handwriting.py's "styled" column and tests.
 
-    .venv/bin/python tests/styled_drawings.py /tmp/styled.png   # a contact sheet, to look at
+    .venv/bin/python -m tests.styled_drawings /tmp/styled.png   # a contact sheet, to look at
 """
 from __future__ import annotations
 
@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from drawings import CANVAS, PEN, pen_strokes  # noqa: E402
+from tests.drawings import CANVAS, PEN, pen_strokes
 
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float, points: int = 24) -> list:

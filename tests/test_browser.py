@@ -15,6 +15,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from mnistcore.lab.feedback import FeedbackStore
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
+from strokes import stroke
 
 pytestmark = pytest.mark.browser
 
@@ -33,16 +34,6 @@ def chromium_or_skip():
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"the browser test must run in CI, but {missing}")
     pytest.skip(missing)
-
-
-def stroke(page, box, points):
-    """One pen stroke through `points`, given as fractions of the canvas' width and height."""
-    x0, y0, width, height = box["x"], box["y"], box["width"], box["height"]
-    page.mouse.move(x0 + points[0][0] * width, y0 + points[0][1] * height)
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(x0 + x * width, y0 + y * height, steps=20)
-    page.mouse.up()
 
 
 def wait_for_the_run(page) -> None:

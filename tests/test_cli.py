@@ -39,7 +39,8 @@ def test_train_then_evaluate(tmp_path, mnist):
     text = evaluated.stdout
     assert "per-digit accuracy:" in text and "confusion matrix" in text
     assert text.strip().splitlines()[-1] == final  # the same figure, recomputed from the file
-    rows = [line for line in text.splitlines() if line.strip()[:2] in {f"{d}:" for d in range(10)} and len(line.split()) == 11]
+    rows = [line for line in text.splitlines()
+            if line.strip()[:2] in {f"{d}:" for d in range(10)} and len(line.split()) == 11]
     assert sum(int(v) for row in rows for v in row.split()[1:]) == 10000
 
 
@@ -119,7 +120,8 @@ def test_train_with_lab_drawings_refuses_what_cannot_work(tmp_path, args, messag
 @pytest.mark.parametrize("args, message", [
     (["--engine", "keras", "--hidden", "100"], "--hidden does not apply to --engine keras --arch mlp"),
     (["--engine", "keras", "--learning-rate", "0.01", "--momentum", "0.5"], "--learning-rate, --momentum do not apply"),
-    (["--engine", "numpy", "--arch", "cnn", "--momentum", "0.5"], "--momentum does not apply to --engine numpy --arch cnn"),
+    (["--engine", "numpy", "--arch", "cnn", "--momentum", "0.5"],
+     "--momentum does not apply to --engine numpy --arch cnn"),
     (["--optimizer", "adam", "--momentum", "0.5"], "--momentum does not apply"),
 ])
 def test_settings_the_chosen_model_would_ignore_are_refused(tmp_path, args, message):

@@ -13,7 +13,7 @@ from streamlit import config as streamlit_config
 from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
-from mnistcore.lab import config
+from mnistcore.lab import config, services
 from mnistcore.lab.store import ModelStore
 from ui.resources import slot
 from sitetools import APP, drawing, tiny_model, weights_copy
@@ -124,6 +124,42 @@ def test_a_passcode_is_asked_once_per_session(site_at, secrets_file):
     assert read_only(site_at("pages/train.py"))
 
 
+class FakeClock:
+    now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def guess(at: AppTest, passcode: str) -> str:
+    """Try `passcode` on the Train page; what the page says against it ("" when it unlocked)."""
+    at.text_input(key="passcode").input(passcode)
+    at.button[labels(at).index("Unlock training")].click().run()
+    return " ".join(e.value for e in at.error)
+
+
+def test_wrong_passcodes_wait_longer_each_time_on_this_device(site_at, monkeypatch):
+    # The server's back-off, restarted on a clock the test moves on: no real waiting.
+    clock = FakeClock()
+    backoff = services.passcode_backoff().restarted(clock)
+    monkeypatch.setattr(services, "passcode_backoff", lambda: backoff)
+    monkeypatch.setenv("MNISTLAB_PASSCODE", "sesame")
+    at = site_at("pages/train.py")
+    for n in range(services.PASSCODE_FREE_GUESSES):
+        assert "not the passcode" in guess(at, f"guess {n}")
+    assert "please try again in 2 seconds" in guess(at, "guess 5")  # refused, not counted
+    clock.now += 2
+    assert "not the passcode" in guess(at, "guess 5")
+    assert "please try again in 4 seconds" in guess(at, "guess 6")
+    other = site_at("pages/train.py")  # a fresh session on the same device waits as long
+    assert "please try again in 4 seconds" in guess(other, "guess 6")
+    clock.now += 4
+    assert "not the passcode" in guess(other, "guess 6")
+    assert "please try again in 8 seconds" in guess(at, "sesame")  # even the right one waits its turn
+    clock.now += 8
+    assert guess(at, "sesame") == "" and "Start training" in labels(at)
+
+
 def test_with_a_passcode_only_it_still_needs_the_passcode(site_at, monkeypatch):
     monkeypatch.setenv("MNISTLAB_PASSCODE", "sesame")  # without MNISTLAB_DEMO: a passcode always locks
     at = site_at("pages/train.py")
@@ -140,7 +176,8 @@ def test_in_demo_mode_a_finished_model_cannot_be_published_or_an_old_one_made_li
     assert any(b.startswith("Publish") for b in labels(at)) and "Make live" in labels(at)
     monkeypatch.setenv("MNISTLAB_DEMO", "yes")  # the server is switched to demo mode
     at.run()
-    assert "Test accuracy" in at.error[0].value  # the visitor still sees how their run did (a 16-unit model is under the floor: red)...
+    # The visitor still sees how their run did (a 16-unit model is under the floor: red)...
+    assert "Test accuracy" in at.error[0].value
     assert not any(b.startswith("Publish") for b in labels(at))  # ...but cannot publish it
     assert any("Publishing is off in this demo" in i.value for i in at.info) and read_only(at)
 

@@ -15,22 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 import mnistcore.preprocess
 from sitetools import APP, CHROMIUM, CHROMIUM_ARGS, drawing, running_site, weights_copy
+from strokes import PHONE, touch_stroke
 from test_browser import chromium_or_skip, wait_for_the_run
-PHONE = dict(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=3)
-
-
-def touch_stroke(cdp, box, points, steps: int = 12) -> None:
-    """One finger stroke through `points` (fractions of the canvas' width and height)."""
-    def at(x, y):
-        return [{"x": box["x"] + x * box["width"], "y": box["y"] + y * box["height"]}]
-
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": at(*points[0])})
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
-        for i in range(1, steps + 1):
-            t = i / steps
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": at(x0 + t * (x1 - x0),
-                                                                                       y0 + t * (y1 - y0))})
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
 def answer(page) -> str:

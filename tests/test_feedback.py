@@ -386,7 +386,7 @@ def test_undo_is_refused_after_the_window(tmp_path):
     store = FeedbackStore(tmp_path / "lab.db")
     old = labelled(store, 0, label=3)
     recent = labelled(store, 1, label=3)
-    long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=feedback.UNDO_SECONDS + 60))
+    long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=feedback.UNDO_SECONDS + 60))
     with sqlite3.connect(store.path) as db:  # as if it had been saved 11 minutes ago
         db.execute("UPDATE drawings SET created_at = ? WHERE id = ?", (long_ago.isoformat(timespec="seconds"), old))
     with pytest.raises(feedback.UndoRefused, match=f"drawing {old} was labelled 11 minutes ago: a label can be "

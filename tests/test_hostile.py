@@ -7,7 +7,6 @@ passcode guesses are slowed; saved drawings and queue places are capped per clie
 """
 import base64
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -91,7 +90,8 @@ def test_malformed_drawings_get_a_message_not_a_traceback(site, value):
     assert not visitor.of_type("exception"), visitor.text()
     # A plain message: either it cannot be read, or (a value that is no drawing at all) the hint.
     assert "cannot be read" in visitor.text() or "Draw a digit (0 to 9)" in visitor.text()
-    assert "Traceback" not in visitor.text() and "/work/" not in visitor.text() and "site-packages" not in visitor.text()
+    shown = visitor.text()
+    assert "Traceback" not in shown and "/work/" not in shown and "site-packages" not in shown
     visitor.close()
 
 
@@ -134,7 +134,7 @@ def test_names_cannot_carry_markdown_or_pose_as_visitors(site):
 def test_one_client_cannot_hoard_the_queue(site):
     url, _ = site
     visitors, outcomes = [], []
-    for n in range(4):  # four sessions of one script, from one address
+    for _ in range(4):  # four sessions of one script, from one address
         visitor = protocol.Visitor(url).open("train")
         epochs = visitor.widget_id("number_input", "Epochs")
         batch = visitor.widget_id("number_input", "Batch size")
@@ -157,24 +157,24 @@ def test_one_client_cannot_hoard_the_queue(site):
 
 
 def test_passcode_guesses_are_slowed(tmp_path, small_mnist):
+    # How long each wait is: tests/test_demo_mode.py, on a fake clock. Here: a real server counts
+    # guesses by the client's address, so fresh sessions do not start afresh.
     env = {"MNISTLAB_PASSCODE": "correct horse battery staple", "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}
     with running_site(weights_copy(tmp_path / "weights", small_mnist), env=env) as url:
-        checked, slowed = [], 0  # when each guess that was checked was made
+        checked, slowed = [], 0  # the guesses that were checked against the passcode
         first = protocol.Visitor(url).open("train")
         for n in range(12):  # five in one session, then a fresh session for each: the address is counted
             visitor = first if n < 5 else protocol.Visitor(url).open("train")
             field, button = visitor.widget_id("text_input", "Passcode"), visitor.widget_id("button", "Unlock")
             visitor.run(protocol.text(field, f"guess {n}"), protocol.click(button))
             if "not the passcode" in visitor.text():
-                checked.append(time.monotonic())
+                checked.append(n)
             else:
                 assert "Too many wrong passcodes" in visitor.text(), visitor.text()
                 slowed += 1
             if visitor is not first:
                 visitor.close()
         first.close()
-        # Five free guesses; after that each checked guess came at least 2, 4, 8... s after the last.
-        gaps = np.diff(checked[4:])
-        assert len(checked) >= 5 and slowed > 0
-        assert all(gap >= 2.0 ** (k + 1) - 0.05 for k, gap in enumerate(gaps)), gaps
-        print(f"\n{len(checked)} of 12 guesses checked in {checked[-1] - checked[0]:.1f} s, {slowed} slowed")
+        # Five free guesses, then slowed: some of the fresh sessions' guesses are refused unchecked.
+        assert checked[:5] == [0, 1, 2, 3, 4] and slowed > 0 and len(checked) + slowed == 12
+        print(f"\n{len(checked)} of 12 guesses checked, {slowed} slowed")

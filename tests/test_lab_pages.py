@@ -170,7 +170,8 @@ def test_compare_every_saved_model(small_mnist):
         return models[name]
 
     entries = [RunEntry("a", models["a"].info, None, live=True), RunEntry("broken", models["a"].info, None, False),
-               RunEntry("gone", None, "gone.npz: no such model file", False), RunEntry("b", models["b"].info, None, False)]
+               RunEntry("gone", None, "gone.npz: no such model file", False),
+               RunEntry("b", models["b"].info, None, False)]
     verdicts = compare.compare(x_test[0], entries, load)
     assert [v.name for v in verdicts] == ["a", "broken", "gone", "b"]
     assert verdicts[0].answer.digit == models["a"].predict(x_test[:1])[0] and verdicts[0].live
@@ -181,7 +182,8 @@ def test_compare_every_saved_model(small_mnist):
     assert table["model"][3] == "numpy 784-24-10 relu/softmax" and table["trained"][3].startswith("20")
     assert table["model"][2] == "gone" and table["test accuracy"][2] is None
     assert table["model"][0] == "numpy 784-16-10 relu/softmax (live)"
-    assert compare.describe_run("b", models["b"].info).startswith("numpy 784-24-10 relu/softmax, 1 epoch, untested, trained 20")
+    assert compare.describe_run("b", models["b"].info).startswith(
+        "numpy 784-24-10 relu/softmax, 1 epoch, untested, trained 20")
     assert compare.describe_run("default", load_model().info).endswith(", shipped default")
 
 
@@ -595,7 +597,8 @@ def test_look_inside_numpy_and_keras_models(runs):
     box = at.selectbox(key="model")
     assert box.value == "default"
     assert [option.split(",")[0] for option in box.options] == [
-        "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax", "numpy cnn conv32-conv64-10 relu/softmax"]
+        "keras cnn conv32-conv64-10 relu/softmax", "numpy 784-32-10 relu/softmax",
+        "numpy cnn conv32-conv64-10 relu/softmax"]
     assert box.options[-1].endswith("shipped default (live)")
     surest, imagined = at.image[0].captions, at.image[1].captions
     assert surest == imagined == [str(d) for d in range(10)]

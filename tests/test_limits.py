@@ -48,6 +48,21 @@ def test_backoff_doubles_after_the_free_failures_and_a_success_clears_it():
     assert backoff.wait("s1") == 0
 
 
+def test_a_restarted_backoff_keeps_the_rules_and_forgets_the_failures():
+    shared = Backoff(free=2, longest=5, free_for={"everyone": 3}, forget=100)
+    for _ in range(4):
+        shared.failed("s1", "everyone")
+    clock = Clock()
+    backoff = shared.restarted(clock)
+    assert backoff.wait("s1", "everyone") == 0 and shared.wait("s1") > 0
+    assert (backoff.free, backoff.longest, backoff.forget) == (2, 5, 100)
+    for _ in range(3):
+        backoff.failed("s1", "everyone")
+    assert backoff.wait("everyone") == 2 and backoff.wait("s1") == 4
+    clock.now += 4
+    assert backoff.wait("s1", "everyone") == 0  # its own clock, not the machine's
+
+
 def test_backoff_for_everyone_slows_a_script_that_opens_new_sessions():
     clock = Clock()
     backoff = Backoff(free=5, free_for={"everyone": 20}, clock=clock)

@@ -11,11 +11,13 @@ import pytest
 from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.store import ModelStore
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, tiny_model, weights_copy
-from test_browser import chromium_or_skip, stroke, wait_for_the_run
+from strokes import stroke
+from test_browser import chromium_or_skip, wait_for_the_run
 from ui.chrome import LIVE_CHECK_EVERY
 
 pytestmark = pytest.mark.browser
-# The browser looks every 0.5 to 1.5 times LIVE_CHECK_EVERY seconds; the server's store at live.json at most every second.
+# The browser looks every 0.5 to 1.5 times LIVE_CHECK_EVERY seconds; the server's store at live.json at
+# most every second.
 NOTICED_WITHIN = 1.5 * LIVE_CHECK_EVERY + 1 + 3  # seconds, with room for the rerun on a busy machine
 
 

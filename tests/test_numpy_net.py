@@ -231,7 +231,8 @@ def test_cosine_schedule_shrinks_the_step_to_nothing(small_mnist, monkeypatch):
     net = NeuralNetWork(784, 20, 10, 0.1, activation="relu", seed=0, schedule="cosine")
     scales = []
     real = NeuralNetWork._update
-    monkeypatch.setattr(NeuralNetWork, "_update", lambda self, scale, *rest: (scales.append(scale), real(self, scale, *rest)))
+    monkeypatch.setattr(NeuralNetWork, "_update",
+                        lambda self, scale, *rest: (scales.append(scale), real(self, scale, *rest)))
     net.fit(x_train[:400], y_train[:400], epochs=2, batch_size=10)
     assert len(scales) == 80 and scales[0] == pytest.approx(0.1 / 10)
     assert all(a >= b for a, b in zip(scales, scales[1:])) and scales[-1] < 0.0001 / 10 * 10

@@ -7,8 +7,8 @@ protocol-level visitors (tests/protocol.py), and the same behind nginx (deploy/s
 - A model published by another process (this test's) is served by A and B within a few seconds;
   both serve on uvloop, with httptools parsing HTTP (requirements.txt: a crowd's p95 halved).
 - nginx in front of two processes answers, keeps one browser on one process (by a cookie) while
-  spreading new ones, carries the websocket, and everything stops with the launcher (skipped with the reason where nginx is not
-  installed, except in CI, which installs it).
+  spreading new ones, carries the websocket, and everything stops with the launcher (skipped with
+  the reason where nginx is not installed, except in CI, which installs it).
 """
 import contextlib
 import json
@@ -131,7 +131,7 @@ def test_a_model_published_by_another_process_is_served_by_every_process(tmp_pat
         published = ModelStore(weights).publish(tiny_model(small_mnist, hidden=32, samples=3000))
         made_live = time.perf_counter()
         for viewer in viewers:
-            wait_until(lambda: "trained and published here" in banner(viewer.run()), 5)
+            wait_until(lambda viewer=viewer: "trained and published here" in banner(viewer.run()), 5)
             print(f"\nserved {time.perf_counter() - made_live:.1f} s after the publish")
             assert published.info.summary() in [p.help for p in viewer.of_type("markdown") if "Live model" in p.body]
             viewer.close()

@@ -186,7 +186,8 @@ def test_a_zip_bomb_in_info_npy_is_refused_unread(bomb):
 
 
 def test_a_keras_config_with_dense_100000_is_refused_without_tensorflow(tmp_path):
-    path = keras_file(tmp_path / "dense.keras", keras_config([MLP[0], dense(100_000, 784), dense(10, 100_000, "dense_1")]))
+    layers = [MLP[0], dense(100_000, 784), dense(10, 100_000, "dense_1")]
+    path = keras_file(tmp_path / "dense.keras", keras_config(layers))
     rise, tensorflow, message = peak_rise(f"nets.load_model({str(path)!r})")
     assert message == f"ModelFileError: {path}: layer 'dense' declares units 100000; at most {MAX_UNITS}"
     assert rise < MEMORY_RISE_MB, f"load_model raised the peak memory by {rise:.0f} MB"
@@ -214,15 +215,19 @@ def test_keras_load_checks_the_weights_file_before_keras_reads_it(tmp_path):
 
 
 @pytest.mark.parametrize("settings, arrays, message", [
-    (numpy_settings(inputnodes=4096, hiddennodes=4096), {}, f"declares a 4096-4096-10 network of 16822282 weights; at most {MAX_PARAMETERS}"),
+    (numpy_settings(inputnodes=4096, hiddennodes=4096), {},
+     f"declares a 4096-4096-10 network of 16822282 weights; at most {MAX_PARAMETERS}"),
     (numpy_settings(outputnodes=10**9), {}, f"declares 1000000000 outputs; at most {MAX_UNITS}"),
     (numpy_settings(hiddennodes="16"), {}, "declare '16' hidden units"),
     (numpy_settings(hiddennodes=0), {}, "declare 0 hidden units"),
     ({k: v for k, v in numpy_settings().items() if k != "hiddennodes"}, {}, "declare None hidden units"),
-    (numpy_settings(), {"wih": np.zeros((1, 784), np.float16)}, r"wih is float16 \(1, 784\), expected float32 \(16, 784\)"),
-    (numpy_settings(), {"who": np.zeros((10, 17), np.float32)}, r"who is float32 \(10, 17\), expected float32 \(10, 16\)"),
+    (numpy_settings(), {"wih": np.zeros((1, 784), np.float16)},
+     r"wih is float16 \(1, 784\), expected float32 \(16, 784\)"),
+    (numpy_settings(), {"who": np.zeros((10, 17), np.float32)},
+     r"who is float32 \(10, 17\), expected float32 \(10, 16\)"),
     (numpy_settings(), {"bo": None}, "missing the array 'bo'"),
-    (numpy_settings(), {"bh": b"\x93NUMPY\x02\x00" + (2**31).to_bytes(4, "little") + b"{"}, "bh.npy is not an array we can read"),
+    (numpy_settings(), {"bh": b"\x93NUMPY\x02\x00" + (2**31).to_bytes(4, "little") + b"{"},
+     "bh.npy is not an array we can read"),
     (numpy_settings(), {"info": np.array(["{}", "{}"])}, r"info.npy is <U2 \(2,\), expected text"),
 ])
 def test_numpy_files_outside_the_limits_are_refused_by_their_headers(tmp_path, settings, arrays, message):
@@ -281,11 +286,14 @@ NESTED = {"module": "keras.models", "class_name": "Sequential", "registered_name
 @pytest.mark.parametrize("layers, message", [
     ([IMAGE, conv(filters=100_000)], "layer 'conv2d' declares filters 100000; at most 4096"),
     ([IMAGE, conv(kernel=(1000, 1000))], "layer 'conv2d' declares kernel_size 1000; at most 28"),
-    ([IMAGE, conv(kernel=(5, 5), build=(4, 4, 1))], r"built for input \[None, 4, 4, 1\], but receives \[None, 28, 28, 1\]"),
+    ([IMAGE, conv(kernel=(5, 5), build=(4, 4, 1))],
+     r"built for input \[None, 4, 4, 1\], but receives \[None, 28, 28, 1\]"),
     ([IMAGE, conv(filters=4096, kernel=(1, 1))], r"outputs \(28, 28, 4096\) = 3211264 values per image; at most 50000"),
-    ([MLP[0], dense(4096, 784), dense(4096, 4096, "dense_1")], "layer 'dense_1' brings the network to 19996672 weights"),
+    ([MLP[0], dense(4096, 784), dense(4096, 4096, "dense_1")],
+     "layer 'dense_1' brings the network to 19996672 weights"),
     ([MLP[0], dense(512, 784, lora_rank=10**6)], "declares lora_rank 1000000; at most 4096"),
-    ([MLP[0], dense(512, 784, kernel_initializer=NESTED)], "names 'Sequential' .module 'keras.models'., which MNIST Lab's networks never use"),
+    ([MLP[0], dense(512, 784, kernel_initializer=NESTED)],
+     "names 'Sequential' .module 'keras.models'., which MNIST Lab's networks never use"),
     ([MLP[0], layer("Embedding", input_dim=10**8, output_dim=512)], "layer 'embedding' is a 'Embedding'"),
     ([MLP[0], {**dense(512, 784), "module": "keras_hub.layers"}], r"module 'keras_hub.layers'"),
     ([dense(512, 784)], "an InputLayer must come first"),
@@ -362,12 +370,15 @@ def test_a_convnet_declaring_100000_filters_is_refused_before_it_is_built(tmp_pa
 
 @pytest.mark.parametrize("settings, arrays, message", [
     # 100 filters are few weights, but 67,600 values per image in the first layer's output
-    (cnn_settings(filters1=100), {}, "the first convolution's 100 filters output 67600 values per image; at most 50000"),
+    (cnn_settings(filters1=100), {},
+     "the first convolution's 100 filters output 67600 values per image; at most 50000"),
     (cnn_settings(filters2=1000), {}, "the second convolution's 1000 filters output 121000 values per image"),
     (cnn_settings(filters1="4"), {}, r"declare '4' filters in the first convolution \(filters1\)"),
     (cnn_settings(filters2=0), {}, r"declare 0 filters in the second \(filters2\)"),
-    (cnn_settings(), {"w2": np.zeros((3, 3, 4, 9), np.float32)}, r"w2 is float32 \(3, 3, 4, 9\), expected float32 \(3, 3, 4, 8\)"),
-    (cnn_settings(), {"w3": np.zeros((200, 10), np.float16)}, r"w3 is float16 \(200, 10\), expected float32 \(200, 10\)"),
+    (cnn_settings(), {"w2": np.zeros((3, 3, 4, 9), np.float32)},
+     r"w2 is float32 \(3, 3, 4, 9\), expected float32 \(3, 3, 4, 8\)"),
+    (cnn_settings(), {"w3": np.zeros((200, 10), np.float16)},
+     r"w3 is float16 \(200, 10\), expected float32 \(200, 10\)"),
     (cnn_settings(), {"b3": None}, "missing the array 'b3'"),
 ])
 def test_convnet_files_outside_the_limits_are_refused_by_their_headers(tmp_path, settings, arrays, message):

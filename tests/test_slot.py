@@ -162,7 +162,7 @@ class FakeClock:
     """The slot's clock, moved on by the test."""
 
     def __init__(self):
-        self.now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+        self.now = dt.datetime(2025, 1, 1, 12, 0, tzinfo=dt.UTC)
 
     def __call__(self) -> dt.datetime:
         return self.now

@@ -306,7 +306,7 @@ def test_stale_temporary_files_are_removed_at_start_and_fresh_ones_kept(folder, 
 
 def ticking_clock(monkeypatch, seconds_per_tick: int) -> None:
     """The store's clock moves `seconds_per_tick` at each reading (negative: a clock set back)."""
-    start, ticks = dt.datetime(2025, 6, 1, 12, tzinfo=dt.timezone.utc), itertools.count()
+    start, ticks = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC), itertools.count()
     monkeypatch.setattr(store_module, "_now", lambda: start + dt.timedelta(seconds=seconds_per_tick * next(ticks)))
 
 
@@ -377,7 +377,8 @@ def test_a_store_looks_at_live_json_at_most_every_check_every_seconds(folder, mo
     here, there = ModelStore(folder, check_every=60), ModelStore(folder)
     stats = []
     real_stat = type(here.live_file).stat
-    monkeypatch.setattr(type(here.live_file), "stat", lambda path, *a, **k: stats.append(path) or real_stat(path, *a, **k))
+    monkeypatch.setattr(type(here.live_file), "stat",
+                        lambda path, *a, **k: stats.append(path) or real_stat(path, *a, **k))
     there.publish(models[0])
     stats.clear()
     for _ in range(100):

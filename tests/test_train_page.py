@@ -144,7 +144,8 @@ def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(
     assert at.toggle(key="lab_drawings").disabled  # nothing labelled yet: nothing to learn from
     (x, y), _ = small_mnist
     for image, label in zip(x[:5], y[:5]):
-        feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default", raw_size=(280, 280))
+        feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default",
+                             raw_size=(280, 280))
     at.run()
     assert not at.toggle(key="lab_drawings").disabled and "5 labelled" in at.toggle(key="lab_drawings").label
     at.radio(key="recipe").set_value("quick").run()

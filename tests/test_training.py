@@ -95,8 +95,8 @@ def test_engine_problem_is_none_for_numpy():
 
 # ---------------------------------------------------------------------------- issue 15: recipes, guards, curves, time
 
-from mnistcore.training import (BEST, CHANCE, POINTS_FIRST_EPOCH, POINTS_PER_EPOCH, Timings, estimate_phases, recipes, risky,  # noqa: E402
-                                shape_key)
+from mnistcore.training import (BEST, CHANCE, POINTS_FIRST_EPOCH, POINTS_PER_EPOCH, Timings,  # noqa: E402
+                                estimate_phases, recipes, risky, shape_key)
 
 
 def test_a_run_that_blows_up_stops_itself_and_says_why(small_mnist):

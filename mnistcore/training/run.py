@@ -65,7 +65,7 @@ class _Watch:
         if self.outer_batch is not None and in_epoch >= self.next_point and in_epoch < self.n_train:
             # A curve point inside the epoch (the epoch's end gets the full test set instead).
             self.next_point = (in_epoch // self.every + 1) * self.every
-            test_loss, test_accuracy = _score(self.model, *self.sample)
+            test_loss, test_accuracy = sample_score(self.model, *self.sample)
             progress = replace(progress, test_loss=test_loss, test_accuracy=test_accuracy)
             self.points.append(progress)
         return self.outer_batch(progress) if self.outer_batch is not None else None
@@ -92,7 +92,7 @@ class _Watch:
         return "Try one of the recipes."
 
 
-def _score(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+def sample_score(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     """(mean cross-entropy, accuracy) on a few images; the curve points' test figures."""
     proba = model.predict_proba(images)
     picked = proba[np.arange(len(labels)), labels.astype(np.int64)]

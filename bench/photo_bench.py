@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from mnistcore.data import load_mnist  # noqa: E402
 from mnistcore.nets import load_model  # noqa: E402
 from mnistcore.photo import photo_steps, read_photo  # noqa: E402
-from mnistcore.preprocess import canvas_steps  # noqa: E402
+from mnistcore.preprocess import digit_steps  # noqa: E402
 
 CONDITIONS = ("plain", "uneven light", "shadow", "off-centre", "small digit", "close-up", "tilted",
               "table edge", "blurry", "low JPEG quality", "lined paper", "pencil", "everything")
@@ -306,7 +306,7 @@ def main() -> None:
     for i, (digit, label) in enumerate(zip(digits, labels)):
         condition = CONDITIONS[i % len(CONDITIONS)]
         data, ink, s = make_photo(lambda box, s: pen_ink(digit, box, rng, s["kind"]), condition, rng)
-        steps = canvas_steps(np.pad(ink, 4))
+        steps = digit_steps(np.pad(ink, 4))
         clean.append(steps is not None and int(model.predict(steps.centred[None])[0]) == label)
         answer, *seconds = read(data, model)
         results[condition].append((answer, label))

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .preprocess import Steps, canvas_steps
+from .preprocess import Steps, digit_steps
 
 MAX_BYTES = 10 * 1024 * 1024   # a 12-megapixel phone JPEG is 2-5 MB
 MAX_SIDE = 6000                # pixels a side: a 24-megapixel phone photo is 5712 x 4284
@@ -149,7 +149,7 @@ def photo_steps(image: np.ndarray) -> Steps | None:
         darkness = drop / paper                      # ...as a fraction of its paper's: 0 paper, 1 black
         pieces = _digit_pieces(darkness, drop, contrast)
         if pieces is not None:
-            return canvas_steps(_cut_out(darkness, pieces))
+            return digit_steps(_cut_out(darkness, pieces))
     return None
 
 

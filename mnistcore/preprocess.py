@@ -7,7 +7,8 @@ to MNIST's typical width, so a 1-px pen and a marker both look like a pen on pap
 
 The ink as drawn is measured too (`Shape`: its size against the canvas and the pen, how straight,
 in how many pieces, with how many loops), so the page can tell a digit from a dot, a line, a blob
-or a two-digit number (mnistcore.explain.answer.judge) rather than read a digit into anything.
+or a two-digit number (mnistcore.explain.answer.judge_drawing) rather than read a digit into
+anything.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ INK = 0.2                # a pixel with at least this much ink counts when findi
 BOX = 20                 # MNIST's digit box: the longer side of the digit, in pixels
 WORK = 4 * BOX           # stroke width is adjusted at this resolution (fast, and fine enough)
 STROKE_WIDTH = 1.85       # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
-MIN_EXTENT = 0.05        # canvas_steps: a digit spans at least this fraction of the canvas' longer side
+MIN_EXTENT = 0.05        # digit_steps: a digit spans at least this fraction of the canvas' longer side
 SPECK = 0.02             # a piece of ink under this fraction of all the ink is a speck, not a part
 COLUMN_INK = 0.15        # a group of pieces beside another holds this much of the ink to count as a column
 MEASURE = 128            # the ink is measured at most this many px on its longer side
@@ -31,7 +32,7 @@ MEASURE = 128            # the ink is measured at most this many px on its longe
 @dataclass(frozen=True)
 class Shape:
     """The ink as drawn, measured in the drawing's own pixels: what tells a digit from a dot, a
-    line, a blob or two digits side by side (mnistcore.explain.answer.judge decides which).
+    line, a blob or two digits side by side (mnistcore.explain.answer.judge_drawing decides which).
 
     A pixel with at least half the full ink counts. "Pen" is the width of the strokes: the site's
     brush is 22 px on a 280 px canvas, whatever size the digit is drawn.
@@ -79,17 +80,17 @@ class Steps:
 
 def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray | None:
     """A drawing (RGBA/RGB/grey array) as a (28, 28) float32 MNIST image, or None if no digit."""
-    steps = canvas_steps(image_data)
+    steps = digit_steps(image_data)
     return None if steps is None else steps.centred
 
 
-def canvas_steps(image_data: np.ndarray) -> Steps | None:
-    """Every preprocessing step for a drawing; None when there is no digit (blank, a speck, a blob).
+def digit_steps(image_data: np.ndarray) -> Steps | None:
+    """Every preprocessing step for ink that could be a digit; None for a blank canvas, a speck or a blob.
 
-    For scripts and photos (mnistcore.photo). The Draw page uses drawing_steps, which refuses
-    only a blank canvas, and lets mnistcore.explain.answer.judge say what a dot or a blob is.
+    For scripts and photos (mnistcore.photo). The Draw page uses ink_steps, which refuses only a
+    blank canvas, and lets mnistcore.explain.answer.judge_drawing say what a dot or a blob is.
     """
-    steps = drawing_steps(image_data)
+    steps = ink_steps(image_data)
     if steps is None:
         return None
     if max(steps.cropped.shape) < max(3, MIN_EXTENT * max(steps.ink.shape)):
@@ -99,14 +100,14 @@ def canvas_steps(image_data: np.ndarray) -> Steps | None:
     return steps
 
 
-def drawing_steps(image_data: np.ndarray) -> Steps | None:
-    """Every preprocessing step for a drawing, and its shape; None only when the canvas is blank.
+def ink_steps(image_data: np.ndarray) -> Steps | None:
+    """Every preprocessing step for whatever ink was drawn, and its shape; None only for a blank canvas.
 
     `image_data`: (H, W, 4) RGBA as streamlit-drawable-canvas returns it (opaque or
     transparent background), (H, W, 3) RGB, or (H, W) grey; uint8 0-255 or float 0-1.
     Either polarity works: the background is whatever colour the border has.
     A dot, a line or a scribble comes through like a digit: whether it is one is for
-    mnistcore.explain.answer.judge to say, from `steps.shape` and the model's answer.
+    mnistcore.explain.answer.judge_drawing to say, from `steps.shape` and the model's answer.
     """
     ink = ink_image(image_data)
     mask = ink >= INK

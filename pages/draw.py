@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 import streamlit as st
 
 from mnistcore.canvas import data_url_from, read_canvas_png
-from mnistcore.explain.answer import Answer, Verdict, judge, read_answer, temperature_for
+from mnistcore.explain.answer import Answer, DrawingVerdict, judge_drawing, read_answer, temperature_for
 from mnistcore.explain.pictures import shrink, square
 from mnistcore.lab import compare, feedback, review
 from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
 from mnistcore.lab.store import Live
 from mnistcore.photo import MAX_BYTES, photo_steps, read_photo
-from mnistcore.preprocess import drawing_steps
+from mnistcore.preprocess import ink_steps
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, chance_bars, draw_pad, figures, fix_toolbars, picture_url, section, training_picture
 from ui.resources import (READS, digit_reference, feedback_store, nearest_images, nearest_training_images, saved_model,
@@ -51,7 +51,7 @@ class Reading:
     problem: str | None = None  # why it cannot be read; else None
     centred: object = None      # (28, 28) float32 in [0, 1]: what the model reads; None when blank
     raw_size: tuple = ()        # the drawing's size as sent, for the lab's record
-    verdict: Verdict | None = None
+    verdict: DrawingVerdict | None = None
     answer: Answer | None = None  # the model's own figures, when the verdict is a digit
     drawing_id: str = ""        # feedback.fingerprint(centred)
     steps: tuple = ()           # PNG data URLs of the four preprocessing steps (with pictures_later:
@@ -128,7 +128,7 @@ def read_drawing(data_url):
     try:
         if isinstance(data_url, ValueError):
             raise data_url
-        return drawing_steps(read_canvas_png(data_url, SIDE, SIDE))
+        return ink_steps(read_canvas_png(data_url, SIDE, SIDE))
     except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
         log.warning("draw: refused a drawing: %s", err)
         return f"This drawing cannot be read: {err}. Clear it and try again."
@@ -179,7 +179,7 @@ def understand(key: tuple, steps, on_paper: bool, live: Live, pictures: bool = T
     last two only with `pictures`: see READS)."""
     probabilities = live.model.predict_proba(steps.centred)[0]
     # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
-    verdict = judge(steps, probabilities, reference=None if on_paper else digit_reference(),
+    verdict = judge_drawing(steps, probabilities, reference=None if on_paper else digit_reference(),
                     temperature=temperature_for(live.info))
     answer = read_answer(probabilities) if verdict.kind == "digit" else None
     # Kept small while the pictures wait: a phone's drawing arrives at up to 4 times the canvas' size.

@@ -2,8 +2,8 @@
 
 Two ways in:
 
-- `judge(steps, probabilities, reference=...)` for the Draw page: is the drawing a digit at all
-  (or blank, a dot, a line, a blob, too small, two digits, something else), and if so which and
+- `judge_drawing(steps, probabilities, reference=...)` for the Draw page: is the drawing a digit
+  at all (or blank, a dot, a line, a blob, too small, two digits, something else), and if so which and
   how sure, in words a visitor reads right ("sure", "fairly sure", "guessing: 4 or 9?").
 - `read_answer(probabilities)`: a model's raw answer (the top digit, its probability, the
   runner-up), for tables that compare models.
@@ -91,7 +91,7 @@ MESSAGES = {
 
 
 @dataclass(frozen=True)
-class Verdict:
+class DrawingVerdict:
     """What the Draw page says about a drawing.
 
     `kind` is one of KINDS. For "digit": `digit` is the digit read, `words` how sure in words
@@ -128,17 +128,17 @@ class Verdict:
         return None if p is None else f"about {min(round(100 * p), 99)}%"
 
 
-def judge(steps: Steps | None, probabilities: np.ndarray | None = None, *,
-          reference: DigitReference | None = None, temperature: float = TEMPERATURE) -> Verdict:
-    """The Verdict on a drawing, from its preprocessing steps and the model's answer for it.
+def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, *,
+                  reference: DigitReference | None = None, temperature: float = TEMPERATURE) -> DrawingVerdict:
+    """What the Draw page says about a drawing, from its preprocessing steps and the model's answer.
 
-    `steps`: preprocess.canvas_steps(drawing), None for a blank canvas. `probabilities`: the
+    `steps`: preprocess.ink_steps(drawing), None for a blank canvas. `probabilities`: the
     model's (10,) or (1, 10) answer for `steps.centred`, needed unless `steps` is None.
     `reference`: a DigitReference built once from MNIST's training images; without one, drawings
     that are plainly not digits (letters, signs, scribbles) are caught less often.
     """
     if steps is None:
-        return Verdict("blank", None, None, MESSAGES["blank"], ())
+        return DrawingVerdict("blank", None, None, MESSAGES["blank"], ())
     if probabilities is None:
         raise ValueError("judge needs the model's probabilities for a drawing that is not blank, got None")
     p = calibrate(probabilities, temperature)
@@ -154,10 +154,10 @@ def judge(steps: Steps | None, probabilities: np.ndarray | None = None, *,
         message = MESSAGES[kind]
         if kind == "not_a_digit":  # it may be a digit written unusually: say what it would be
             message += f" (If it is one, my best guess is a {int(np.argmax(p))}.)"
-        return Verdict(kind, None, None, message, tuple(float(v) for v in p))
+        return DrawingVerdict(kind, None, None, message, tuple(float(v) for v in p))
     first, second = np.argsort(p, kind="stable")[::-1][:2]
-    return Verdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second)), None,
-                   tuple(float(v) for v in p))
+    return DrawingVerdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second)), None,
+                          tuple(float(v) for v in p))
 
 
 def shape_kind(shape: Shape) -> str:
@@ -308,7 +308,7 @@ def mnist_reference() -> DigitReference:
 
 # ---------------------------------------------------------------------------- a model's raw answer
 
-SURE_ABOVE = 0.6     # a top probability below this is a guess
+GUESS_BELOW = 0.6    # a top probability below this is a guess
 CLEAR_MARGIN = 0.3   # ... and so is a top digit this close to the runner-up (62% vs 35%)
 
 
@@ -322,7 +322,7 @@ class Answer:
 
     @property
     def sure(self) -> bool:
-        return self.probability >= SURE_ABOVE and self.probability - self.runner_up_probability >= CLEAR_MARGIN
+        return self.probability >= GUESS_BELOW and self.probability - self.runner_up_probability >= CLEAR_MARGIN
 
     @property
     def headline(self) -> str:

@@ -11,7 +11,10 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
-from mnistcore.lab import services
+from mnistcore.explain.answer import temperature_for
+from mnistcore.explain.reading import Reader
+from mnistcore.lab import compare, services
+from mnistcore.lab.store import Live
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
 from ui.text import public
 
@@ -140,3 +143,17 @@ def nearest_training_images(image, k: int = 3) -> tuple[tuple[int, int], ...]:
         log.warning("draw: no nearest images: %s", err)
         return ()
     return tuple((int(i), int(y_train[i])) for i in finder.nearest(image, k=k)[0])
+
+
+def drawing_reader(live: Live) -> Reader:
+    """How the Draw page reads drawings with the live model: MNIST's digit reference and nearest
+    images fetched when a drawing first needs them (without MNIST, it reads with one check fewer)."""
+    return Reader(live.model, live.id, temperature_for(live.info), reference=digit_reference,
+                  nearest=nearest_training_images)
+
+
+def saved_models_answers(image) -> dict[str, list]:
+    """Every saved model's answer for a (28, 28) image, as the columns of mnistcore.lab.compare.table."""
+    runs = store().runs()
+    with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
+        return compare.table(compare.compare(image, runs, saved_model))

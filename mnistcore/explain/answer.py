@@ -26,15 +26,9 @@ from ..data import load_mnist
 from ..preprocess import Shape, Steps
 
 # ---------------------------------------------------------------------------- calibration
-# TEMPERATURE was fitted (bench/draw_bench.py --fit-temperature) on data no model it applies to
-# has learnt from in that form: the shipped model's recipe (784-512-10 ReLU, 10 epochs, batch 128,
-# learning rate 0.1, momentum 0.9, seed 0) trained again on the first 55,000 MNIST training
-# images only, reading canvas drawings (tests/drawings.py: every size and pen the Draw page
-# accepts) of the last 5,000, which it never saw. The shipped model trained on all 60,000, so
-# those images cannot calibrate it directly; a twin of the same recipe is calibrated the same
-# way (the twin needs 1.43 on the plain held-out MNIST images; the shipped model, checked on the
-# test set, 1.38). Canvas drawings need more than MNIST images: they are not quite MNIST.
-# The MNIST test set is used to measure, never to fit.
+# Fitted (bench/draw_bench.py --fit-temperature) on canvas drawings of MNIST digits that a twin of
+# the shipped recipe never saw; the test set only measures. Canvas drawings need a higher
+# temperature than MNIST's own images: they are not quite MNIST (docs/measurements.md).
 TEMPERATURE = 2.0
 
 
@@ -71,8 +65,7 @@ SMALL_PENS = 3.5     # under 3.5 pen widths long (77 px with a 22-px pen), loops
                      # together: drawings of unseen digits this small are read right 3 times in 4
 # A drawing whose image is further from MNIST's images of the digit the model names
 # (DigitReference.distance) than 99.5% of the real digits drawn, or further than 95% of them
-# while the model is not SURE of it, does not look like a digit. At these two thresholds about
-# 1.4% of the digits the model reads right are refused, and 6 in 10 letters, signs and scribbles.
+# while the model is not SURE of it, does not look like a digit (what that costs: docs/measurements.md).
 FAR = 0.27
 RATHER_FAR = 0.20
 MAX_HOLES = 3        # no digit has more loops than an 8's two (three allows for a pinched 8)

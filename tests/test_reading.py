@@ -93,7 +93,7 @@ def test_a_busy_server_answers_first_and_adds_the_pictures_later(reader, mlp, mn
     busy = reader.read(canvas(image), pictures=False)
     assert busy.answer.digit == digit and busy.pictures_later
     assert busy.pictures == () and busy.nearest == () and not reader.nearest.asked
-    ink, cropped, scaled, centred = busy.steps  # kept small until their pictures are made
+    ink, cropped, _, centred = busy.steps  # kept small until their pictures are made
     assert max(ink.shape) <= reading.SHOWN and max(cropped.shape) <= reading.SHOWN and centred.shape == (28, 28)
     assert reader.read(canvas(image), busy, pictures=False) is busy  # still busy: nothing more
     later = reader.read(canvas(image), busy, pictures=True)

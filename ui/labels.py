@@ -86,8 +86,9 @@ def undo_saved(drawing_id: str) -> None:
         feedback_store().undo(row_id, feedback_key())
     except UndoRefused as err:  # too late, or gone already: the label stays as saved
         log.info("draw: undo of drawing %s refused: %s", row_id, err)
-        st.session_state.save_error = (drawing_id, "Too late to undo: a label can be taken back for "
-                                                   f"{feedback.UNDO_SECONDS // 60} minutes after it is saved.")
+        minutes = feedback.UNDO_SECONDS // 60
+        problem = f"Too late to undo: a label can be taken back for {minutes} minutes after it is saved."
+        st.session_state.save_error = (drawing_id, problem)
         return
     except (FeedbackError, OSError) as err:
         st.session_state.saved_rows[drawing_id] = row_id  # it can be tried again

@@ -14,8 +14,8 @@ from mnistcore.data import MnistUnavailable, resolve_data_dir
 from mnistcore.explain.answer import temperature_for
 from mnistcore.explain.reading import Reader
 from mnistcore.lab import compare, services
-from mnistcore.lab.store import Live
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
+from mnistcore.lab.store import Live
 from ui.text import public
 
 log = logging.getLogger("mnistlab")

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-MAX_SIDE = 4096          # larger inputs are refused: no canvas in a browser is this big
+MAX_DRAWING_SIDE = 4096  # larger inputs are refused: no canvas in a browser is this big
 INK = 0.2                # a pixel with at least this much ink counts when finding the digit
 BOX = 20                 # MNIST's digit box: the longer side of the digit, in pixels
 WORK = 4 * BOX           # stroke width is adjusted at this resolution (fast, and fine enough)
-STROKE_WIDTH = 1.85       # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
+STROKE_WIDTH = 1.85      # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
 MIN_EXTENT = 0.05        # digit_steps: a digit spans at least this fraction of the canvas' longer side
-SPECK = 0.02             # a piece of ink under this fraction of all the ink is a speck, not a part
+SPECK_OF_INK = 0.02      # a piece of ink under this fraction of all the ink is a speck, not a part
 COLUMN_INK = 0.15        # a group of pieces beside another holds this much of the ink to count as a column
 MEASURE = 128            # the ink is measured at most this many px on its longer side
 
@@ -179,12 +179,12 @@ def _pieces(mask: np.ndarray, height: int) -> tuple[int, int]:
     Pieces whose columns overlap belong to one group, as the bar and the body of a 5 do; two
     digits written side by side make two groups. A group counts when it is at least half as tall
     as the drawing and holds at least COLUMN_INK of its ink (a stray mark beside a digit does not).
-    Specks (under SPECK of the ink) are left out.
+    Specks (under SPECK_OF_INK of the ink) are left out.
     """
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))  # diagonal neighbours touch
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     total = float(areas.sum())
-    kept = [(box, area) for box, area in zip(ndimage.find_objects(labels), areas) if area >= SPECK * total]
+    kept = [(box, area) for box, area in zip(ndimage.find_objects(labels), areas) if area >= SPECK_OF_INK * total]
     groups: list[list[float]] = []  # [left, right, top, bottom, ink], left to right
     for (rows, cols), area in sorted(kept, key=lambda piece: piece[0][1].start):
         if groups and cols.start < groups[-1][1]:  # overlaps the group on its left
@@ -235,8 +235,8 @@ def _validated(image_data: np.ndarray) -> tuple[np.ndarray, float]:
         img = img[..., 0]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"drawing must be (H, W), (H, W, 3) or (H, W, 4), got shape {img.shape}")
-    if min(img.shape[:2]) < 8 or max(img.shape[:2]) > MAX_SIDE:
-        raise ValueError(f"drawing is {img.shape[0]}x{img.shape[1]} px; each side must be 8 to {MAX_SIDE} px")
+    if min(img.shape[:2]) < 8 or max(img.shape[:2]) > MAX_DRAWING_SIDE:
+        raise ValueError(f"drawing is {img.shape[0]}x{img.shape[1]} px; each side must be 8 to {MAX_DRAWING_SIDE} px")
     if img.dtype == np.uint8:
         return img, 1 / 255
     img = img.astype(np.float32)

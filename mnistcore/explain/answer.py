@@ -3,8 +3,8 @@
 Two ways in:
 
 - `judge_drawing(steps, probabilities, reference=...)` for the Draw page: is the drawing a digit
-  at all (or blank, a dot, a line, a blob, too small, two digits, something else), and if so which and
-  how sure, in words a visitor reads right ("sure", "fairly sure", "guessing: 4 or 9?").
+  at all (or blank, a dot, a line, a blob, too small, two digits, something else), and if so
+  which and how sure, in words a visitor reads right ("sure", "fairly sure", "guessing: 4 or 9?").
 - `read_answer(probabilities)`: a model's raw answer (the top digit, its probability, the
   runner-up), for tables that compare models.
 
@@ -133,7 +133,7 @@ def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, 
     if steps is None:
         return DrawingVerdict("blank", None, None, MESSAGES["blank"], ())
     if probabilities is None:
-        raise ValueError("judge needs the model's probabilities for a drawing that is not blank, got None")
+        raise ValueError("judge_drawing needs the model's probabilities for a drawing that is not blank, got None")
     p = calibrate(probabilities, temperature)
     kind = shape_kind(steps.shape)
     if kind == "digit" and not upright_stroke(steps.shape):  # an upright stroke is a 1 as it stands

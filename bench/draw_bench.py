@@ -8,7 +8,7 @@ Builds a fixed set of canvas drawings as a visitor makes them with the site's 22
 280 x 280 canvas (tests/drawings.py draws them): real MNIST digits of every size, pen and
 position, and what is not a digit (dots, straight lines at every angle, blobs, scribbles,
 letters and signs, two-digit numbers). Each goes through the page's own path,
-`drawing_steps` -> the live model -> `judge`, and the script prints
+`ink_steps` -> the live model -> `judge_drawing`, and the script prints
 
 - how often a real digit is refused, and what it is taken for;
 - how often a non-digit is accepted as a digit, per kind;
@@ -36,9 +36,9 @@ import numpy as np
 
 from bench import record
 from mnistcore.data import load_mnist
-from mnistcore.explain.answer import CERTAINTY, DigitReference, judge, temperature_for
+from mnistcore.explain.answer import CERTAINTY, DigitReference, judge_drawing, temperature_for
 from mnistcore.nets import load_model
-from mnistcore.preprocess import drawing_steps
+from mnistcore.preprocess import ink_steps
 from tests.drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,
                             pen_scribble, pen_shape)
 
@@ -102,16 +102,16 @@ def build(images: np.ndarray, labels: np.ndarray, seed: int):
 
 def read_all(drawings, model, reference):
     """Each drawing through the page's path: rows of (group, kind, label, verdict, verdict without
-    the reference, raw top probability, seconds for drawing_steps + predict + judge)."""
+    the reference, raw top probability, seconds for ink_steps + predict + judge_drawing)."""
     rows = []
     for group, kind, label, ink in drawings:
         canvas = as_canvas(ink)
         started = time.perf_counter()
-        steps = drawing_steps(canvas)
+        steps = ink_steps(canvas)
         probabilities = None if steps is None else model.predict_proba(steps.centred)[0]
-        verdict = judge(steps, probabilities, reference=reference, temperature=temperature_for(model.info))
+        verdict = judge_drawing(steps, probabilities, reference=reference, temperature=temperature_for(model.info))
         seconds = time.perf_counter() - started
-        plain = judge(steps, probabilities, temperature=temperature_for(model.info))
+        plain = judge_drawing(steps, probabilities, temperature=temperature_for(model.info))
         raw = None if probabilities is None else float(probabilities.max())
         rows.append(dict(group=group, kind=kind, label=label, verdict=verdict, plain=plain, raw=raw, seconds=seconds))
     return rows
@@ -187,7 +187,7 @@ def report(rows) -> None:
     print(f"  the raw probability would show as \"100%\" for {np.sum(raw >= 0.995)} of {len(raw)} digits read; "
           f"the page shows at most \"about 99%\" (calibrated, highest {calibrated.max():.4f})")
     seconds = np.array([r["seconds"] for r in rows]) * 1000
-    print(f"\nTime per drawing, drawing_steps + predict + judge: median {np.median(seconds):.1f} ms, "
+    print(f"\nTime per drawing, ink_steps + predict + judge_drawing: median {np.median(seconds):.1f} ms, "
           f"95th percentile {np.percentile(seconds, 95):.1f} ms")
 
 
@@ -212,7 +212,7 @@ def fit_temperature_once(twin_path: Path, write_to: Path | None = None) -> None:
           f"temperature {fit_temperature(plain, held_y):.2f}")
     images, labels = [], []
     for _, kind, label, ink in build(held_x, held_y, seed=1):
-        steps = drawing_steps(as_canvas(ink)) if kind == "digit" else None
+        steps = ink_steps(as_canvas(ink)) if kind == "digit" else None
         if steps is not None and shape_kind(steps.shape) == "digit":  # what the page would read
             images.append(steps.centred)
             labels.append(label)

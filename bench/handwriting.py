@@ -18,7 +18,7 @@ has. Columns (each an accuracy, on the same `--n` MNIST test digits unless said)
 
 - MNIST: the 28 x 28 test images as they are (all 10,000);
 - canvas: each test digit drawn on a canvas (4 x MNIST's size) and read back through the Draw
-  page's own preprocessing (mnistcore.preprocess.drawing_steps: crop, 20-px box, stroke width,
+  page's own preprocessing (mnistcore.preprocess.ink_steps: crop, 20-px box, stroke width,
   centre of mass); every column below goes the same way, its distortion applied on the canvas;
 - rotated: turned by 20 degrees, left or right (alternately);
 - scaled: drawn at 0.6-1.2 times the size, before the preprocessing centres it;
@@ -54,7 +54,7 @@ from scipy import ndimage
 from mnistcore.augment import ROBUST, Distortions, elastic_field, make_augment, warp
 from mnistcore.data import load_mnist
 from mnistcore.nets import build_model, load_model
-from mnistcore.preprocess import drawing_steps
+from mnistcore.preprocess import ink_steps
 
 ZOOM = 4                 # the canvas is drawn at 4 x MNIST's size: 4 canvas pixels are one MNIST pixel
 MARGIN = 4               # MNIST pixels of extra canvas on every side, so turned and shifted digits fit
@@ -108,7 +108,7 @@ def _disk(radius: int) -> np.ndarray:
 
 def read_back(canvas: np.ndarray) -> np.ndarray:
     """A canvas through the Draw page's preprocessing: (28, 28) float32, blank if nothing is left."""
-    steps = drawing_steps(canvas)
+    steps = ink_steps(canvas)
     return np.zeros((28, 28), np.float32) if steps is None else steps.centred
 
 

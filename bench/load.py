@@ -70,7 +70,7 @@ def server_part(args) -> None:
     from streamlit.testing.v1 import AppTest
 
     from mnistcore.nets import load_model
-    from mnistcore.preprocess import canvas_steps
+    from mnistcore.preprocess import digit_steps
 
     for name in SITE_VARIABLES:
         os.environ.pop(name, None)
@@ -87,7 +87,7 @@ def server_part(args) -> None:
 
         def draw(i: int) -> float:
             started = time.perf_counter()
-            steps = canvas_steps(canvases[i % len(canvases)])
+            steps = digit_steps(canvases[i % len(canvases)])
             model.predict_proba(steps.centred)
             return time.perf_counter() - started
 

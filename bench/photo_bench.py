@@ -37,7 +37,7 @@ from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.nets import load_model
 from mnistcore.photo import photo_steps, read_photo
-from mnistcore.preprocess import canvas_steps
+from mnistcore.preprocess import digit_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -312,7 +312,7 @@ def run(args) -> None:
     for i, (digit, label) in enumerate(zip(digits, labels)):
         condition = CONDITIONS[i % len(CONDITIONS)]
         data, ink, s = make_photo(lambda box, s, digit=digit: pen_ink(digit, box, rng, s["kind"]), condition, rng)
-        steps = canvas_steps(np.pad(ink, 4))
+        steps = digit_steps(np.pad(ink, 4))
         clean.append(steps is not None and int(model.predict(steps.centred[None])[0]) == label)
         answer, *seconds = read(data, model)
         results[condition].append((answer, label))

@@ -31,13 +31,13 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
-from .preprocess import Steps, canvas_steps
+from .preprocess import Steps, digit_steps
 
-MAX_BYTES = 10 * 1024 * 1024   # a 12-megapixel phone JPEG is 2-5 MB
-MAX_SIDE = 6000                # pixels a side: a 24-megapixel phone photo is 5712 x 4284
+MAX_BYTES = 10 * 1024 * 1024  # a 12-megapixel phone JPEG is 2-5 MB
+MAX_PHOTO_SIDE = 6000         # pixels a side: a 24-megapixel phone photo is 5712 x 4284
 MAX_PIXELS = 25_000_000
-MIN_SIDE = 28                  # MNIST's own size: anything smaller cannot hold a readable digit
-WORK_SIDE = 1024               # photos are read at most this large (the longer side): plenty for a digit
+MIN_SIDE = 28                 # MNIST's own size: anything smaller cannot hold a readable digit
+WORK_SIDE = 1024              # photos are read at most this large (the longer side): plenty for a digit
 
 PAPER_SIDE = 256               # the paper's lighting is estimated at this size (the longer side)...
 PAPER_CLOSING = 1 / 10         # ...closing over dark strokes narrower than this fraction of it
@@ -78,14 +78,14 @@ def read_photo(data: bytes, max_side: int = WORK_SIDE) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             picture = Image.open(io.BytesIO(data), formats=[kind])
     except Image.DecompressionBombError:
-        raise PhotoError(f"the picture claims to be far larger than any photo (at most {MAX_SIDE} px "
+        raise PhotoError(f"the picture claims to be far larger than any photo (at most {MAX_PHOTO_SIDE} px "
                          f"a side and {MAX_PIXELS // 1_000_000} megapixels)") from None
     except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError):
         raise PhotoError(f"the file starts like a {kind} picture but cannot be read (damaged?)") from None
     with picture:
         width, height = picture.size
-        if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-            raise PhotoError(f"the picture is {width} x {height} pixels; at most {MAX_SIDE} px a side "
+        if max(width, height) > MAX_PHOTO_SIDE or width * height > MAX_PIXELS:
+            raise PhotoError(f"the picture is {width} x {height} pixels; at most {MAX_PHOTO_SIDE} px a side "
                              f"and {MAX_PIXELS // 1_000_000} megapixels")
         if min(width, height) < MIN_SIDE:
             raise PhotoError(f"the picture is {width} x {height} pixels; at least {MIN_SIDE} px a side")
@@ -149,7 +149,7 @@ def photo_steps(image: np.ndarray) -> Steps | None:
         darkness = drop / paper                      # ...as a fraction of its paper's: 0 paper, 1 black
         pieces = _digit_pieces(darkness, drop, contrast)
         if pieces is not None:
-            return canvas_steps(_cut_out(darkness, pieces))
+            return digit_steps(_cut_out(darkness, pieces))
     return None
 
 

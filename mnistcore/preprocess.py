@@ -7,7 +7,8 @@ to MNIST's typical width, so a 1-px pen and a marker both look like a pen on pap
 
 The ink as drawn is measured too (`Shape`: its size against the canvas and the pen, how straight,
 in how many pieces, with how many loops), so the page can tell a digit from a dot, a line, a blob
-or a two-digit number (mnistcore.explain.answer.judge) rather than read a digit into anything.
+or a two-digit number (mnistcore.explain.answer.judge_drawing) rather than read a digit into
+anything.
 """
 from __future__ import annotations
 
@@ -17,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-MAX_SIDE = 4096          # larger inputs are refused: no canvas in a browser is this big
+MAX_DRAWING_SIDE = 4096  # larger inputs are refused: no canvas in a browser is this big
 INK = 0.2                # a pixel with at least this much ink counts when finding the digit
 BOX = 20                 # MNIST's digit box: the longer side of the digit, in pixels
 WORK = 4 * BOX           # stroke width is adjusted at this resolution (fast, and fine enough)
-STROKE_WIDTH = 1.85       # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
-MIN_EXTENT = 0.05        # canvas_steps: a digit spans at least this fraction of the canvas' longer side
-SPECK = 0.02             # a piece of ink under this fraction of all the ink is a speck, not a part
+STROKE_WIDTH = 1.85      # MNIST's median stroke width (stroke_width at 0.5), in 20-px-box pixels
+MIN_EXTENT = 0.05        # digit_steps: a digit spans at least this fraction of the canvas' longer side
+SPECK_OF_INK = 0.02      # a piece of ink under this fraction of all the ink is a speck, not a part
 COLUMN_INK = 0.15        # a group of pieces beside another holds this much of the ink to count as a column
 MEASURE = 128            # the ink is measured at most this many px on its longer side
 
@@ -31,7 +32,7 @@ MEASURE = 128            # the ink is measured at most this many px on its longe
 @dataclass(frozen=True)
 class Shape:
     """The ink as drawn, measured in the drawing's own pixels: what tells a digit from a dot, a
-    line, a blob or two digits side by side (mnistcore.explain.answer.judge decides which).
+    line, a blob or two digits side by side (mnistcore.explain.answer.judge_drawing decides which).
 
     A pixel with at least half the full ink counts. "Pen" is the width of the strokes: the site's
     brush is 22 px on a 280 px canvas, whatever size the digit is drawn.
@@ -79,17 +80,17 @@ class Steps:
 
 def canvas_to_mnist(image_data: np.ndarray) -> np.ndarray | None:
     """A drawing (RGBA/RGB/grey array) as a (28, 28) float32 MNIST image, or None if no digit."""
-    steps = canvas_steps(image_data)
+    steps = digit_steps(image_data)
     return None if steps is None else steps.centred
 
 
-def canvas_steps(image_data: np.ndarray) -> Steps | None:
-    """Every preprocessing step for a drawing; None when there is no digit (blank, a speck, a blob).
+def digit_steps(image_data: np.ndarray) -> Steps | None:
+    """Every preprocessing step for ink that could be a digit; None for a blank canvas, a speck or a blob.
 
-    For scripts and photos (mnistcore.photo). The Draw page uses drawing_steps, which refuses
-    only a blank canvas, and lets mnistcore.explain.answer.judge say what a dot or a blob is.
+    For scripts and photos (mnistcore.photo). The Draw page uses ink_steps, which refuses only a
+    blank canvas, and lets mnistcore.explain.answer.judge_drawing say what a dot or a blob is.
     """
-    steps = drawing_steps(image_data)
+    steps = ink_steps(image_data)
     if steps is None:
         return None
     if max(steps.cropped.shape) < max(3, MIN_EXTENT * max(steps.ink.shape)):
@@ -99,14 +100,14 @@ def canvas_steps(image_data: np.ndarray) -> Steps | None:
     return steps
 
 
-def drawing_steps(image_data: np.ndarray) -> Steps | None:
-    """Every preprocessing step for a drawing, and its shape; None only when the canvas is blank.
+def ink_steps(image_data: np.ndarray) -> Steps | None:
+    """Every preprocessing step for whatever ink was drawn, and its shape; None only for a blank canvas.
 
     `image_data`: (H, W, 4) RGBA as streamlit-drawable-canvas returns it (opaque or
     transparent background), (H, W, 3) RGB, or (H, W) grey; uint8 0-255 or float 0-1.
     Either polarity works: the background is whatever colour the border has.
     A dot, a line or a scribble comes through like a digit: whether it is one is for
-    mnistcore.explain.answer.judge to say, from `steps.shape` and the model's answer.
+    mnistcore.explain.answer.judge_drawing to say, from `steps.shape` and the model's answer.
     """
     ink = ink_image(image_data)
     mask = ink >= INK
@@ -178,12 +179,12 @@ def _pieces(mask: np.ndarray, height: int) -> tuple[int, int]:
     Pieces whose columns overlap belong to one group, as the bar and the body of a 5 do; two
     digits written side by side make two groups. A group counts when it is at least half as tall
     as the drawing and holds at least COLUMN_INK of its ink (a stray mark beside a digit does not).
-    Specks (under SPECK of the ink) are left out.
+    Specks (under SPECK_OF_INK of the ink) are left out.
     """
     labels, count = ndimage.label(mask, structure=np.ones((3, 3)))  # diagonal neighbours touch
     areas = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     total = float(areas.sum())
-    kept = [(box, area) for box, area in zip(ndimage.find_objects(labels), areas) if area >= SPECK * total]
+    kept = [(box, area) for box, area in zip(ndimage.find_objects(labels), areas) if area >= SPECK_OF_INK * total]
     groups: list[list[float]] = []  # [left, right, top, bottom, ink], left to right
     for (rows, cols), area in sorted(kept, key=lambda piece: piece[0][1].start):
         if groups and cols.start < groups[-1][1]:  # overlaps the group on its left
@@ -215,7 +216,7 @@ def ink_image(image_data: np.ndarray) -> np.ndarray:
         img = img[..., :3]
     if img.ndim == 2:
         grey = img * np.float32(unit)
-    else:  # channel by channel, in float32 from the start: a canvas' whole RGBA array made float took 2 ms
+    else:  # channel by channel, in float32 from the start: making the whole RGBA array float is slower
         r, g, b = (np.float32(weight * unit) for weight in (0.299, 0.587, 0.114))
         grey = img[..., 0] * r + img[..., 1] * g + img[..., 2] * b
     background = float(np.median(_border(grey)))
@@ -234,8 +235,8 @@ def _validated(image_data: np.ndarray) -> tuple[np.ndarray, float]:
         img = img[..., 0]
     if img.ndim not in (2, 3) or (img.ndim == 3 and img.shape[2] not in (3, 4)):
         raise ValueError(f"drawing must be (H, W), (H, W, 3) or (H, W, 4), got shape {img.shape}")
-    if min(img.shape[:2]) < 8 or max(img.shape[:2]) > MAX_SIDE:
-        raise ValueError(f"drawing is {img.shape[0]}x{img.shape[1]} px; each side must be 8 to {MAX_SIDE} px")
+    if min(img.shape[:2]) < 8 or max(img.shape[:2]) > MAX_DRAWING_SIDE:
+        raise ValueError(f"drawing is {img.shape[0]}x{img.shape[1]} px; each side must be 8 to {MAX_DRAWING_SIDE} px")
     if img.dtype == np.uint8:
         return img, 1 / 255
     img = img.astype(np.float32)

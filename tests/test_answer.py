@@ -1,5 +1,5 @@
 """Honest answers: the Draw page reads digits, says what a drawing is when it is not one, and
-words its certainty from calibrated probabilities (mnistcore.explain.answer.judge).
+words its certainty from calibrated probabilities (mnistcore.explain.answer.judge_drawing).
 
 The drawings are made as a visitor makes them, with the site's 22-px pen on the 280-px canvas
 (tests/drawings.py); the figures over many drawings are bench/draw_bench.py's.
@@ -10,9 +10,9 @@ import pytest
 from drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number, pen_shape,
                       pen_strokes)
 from mnistcore.explain import answer
-from mnistcore.explain.answer import DigitReference, calibrate, certainty_words, fit_temperature, judge
+from mnistcore.explain.answer import DigitReference, calibrate, certainty_words, fit_temperature, judge_drawing
 from mnistcore.nets import load_model
-from mnistcore.preprocess import drawing_steps
+from mnistcore.preprocess import ink_steps
 from sitetools import FIRST_MLP
 
 
@@ -36,9 +36,9 @@ def firsts(mnist):
 
 
 def verdict(ink, model, reference=None):
-    steps = drawing_steps(as_canvas(ink))
+    steps = ink_steps(as_canvas(ink))
     probabilities = None if steps is None else model.predict_proba(steps.centred)[0]
-    return judge(steps, probabilities, reference=reference)
+    return judge_drawing(steps, probabilities, reference=reference)
 
 
 # ---------------------------------------------------------------------------- what is not a digit
@@ -91,7 +91,7 @@ def test_a_letter_does_not_look_like_a_digit(letter, model, reference):
 
 def test_more_loops_than_any_digit_is_not_a_digit_even_without_the_reference(model):
     star = pen_shape("star", 220)  # a pentagram: a pentagon and five points, six loops
-    assert drawing_steps(as_canvas(star)).shape.holes > answer.MAX_HOLES
+    assert ink_steps(as_canvas(star)).shape.holes > answer.MAX_HOLES
     assert verdict(star, model).kind == "not_a_digit"
 
 
@@ -142,17 +142,17 @@ def test_certainty_words():
 
 
 def test_a_torn_answer_is_a_guess_between_the_two(firsts):
-    steps = drawing_steps(as_canvas(pen_digit(firsts[4], 200, 40, 40)))
+    steps = ink_steps(as_canvas(pen_digit(firsts[4], 200, 40, 40)))
     torn = np.full(10, 0.01)
     torn[4], torn[9] = 0.50, 0.42
-    v = judge(steps, torn)
+    v = judge_drawing(steps, torn)
     assert v.kind == "digit" and v.digit == 4 and v.words == "guessing: 4 or 9?"
 
 
 def test_never_100_percent():
     # A network's softmax says 1.0 for nearly anything; the page never repeats it.
-    steps = drawing_steps(as_canvas(pen_line(200, 90)))
-    v = judge(steps, np.eye(10)[1])
+    steps = ink_steps(as_canvas(pen_line(200, 90)))
+    v = judge_drawing(steps, np.eye(10)[1])
     assert v.digit == 1 and v.words == "sure"
     assert v.probability < 1.0 and v.chance == "about 99%"
 
@@ -184,9 +184,9 @@ def test_fit_temperature_finds_the_overconfidence():
 
 
 def test_judge_needs_the_models_answer_for_a_drawing():
-    steps = drawing_steps(as_canvas(pen_strokes([[(100, 60), (120, 220)]])))
+    steps = ink_steps(as_canvas(pen_strokes([[(100, 60), (120, 220)]])))
     with pytest.raises(ValueError, match="probabilities"):
-        judge(steps, None)
+        judge_drawing(steps, None)
 
 
 def test_the_reference_measures_likeness_to_mnist(mnist, reference):

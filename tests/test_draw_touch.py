@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
-import mnistcore.preprocess
+import mnistcore.explain.reading
 from sitetools import APP, CHROMIUM, CHROMIUM_ARGS, drawing, running_site, weights_copy
 from strokes import PHONE, touch_stroke
 from test_browser import chromium_or_skip, wait_for_the_run
@@ -35,8 +35,8 @@ def test_one_drawing_is_read_once(tmp_path, monkeypatch, mnist):
     """Saying "Yes" reruns the page with the same drawing: nothing is worked out again for it, and
     the drawing as the model sees it is kept for the Look inside page."""
     calls = []
-    read = mnistcore.preprocess.drawing_steps
-    monkeypatch.setattr(mnistcore.preprocess, "drawing_steps", lambda *a, **k: calls.append(1) or read(*a, **k))
+    read = mnistcore.explain.reading.ink_steps
+    monkeypatch.setattr(mnistcore.explain.reading, "ink_steps", lambda *a, **k: calls.append(1) or read(*a, **k))
     monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(weights_copy(tmp_path / "weights", mnist)))
     monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(tmp_path / "lab.db"))
     (_, _), (x_test, y_test) = mnist

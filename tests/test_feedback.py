@@ -537,9 +537,9 @@ def test_only_a_strong_disagreement_holds_a_label():
     sure = sure_of(7, 0.95)
     assert review.should_hold(1, sure) and not review.should_hold(7, sure)
     at_the_edges = np.full(10, 0.0)
-    at_the_edges[7], at_the_edges[1], at_the_edges[2] = review.SURE_ABOVE, review.LABEL_BELOW, 0.08
+    at_the_edges[7], at_the_edges[1], at_the_edges[2] = review.OWN_ANSWER_ABOVE, review.LABEL_BELOW, 0.08
     assert not review.should_hold(1, at_the_edges)  # the label at exactly LABEL_BELOW: not held
-    assert review.should_hold(2, sure_of(7, 0.91)) and not review.should_hold(2, sure_of(7, review.SURE_ABOVE))
+    assert review.should_hold(2, sure_of(7, 0.91)) and not review.should_hold(2, sure_of(7, review.OWN_ANSWER_ABOVE))
     assert not review.should_hold(1, sure, others=[sure, sure_of(1, 0.3)])  # one model agrees: it stands
     with pytest.raises(ValueError, match="at most 32 models' answers, got 33"):
         review.should_hold(1, sure, others=[sure] * 32)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from mnistcore.explain.nearest import NearestImages
-from mnistcore.preprocess import drawing_steps
+from mnistcore.preprocess import ink_steps
 from sitetools import canvas_image
 
 
@@ -49,7 +49,7 @@ def test_same_top3_as_brute_force_on_300_test_digits(index, mnist):
 def test_same_top3_as_brute_force_on_drawings(index, mnist):
     """Drawings as the page reads them: canvas-sized, preprocessed, floats in [0, 1]."""
     (x_train, _), (x_test, _) = mnist
-    queries = np.array([drawing_steps(canvas_image(x_test[i])).centred.reshape(28, 28) for i in range(40)])
+    queries = np.array([ink_steps(canvas_image(x_test[i])).centred.reshape(28, 28) for i in range(40)])
     expected, _ = brute_force(x_train, queries, 3)
     for query, want in zip(queries, expected):
         assert index.nearest(query, k=3)[0].tolist() == want.tolist()

@@ -18,10 +18,10 @@ from streamlit.testing.v1 import AppTest
 from drawings import pen_digit, pen_line, pen_number, pen_shape
 from mnistcore.data import load_mnist
 from mnistcore.explain import gallery, pictures
-from mnistcore.explain.answer import judge, mnist_reference, read_answer
+from mnistcore.explain.answer import judge_drawing, mnist_reference, read_answer
 from mnistcore.lab.store import ModelStore
 from mnistcore.nets import load_model
-from mnistcore.preprocess import canvas_to_mnist, drawing_steps
+from mnistcore.preprocess import canvas_to_mnist, ink_steps
 from mnistcore.training import LIMITS, recipes
 from sitetools import APP, canvas_image, drawing, shown_html, tiny_model, weights_copy
 from test_slot import FakeClock
@@ -394,8 +394,8 @@ def test_draw_says_when_it_is_guessing_and_never_100_percent(site, mnist):
     model, reference = load_model(folder / "default.npz"), mnist_reference()
     least_sure = np.argsort(model.predict_proba(x_test).max(axis=1))[:300]
     for i in least_sure:  # one the page reads, but only as a guess
-        steps = drawing_steps(canvas_image(x_test[i]))
-        verdict = judge(steps, model.predict_proba(steps.centred)[0], reference=reference)
+        steps = ink_steps(canvas_image(x_test[i]))
+        verdict = judge_drawing(steps, model.predict_proba(steps.centred)[0], reference=reference)
         if verdict.kind == "digit" and verdict.words.startswith("guessing"):
             break
     else:

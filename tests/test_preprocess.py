@@ -5,7 +5,7 @@ from scipy import ndimage
 
 from drawings import CANVAS, as_canvas, draw, pen_dot, pen_line, pen_number, pen_strokes
 from mnistcore.nets import load_model
-from mnistcore.preprocess import canvas_steps, canvas_to_mnist, drawing_steps, resize, stroke_width
+from mnistcore.preprocess import digit_steps, canvas_to_mnist, ink_steps, resize, stroke_width
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_an_mnist_image_passes_through_almost_unchanged(mnist):
 
 def test_steps_are_exposed_for_the_draw_page(mnist):
     ink = draw(mnist[1][0][1], size=150, top=60, left=90)
-    steps = canvas_steps(as_canvas(ink))
+    steps = digit_steps(as_canvas(ink))
     assert steps.ink.shape == (CANVAS, CANVAS)
     h, w = steps.cropped.shape
     assert 100 < h <= 150 and w <= 150          # cropped to the ink, not the canvas
@@ -84,7 +84,7 @@ def test_steps_are_exposed_for_the_draw_page(mnist):
 def test_a_short_thick_stroke_is_still_a_one():
     ink = np.zeros((CANVAS, CANVAS), np.float32)
     ink[60:220, 130:152] = 1.0  # a "1" drawn with the site's 22-px brush
-    steps = canvas_steps(as_canvas(ink))
+    steps = digit_steps(as_canvas(ink))
     assert steps is not None and steps.scaled.shape[0] == 20
 
 
@@ -109,22 +109,22 @@ def test_stroke_width_of_a_bar():
 
 
 def test_a_dot_comes_through_with_its_shape_for_the_draw_page():
-    # drawing_steps refuses only a blank canvas: what a drawing is, is answer.judge's to say.
+    # ink_steps refuses only a blank canvas: what a drawing is, is answer.judge_drawing's to say.
     dot = pen_dot((140, 90))
-    steps = drawing_steps(as_canvas(dot))
+    steps = ink_steps(as_canvas(dot))
     assert steps is not None and steps.centred.shape == (28, 28)
     assert 21 <= steps.shape.height <= 24 and 21 <= steps.shape.pen <= 24  # one tap of the 22-px pen
     assert steps.shape.pens < 1.2
-    assert drawing_steps(np.zeros((CANVAS, CANVAS), np.uint8)) is None
+    assert ink_steps(np.zeros((CANVAS, CANVAS), np.uint8)) is None
     # Scripts and photos still get None for a dot, as before.
-    assert canvas_steps(as_canvas(dot)) is None and canvas_to_mnist(as_canvas(dot)) is None
+    assert digit_steps(as_canvas(dot)) is None and canvas_to_mnist(as_canvas(dot)) is None
     line = as_canvas(pen_line(200, 90))
-    assert np.array_equal(canvas_steps(line).centred, drawing_steps(line).centred)
+    assert np.array_equal(digit_steps(line).centred, ink_steps(line).centred)
 
 
 @pytest.mark.parametrize("angle, tilt", [(90, 0), (0, 90), (45, 45), (120, 30)])
 def test_a_straight_stroke_is_measured_as_one(angle, tilt):
-    shape = drawing_steps(as_canvas(pen_line(200, angle))).shape
+    shape = ink_steps(as_canvas(pen_line(200, angle))).shape
     assert abs(shape.tilt - tilt) < 2
     assert 21 <= shape.pen <= 24 and shape.across < 1.15 * shape.pen  # as wide as the pen, no wider
     assert 190 <= shape.along <= 205 and shape.parts == 1 and shape.holes == 0
@@ -134,21 +134,21 @@ def test_a_straight_stroke_is_measured_as_one(angle, tilt):
 def test_loops_pieces_and_columns_are_counted(mnist):
     ring = pen_strokes([[(140 + 80 * np.cos(a), 140 + 80 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 60)]])
     eight = pen_strokes([[(140 + 50 * np.sin(2 * a), 140 + 100 * np.sin(a)) for a in np.linspace(0, 2 * np.pi, 80)]])
-    assert drawing_steps(as_canvas(ring)).shape.holes == 1
-    assert drawing_steps(as_canvas(eight)).shape.holes == 2
-    assert drawing_steps(as_canvas(eight)).shape.columns == 1
+    assert ink_steps(as_canvas(ring)).shape.holes == 1
+    assert ink_steps(as_canvas(eight)).shape.holes == 2
+    assert ink_steps(as_canvas(eight)).shape.columns == 1
     x_test, y_test = mnist[1]
     one, two = x_test[np.flatnonzero(y_test == 1)[0]], x_test[np.flatnonzero(y_test == 2)[0]]
-    number = drawing_steps(as_canvas(pen_number(one, two))).shape
+    number = ink_steps(as_canvas(pen_number(one, two))).shape
     assert number.parts == 2 and number.columns == 2
     five = pen_strokes([[(100, 40), (180, 40)], [(100, 80), (100, 120), (160, 130), (170, 190), (100, 220)]])
-    assert drawing_steps(as_canvas(five)).shape.parts == 2   # a 5 with its bar apart ...
-    assert drawing_steps(as_canvas(five)).shape.columns == 1  # ... is one digit, not two
+    assert ink_steps(as_canvas(five)).shape.parts == 2   # a 5 with its bar apart ...
+    assert ink_steps(as_canvas(five)).shape.columns == 1  # ... is one digit, not two
 
 
 def test_the_shape_is_measured_in_the_drawings_own_pixels():
     ink = pen_line(200, 60)
-    small, big = drawing_steps(as_canvas(ink)).shape, drawing_steps(as_canvas(np.kron(ink, np.ones((3, 3))))).shape
+    small, big = ink_steps(as_canvas(ink)).shape, ink_steps(as_canvas(np.kron(ink, np.ones((3, 3))))).shape
     assert big.canvas == 3 * small.canvas and abs(big.height - 3 * small.height) <= 3
     for ratio in ("extent", "pens", "aspect"):
         assert abs(getattr(big, ratio) / getattr(small, ratio) - 1) < 0.05, ratio

@@ -4,6 +4,7 @@ redraws the page when another model is made live), and the heartbeat that keeps 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,69 +14,18 @@ from ui.resources import slot, store
 from ui.text import public
 from ui.visitor import Visitor, visitor
 
-# On a phone, Streamlit's roomy top margin and large titles push the Draw page's answer below the
-# fold: tighten them on narrow screens only. And pills wrap (below).
-PAGE_STYLE = """<style>
-/* Pills (Draw's "No, it's a ...") wrap onto a second line instead of scrolling sideways: at
-   390 px Streamlit's row scrolled, and the 9 sat half hidden at the edge. */
-[data-testid="stButtonGroup"] div:has(> button) { flex-wrap: wrap !important; overflow-x: visible !important;
-                                                  mask-image: none !important; -webkit-mask-image: none !important; }
-@media (max-width: 640px) {
-  .block-container { padding-top: 3.5rem !important; padding-bottom: 2rem !important; }
-  h1 { font-size: 1.9rem !important; padding-bottom: .25rem !important; }
-}
-</style>"""
-# On a narrow screen the site's navigation is the sidebar, drawn over the page; Streamlit leaves it
-# open after a page is chosen, hiding the page the visitor asked for. Close it when a page opens.
-CLOSE_MENU_JS = """
-export default function () {
-  if (!window.matchMedia("(max-width: 640px)").matches) return;
-  const sidebar = document.querySelector('[data-testid="stSidebar"]');
-  const close = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
-  if (sidebar && close && sidebar.dataset.collapsed === "false") close.click();
-}
-"""
-_close_menu_on_phones = st.components.v2.component("mnistlab.close_menu", js=CLOSE_MENU_JS)
+ASSETS = Path(__file__).parent / "assets"
+PAGE_STYLE = "<style>" + (ASSETS / "page.css").read_text(encoding="utf-8") + "</style>"  # phones; wrapping pills
+_close_menu_on_phones = st.components.v2.component("mnistlab.close_menu",
+                                                   js=(ASSETS / "close_menu.js").read_text(encoding="utf-8"))
 HEARTBEAT_EVERY = 5  # seconds; well within the slot's timeout, and quiet enough for any page
-# How often an open page asks whether the live model has changed. Every open page asks, so this
-# is the site's steadiest load: 100 open pages make 25 checks a second. The browser asks, for a
-# small static file (see LIVE_WATCH_JS): a rerun per check cost the server ~14 ms, a quarter of
-# what a drawing costs, and a crowd of 50 drawing every 2 s could not be served with it.
-LIVE_CHECK_EVERY = 4.0  # seconds
-# In the browser: every LIVE_CHECK_EVERY s, fetch the store's signal file ({"live": name}, written
-# by mnistcore.lab.store whenever a model is made live) and, when it names another model than the
-# page shows, rerun the page. If this server's store has not noticed yet (it looks at live.json at
-# most once a second) the page still shows the old model, and the next check asks again: at most
-# MAX_TRIES times for one change, so a model that cannot be loaded here never makes a loop.
-# Each page waits a random 0.5 to 1.5 times LIVE_CHECK_EVERY between checks: a class opens the page
-# in the same few seconds, and 50 pages checking in step reached the server as one burst every few
-# seconds, holding up everyone's answers (bench/crowd.py: p95 0.6-1.2 s, all of it in the bursts).
-LIVE_WATCH_JS = """
-const tries = new Map();  // signal text -> reruns asked for it (per page load, across reruns)
-export default function ({ data, setTriggerValue }) {
-  const check = async () => {
-    try {
-      const reply = await fetch(data.url, { cache: "no-store" });
-      if (!reply.ok) return;
-      const text = await reply.text();
-      const live = JSON.parse(text).live;
-      const asked = tries.get(text) || 0;
-      if (typeof live === "string" && live !== data.shown && asked < data.max_tries) {
-        tries.set(text, asked + 1);
-        setTriggerValue("changed", live);
-      }
-    } catch (error) { /* offline or a half-written file: the next check asks again */ }
-  };
-  let timer, stopped = false;
-  const later = () => {
-    timer = setTimeout(async () => { await check(); if (!stopped) later(); }, data.every_ms * (0.5 + Math.random()));
-  };
-  later();
-  return () => { stopped = true; clearTimeout(timer); };
-}
-"""
-MAX_TRIES = 3
-_live_watch = st.components.v2.component("mnistlab.live_watch", js=LIVE_WATCH_JS)
+# How often an open page asks whether the live model has changed: every open page asks, so this is
+# the site's steadiest load. The browser asks (assets/live_watch.js), for a small static file the
+# store writes: a rerun per check would cost the server a good part of what a drawing costs.
+LIVE_CHECK_EVERY = 4.0  # seconds, on average: each page waits a random 0.5 to 1.5 times this
+MAX_TRIES = 3  # reruns asked for one change, should the new model not load here: never a loop
+_live_watch = st.components.v2.component("mnistlab.live_watch",
+                                         js=(ASSETS / "live_watch.js").read_text(encoding="utf-8"))
 
 
 def open_page(title: str, keep_alive: bool = True) -> Visitor:
@@ -158,7 +108,7 @@ def _watch_live_model(shown: str | None) -> None:
 
     Someone published, or made an earlier model live, in this process or another: every open
     page shows the new model within a few seconds, without its visitor doing anything. The
-    browser does the looking (LIVE_WATCH_JS), so a page that nobody touches costs the server only
+    browser does the looking (assets/live_watch.js), so a page that nobody touches costs the server only
     a small file every few seconds. The redraw is an ordinary rerun, as after a stroke: the canvas
     keeps its drawing, and the Train page's progress goes on.
     """

@@ -11,23 +11,25 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
-from mnistcore.lab import services
+from mnistcore.explain.answer import temperature_for
+from mnistcore.explain.reading import Reader
+from mnistcore.lab import compare, services
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
+from mnistcore.lab.store import Live
 from ui.text import public
 
 log = logging.getLogger("mnistlab")
 # One BLAS thread for the whole server process: what visitors ask for is tiny products (1 x 784),
-# after each of which a second OpenBLAS thread only spins (~35 ms of CPU per drawing, measured);
-# a crowd keeps both cores busy anyway, and the training slot limits itself to one as well.
+# after each of which a second OpenBLAS thread only spins, burning CPU; a crowd keeps both cores
+# busy anyway, and the training slot limits itself to one as well.
 threadpool_limits(limits=1, user_api="blas")
 
 
 class Reads:
     """How many drawings this server process is reading right now. A crowd drawing at once (a
     class of 50) asks more of one process than it can give, and Streamlit starts every visitor's
-    rerun at once, so all of them got slower together until none was answered in time. Leaving
-    out the pictures and nearest images (a quarter of a drawing's cost) while several drawings
-    are read at once keeps up."""
+    rerun at once, so all of them get slower together. Leaving out the pictures and nearest
+    images (a quarter of a drawing's cost) while several drawings are read at once keeps up."""
 
     BUSY = 2  # drawings being read at once, this one included, from which the pictures wait
 
@@ -94,9 +96,8 @@ _frozen = threading.Event()
 def _freeze_once() -> None:
     """What the server has made by its first warm-up (Streamlit, the models, the indexes) stays
     for good: out of the garbage collector's sight, so its full passes, which stop every visitor's
-    rerun, are shorter (bench/crowd.py at 50 visitors: the p95 fell, though it moves with the
-    machine). Once per process: frozen objects are never collected as cycles, so freezing again
-    for every visitor would keep their sessions' cycles forever."""
+    rerun, are shorter (bench/crowd.py). Once per process: frozen objects are never collected as
+    cycles, so freezing again for every visitor would keep their sessions' cycles forever."""
     if not _frozen.is_set():
         _frozen.set()
         gc.freeze()
@@ -140,3 +141,17 @@ def nearest_training_images(image, k: int = 3) -> tuple[tuple[int, int], ...]:
         log.warning("draw: no nearest images: %s", err)
         return ()
     return tuple((int(i), int(y_train[i])) for i in finder.nearest(image, k=k)[0])
+
+
+def drawing_reader(live: Live) -> Reader:
+    """How the Draw page reads drawings with the live model: MNIST's digit reference and nearest
+    images fetched when a drawing first needs them (without MNIST, it reads with one check fewer)."""
+    return Reader(live.model, live.id, temperature_for(live.info), reference=digit_reference,
+                  nearest=nearest_training_images)
+
+
+def saved_models_answers(image) -> dict[str, list]:
+    """Every saved model's answer for a (28, 28) image, as the columns of mnistcore.lab.compare.table."""
+    runs = store().runs()
+    with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
+        return compare.table(compare.compare(image, runs, saved_model))

@@ -2,9 +2,9 @@
 
 Two ways in:
 
-- `judge(steps, probabilities, reference=...)` for the Draw page: is the drawing a digit at all
-  (or blank, a dot, a line, a blob, too small, two digits, something else), and if so which and
-  how sure, in words a visitor reads right ("sure", "fairly sure", "guessing: 4 or 9?").
+- `judge_drawing(steps, probabilities, reference=...)` for the Draw page: is the drawing a digit
+  at all (or blank, a dot, a line, a blob, too small, two digits, something else), and if so
+  which and how sure, in words a visitor reads right ("sure", "fairly sure", "guessing: 4 or 9?").
 - `read_answer(probabilities)`: a model's raw answer (the top digit, its probability, the
   runner-up), for tables that compare models.
 
@@ -26,15 +26,9 @@ from ..data import load_mnist
 from ..preprocess import Shape, Steps
 
 # ---------------------------------------------------------------------------- calibration
-# TEMPERATURE was fitted (bench/draw_bench.py --fit-temperature) on data no model it applies to
-# has learnt from in that form: the shipped model's recipe (784-512-10 ReLU, 10 epochs, batch 128,
-# learning rate 0.1, momentum 0.9, seed 0) trained again on the first 55,000 MNIST training
-# images only, reading canvas drawings (tests/drawings.py: every size and pen the Draw page
-# accepts) of the last 5,000, which it never saw. The shipped model trained on all 60,000, so
-# those images cannot calibrate it directly; a twin of the same recipe is calibrated the same
-# way (the twin needs 1.43 on the plain held-out MNIST images; the shipped model, checked on the
-# test set, 1.38). Canvas drawings need more than MNIST images: they are not quite MNIST.
-# The MNIST test set is used to measure, never to fit.
+# Fitted (bench/draw_bench.py --fit-temperature) on canvas drawings of MNIST digits that a twin of
+# the shipped recipe never saw; the test set only measures. Canvas drawings need a higher
+# temperature than MNIST's own images: they are not quite MNIST (docs/measurements.md).
 TEMPERATURE = 2.0
 
 
@@ -71,8 +65,7 @@ SMALL_PENS = 3.5     # under 3.5 pen widths long (77 px with a 22-px pen), loops
                      # together: drawings of unseen digits this small are read right 3 times in 4
 # A drawing whose image is further from MNIST's images of the digit the model names
 # (DigitReference.distance) than 99.5% of the real digits drawn, or further than 95% of them
-# while the model is not SURE of it, does not look like a digit. At these two thresholds about
-# 1.4% of the digits the model reads right are refused, and 6 in 10 letters, signs and scribbles.
+# while the model is not SURE of it, does not look like a digit (what that costs: docs/measurements.md).
 FAR = 0.27
 RATHER_FAR = 0.20
 MAX_HOLES = 3        # no digit has more loops than an 8's two (three allows for a pinched 8)
@@ -91,7 +84,7 @@ MESSAGES = {
 
 
 @dataclass(frozen=True)
-class Verdict:
+class DrawingVerdict:
     """What the Draw page says about a drawing.
 
     `kind` is one of KINDS. For "digit": `digit` is the digit read, `words` how sure in words
@@ -128,19 +121,19 @@ class Verdict:
         return None if p is None else f"about {min(round(100 * p), 99)}%"
 
 
-def judge(steps: Steps | None, probabilities: np.ndarray | None = None, *,
-          reference: DigitReference | None = None, temperature: float = TEMPERATURE) -> Verdict:
-    """The Verdict on a drawing, from its preprocessing steps and the model's answer for it.
+def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, *,
+                  reference: DigitReference | None = None, temperature: float = TEMPERATURE) -> DrawingVerdict:
+    """What the Draw page says about a drawing, from its preprocessing steps and the model's answer.
 
-    `steps`: preprocess.canvas_steps(drawing), None for a blank canvas. `probabilities`: the
+    `steps`: preprocess.ink_steps(drawing), None for a blank canvas. `probabilities`: the
     model's (10,) or (1, 10) answer for `steps.centred`, needed unless `steps` is None.
     `reference`: a DigitReference built once from MNIST's training images; without one, drawings
     that are plainly not digits (letters, signs, scribbles) are caught less often.
     """
     if steps is None:
-        return Verdict("blank", None, None, MESSAGES["blank"], ())
+        return DrawingVerdict("blank", None, None, MESSAGES["blank"], ())
     if probabilities is None:
-        raise ValueError("judge needs the model's probabilities for a drawing that is not blank, got None")
+        raise ValueError("judge_drawing needs the model's probabilities for a drawing that is not blank, got None")
     p = calibrate(probabilities, temperature)
     kind = shape_kind(steps.shape)
     if kind == "digit" and not upright_stroke(steps.shape):  # an upright stroke is a 1 as it stands
@@ -154,10 +147,10 @@ def judge(steps: Steps | None, probabilities: np.ndarray | None = None, *,
         message = MESSAGES[kind]
         if kind == "not_a_digit":  # it may be a digit written unusually: say what it would be
             message += f" (If it is one, my best guess is a {int(np.argmax(p))}.)"
-        return Verdict(kind, None, None, message, tuple(float(v) for v in p))
+        return DrawingVerdict(kind, None, None, message, tuple(float(v) for v in p))
     first, second = np.argsort(p, kind="stable")[::-1][:2]
-    return Verdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second)), None,
-                   tuple(float(v) for v in p))
+    return DrawingVerdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second)), None,
+                          tuple(float(v) for v in p))
 
 
 def shape_kind(shape: Shape) -> str:
@@ -308,7 +301,7 @@ def mnist_reference() -> DigitReference:
 
 # ---------------------------------------------------------------------------- a model's raw answer
 
-SURE_ABOVE = 0.6     # a top probability below this is a guess
+GUESS_BELOW = 0.6    # a top probability below this is a guess
 CLEAR_MARGIN = 0.3   # ... and so is a top digit this close to the runner-up (62% vs 35%)
 
 
@@ -322,7 +315,7 @@ class Answer:
 
     @property
     def sure(self) -> bool:
-        return self.probability >= SURE_ABOVE and self.probability - self.runner_up_probability >= CLEAR_MARGIN
+        return self.probability >= GUESS_BELOW and self.probability - self.runner_up_probability >= CLEAR_MARGIN
 
     @property
     def headline(self) -> str:

@@ -1,7 +1,7 @@
 """The training images nearest a drawing, pixel by pixel, from a small index with exact answers.
 
-The plain way (a float32 copy of all 60,000 images, 188 MB, and one 60,000 x 784 product per
-question, about 40 ms) is what `NearestImages` replaces. It keeps
+A plain search needs a float copy of all 60,000 images and a 60,000 x 784 product per question.
+`NearestImages` keeps far less:
 
 - a PCA basis of `components` directions (784 x 64 float32) and each image's coordinates in it
   (60,000 x 64 float32: 15 MB);
@@ -23,8 +23,8 @@ from ..nets.base import as_batch
 
 COMPONENTS = 64     # PCA directions: MNIST's distances are mostly in the first few dozen
 CANDIDATES = 128    # true distances computed first; more only if a bound says they could matter
-CHUNK = 2_000       # images turned into floats at a time while building (2,000 x 784 float32: 6 MB;
-                    # 10,000 at a time took the server's peak memory 60 MB above what it keeps)
+CHUNK = 2_000       # images turned into floats at a time while building (6 MB): larger chunks
+                    # raise the server's peak memory well above what the index keeps
 SAMPLE = 10_000     # images the PCA is learned from: any orthonormal basis keeps the bounds true
 SLACK = 1e-2        # on squared distances (nearest ones are 10-50): more than float32 rounding in the bounds
 

@@ -1,11 +1,15 @@
-"""Small images made ready for people's eyes: enlarged crisply, mistakes framed in red.
+"""Small images made ready for people's eyes: enlarged crisply, mistakes framed in red, as PNGs.
 
 A browser smooths a 28x28 image shown at 84 px into a blur; enlarging it here by repeating
 pixels keeps MNIST's pixels visible, which is the point of looking at them.
 """
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
+from PIL import Image
 
 MISTAKE_RED = (230, 40, 40)
 FRAME = 3  # px of red around a mistake
@@ -17,6 +21,20 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint8:
         return img
     return (np.clip(img, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+
+
+def png_data_url(image: np.ndarray, side: int | None = None) -> str:
+    """A grey image (uint8, or floats in [0, 1]) as a PNG data URL; with `side`, shrunk to fit
+    `side` px (a phone's canvas arrives at 2-3 times its size on screen).
+
+    Streamlit passes a data URL through as it is, where an array is encoded again and filed with
+    its media store on every rerun: encode a drawing's pictures once, keep the URLs."""
+    picture = Image.fromarray(to_uint8(image))
+    if side is not None and max(picture.size) > side:
+        picture.thumbnail((side, side), Image.Resampling.BOX)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG", compress_level=1)  # a few KB either way; level 1 is the fastest
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def shrink(image: np.ndarray, side: int) -> np.ndarray:

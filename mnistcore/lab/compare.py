@@ -17,7 +17,7 @@ from .store import DEFAULT_NAME, RunEntry
 
 
 @dataclass(frozen=True)
-class Verdict:
+class ModelAnswer:
     """One saved model's answer for the drawing."""
 
     name: str                 # the store's name: "default" or a file name in runs/
@@ -46,37 +46,37 @@ def _when(name: str, info: ModelInfo | None) -> str:
 
 
 def compare(image: np.ndarray, entries: Sequence[RunEntry],
-            load: Callable[[str], DigitModel]) -> list[Verdict]:
+            load: Callable[[str], DigitModel]) -> list[ModelAnswer]:
     """Each entry's answer for `image` (a (28, 28) MNIST-style image), in the entries' order.
 
     `load(name)` returns the model saved under `name`; ModelFileError, ValueError, OSError or
     ImportError (no TensorFlow) from it become that row's `error`.
     """
-    verdicts = []
+    answers = []
     for entry in entries:
         if entry.info is None:
-            verdicts.append(Verdict(entry.name, None, entry.live, None, entry.error or "unreadable"))
+            answers.append(ModelAnswer(entry.name, None, entry.live, None, entry.error or "unreadable"))
             continue
         try:
             model = load(entry.name)
         except (ModelFileError, ValueError, OSError, ImportError) as err:
-            verdicts.append(Verdict(entry.name, entry.info, entry.live, None, str(err)))
+            answers.append(ModelAnswer(entry.name, entry.info, entry.live, None, str(err)))
             continue
         answer = read_answer(model.predict_proba(image)[0])
-        verdicts.append(Verdict(entry.name, entry.info, entry.live, answer))
-    return verdicts
+        answers.append(ModelAnswer(entry.name, entry.info, entry.live, answer))
+    return answers
 
 
-def table(verdicts: Sequence[Verdict]) -> dict[str, list]:
+def table(answers: Sequence[ModelAnswer]) -> dict[str, list]:
     """Columns of the side-by-side table: model ("(live)" marks the live one), its test accuracy, when
     it was trained, answer, the answer's probability, and all ten probabilities (None where a model
     could not answer)."""
     return {
         "model": [(f"{v.info.engine} {v.info.architecture}" if v.info else v.name) + (" (live)" if v.live else "")
-                  for v in verdicts],
-        "test accuracy": [v.info.test_accuracy if v.info else None for v in verdicts],
-        "trained": [_when(v.name, v.info) for v in verdicts],
-        "answer": [str(v.answer.digit) if v.answer else f"— {v.error}" for v in verdicts],
-        "probability": [v.answer.probability if v.answer else None for v in verdicts],
-        "0 to 9": [list(v.answer.probabilities) if v.answer else None for v in verdicts],
+                  for v in answers],
+        "test accuracy": [v.info.test_accuracy if v.info else None for v in answers],
+        "trained": [_when(v.name, v.info) for v in answers],
+        "answer": [str(v.answer.digit) if v.answer else f"— {v.error}" for v in answers],
+        "probability": [v.answer.probability if v.answer else None for v in answers],
+        "0 to 9": [list(v.answer.probabilities) if v.answer else None for v in answers],
     }

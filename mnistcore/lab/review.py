@@ -2,7 +2,7 @@
 
 A mis-tap ("No, it's a 1" under a clear 7) would otherwise count as the model's mistake on the Lab
 handwriting page and go into training. A label is held when every model asked strongly disagrees
-with it: each gives the label less than LABEL_BELOW while being more than SURE_ABOVE sure of
+with it: each gives the label less than LABEL_BELOW while being more than OWN_ANSWER_ABOVE sure of
 another digit. Honest hard cases (a 4 the model reads as a 9 at 60%) are kept as they are: those
 are the drawings the lab wants. An operator accepts or rejects held labels on the Lab handwriting
 page (FeedbackStore.review).
@@ -14,14 +14,14 @@ from typing import Sequence
 import numpy as np
 
 LABEL_BELOW = 0.02  # the model gives the visitor's digit less than this...
-SURE_ABOVE = 0.9    # ...and its own answer more than this: it strongly disagrees
+OWN_ANSWER_ABOVE = 0.9    # ...and its own answer more than this: it strongly disagrees
 MAX_MODELS = 32     # probability vectors one decision may weigh (the live model and saved runs)
 
 
 def strongly_disagrees(label: int, probabilities) -> bool:
     """Does one model, with these (10,) probabilities, strongly disagree that the drawing is `label`?"""
     p = _checked(probabilities)
-    return bool(p[label] < LABEL_BELOW and p.max() > SURE_ABOVE)
+    return bool(p[label] < LABEL_BELOW and p.max() > OWN_ANSWER_ABOVE)
 
 
 def should_hold(label: int, probabilities, others: Sequence = ()) -> bool:

@@ -143,7 +143,7 @@ def nearest_images() -> NearestImages:
 
 def digit_reference() -> DigitReference:
     """What MNIST's training digits look like, digit by digit: how the Draw page tells a digit
-    from a letter or a scribble (mnistcore.explain.answer.judge)."""
+    from a letter or a scribble (mnistcore.explain.answer.judge_drawing)."""
     return _once(("digit reference", str(config.absolute(resolve_data_dir()))),
                  lambda: DigitReference(*mnist()[0]))
 

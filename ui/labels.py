@@ -1,0 +1,98 @@
+"""The visitor's label for a drawing ("Was I right?"): asked once per drawing, saved once, and
+undone within minutes of a mis-tap.
+
+The drawing and its label go into the lab's handwriting collection (mnistcore.lab.feedback), which
+the Lab handwriting page reports on. What this visit saved is remembered in the session, by the
+drawing's fingerprint: a rerun, or the same drawing drawn again, stores nothing twice.
+"""
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from mnistcore.explain.answer import Answer
+from mnistcore.explain.reading import Reading
+from mnistcore.lab import feedback, review
+from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
+from mnistcore.lab.store import Live
+from ui.resources import feedback_store
+from ui.text import public
+from ui.visitor import drawing_budget_problem, feedback_key
+
+log = logging.getLogger("mnistlab")
+
+
+def ask(reading: Reading, live: Live) -> None:
+    """"Yes, it's a 7" and a digit picker, or what was saved for this drawing (with Undo)."""
+    answer, drawing_id = reading.answer, fingerprint(reading.centred)  # a new stroke makes a new drawing
+    details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}",
+               reading.verdict.probabilities)
+    if drawing_id in st.session_state.get("saved", {}):
+        st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
+        if drawing_id in st.session_state.get("saved_rows", {}):
+            st.button("Undo", key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
+                      args=(drawing_id,), help="A mis-tap? Take your answer back and choose again.")
+    else:
+        st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
+                  on_click=save, args=(answer.digit, *details))
+        picker = f"right-digit-{drawing_id}"
+        # Pills wrap onto a second line on a narrow screen (ui/assets/page.css): every digit stays on screen.
+        st.pills("No, it's a …", list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
+        st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
+                   "the model reads our own handwriting, and to train on it.")
+    failed_id, problem = st.session_state.get("save_error", (None, None))
+    if failed_id == drawing_id:  # shown with the drawing it is about
+        st.error(problem)
+
+
+def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str, probabilities) -> None:
+    """Store the drawing with the visitor's label, once (a button's or the digit picker's callback).
+
+    `probabilities`: the live model's ten (calibrated, as the page shows them), which decide
+    whether the label is held for review (mnistcore.lab.review)."""
+    if label is None or drawing_id in st.session_state.setdefault("saved", {}):
+        return
+    problem = drawing_budget_problem()  # counted per save: an undo does not give it back
+    if problem is not None:
+        st.session_state.save_error = (drawing_id, problem)
+        return
+    try:
+        row_id = feedback_store().add(image, label=label, predicted=answer.digit, confidence=answer.probability,
+                                      model=model, raw_size=raw_size, visitor=feedback_key(),
+                                      probabilities=probabilities)
+    except (FeedbackError, OSError) as err:
+        st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {public(err)}")
+        return
+    too = " too" if label == answer.digit else ""
+    message = f"Saved: you said {label}; the model said {answer.digit}{too}. Thank you!"
+    if review.should_hold(label, probabilities):  # what add() decided: this label is held for review
+        message += f" The model is very sure it is a {answer.digit}: the lab will check your answer before it is used."
+    st.session_state.saved[drawing_id] = message
+    st.session_state.setdefault("saved_rows", {})[drawing_id] = row_id  # for Undo: this visit only
+
+
+def save_picked(key: str, *args) -> None:
+    """The digit picker's callback: save the digit picked under `key`."""
+    save(st.session_state.get(key), *args)
+
+
+def undo_saved(drawing_id: str) -> None:
+    """Take back the label just saved for this drawing (the Undo button's callback)."""
+    row_id = st.session_state.get("saved_rows", {}).pop(drawing_id, None)
+    if row_id is None:
+        return
+    try:
+        feedback_store().undo(row_id, feedback_key())
+    except UndoRefused as err:  # too late, or gone already: the label stays as saved
+        log.info("draw: undo of drawing %s refused: %s", row_id, err)
+        minutes = feedback.UNDO_SECONDS // 60
+        problem = f"Too late to undo: a label can be taken back for {minutes} minutes after it is saved."
+        st.session_state.save_error = (drawing_id, problem)
+        return
+    except (FeedbackError, OSError) as err:
+        st.session_state.saved_rows[drawing_id] = row_id  # it can be tried again
+        st.session_state.save_error = (drawing_id, f"Your answer could not be undone: {public(err)}")
+        return
+    del st.session_state.saved[drawing_id]
+    st.session_state.pop(f"right-digit-{drawing_id}", None)  # the digit picker starts empty again

@@ -10,7 +10,7 @@ from mnistcore.lab.store import RunEntry
 from mnistcore.nets.base import ModelInfo, Progress
 from mnistcore.training import TrainSettings
 
-T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 N = 1000  # training images per epoch
 
 

@@ -12,7 +12,7 @@ from mnistcore.lab.slot.runs import (FAILED, RUNNING, WAITING, QueueFull, Record
 from mnistcore.nets.base import Progress
 from mnistcore.training import TrainSettings
 
-T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.timezone.utc)
+T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 SETTINGS = TrainSettings(epochs=2, batch_size=64, hidden=16)
 
 

@@ -134,7 +134,7 @@ def require_live_model() -> Live:
 
 
 def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def when(moment) -> str:

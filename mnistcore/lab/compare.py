@@ -7,7 +7,7 @@ model that cannot be loaded gets a row saying why instead of an answer.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 

@@ -7,7 +7,7 @@ Every point is a `Progress` (mnistcore.nets.base), as training reports it: the f
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 

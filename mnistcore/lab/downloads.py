@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

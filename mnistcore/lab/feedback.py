@@ -27,7 +27,7 @@ import re
 import sqlite3
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -358,7 +358,7 @@ _IDS_PER_QUERY = 500     # well under SQLite's limit on the parameters of one st
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def _version(db: sqlite3.Connection) -> Version:

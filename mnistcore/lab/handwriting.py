@@ -105,7 +105,7 @@ class _Reading:
     status: np.ndarray          # (n,) str
     version: Version = Version(0, 0)  # the collection it was read from
 
-    def take(self, keep: np.ndarray) -> "_Reading":
+    def take(self, keep: np.ndarray) -> _Reading:
         return _Reading(self.ids[keep], self.labels[keep], self.predicted_then[keep], self.proba[keep],
                         self.status[keep], self.version)
 

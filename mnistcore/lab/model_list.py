@@ -1,7 +1,7 @@
 """The saved models as a table for people: the Train page's list of earlier models."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 
 from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference

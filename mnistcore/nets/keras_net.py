@@ -220,7 +220,7 @@ class KerasModel(DigitModel):
         check_keras_weights(path)
         try:
             model = keras.saving.load_model(path, safe_mode=True, compile=True)
-        except Exception as err:  # Keras raises many types for damaged archives; all mean the same here
+        except Exception as err:  # noqa: BLE001  Keras raises many types for damaged archives; all mean the same here
             raise ModelFileError(f"{path}: cannot load Keras model ({type(err).__name__}: {err})") from None
         want_in, want_out = (None,) + INPUT_SHAPES[arch], (None, 10)
         got_in, got_out = tuple(model.inputs[0].shape), tuple(model.outputs[0].shape)

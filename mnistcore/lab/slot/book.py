@@ -9,7 +9,7 @@ import logging
 import secrets
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
 
 from ...training import TrainResult
 from ..coordination import RunBoard

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import replace
-from typing import Iterable
+from collections.abc import Iterable
 
 from .runs import FAILED, RUNNING, WAITING, QueueFull, Record, Run, SlotBusy
 

@@ -58,7 +58,7 @@ class TrainingSlot:
             raise ValueError(f"heartbeat_timeout and max_seconds must be > 0 and queue_size >= 0; got "
                              f"{heartbeat_timeout!r}, {max_seconds!r}, {queue_size!r}")
         self._timings = timings  # this server's measured paces, for the estimates
-        self._clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.heartbeat_timeout = float(heartbeat_timeout)
         self.queue_size = int(queue_size)
         self.max_seconds = float(max_seconds)

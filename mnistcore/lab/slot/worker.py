@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Callable
+from collections.abc import Callable
 
 from threadpoolctl import threadpool_limits
 

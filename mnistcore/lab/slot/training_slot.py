@@ -63,7 +63,8 @@ class TrainingSlot:
         self.queue_size = int(queue_size)
         self.max_seconds = float(max_seconds)
         self.places_per_client = int(places_per_client)
-        self._book = Book(board if board is not None else RunBoard(), self._clock, self.heartbeat_timeout)
+        # Through self._clock on every call, so a clock swapped in later (tests) is the one everybody reads.
+        self._book = Book(board if board is not None else RunBoard(), lambda: self._clock(), self.heartbeat_timeout)
         # train: run_training; tests pass a stand-in that fails or blocks. niceness=0 with
         # blas_threads=None trains as a plain thread would (bench/load.py --plain).
         self._worker = Worker(self._book, train, self.max_seconds, niceness, blas_threads)

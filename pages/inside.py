@@ -6,10 +6,8 @@ from mnistcore.explain.convnet import MAPS_SHOWN, feature_maps, strongest_maps
 from mnistcore.explain.imagine import SAMPLE, STEPS, SUREST, digit_pictures, digit_pictures_ready
 from mnistcore.explain.inside import (BACK_QUERY, CONV_FILTERS, FEATURE_MAPS, FIRST_LAYER_UNITS, HIDDEN_UNITS, MARGIN,
                                      back_query, first_layer_images, hidden_unit_images, shows, spaced)
-from mnistcore.lab.compare import describe_run
-from mnistcore.nets.base import ModelFileError
 from ui.chrome import open_page, require_live_model
-from ui.resources import mnist, saved_model, store
+from ui.resources import mnist, model_choices, saved_model
 from ui.text import public
 
 UNITS = 24  # hidden units shown
@@ -24,18 +22,14 @@ BRIEFLY = "(A network trained only briefly still shows much of its random start:
 
 open_page("Look inside")
 live = require_live_model()
-runs = [run for run in store().runs() if run.info is not None]
-names = [run.name for run in runs]
-labels = {run.name: describe_run(run.name, run.info) + (" (live)" if run.live else "") for run in runs}
-if live.name not in names:  # the live model's file became unreadable since it was loaded
-    names.insert(0, live.name)
-    labels[live.name] = describe_run(live.name, live.info) + " (live)"
+labels = model_choices(live)
+names = list(labels)
 name = st.selectbox("Model", names, index=names.index(live.name), format_func=labels.get, key="model",
                     help="The live model, or any model saved on this server.")
 try:
     with st.spinner("Loading the model… (a Keras model takes a few seconds the first time)"):
         model = saved_model(name)
-except (ModelFileError, ValueError, OSError, ImportError) as err:
+except (ValueError, OSError, ImportError) as err:  # a ModelFileError is a ValueError
     st.error(f"This model cannot be loaded: {public(err)}. Choose another one.")
     st.stop()
 (_, _), (x_test, _) = mnist()

@@ -1,5 +1,5 @@
 """The tree shows the design: imports point one way (networks <- training <- lab services <- pages),
-and no module of ours imports itself back through another."""
+no module of ours imports itself back through another, modules stay short and pages thin."""
 import ast
 from pathlib import Path
 
@@ -185,3 +185,36 @@ def test_the_checker_sees_an_engine_branch(tmp_path):
                     "        return 1\n"
                     "    return settings.engine == other or settings.epochs == 'mlp' or info.get('hidden') == 'x'\n")
     assert [line.split(":")[0] for line in network_branches(path)] == ["2", "3", "4", "4", "5", "6", "6"]
+
+
+MAX_MODULE_LINES = 450   # a module a reader can hold in one sitting
+MAX_PAGE_IMPORTS = 6     # a page is a script over a few library calls
+
+
+def too_long(modules: dict[str, Path], limit: int = MAX_MODULE_LINES) -> list[str]:
+    """Modules of mnistcore/, ui/ and pages/ longer than `limit` lines."""
+    return [f"{name}: {lines} lines" for name, path in modules.items()
+            if name.startswith(("mnistcore", "ui", "pages"))
+            and (lines := len(path.read_text(encoding="utf-8").splitlines())) > limit]
+
+
+def heavy_pages(modules: dict[str, Path], limit: int = MAX_PAGE_IMPORTS) -> list[str]:
+    """Pages that import more than `limit` modules of ours."""
+    return [f"{name} imports {len(found)}: {', '.join(sorted(found))}" for name, path in modules.items()
+            if name.startswith("pages.") and len(found := imports(name, path, modules)) > limit]
+
+
+def test_modules_are_short_and_pages_thin():
+    modules = our_modules()
+    assert not too_long(modules), "modules over the limit:\n" + "\n".join(too_long(modules))
+    assert not heavy_pages(modules), "pages importing too much:\n" + "\n".join(heavy_pages(modules))
+
+
+def test_the_size_checks_see_a_long_module_and_a_heavy_page(tmp_path):
+    long_module = tmp_path / "long.py"
+    long_module.write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    page = tmp_path / "page.py"
+    page.write_text("".join(f"import mnistcore.m{i}\n" for i in range(MAX_PAGE_IMPORTS + 1)))
+    modules = {"mnistcore.long": long_module, "pages.page": page,
+               **{f"mnistcore.m{i}": long_module for i in range(MAX_PAGE_IMPORTS + 1)}}
+    assert too_long(modules) and heavy_pages(modules)

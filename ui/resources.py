@@ -155,3 +155,13 @@ def saved_models_answers(image) -> dict[str, list]:
     runs = store().runs()
     with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
         return compare.table(compare.compare(image, runs, saved_model))
+
+
+def model_choices(live: Live) -> dict[str, str]:
+    """Every saved model a visitor may pick, by name, with a line describing each. The live model is
+    always listed, even when its file became unreadable since it was loaded."""
+    labels = {run.name: compare.describe_run(run.name, run.info) + (" (live)" if run.live else "")
+              for run in store().runs() if run.info is not None}
+    if live.name not in labels:
+        labels = {live.name: compare.describe_run(live.name, live.info) + " (live)"} | labels
+    return labels

@@ -1,0 +1,185 @@
+"""The Train page's runs: the one training now (progress, curves, Stop, the queue), what came of this
+visitor's last run (how good it is, Publish), and the earlier models (Make live)."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from mnistcore.lab import config, publish as policy
+from mnistcore.lab.model_list import models_table
+from mnistcore.training import describe_seconds, estimate_phases, plural
+from ui.charts import curves, trail
+from ui.chrome import now, when
+from ui.resources import slot, store
+from ui.text import plain, public
+from ui.train_form import timings
+
+@st.fragment(run_every=1.0)
+def progress_panel(run_id: str, me) -> None:
+    """Redrawn every second from the slot's snapshot; the rest of the page stays as it is.
+
+    Each redraw is also this visitor's heartbeat: when their tab closes the redraws stop, and the
+    slot stops their run (or drops their place in the queue) after a while.
+    """
+    slot().heartbeat(me.id)
+    view = slot().view(me.id)
+    status = view.current
+    if status is None or status.run_id != run_id:
+        st.rerun()  # the run has ended (or the next one began): redraw the whole page
+    mine = status.owner == me.id
+    who = "Your model" if mine else f"{plain(status.label)}'s model"
+    st.subheader(f"{who} is training")
+    st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
+    remaining = describe_seconds((status.expected_end - now()).total_seconds())
+    if status.settings.network.tensorflow and status.fraction == 0:
+        # Nothing moves while TensorFlow loads: say so, rather than sit at "0% done".
+        start, _ = estimate_phases(status.settings, timings=timings())
+        left = start - (now() - status.started_at).total_seconds()
+        st.progress(0.0, text=f"Loading TensorFlow… {describe_seconds(left) if left > 0 else 'almost done'}. "
+                              f"Then {plural(status.settings.epochs, 'epoch')} of training.")
+    else:
+        st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: "
+                                          f"{status.fraction:.0%} done. Expected to finish in {remaining} "
+                                          f"(around {when(status.expected_end)}).")
+    if status.batch_loss is not None:
+        a, b = st.columns(2)
+        a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
+        b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
+    curves(status, status.points or trail(status))
+    if mine:
+        st.caption("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
+                   "you publish the result.")
+        if st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
+                     "The live model does not change."):
+            slot().stop(run_id)
+    queue_panel(view)
+
+
+def queue_panel(view) -> None:
+    """Who is waiting, and this visitor's own place with a Leave button."""
+    if not view.queue:
+        return
+    st.markdown(f"**Waiting ({len(view.queue)} of {view.queue_size} places taken)**")
+    st.markdown("\n".join(f"{w.position}. {'You' if w is view.place else plain(w.label)}: {w.settings.describe()}; "
+                          f"should start around {when(w.expected_start)}" for w in view.queue))
+    place = view.place
+    if place is not None:
+        st.info(f"You are number {place.position} in the queue. Your run starts by itself around "
+                f"{when(place.expected_start)}; keep this tab open to keep your place.",
+                icon=":material/hourglass_top:")
+        if st.button("Leave the queue", icon=":material/close:"):
+            slot().cancel(place.owner)
+            st.rerun()
+
+
+def outcome(status, live, rules, allowed: bool) -> None:
+    """What came of this visitor's last run: how good it is against the live model, and Publish.
+
+    A model worse than the live one, or under the lab's floor, is shown as such (red, never
+    green), and publishing it needs a confirmation that names both accuracies (mnistcore.lab.publish).
+    """
+    if status.state == "failed":
+        st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
+        return
+    result = slot().result(status.run_id)
+    reason = result.stop_reason if result is not None else None
+    if reason:
+        st.error(reason, icon=":material/error:")
+    elif status.state == "stopped":
+        done, asked = len(status.history), status.settings.epochs
+        why = status.note or "You stopped the run."
+        st.warning(f"{why} It stopped after {done} of {plural(asked, 'epoch')}." +
+                   ("" if status.can_publish or status.published_as else " No model came out of it."))
+    if status.test_accuracy is None or result is None or result.evaluation is None:
+        return
+    st.subheader("Your model")
+    live_accuracy = live.info.test_accuracy if live is not None else None
+    check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
+    trained = describe_trained(status)
+    if status.published_as:
+        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
+                   f"(saved as {status.published_as}). {trained}.")
+    elif check.good:
+        st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")
+    else:
+        lopsided = policy.one_answer(result.evaluation.confusion)
+        says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
+        st.error(f"**{check.headline}** {check.warning}{says} {trained}.", icon=":material/thumb_down:")
+    curves(status, result.points)
+    ev = result.evaluation
+    st.markdown("**Accuracy for each digit**")
+    per_digit = pd.DataFrame({"accuracy": ev.per_digit}, index=[str(d) for d in range(10)])
+    st.bar_chart(per_digit, x_label="digit", y_label="accuracy", height=220)
+    st.markdown("**Confusion matrix**: each row is a true digit, each column what the model said; "
+                "the diagonal holds the right answers.")
+    st.dataframe(pd.DataFrame(ev.confusion, index=[f"true {d}" for d in range(10)],
+                              columns=[f"said {d}" for d in range(10)]))
+    if status.published_as:
+        return
+    if not allowed:
+        st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
+        return
+    if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
+                      "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
+        try:
+            slot().publish(status.run_id, store())
+        except (ValueError, OSError) as err:
+            st.error(f"Could not publish: {public(err)}")
+            return
+        st.rerun()
+
+
+def describe_trained(status) -> str:
+    """The settings, with the epochs the run really did ("stopped after 1 of 3 epochs")."""
+    done, asked = len(status.history), status.settings.epochs
+    text = status.settings.describe()
+    return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
+
+
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str) -> bool:
+    """A button that changes the live model, under the publish rule: True when clicked and allowed.
+
+    A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
+    tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
+    """
+    if check.good:
+        return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
+    refused = policy.refusal(check, demo=rules.demo, confirmed=True)
+    if refused:
+        st.info(refused, icon=":material/lock:")
+        return False
+    confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
+    clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
+    refused = policy.refusal(check, demo=rules.demo, confirmed=confirmed)
+    if clicked and refused:  # checked again on the click itself: a stale page must not slip through
+        st.error(refused)
+        return False
+    return clicked
+
+
+def earlier_runs(live, rules, allowed: bool) -> None:
+    st.subheader("Earlier models")
+    models = store()
+    runs = models.runs()
+    st.dataframe(models_table(runs), hide_index=True)
+    usable = policy.best_first([run for run in runs if run.info is not None and not run.live],
+                               lambda run: run.info.test_accuracy)
+    if not usable or not allowed:
+        return
+    labels = {run.name: ("shipped default: " if run.is_default else "") + run.info.summary() for run in usable}
+    picked = st.selectbox("Make an earlier model live again (the best first)", list(labels), format_func=labels.get,
+                          key="revert")
+    chosen = next(run for run in usable if run.name == picked)
+    check = policy.check_publish(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
+                           config.publish_floor())
+    if not check.good:
+        st.warning(f"{check.headline} {check.warning}", icon=":material/warning:")
+    if guarded_button(check, rules, f"revert-{picked}", "Make live", ":material/restore:",
+                      "Everybody's Gallery and Draw pages will use it."):
+        try:
+            made = models.make_live(picked)
+        except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+            st.error(f"Could not make that model live: {public(err)}")
+            return
+        st.session_state.notice = f"The live model is now: {made.info.summary()}."
+        st.rerun()

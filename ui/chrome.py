@@ -10,8 +10,9 @@ import streamlit as st
 
 from mnistcore.lab.store import Live
 from mnistcore.lab import services
+from ui.language import switch, use
 from ui.resources import slot, store
-from ui.text import public
+from ui.text import _, number, percent, public, time_of_day
 from ui.visitor import Visitor, visitor
 
 ASSETS = Path(__file__).parent / "assets"
@@ -29,7 +30,8 @@ _live_watch = st.components.v2.component("mnistlab.live_watch",
 
 
 def open_page(title: str, keep_alive: bool = True) -> Visitor:
-    """Every page starts here: the navigation fix, the visitor, the title; returns the visitor.
+    """Every page starts here: the navigation fix, the visitor, the language switch, the title
+    (`title` in the source language: it is translated here); returns the visitor.
 
     With `keep_alive`, a visitor whose model is training or waiting in the queue keeps it while
     they look at other pages of the site (see `_keep_alive`). The Train page has its own.
@@ -37,8 +39,9 @@ def open_page(title: str, keep_alive: bool = True) -> Visitor:
     _hand_over_to_navigation()
     me = visitor()
     st.html(PAGE_STYLE)
+    switch()
     _close_menu_on_phones(key="close_menu", data={"page": title}, height=0)
-    st.title(title)
+    st.title(_(title), anchor=False)
     if keep_alive:
         view = slot().view(me.id)
         if (view.mine is not None and view.mine.running) or view.place is not None:
@@ -74,16 +77,19 @@ def _keep_alive(me: Visitor) -> None:
     The slot gives up on runs whose owner it has not heard from (their tab was closed); without
     this, looking at the Gallery for a minute while one's model trains would end the run.
     """
+    use()  # a fragment's rerun runs only this function: its words need the visitor's language too
     slot().heartbeat(me.id)
     view = slot().view(me.id)
     if view.mine is not None and view.mine.running:
-        st.caption(f":material/model_training: Your model is training: {view.mine.fraction:.0%} done, expected "
-                   f"to finish around {when(view.mine.expected_end)}. It keeps going while this tab is open.")
+        st.caption(":material/model_training: " + _(
+            "Your model is training: {done} done, expected to finish around {end}. It keeps going while this tab "
+            "is open.").format(done=percent(view.mine.fraction), end=when(view.mine.expected_end)))
     elif view.place is not None:
-        st.caption(f":material/hourglass_top: Your run is number {view.place.position} in the queue and should "
-                   f"start around {when(view.place.expected_start)}. Keep this tab open to keep your place.")
+        st.caption(":material/hourglass_top: " + _(
+            "Your run is number {position} in the queue and should start around {start}. Keep this tab open to "
+            "keep your place.").format(position=view.place.position, start=when(view.place.expected_start)))
     elif view.mine is not None and view.mine.can_publish:
-        st.caption(":material/check_circle: Your model has finished training: see it on the Train page.")
+        st.caption(":material/check_circle: " + _("Your model has finished training: see it on the Train page."))
 
 
 def live_banner() -> Live | None:
@@ -94,11 +100,13 @@ def live_banner() -> Live | None:
         st.warning(public(models.warning), icon=":material/warning:")
     live = models.live()
     if live is not None:
-        origin = "the shipped model" if live.is_default else "trained and published here"
+        origin = _("the shipped model") if live.is_default else _("trained and published here")
         accuracy = live.info.test_accuracy
-        reads = (f"reads **{accuracy:.1%}** of 10,000 handwritten digits it never saw in training correctly"
-                 if accuracy is not None else "has not been tested yet")
-        st.caption(f":material/memory: **Live model** ({origin}): {reads}.", help=live.info.summary())
+        reads = (_("reads **{accuracy}** of {count} handwritten digits it never saw in training correctly").format(
+                 accuracy=percent(accuracy, 1), count=number(10_000))
+                 if accuracy is not None else _("has not been tested yet"))
+        st.caption(":material/memory: " + _("**Live model** ({origin}): {reads}.").format(origin=origin, reads=reads),
+                   help=live.info.summary())
     _watch_live_model(live.name if live is not None else None)
     return live
 
@@ -126,9 +134,9 @@ def require_live_model() -> Live:
     """The live model; without one, say what to do and stop the page."""
     live = live_banner()
     if live is None:
-        st.error("No model is live, so there is nothing to predict with yet. "
-                 "Train one on the Train page and publish it.")
-        st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
+        st.error(_("No model is live, so there is nothing to predict with yet. "
+                   "Train one on the Train page and publish it."))
+        st.page_link("pages/train.py", label=_("Go to Train"), icon=":material/model_training:")
         st.stop()
     return live
 
@@ -138,5 +146,5 @@ def now() -> dt.datetime:
 
 
 def when(moment) -> str:
-    """A time of day for people, in the server's time zone, e.g. "14:05"."""
-    return f"{moment.astimezone():%H:%M}"
+    """A time of day for people, in the server's time zone and the visitor's language, e.g. "14:05"."""
+    return time_of_day(moment)

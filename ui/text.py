@@ -1,10 +1,15 @@
-"""What visitors are shown: text from other visitors as plain text, and messages without the
-server's paths in them."""
+"""What visitors are shown: the site's words in their language (gettext's `_`, `ngettext`, numbers
+the language's way), text from other visitors as plain text, and messages without the server's
+paths in them."""
 from __future__ import annotations
 
 import re
 
+from mnistcore.i18n import N_, ngettext, number, percent, time_of_day
+from mnistcore.i18n import gettext as _
 from mnistcore.paths import PROJECT_DIR
+
+__all__ = ["N_", "_", "ngettext", "number", "percent", "plain", "public", "time_of_day"]
 
 # Everything Markdown, or Streamlit's own :emoji:, :color[...]: and $math$, could act on.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$'\"&=^])")

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-requirements
 # The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test test-fast lint setup lock data bench clean serve-lab
+.PHONY: run test test-fast lint setup lock data bench clean serve-lab messages
 
 # glibc gives each thread that allocates its own memory arena, and Streamlit runs every rerun in a
 # new thread: two arenas keep the server smaller while a class draws, at no cost in speed (bench/crowd.py).
@@ -57,6 +57,17 @@ lock:
 	env -u PIP_FIND_LINKS PIP_CONFIG_FILE=/dev/null CUSTOM_COMPILE_COMMAND="make lock" \
 	"$$tmp/bin/pip-compile" --quiet --generate-hashes --allow-unsafe --strip-extras \
 		--output-file requirements.lock $(ARGS) requirements.txt
+
+# The site's words: gathers every _(), ngettext() and N_() of our Python into messages.pot (babel.cfg),
+# adds new ones to each language's .po (to translate there) and compiles the .po files into the .mo
+# files the site reads. The .mo files are committed, so a fresh clone runs without this step;
+# tests/test_i18n.py fails when a .po and its .mo disagree, or a word is left untranslated.
+LOCALES := mnistcore/locale
+messages: setup
+	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-wrap --sort-by-file --project "MNIST Lab" \
+		-o $(LOCALES)/messages.pot .
+	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete --no-fuzzy-matching
+	$(BIN)/pybabel compile --statistics -d $(LOCALES)
 
 # Downloads and verifies MNIST into data/mnist (or $MNIST_DATA_DIR) unless it is already there.
 data: $(STAMP)

@@ -53,10 +53,8 @@ def html_lang(language: str | None = None) -> str:
 
 @functools.cache
 def translations(language: str) -> NullTranslations:
-    """The compiled catalog (messages.mo) of `language`; the source language needs none."""
-    if check(language) == SOURCE:
-        return NullTranslations()
-    found = Translations.load(str(LOCALE_DIR), [language], DOMAIN)
+    """The compiled catalog (messages.mo) of `language` (English's msgstrs are empty: its msgids show)."""
+    found = Translations.load(str(LOCALE_DIR), [check(language)], DOMAIN)
     if not isinstance(found, Translations):
         raise FileNotFoundError(f"no compiled catalog for {language} under {LOCALE_DIR}: run `make messages`")
     return found

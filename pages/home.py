@@ -3,42 +3,46 @@ import streamlit as st
 
 from ui.chrome import live_banner, open_page, when
 from ui.resources import slot
-from ui.text import plain
+from ui.text import N_, _, number, percent, plain
 from ui.visitor import access
 
 # (page, link text, what it is for): short link texts, so that none is cut off on a phone.
 PAGES = [
-    ("pages/draw.py", "Draw a digit", ":material/draw:",
-     "Draw with your finger or mouse, or photograph a digit on paper: see what the live model reads."),
-    ("pages/gallery.py", "Gallery", ":material/grid_view:",
-     "The 10,000 test digits with the live model's answers: find the ones it gets wrong."),
-    ("pages/train.py", "Train", ":material/model_training:",
-     "Train a network yourself: pick its settings, watch it learn, make it the live model."),
-    ("pages/handwriting.py", "Lab handwriting", ":material/history_edu:",
-     "How well the live model reads the digits people drew here."),
-    ("pages/inside.py", "Look inside", ":material/visibility:",
-     "What the network's hidden units look for, and the digits it imagines."),
+    ("pages/draw.py", N_("Draw a digit"), ":material/draw:",
+     N_("Draw with your finger or mouse, or photograph a digit on paper: see what the live model reads.")),
+    ("pages/gallery.py", N_("Gallery"), ":material/grid_view:",
+     N_("The {count} test digits with the live model's answers: find the ones it gets wrong.")),
+    ("pages/train.py", N_("Train"), ":material/model_training:",
+     N_("Train a network yourself: pick its settings, watch it learn, make it the live model.")),
+    ("pages/handwriting.py", N_("Lab handwriting"), ":material/history_edu:",
+     N_("How well the live model reads the digits people drew here.")),
+    ("pages/inside.py", N_("Look inside"), ":material/visibility:",
+     N_("What the network's hidden units look for, and the digits it imagines.")),
 ]
 
-open_page("MNIST Lab")
-st.markdown("### Can a computer read your handwriting?")
-st.markdown("This network learned from **60,000 handwritten digits**. Draw one of your own and see what it reads.")
-if st.button("Draw a digit", type="primary", icon=":material/draw:", width="stretch", key="start_drawing"):
+open_page(N_("MNIST Lab"))
+st.header(_("Can a computer read your handwriting?"), anchor=False)
+st.markdown(_("This network learned from **{count} handwritten digits**. Draw one of your own and see what it "
+              "reads.").format(count=number(60_000)))
+if st.button(_("Draw a digit"), type="primary", icon=":material/draw:", width="stretch", key="start_drawing"):
     st.switch_page("pages/draw.py")
 live_banner()
 
 status = slot().status()
 if status is not None and status.running:
-    st.info(f"{plain(status.label)} is training a model right now ({status.fraction:.0%} done, "
-            f"expected to finish around {when(status.expected_end)}).", icon=":material/hourglass_top:")
+    st.info(_("{who} is training a model right now ({done} done, expected to finish around {end}).").format(
+            who=plain(status.label), done=percent(status.fraction), end=when(status.expected_end)),
+            icon=":material/hourglass_top:")
 
 rules = access()
-st.subheader("Everything in the lab", anchor=False)
+st.header(_("Everything in the lab"), anchor=False)
 for n, (page, label, icon, what) in enumerate(PAGES):
     if n % 2 == 0:
         row = iter(st.columns(2))  # row by row: on a phone the cards then stack in this order
+    what = _(what).format(count=number(10_000))
     if page == "pages/train.py" and not rules.open:
-        what += " (In this demo, training " + ("needs the lab's passcode.)" if rules.passcode else "is off.)")
+        what += " " + (_("(In this demo, training needs the lab's passcode.)") if rules.passcode
+                       else _("(In this demo, training is off.)"))
     with next(row).container(border=True):
-        st.page_link(page, label=f"**{label}**", icon=icon)
+        st.page_link(page, label=f"**{_(label)}**", icon=icon)
         st.caption(what)

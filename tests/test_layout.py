@@ -8,7 +8,7 @@ PROJECT = Path(__file__).resolve().parent.parent
 # Lowest first. A module may import from a lower layer, or from inside its own entry (its own
 # package); never from a higher layer, nor from another entry of its own layer.
 LAYERS = [
-    ["mnistcore.paths", "mnistcore.files"],          # where files live; writing them safely
+    ["mnistcore.paths", "mnistcore.files", "mnistcore.i18n"],  # where files live; writing them safely; the words
     ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment"],  # MNIST; a drawing made MNIST-like; distortions
     ["mnistcore.canvas", "mnistcore.photo"],         # what the browser sends: a drawing, a photo of paper
     ["mnistcore.nets"],                              # the model interface, file format, engines, registry of networks

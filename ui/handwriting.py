@@ -13,7 +13,8 @@ from mnistcore.lab import handwriting
 from mnistcore.lab.feedback import ACCEPTED, REJECTED, FeedbackError
 from ui import visitor
 from ui.resources import feedback_store
-from ui.text import public
+from ui.language import use
+from ui.text import _, ngettext, number, percent, public
 
 HELD_PER_PAGE = 6  # held drawings an operator sees at a time: one decision can take them all
 CARD_WIDTH = 300   # pixels: a held drawing's card fits a 390 px phone, and three sit side by side on a laptop
@@ -25,34 +26,41 @@ log = logging.getLogger("mnistlab")
 
 def decide(ids: list[int], decision: str) -> None:
     """Accept or reject these held drawings (a button's callback), and say what happened."""
+    use()  # a callback runs before the page: its words need the visitor's language
     if not visitor.may_train():  # checked again at the click: the passcode may have changed since the page was drawn
-        st.session_state.review_notice = ("error", "Reviewing needs the lab's passcode.")
+        st.session_state.review_notice = ("error", _("Reviewing needs the lab's passcode."))
         return
     try:
         changed = feedback_store().review(ids, decision)
     except (FeedbackError, ValueError) as err:
         log.error("lab handwriting: review of %s failed: %s", ids, err)
-        st.session_state.review_notice = ("error", f"That could not be saved: {public(err)}")
+        st.session_state.review_notice = ("error", _("That could not be saved: {error}").format(error=public(err)))
         return
     log.info("lab handwriting: client %s %s %d of drawings %s", visitor.client(), decision, changed, ids)
-    done = f"{decision.capitalize()} {changed} drawing{'' if changed == 1 else 's'}."
+    if decision == ACCEPTED:
+        done = ngettext("Accepted {count} drawing.", "Accepted {count} drawings.", changed).format(count=changed)
+    else:
+        done = ngettext("Rejected {count} drawing.", "Rejected {count} drawings.", changed).format(count=changed)
     if changed < len(ids):  # another operator, or the visitor's undo, was first
-        done += f" {len(ids) - changed} had been decided or undone already."
+        done += " " + _("{count} had been decided or undone already.").format(count=len(ids) - changed)
     st.session_state.review_notice = ("success", done)
 
 
 def review_section(report: handwriting.HandwritingReport) -> None:
     """The held drawings: how many, and for whoever may train, each with Accept and Reject."""
-    st.subheader("Held for review")
-    st.caption(f"{report.held:,} drawing{'' if report.held == 1 else 's'} whose label every model strongly "
-               "disagrees with (a mis-tap, perhaps): not counted as the model's mistakes, and not trained on until "
-               "someone running the lab accepts them.")
+    st.header(_("Held for review"), anchor=False)
+    st.caption(ngettext(
+        "{count} drawing whose label every model strongly disagrees with (a mis-tap, perhaps): not counted as the "
+        "model's mistakes, and not trained on until someone running the lab accepts them.",
+        "{count} drawings whose label every model strongly disagrees with (a mis-tap, perhaps): not counted as the "
+        "model's mistakes, and not trained on until someone running the lab accepts them.",
+        report.held).format(count=number(report.held)))
     rules = visitor.access()
     if not visitor.may_train(rules):
         if rules.passcode is not None:
-            with st.expander("Review them (needs the lab's passcode)", icon=":material/lock:"):
-                given = st.text_input("Passcode", type="password", key="review_passcode")
-                if st.button("Unlock", icon=":material/lock_open:", key="review_unlock"):
+            with st.expander(_("Review them (needs the lab's passcode)"), icon=":material/lock:"):
+                given = st.text_input(_("Passcode"), type="password", key="review_passcode")
+                if st.button(_("Unlock"), icon=":material/lock_open:", key="review_unlock"):
                     problem = visitor.unlock(given, rules)
                     if problem is None:
                         st.rerun()
@@ -61,12 +69,12 @@ def review_section(report: handwriting.HandwritingReport) -> None:
     pages = max(1, -(-report.held // HELD_PER_PAGE))
     if st.session_state.get("review_page", 1) > pages:  # fewer pages than before: decisions were made
         del st.session_state["review_page"]
-    number = st.pagination(pages, key="review_page") if pages > 1 else 1
+    page_number = st.pagination(pages, key="review_page") if pages > 1 else 1
     try:
-        held = feedback_store().held(HELD_PER_PAGE, offset=(number - 1) * HELD_PER_PAGE)
+        held = feedback_store().held(HELD_PER_PAGE, offset=(page_number - 1) * HELD_PER_PAGE)
     except FeedbackError as err:
         log.error("lab handwriting: the held drawings cannot be read: %s", err)
-        st.error(f"The held drawings cannot be read: {public(err)}")
+        st.error(_("The held drawings cannot be read: {error}").format(error=public(err)))
         return
     if len(held) == 0:
         return
@@ -77,55 +85,59 @@ def review_section(report: handwriting.HandwritingReport) -> None:
         for k, drawing_id in enumerate(ids):
             with st.container(border=True, width=CARD_WIDTH, key=f"held-{drawing_id}"):
                 with st.container(horizontal=True, vertical_alignment="center"):
-                    st.image(enlarge(held.images[k], 56), width=56)
+                    said = {"label": held.labels[k], "read": held.predicted[k], "sure": percent(held.confidence[k])}
+                    st.image(enlarge(held.images[k], 56), width=56, alt=_(
+                        "A drawing labelled {label}; the model read {read}, {sure} sure.").format(**said))
                     # Only digits and numbers here, nothing a visitor typed.
-                    st.markdown(f"Labelled **{held.labels[k]}**  \nthe model read **{held.predicted[k]}**, "
-                                f"{held.confidence[k]:.0%} sure")
+                    st.markdown(_("Labelled **{label}**  \nthe model read **{read}**, {sure} sure").format(**said))
                 with st.container(horizontal=True):
-                    st.button("Accept", key=f"accept-{drawing_id}", icon=":material/check:", on_click=decide,
+                    st.button(_("Accept"), key=f"accept-{drawing_id}", icon=":material/check:", on_click=decide,
                               args=([drawing_id], ACCEPTED))
-                    st.button("Reject", key=f"reject-{drawing_id}", icon=":material/close:", on_click=decide,
+                    st.button(_("Reject"), key=f"reject-{drawing_id}", icon=":material/close:", on_click=decide,
                               args=([drawing_id], REJECTED))
     if len(ids) > 1:
         with st.container(horizontal=True):
-            st.button(f"Accept these {len(ids)}", key="accept-page", on_click=decide, args=(ids, ACCEPTED))
-            st.button(f"Reject these {len(ids)}", key="reject-page", on_click=decide, args=(ids, REJECTED))
+            st.button(_("Accept these {count}").format(count=len(ids)), key="accept-page", on_click=decide,
+                      args=(ids, ACCEPTED))
+            st.button(_("Reject these {count}").format(count=len(ids)), key="reject-page", on_click=decide,
+                      args=(ids, REJECTED))
 
 
 def measured_section(report: handwriting.HandwritingReport, on_mnist) -> None:
     """Digit by digit, and the drawings it reads wrong (a page at a time)."""
-    st.subheader("Digit by digit")
+    st.header(_("Digit by digit"), anchor=False)
     table = pd.DataFrame(handwriting.per_digit(report, on_mnist))
     st.dataframe(table, hide_index=True, column_config={
-        "digit": st.column_config.NumberColumn("Digit"),
-        "drawings": st.column_config.ProgressColumn("Drawings", min_value=0, max_value=int(report.counts.max()),
+        "digit": st.column_config.NumberColumn(_("Digit")),
+        "drawings": st.column_config.ProgressColumn(_("Drawings"), min_value=0, max_value=int(report.counts.max()),
                                                     format="%d"),
-        "lab accuracy": st.column_config.ProgressColumn("On the lab's drawings", min_value=0.0, max_value=1.0,
+        "lab accuracy": st.column_config.ProgressColumn(_("On the lab's drawings"), min_value=0.0, max_value=1.0,
                                                         format="percent"),
-        "MNIST test accuracy": st.column_config.ProgressColumn("On MNIST's test digits", min_value=0.0,
+        "MNIST test accuracy": st.column_config.ProgressColumn(_("On MNIST's test digits"), min_value=0.0,
                                                                max_value=1.0, format="percent"),
     })
 
-    st.subheader("What it gets wrong")
-    only_mistakes = st.toggle("Only mistakes", value=True, key="lab_only_mistakes")
+    st.header(_("What it gets wrong"), anchor=False)
+    only_mistakes = st.toggle(_("Only mistakes"), value=True, key="lab_only_mistakes")
     shown = gallery.select(report.labels, report.evaluation.predictions, report.evaluation.confidence,
                            gallery.GalleryFilter(only_mistakes=only_mistakes))
     if len(shown) == 0:
-        st.success("The live model reads every drawing right.", icon=":material/celebration:")
+        st.success(_("The live model reads every drawing right."), icon=":material/celebration:")
     else:
         pages = gallery.page_count(len(shown))
         if st.session_state.get("lab_page", 1) > pages:  # fewer pages than before (the toggle changed)
             del st.session_state["lab_page"]
-        number = st.pagination(pages, key="lab_page") if pages > 1 else 1
-        page = gallery.page(shown, number)
+        page_number = st.pagination(pages, key="lab_page") if pages > 1 else 1
+        page = gallery.page(shown, page_number)
         try:
             drawings = feedback_store().rows(report.ids[page])  # only the drawings on this page
         except (FeedbackError, KeyError) as err:
             log.error("lab handwriting: a page of drawings cannot be read: %s", err)
-            st.error(f"The drawings on this page cannot be read: {public(err)}")
+            st.error(_("The drawings on this page cannot be read: {error}").format(error=public(err)))
             return
-        st.caption("Under each drawing: what the live model reads now and how sure it is; mistakes are framed in "
-                   "red (\"✗ 4, is 9\": it read 4, the visitor drew a 9).")
-        st.image(tiles(drawings.images, report.mistakes[page]),
-                 caption=gallery.captions(report.labels, report.evaluation.predictions,
-                                          report.evaluation.confidence, page))
+        st.caption(_("Under each drawing: what the live model reads now and how sure it is; mistakes are framed in "
+                     "red (\"{example}\": it read 4, the visitor drew a 9).").format(
+                         example=gallery.caption(9, 4, None)))
+        answers = (report.labels, report.evaluation.predictions, report.evaluation.confidence, page)
+        st.image(tiles(drawings.images, report.mistakes[page]), caption=gallery.captions(*answers),
+                 alt=gallery.alt_texts(*answers))

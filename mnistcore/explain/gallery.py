@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import gettext as _
+from ..i18n import percent
+
 PAGE_SIZE = 48
 
 
@@ -22,15 +25,15 @@ class GalleryFilter:
     least_sure_first: bool = False      # else in test-set order
 
     def describe(self) -> str:
-        """In words, e.g. "mistakes, true 4, predicted 9, least sure first"."""
-        parts = ["mistakes" if self.only_mistakes else "all test images"]
+        """In words, in the current language, e.g. "mistakes, true 4, predicted 9, least sure first"."""
+        parts = [_("mistakes") if self.only_mistakes else _("all test images")]
         if self.true_digit is not None:
-            parts.append(f"true {self.true_digit}")
+            parts.append(_("true {digit}").format(digit=self.true_digit))
         if self.predicted_digit is not None:
-            parts.append(f"predicted {self.predicted_digit}")
+            parts.append(_("predicted {digit}").format(digit=self.predicted_digit))
         if self.least_sure_first:
-            parts.append("least sure first")
-        return ", ".join(parts)
+            parts.append(_("least sure first"))
+        return _(", ").join(parts)
 
 
 def select(labels: np.ndarray, predictions: np.ndarray, confidence: np.ndarray,
@@ -84,11 +87,25 @@ def captions(labels: np.ndarray, predictions: np.ndarray, confidence: np.ndarray
     return [caption(int(labels[i]), int(predictions[i]), float(confidence[i])) for i in indices]
 
 
-def caption(label: int, prediction: int, confidence: float) -> str:
-    """A tile's caption: "7 (99%)" when right, "✗ 4, is 9 (61%)" when wrong."""
+def caption(label: int, prediction: int, confidence: float | None) -> str:
+    """A tile's caption: "7 (99%)" when right, "✗ 4, is 9 (61%)" when wrong (without a confidence:
+    "7", "✗ 4, is 9")."""
+    said = str(prediction) if prediction == label else _("✗ {said}, is {digit}").format(said=prediction, digit=label)
+    return said if confidence is None else f"{said} ({percent(confidence)})"
+
+
+def alt_texts(labels: np.ndarray, predictions: np.ndarray, confidence: np.ndarray, indices: np.ndarray) -> list[str]:
+    """What a screen reader says of each image at `indices`: the digit, what the model read, how sure."""
+    return [alt_text(int(labels[i]), int(predictions[i]), float(confidence[i])) for i in indices]
+
+
+def alt_text(label: int, prediction: int, confidence: float) -> str:
+    """E.g. "A handwritten 9. The model read 4, 61% sure: a mistake."."""
     if prediction == label:
-        return f"{prediction} ({confidence:.0%})"
-    return f"✗ {prediction}, is {label} ({confidence:.0%})"
+        return _("A handwritten {digit}. The model read {said}, {sure} sure.").format(
+            digit=label, said=prediction, sure=percent(confidence))
+    return _("A handwritten {digit}. The model read {said}, {sure} sure: a mistake.").format(
+        digit=label, said=prediction, sure=percent(confidence))
 
 
 def _check_page_size(page_size: int) -> None:

@@ -44,9 +44,9 @@ with st.expander(_("Confusion matrix: which digits get mistaken for which"), exp
 c1, c2, c3, c4 = st.columns(4)
 only_mistakes = c1.checkbox(_("Only mistakes"), key="only_mistakes")
 least_sure = c1.checkbox(_("Least sure first"), key="least_sure")
-true_digit = c2.selectbox(_("True digit"), DIGITS, key="true_digit", format_func=lambda d: _(d) if d == ANY else d)
+true_digit = c2.selectbox(_("True digit"), DIGITS, key="true_digit", format_func=lambda d: _(d) if d == ANY else str(d))
 predicted_digit = c3.selectbox(_("Predicted digit"), DIGITS, key="predicted_digit",
-                               format_func=lambda d: _(d) if d == ANY else d)
+                               format_func=lambda d: _(d) if d == ANY else str(d))
 choice = gallery.GalleryFilter(only_mistakes=only_mistakes,
                                true_digit=None if true_digit == ANY else true_digit,
                                predicted_digit=None if predicted_digit == ANY else predicted_digit,

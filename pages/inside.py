@@ -107,14 +107,14 @@ if FEATURE_MAPS in views:
         drawing, shown_as, said = x_test[0], _("from MNIST"), _("A handwritten 7 from MNIST's test set")
         layers = feature_maps(model, drawing)
     st.image(spaced([drawing], MAP), caption=[shown_as], width=MAP + 2 * MARGIN, alt=said)
-    for number, (_, maps) in enumerate(layers, start=1):
+    for layer, (_name, maps) in enumerate(layers, start=1):
         shown, filters = strongest_maps(maps)
         tiles = spaced(shown, MAP)  # 26 x 26 maps three times (78 px), 11 x 11 seven times (77 px)
         st.markdown(_("**Convolution {number}**: the {shown} strongest of its {count} maps").format(
-            number=number, shown=len(shown), count=maps.shape[2]))
+            number=layer, shown=len(shown), count=maps.shape[2]))
         st.image(tiles, caption=[_("filter {number}").format(number=f) for f in filters], width=tiles[0].shape[1],
                  alt=[_("Convolution {layer}, filter {number}: where it lights up on the drawing").format(
-                     layer=number, number=f) for f in filters])
+                     layer=layer, number=f) for f in filters])
     st.caption(_("Each map is one filter's answer at every place of the picture: bright where the picture has "
                  "what the filter looks for. Convolution 1 looks at the picture itself and finds edges and "
                  "strokes; convolution 2 looks at those maps, so it finds larger shapes, on a coarser grid. "

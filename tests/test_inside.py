@@ -225,7 +225,7 @@ def test_look_inside_shows_what_an_mlp_sees(tmp_path, monkeypatch, small_mnist):
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.run()
     show(at)
-    assert [s.value for s in at.subheader] == ["What it sees in each digit", "What its hidden units look for"]
+    assert [s.value for s in at.header] == ["What it sees in each digit", "What its hidden units look for"]
     surest, made_up, units = at.image[0], at.image[1], at.image[2]
     assert surest.captions == made_up.captions == DIGITS and len(units.captions) == 24
     assert [m.value for m in at.markdown if m.value.startswith("**")][:2] == [
@@ -252,7 +252,7 @@ def test_look_inside_a_sigmoid_network_and_a_numpy_convnet(site, small_mnist, mn
     assert at.image[2].captions == DIGITS  # the back query's digits, after the two sets
 
     show(at, convnet)
-    assert [s.value for s in at.subheader] == ["What it sees in each digit", "What its first convolution looks for",
+    assert [s.value for s in at.header] == ["What it sees in each digit", "What its first convolution looks for",
                                                "What it sees in your drawing"]
     assert "Draw a digit on the Draw page to see your own here" in at.info[0].value
     assert len(at.image[2].proto.imgs) == 6  # all six filters (of the 15 shown at most)

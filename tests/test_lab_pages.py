@@ -453,7 +453,7 @@ def test_lab_handwriting_review_needs_the_passcode(site, mnist, monkeypatch):
     monkeypatch.setenv("MNISTLAB_PASSCODE", "lab-secret")
 
     visit(at, "pages/handwriting.py")
-    assert "Held for review" in [s.value for s in at.subheader]
+    assert "Held for review" in [s.value for s in at.header]
     assert measured(at).startswith("Measured on 7 drawings the live model did not train on; 3 held for review")
     assert metrics_of(at)["Drawings collected"] == "10"
     assert review_buttons(at) == [] and not at.image[1:]  # no held drawing shown, no Accept or Reject
@@ -478,7 +478,7 @@ def test_lab_handwriting_review_needs_the_passcode(site, mnist, monkeypatch):
     at.button(key="reject-page").click()  # both that are left, at once
     rerun(at)
     assert at.success[0].value == "Rejected 2 drawings." and store.held_count() == 0
-    assert "Held for review" not in [s.value for s in at.subheader]
+    assert "Held for review" not in [s.value for s in at.header]
     assert measured(at) == "Measured on 8 drawings the live model did not train on; 2 with rejected labels."
 
 
@@ -488,7 +488,7 @@ def test_lab_handwriting_review_is_closed_without_a_passcode(site, mnist, monkey
     held_and_fine(FeedbackStore(db), x_test[:4], y_test[:4], held=1)
     monkeypatch.setenv("MNISTLAB_DEMO", "1")  # demo mode and no passcode: nobody reviews on the site
     visit(at, "pages/handwriting.py")
-    assert "Held for review" in [s.value for s in at.subheader]
+    assert "Held for review" in [s.value for s in at.header]
     assert review_buttons(at) == [] and not at.text_input
 
 
@@ -602,14 +602,14 @@ def test_look_inside_numpy_and_keras_models(runs):
     assert box.options[-1].endswith("shipped default (live)")
     surest, imagined = at.image[0].captions, at.image[1].captions
     assert surest == imagined == [str(d) for d in range(10)]
-    assert "What its first convolution looks for" in [s.value for s in at.subheader]  # the shipped convnet
+    assert "What its first convolution looks for" in [s.value for s in at.header]  # the shipped convnet
     assert len(at.image[2].proto.imgs) == 15 and at.image[2].proto.imgs[0].url  # its filters, as images
     box.set_value(numpy_run)
     rerun(at)
     assert len(at.image[2].captions) == 24 and at.image[2].captions[0].startswith("unit ")
     at.selectbox(key="model").set_value(keras_run)
     rerun(at)
-    assert "What its first convolution looks for" in [s.value for s in at.subheader]
+    assert "What its first convolution looks for" in [s.value for s in at.header]
     assert len(at.image[2].proto.imgs) == 15  # the first 15 filters, after the two sets of digits
 
 

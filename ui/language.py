@@ -10,7 +10,9 @@ import streamlit as st
 from mnistcore import i18n
 from mnistcore.i18n import gettext as _
 
-KEY = "lang"  # the switch's key, its session-state entry and its query parameter
+KEY = "lang"            # the query parameter that keeps the choice across a reload
+KEPT = "language"       # the session's choice, kept across pages
+SWITCH = "language_switch"  # the switch widget's key
 NAMES = {i18n.CHINESE: "中文", i18n.ENGLISH: "English"}  # each language by its own name
 # Streamlit's own texts that it offers no setting for (file uploader, camera), swapped in the browser.
 WIDGET_TEXTS = [i18n.N_("Drag and drop a file here"), i18n.N_("Upload"), i18n.N_("Take Photo"),
@@ -28,8 +30,8 @@ def browser_language() -> str:
 
 
 def chosen() -> str:
-    """The language this run speaks: the switch's (session, or the URL on a fresh tab), else the browser's."""
-    for found in (st.session_state.get(KEY), st.query_params.get(KEY)):
+    """The language this run speaks: the session's choice, else the URL's (a reload), else the browser's."""
+    for found in (st.session_state.get(KEPT), st.query_params.get(KEY)):
         if found in i18n.LANGUAGES:
             return found
     return browser_language()
@@ -42,15 +44,24 @@ def use() -> str:
     return language
 
 
+def _switched() -> None:
+    """The switch changed: keep the choice in the session and in the URL."""
+    picked = st.session_state.get(SWITCH)
+    if picked in i18n.LANGUAGES:
+        st.session_state[KEPT] = picked
+
+
 def switch() -> str:
     """The language switch (中文 | English) and the page's lang attribute; returns the language in use."""
-    use()
+    language = use()
+    st.session_state[KEPT] = language
+    if st.query_params.get(KEY) != language:
+        st.query_params[KEY] = language  # a reload, or a shared link, opens in this language
+    if st.session_state.get(SWITCH) not in i18n.LANGUAGES:
+        st.session_state[SWITCH] = language
     with st.container(horizontal=True, horizontal_alignment="right", key="language_bar"):
-        picked = st.segmented_control(_("Language"), list(NAMES), format_func=NAMES.get, key=KEY, required=True,
-                                      default=browser_language(), bind="query-params", persist_state="session",
-                                      label_visibility="collapsed")
-    language = picked if picked in i18n.LANGUAGES else use()
-    i18n.set_language(language)
+        st.segmented_control(_("Language"), list(NAMES), format_func=NAMES.get, key=SWITCH, required=True,
+                             on_change=_switched, label_visibility="collapsed")
     texts = {text: _(text) for text in WIDGET_TEXTS} if language != i18n.SOURCE else {}
     _page_language(key="page_language", height=0, data={"lang": i18n.html_lang(language), "texts": texts})
     return language

@@ -1,6 +1,6 @@
 """Screenshots of the site's pages at 1280x900 (mouse) and 390x844 (touch), for a person to look at.
 
-    .venv/bin/python -m bench.screens --out /tmp/screens [--pages home draw] [--draw]
+    .venv/bin/python -m bench.screens --out /tmp/screens [--pages home draw] [--draw] [--locale zh-CN]
 
 Starts the site on 127.0.0.1 with a copy of the shipped model, opens each page in Debian's
 Chromium, and saves PAGE-desktop.png and PAGE-phone.png (full page). With --draw, the Draw page
@@ -27,20 +27,22 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/screens"))
     parser.add_argument("--pages", nargs="*", default=PAGES, choices=PAGES)
     parser.add_argument("--draw", action="store_true", help="also shoot Draw with a 7 drawn on it")
+    parser.add_argument("--locale", default="en-US", help="the browser's language, e.g. zh-CN (the site follows it)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    suffix = "" if args.locale == "en-US" else f"-{args.locale}"
     folder = Path(tempfile.mkdtemp())
     with running_site(weights_copy(folder / "weights", None), env={"MNISTLAB_FEEDBACK_DB": str(folder / "lab.db")}) \
             as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         for device, options in (("desktop", dict(viewport={"width": 1280, "height": 900})), ("phone", PHONE)):
-            page = browser.new_context(**options).new_page()
+            page = browser.new_context(**options, locale=args.locale).new_page()
             for name in args.pages:
                 page.goto(f"{url}/{'' if name == 'home' else name}")
                 page.locator("h1").first.wait_for(timeout=60_000)
                 page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
                 page.wait_for_timeout(1500)  # charts and images finish drawing: a picture, not a measurement
-                page.screenshot(path=args.out / f"{name}-{device}.png", full_page=True)
+                page.screenshot(path=args.out / f"{name}-{device}{suffix}.png", full_page=True)
                 if name == "draw" and args.draw:
                     canvas = page.locator("canvas.upper-canvas")
                     box = canvas.bounding_box()
@@ -50,12 +52,12 @@ def main() -> None:
                         stroke(page, box, SEVEN)
                     page.locator("h2", has_text="Prediction").wait_for(timeout=60_000)
                     page.wait_for_timeout(1500)
-                    page.screenshot(path=args.out / f"draw-drawn-{device}.png")  # the first screen only
+                    page.screenshot(path=args.out / f"draw-drawn-{device}{suffix}.png")  # the first screen only
                     # And all of it: Streamlit scrolls inside the page, which full_page does not see.
                     size = page.viewport_size
                     page.set_viewport_size({"width": size["width"], "height": 2600})
                     page.wait_for_timeout(1000)
-                    page.screenshot(path=args.out / f"draw-drawn-{device}-full.png")
+                    page.screenshot(path=args.out / f"draw-drawn-{device}-full{suffix}.png")
                     page.set_viewport_size(size)
                 print(f"{name} ({device}) done", flush=True)
         browser.close()

@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed-requirements
 # The lock tool, pinned; `make lock` installs it into a throwaway venv, never into $(VENV).
 PIP_TOOLS := pip-tools==7.6.2
 
-.PHONY: run test test-fast lint setup lock data bench clean serve-lab messages
+.PHONY: run test test-fast lint setup lock data bench clean serve-lab messages axe
 
 # glibc gives each thread that allocates its own memory arena, and Streamlit runs every rerun in a
 # new thread: two arenas keep the server smaller while a class draws, at no cost in speed (bench/crowd.py).
@@ -27,7 +27,7 @@ serve-lab: data
 
 # The linter first (settings in pyproject.toml), then the tests: two workers, one test file each at
 # a time (--dist loadfile: a file's server is started once).
-test: lint data
+test: lint data axe
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 
 # The same without the tests that start a real server, a browser or a fresh Python (markers
@@ -68,6 +68,18 @@ messages: setup
 		-o $(LOCALES)/messages.pot .
 	$(BIN)/pybabel update -i $(LOCALES)/messages.pot -d $(LOCALES) --no-wrap --ignore-obsolete --no-fuzzy-matching
 	$(BIN)/pybabel compile --statistics -d $(LOCALES)
+
+# axe-core, the accessibility checker the browser tests inject into each page (tests/test_a11y.py):
+# from the npm registry with npm's own integrity check, never a CDN; kept out of git (.gitignore).
+AXE_VERSION := 4.14.1
+AXE := tests/vendor/axe-core-$(AXE_VERSION).min.js
+axe: $(AXE)
+
+$(AXE):
+	@command -v npm >/dev/null || { echo "npm is missing: apt-get install npm (the browser tests need axe-core)"; exit 1; }
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz) && \
+	mkdir -p $(dir $@) && cp "$$tmp/package/axe.min.js" $@
 
 # Downloads and verifies MNIST into data/mnist (or $MNIST_DATA_DIR) unless it is already there.
 data: $(STAMP)

@@ -47,7 +47,7 @@ except (ValueError, OSError, ImportError) as err:  # a ModelFileError is a Value
     st.stop()
 x_test = mnist()[1][0]  # the test images
 
-with st.expander(_("Words used on this site"), icon=":material/menu_book:"):
+with st.popover(_("Words used on this site"), icon=":material/menu_book:"):  # the tutorial's terms
     st.markdown("\n".join(f"- **{_(term)}**: {_(meaning).format(count=number(10_000))}" for term, meaning in GLOSSARY))
 
 st.header(_("What it sees in each digit"), anchor=False)

@@ -1,6 +1,6 @@
 """The visitor's language: the browser's at first, then what they choose with the switch on every
-page. The switch is bound to the URL (?lang=zh_CN), so the choice survives a reload, and kept in
-the session, so it follows the visitor from page to page."""
+page. The choice is kept in the session, so it follows the visitor from page to page, and in the
+URL (?lang=zh_CN), so a reload (a new session) opens in it too."""
 from __future__ import annotations
 
 from pathlib import Path

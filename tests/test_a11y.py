@@ -1,0 +1,92 @@
+"""The site in a real Chromium set to Chinese, on a 390 px touch screen: the browser's language
+decides the first page, the switch changes it and a reload keeps it, axe-core finds no critical or
+serious problem, and every control is at least 44 px each way.
+
+axe-core comes from npm (`make axe` puts it in tests/vendor/); without it, or without Chromium,
+the test is skipped with the reason, except in CI, where a skip would hide a failure.
+"""
+import os
+from pathlib import Path
+
+import pytest
+
+from sitetools import CHROMIUM_ARGS, running_site, weights_copy
+from strokes import PHONE
+from test_browser import chromium_or_skip, wait_for_the_run
+
+pytestmark = pytest.mark.browser
+
+AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
+PAGES = {"": "MNIST 实验室", "gallery": "图库", "handwriting": "实验室笔迹", "inside": "看看内部"}
+SMALLEST = 44  # px each way: a fingertip
+CONTROLS = ('button, [role="button"], a[data-testid="stPageLink-NavLink"], [data-baseweb="checkbox"], '
+            '[data-testid="stTooltipHoverTarget"], [data-baseweb="select"] > div')
+
+
+def axe_or_skip() -> Path:
+    if AXE.exists():
+        return AXE
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"the accessibility test must run in CI, but {AXE} is missing (make axe)")
+    pytest.skip(f"{AXE} is missing: make axe")
+
+
+def open_page(page, url: str, title: str) -> None:
+    page.goto(url)
+    page.locator("h1", has_text=title).wait_for(timeout=90_000)
+    wait_for_the_run(page)
+    page.locator('[data-testid="stSpinner"]').wait_for(state="detached", timeout=90_000)
+
+
+def serious_problems(page, axe: Path) -> list[str]:
+    """axe-core's critical and serious violations on the page as it is, as "rule: where" lines."""
+    page.add_script_tag(path=str(axe))
+    violations = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes'][:3]]}"
+            for v in violations if v["impact"] in ("critical", "serious")]
+
+
+def small_controls(page) -> list[str]:
+    """Visible controls smaller than SMALLEST px either way, as "what: w x h" lines."""
+    found = []
+    for control in page.locator(CONTROLS).all():
+        box = control.bounding_box() if control.is_visible() else None
+        if box and (box["width"] < SMALLEST - 0.5 or box["height"] < SMALLEST - 0.5):
+            name = control.get_attribute("aria-label") or control.inner_text()[:30] or control.evaluate(
+                "e => e.outerHTML.slice(0, 80)")
+            found.append(f"{name!r}: {box['width']:.0f} x {box['height']:.0f}")
+    return found
+
+
+def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
+    sync_playwright = chromium_or_skip()
+    axe = axe_or_skip()
+    problems = {}
+    with running_site(weights_copy(tmp_path / "weights", None), timeout=60,
+                      env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(**PHONE, locale="zh-CN").new_page()
+            for path, title in PAGES.items():
+                open_page(page, f"{url}/{path}", title)
+                assert page.evaluate("document.documentElement.lang") == "zh-CN"
+                problems[f"{path or 'home'} (zh)"] = serious_problems(page, axe) + small_controls(page)
+
+            # The switch: English at once, kept across a reload and another page, and back.
+            page.get_by_role("button", name="English").click()
+            page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            page.reload()
+            page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            assert page.evaluate("document.documentElement.lang") == "en"
+            problems["inside (en)"] = serious_problems(page, axe) + small_controls(page)
+            open_page(page, f"{url}/gallery?lang=en", "Gallery")
+            problems["gallery (en)"] = serious_problems(page, axe) + small_controls(page)
+            page.get_by_role("button", name="中文").click()
+            page.locator("h1", has_text="图库").wait_for(timeout=60_000)
+            assert page.evaluate("document.documentElement.lang") == "zh-CN"
+        finally:
+            browser.close()
+    problems = {state: found for state, found in problems.items() if found}
+    assert not problems, "\n".join(f"{state}: {found}" for state, found in problems.items())

@@ -17,7 +17,9 @@ from test_browser import chromium_or_skip, wait_for_the_run
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
-PAGES = {"": "MNIST 实验室", "gallery": "图库", "handwriting": "实验室笔迹", "inside": "看看内部", "train": "Train a network"}
+# Each page and its title in Chinese (the Train page's words are not translated yet: its title is English).
+PAGES = {"": "MNIST 实验室", "gallery": "图库", "handwriting": "实验室笔迹", "inside": "看看内部",
+         "train": "Train a network"}
 SMALLEST = 44  # px each way: a fingertip
 CONTROLS = ('button, [role="button"], a[data-testid="stPageLink-NavLink"], [data-baseweb="checkbox"], '
             '[data-testid="stTooltipHoverTarget"], [data-baseweb="select"] > div')

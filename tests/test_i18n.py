@@ -3,6 +3,7 @@ Chinese holds no English sentence."""
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
@@ -13,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnistcore import i18n
 from mnistcore.explain import gallery
+from mnistcore.lab.feedback import FeedbackStore
 from sitetools import APP, weights_copy
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -147,6 +149,12 @@ def english_sentences(texts: list[str]) -> list[str]:
     return out
 
 
+def allow_technical(at: AppTest) -> None:
+    """Let the page's model summary and model names through (see TECHNICAL)."""
+    TECHNICAL.update(help_ for c in at.caption if (help_ := c.proto.help) and "epoch" in help_)
+    TECHNICAL.update(option for box in at.selectbox if box.key == "model" for option in box.proto.options)
+
+
 def test_the_checker_sees_an_english_sentence():
     assert english_sentences(["每个 MNIST digit", "图库 Only the mistakes here"]) == ["Only the mistakes here"]
 
@@ -163,16 +171,32 @@ def site(tmp_path, monkeypatch, small_mnist):
         at.switch_page(page).run()
         assert not at.exception, [e.value for e in at.exception]
         return at
+    open_in.db = tmp_path / "lab.db"
     return open_in
 
 
 @pytest.mark.parametrize("page", ["pages/home.py", "pages/gallery.py", "pages/inside.py", "pages/handwriting.py"])
 def test_a_page_in_chinese_has_no_english_sentence(site, page, monkeypatch):
     at = site(i18n.CHINESE, page)
-    TECHNICAL.update(help_ for c in at.caption if (help_ := c.proto.help) and "epoch" in help_)
-    TECHNICAL.update(option for box in at.selectbox if box.key == "model" for option in box.proto.options)
+    allow_technical(at)
     texts = visible_text(at)
     assert any(re.search(r"[\u4e00-\u9fff]", text) for text in texts)  # it is Chinese
     assert not english_sentences(texts), english_sentences(texts)
     english = english_sentences(visible_text(site(i18n.ENGLISH, page)))
     assert english, "the same page in English has English sentences (so the check can see them)"
+
+
+def test_lab_handwriting_with_drawings_in_chinese(site, small_mnist):
+    """The page's full state: measured drawings, mistakes in the gallery, held labels with Accept and Reject."""
+    (_, _), (x_test, y_test) = small_mnist
+    store = FeedbackStore(site.db)
+    for k in range(12):
+        label = int(y_test[k]) if k % 3 else (int(y_test[k]) + 1) % 10  # every third one labelled wrong
+        store.add(x_test[k], label=label, predicted=int(y_test[k]), confidence=0.99 if k < 6 else 0.5, model="m",
+                  raw_size=(280, 280), probabilities=np.eye(10)[y_test[k]])
+    at = site(i18n.CHINESE, "pages/handwriting.py")
+    allow_technical(at)
+    texts = visible_text(at)
+    assert "待审核" in [h.value for h in at.header] and any(b.label == "接受" for b in at.button)
+    assert any("模型认作" in alt for image in at.image for alt in image.proto.imgs[0].alt.split("\n"))
+    assert not english_sentences(texts), english_sentences(texts)

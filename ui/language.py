@@ -16,7 +16,9 @@ SWITCH = "language_switch"  # the switch widget's key
 NAMES = {i18n.CHINESE: "中文", i18n.ENGLISH: "English"}  # each language by its own name
 # Streamlit's own texts that it offers no setting for (file uploader, camera), swapped in the browser.
 WIDGET_TEXTS = [i18n.N_("Drag and drop a file here"), i18n.N_("Upload"), i18n.N_("Take Photo"),
-                i18n.N_("Clear photo")]
+                i18n.N_("Clear photo"), i18n.N_("This app would like to use your camera."),
+                i18n.N_("Learn how to allow access.")]
+WIDGET_PARTS = [i18n.N_("per file")]  # inside a longer text: "10MB per file • JPG, PNG"
 _page_language = st.components.v2.component(
     "mnistlab.page_language", js=(Path(__file__).parent / "assets" / "language.js").read_text(encoding="utf-8"))
 
@@ -63,5 +65,7 @@ def switch() -> str:
         st.segmented_control(_("Language"), list(NAMES), format_func=NAMES.get, key=SWITCH, required=True,
                              on_change=_switched, label_visibility="collapsed")
     texts = {text: _(text) for text in WIDGET_TEXTS} if language != i18n.SOURCE else {}
-    _page_language(key="page_language", height=0, data={"lang": i18n.html_lang(language), "texts": texts})
+    parts = {text: _(text) for text in WIDGET_PARTS} if language != i18n.SOURCE else {}
+    _page_language(key="page_language", height=0,
+                   data={"lang": i18n.html_lang(language), "texts": texts, "parts": parts})
     return language

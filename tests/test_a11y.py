@@ -69,6 +69,16 @@ def small_controls(page) -> list[str]:
     return found
 
 
+def sideways(page) -> list[str]:
+    """What makes the page wider than the phone (nothing should: no scrolling sideways)."""
+    wide = page.evaluate("""() => [...document.querySelectorAll('[data-testid="stMain"] *')]
+        .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.checkVisibility()
+                && !e.closest('[data-testid="stDataFrame"]'))  // a table scrolls inside its own box
+        .slice(0, 3).map(e => e.tagName + '.' + (e.dataset.testid || e.className).toString().slice(0, 40))""")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    return [f"{width} px wide: {wide}"] if width > PHONE["viewport"]["width"] or wide else []
+
+
 def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
     sync_playwright = chromium_or_skip()
     axe = axe_or_skip()
@@ -81,7 +91,7 @@ def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp
             for path, title in PAGES.items():
                 open_page(page, f"{url}/{path}", title)
                 assert page_language(page, "zh-CN") == "zh-CN"
-                problems[f"{path or 'home'} (zh)"] = serious_problems(page, axe) + small_controls(page)
+                problems[f"{path or 'home'} (zh)"] = serious_problems(page, axe) + small_controls(page) + sideways(page)
                 assert page.locator(CONTROLS).count() >= 3  # the check measures something: the menu, the switch
 
             # The switch: English at once, kept across a reload and another page, and back.

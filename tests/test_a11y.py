@@ -17,9 +17,10 @@ from test_browser import chromium_or_skip, wait_for_the_run
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
-# Each page and its title in Chinese (the Train page's words are not translated yet: its title is English).
-PAGES = {"": "MNIST 实验室", "gallery": "图库", "handwriting": "实验室笔迹", "inside": "看看内部",
-         "train": "Train a network"}
+# Each page and its title in Chinese and in English (the Train page's words are not translated yet).
+PAGES = {"": ("MNIST 实验室", "MNIST Lab"), "gallery": ("图库", "Gallery"),
+         "handwriting": ("实验室笔迹", "Lab handwriting"), "inside": ("看看内部", "Look inside"),
+         "train": ("Train a network", "Train a network")}
 SMALLEST = 44  # px each way: a fingertip
 CONTROLS = ('button, [role="button"], a[data-testid="stPageLink-NavLink"], [data-baseweb="checkbox"], '
             '[data-testid="stTooltipHoverTarget"], [data-baseweb="select"] > div')
@@ -79,6 +80,10 @@ def sideways(page) -> list[str]:
     return [f"{width} px wide: {wide}"] if width > PHONE["viewport"]["width"] or wide else []
 
 
+def everything_wrong(page, axe: Path) -> list[str]:
+    return serious_problems(page, axe) + small_controls(page) + sideways(page)
+
+
 def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
     sync_playwright = chromium_or_skip()
     axe = axe_or_skip()
@@ -88,10 +93,10 @@ def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(**PHONE, locale="zh-CN").new_page()
-            for path, title in PAGES.items():
+            for path, (title, _) in PAGES.items():
                 open_page(page, f"{url}/{path}", title)
                 assert page_language(page, "zh-CN") == "zh-CN"
-                problems[f"{path or 'home'} (zh)"] = serious_problems(page, axe) + small_controls(page) + sideways(page)
+                problems[f"{path or 'home'} (zh)"] = everything_wrong(page, axe)
                 assert page.locator(CONTROLS).count() >= 3  # the check measures something: the menu, the switch
 
             # The switch: English at once, kept across a reload and another page, and back.
@@ -103,9 +108,12 @@ def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp
             page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
             wait_for_the_run(page)
             assert page_language(page, "en") == "en"
-            problems["inside (en)"] = serious_problems(page, axe) + small_controls(page)
+            problems["inside (en)"] = everything_wrong(page, axe)
+            for path, (_, title) in PAGES.items():
+                if path != "inside":
+                    open_page(page, f"{url}/{path}?lang=en", title)
+                    problems[f"{path or 'home'} (en)"] = everything_wrong(page, axe)
             open_page(page, f"{url}/gallery?lang=en", "Gallery")
-            problems["gallery (en)"] = serious_problems(page, axe) + small_controls(page)
             page.locator(".st-key-language_bar button", has_text="中文").click()
             page.locator("h1", has_text="图库").wait_for(timeout=60_000)
             assert page_language(page, "zh-CN") == "zh-CN"

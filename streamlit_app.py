@@ -1,6 +1,10 @@
 """MNIST Lab: the entry point only routes; each page lives in pages/."""
 import streamlit as st
 
+from ui import uploads
+
+uploads.install()  # uploads only for an uploader on the page, so many per visit (ui/uploads.py)
+
 st.set_page_config(page_title="MNIST Lab", page_icon="✏️", layout="wide")
 
 page = st.navigation([

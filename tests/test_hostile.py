@@ -7,16 +7,22 @@ passcode guesses are slowed; saved drawings and queue places are capped per clie
 """
 import base64
 import struct
+import urllib.error
+import urllib.request
+import uuid
 import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
 import protocol
 from mnistcore.lab.feedback import FeedbackStore
 from sitetools import drawing, running_site, weights_copy
+from ui import uploads
 
 CANVAS = "bidi_component"
 
@@ -178,3 +184,56 @@ def test_passcode_guesses_are_slowed(tmp_path, small_mnist):
         # Five free guesses, then slowed: some of the fresh sessions' guesses are refused unchecked.
         assert checked[:5] == [0, 1, 2, 3, 4] and slowed > 0 and len(checked) + slowed == 12
         print(f"\n{len(checked)} of 12 guesses checked, {slowed} slowed")
+
+
+def put_file(url: str, path: str, data: bytes) -> int:
+    """PUT `data` as one multipart file to `path` on the site, as a browser's uploader does; the
+    HTTP status. Its XSRF cookie and header are any well-formed token: Streamlit checks they match."""
+    token = generate_xsrf_token_string()
+    cookie = f"_streamlit_xsrf={token}"
+    boundary = "mnistlab-test-boundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.png\"\r\n"
+            f"Content-Type: image/png\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url + path, data=body, method="PUT", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}", "Cookie": cookie,
+        "X-Xsrftoken": token})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.status
+    except urllib.error.HTTPError as err:
+        return err.code
+
+
+def resident_mb(pid: int) -> float:
+    """The server process' resident memory now (VmRSS), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc")
+
+
+def test_uploads_only_for_an_uploader_on_the_page(site):
+    url, _ = site
+    home = protocol.Visitor(url)  # the home page shows no uploader
+    assert home.session_id and home.upload_urls("a.png") == []
+    made_up = f"/_stcore/upload_file/{home.session_id}/{uuid.uuid4()}"
+    before = resident_mb(url.pid)
+    statuses = {put_file(url, made_up.rsplit("/", 1)[0] + f"/{uuid.uuid4()}", bytes(1_000_000)) for _ in range(20)}
+    assert statuses == {403}
+    assert peak_memory_mb(url.pid) - before < 100
+    home.close()
+    visitor, _ = draw_page(url)  # Draw's "Digit on paper" shows the camera and an uploader: URLs given, each good once
+    assert visitor.upload_urls("photo.png") == []
+    paper = WidgetState(id=visitor.widget_id("button_group", "Read a digit"))
+    paper.string_array_value.data.append(":material/photo_camera: Digit on paper")
+    visitor.run(paper)
+    first, second, third = (visitor.upload_urls("photo.png")[0] for _ in range(3))
+    assert put_file(url, first, b"photo one") == 204 and put_file(url, first, b"again") == 403
+    assert put_file(url, second, b"photo two") == 204 and put_file(url, third, b"photo three") == 204
+    assert put_file(url, f"/_stcore/upload_file/{visitor.session_id}/{uuid.uuid4()}", b"x") == 403
+    issued = 3
+    while visitor.upload_urls("photo.png"):  # a budget of upload URLs per visit
+        issued += 1
+        assert issued < 1000
+    assert issued == uploads.UPLOADS_PER_SESSION
+    visitor.close()

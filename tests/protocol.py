@@ -23,8 +23,10 @@ TEXT_FIELDS = ("body", "label", "message", "stack_trace", "text")
 class Visitor:
     """One session on the site at `url` (http://127.0.0.1:PORT)."""
 
-    def __init__(self, url: str, timeout: float = 60.0):
-        self.url, self.timeout = url, timeout
+    def __init__(self, url: str, timeout: float = 60.0, cookie: str | None = None, query: str = ""):
+        """`cookie`: a browser's Cookie header (e.g. its Streamlit XSRF cookie); `query`: the page
+        address' query string (e.g. "visitor=…"), as a link someone sent would carry it."""
+        self.url, self.timeout, self.cookie, self.query = url, timeout, cookie, query
         self.pages: dict[str, str] = {}       # page name ("draw", "Train", ...) -> script hash
         self.page_hash = ""
         self.session_id = ""                  # the server's id for this session (its first new_session)
@@ -45,7 +47,7 @@ class Visitor:
     def run(self, *widgets: WidgetState) -> Visitor:
         """Rerun the current page with these widget values; waits until the run has finished."""
         message = BackMsg()
-        message.rerun_script.query_string = ""
+        message.rerun_script.query_string = self.query
         message.rerun_script.page_script_hash = self.page_hash
         message.rerun_script.widget_states.widgets.extend(widgets)
         self.elements = self._call(self._exchange(message))
@@ -93,7 +95,8 @@ class Visitor:
 
     async def _connect(self):
         return await websockets.connect(self.url.replace("http://", "ws://", 1) + "/_stcore/stream",
-                                        subprotocols=["streamlit"], max_size=None)
+                                        subprotocols=["streamlit"], max_size=None,
+                                        additional_headers={"Cookie": self.cookie} if self.cookie else None)
 
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.timeout)

@@ -129,11 +129,13 @@ def test_names_cannot_carry_markdown_or_pose_as_visitors(site):
     ada = protocol.Visitor(url).open("train")
     start = ada.widget_id("button", "Start training")
     name = ada.widget_id("text_input", "Your name")
-    for bad in ("www.evil-example.com", "__Admin__", "[win](http://evil.example)", "Visitor 3F2A"):
+    for bad in ("www.evil-example.com", "__Admin__", "[win](http://evil.example)", "Visitor 3F2A",
+                "V\u0456sitor 3F2A", "Teacher - server restarts now - go to room 4"):
         ada.run(protocol.text(name, bad), protocol.click(start))
         assert "Please choose another name" in ada.text() and "Your model is training" not in ada.text()
     grace = protocol.Visitor(url).open("train")
     assert "evil" not in grace.text() and "Admin" not in grace.text() and "Start training" in grace.text()
+    assert "restarts" not in grace.text() and "V\u0456sitor" not in grace.text()
     ada.close()
     grace.close()
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 
 import protocol
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.coordination import RunBoard
 from mnistcore.lab.store import ModelStore
@@ -247,3 +248,29 @@ def test_nginx_shows_strangers_nothing_and_outlasts_one_client(tmp_path, weights
             for connection in held:
                 connection.close()
         assert "worker_connections are not enough" not in (state / "error.log").read_text()
+
+
+def train_quickly(visitor: protocol.Visitor) -> None:
+    """Start a one-epoch run from `visitor`'s Train page (joining the queue if need be)."""
+    ids = {label: visitor.widget_id("number_input", label) for label in ("Epochs", "Batch size")}
+    button = next(b.id for b in visitor.of_type("button") if b.label in ("Start training", "Join the queue"))
+    visitor.run(protocol.number(ids["Epochs"], 1), protocol.number(ids["Batch size"], 64), protocol.click(button))
+
+
+def test_two_publishes_only_the_live_one_is_told_so(tmp_path, weights):
+    env = {"MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}
+    with running_site(weights, env=env) as one, running_site(weights, env=env) as two:
+        ada, grace = protocol.Visitor(one).open("train"), protocol.Visitor(two).open("train")
+        for visitor in (ada, grace):  # one run after the other: one slot for both processes
+            train_quickly(visitor)
+            wait_until(lambda v=visitor: "Publish" in v.run().text(), 120)
+        for visitor in (ada, grace):  # Ada publishes, then Grace, each on her own process (worse than
+            # the shipped model, so each ticks "publish anyway")
+            tick = WidgetState(id=visitor.widget_id("checkbox", "Yes: replace"), bool_value=True)
+            visitor.run(tick, protocol.click(visitor.widget_id("button", "Publish")))
+        assert "it is the live model now" in grace.run().text()
+        shown = ada.run().text()
+        assert "Published: another model has been made live since" in shown and "live model now" not in shown
+        assert json.loads((weights / "live.json").read_text())["live"] in grace.text()
+        ada.close()
+        grace.close()

@@ -21,7 +21,9 @@ waits for the load but the one who noticed.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -196,7 +198,7 @@ class ModelStore:
         engine = model.info.engine
         if engine not in SUFFIX:
             raise ValueError(f"cannot publish a model of engine {engine!r}; expected one of {', '.join(SUFFIX)}")
-        with self._change_lock:
+        with self._change_lock, self._across_processes():
             name = _new_run_name(engine)
             model.save(self.runs_dir / name)
             self._write_live_file(name)
@@ -209,12 +211,27 @@ class ModelStore:
     def make_live(self, name: str) -> Live:
         """Make a saved run (or "default") live again; ValueError / ModelFileError when it cannot be."""
         path = self.path_of(name)
-        with self._change_lock:
+        with self._change_lock, self._across_processes():
             model = load_model(path)
             self._write_live_file(name)
             live = self._swap(name, model)
             self._write_signal()
             return live
+
+    def live_name(self) -> str:
+        """The name of the model live.json names now, read afresh: whether a model just published is
+        still the live one, when another process may have published since (ValueError if damaged)."""
+        return self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+
+    @contextlib.contextmanager
+    def _across_processes(self):
+        """One change of the live model at a time among all processes on this folder (an flock)."""
+        with open(self.weights_dir / ".live.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _swap(self, name: str, model: DigitModel) -> Live:
         with self._lock:

@@ -22,7 +22,8 @@ from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_tok
 import protocol
 from mnistcore.lab import services
 from mnistcore.lab.feedback import FeedbackStore
-from sitetools import drawing, running_site, weights_copy
+from mnistcore.nets import load_model
+from sitetools import FIRST_MLP, drawing, running_site, weights_copy
 from ui import uploads
 
 CANVAS = "bidi_component"
@@ -291,3 +292,22 @@ def test_uploads_only_for_an_uploader_on_the_page(site):
         assert issued < 1000
     assert issued == uploads.UPLOADS_PER_SESSION
     visitor.close()
+
+
+def test_wrong_labels_chosen_from_the_bars_do_not_reach_training(tmp_path, mnist):
+    # The attacker reads the page's bars for 40 clear digits the model reads right at 90-98% (as
+    # drawings on the page often are) and gives each the tallest wrong bar's digit: the label most
+    # likely to pass a check on how much the model disagrees.
+    model = load_model(FIRST_MLP)
+    _, (x_test, y_test) = mnist
+    bars = model.predict_proba(x_test[:5000])
+    clear = [i for i in range(5000) if bars[i].argmax() == y_test[i] and 0.9 < bars[i].max() < 0.98][:40]
+    store = FeedbackStore(tmp_path / "lab.db")
+    for i in clear:
+        wrong = int(np.argsort(bars[i])[-2])
+        store.add(x_test[i], label=wrong, predicted=int(y_test[i]), confidence=float(bars[i].max()), model="live",
+                  raw_size=(280, 280), visitor="attacker-0001", probabilities=bars[i])
+    assert len(clear) == 40 and store.count() == 40
+    trained = len(store.training_set())
+    print(f"\n{trained} of 40 wrong labels chosen from the bars would be trained on")
+    assert trained <= 1

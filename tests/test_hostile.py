@@ -6,7 +6,9 @@ plain message, never a traceback; names cannot inject Markdown into other visito
 passcode guesses are slowed; saved drawings and queue places are capped per client.
 """
 import base64
+import os
 import struct
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -21,6 +23,7 @@ from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_tok
 
 import protocol
 from mnistcore.lab import services
+from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.feedback import FeedbackStore
 from mnistcore.nets import load_model
 from sitetools import FIRST_MLP, drawing, running_site, weights_copy
@@ -311,3 +314,24 @@ def test_wrong_labels_chosen_from_the_bars_do_not_reach_training(tmp_path, mnist
     trained = len(store.training_set())
     print(f"\n{trained} of 40 wrong labels chosen from the bars would be trained on")
     assert trained <= 1
+
+
+def test_static_serves_no_hidden_files_and_is_cleaned(tmp_path, small_mnist):
+    static = live_signal_path(tmp_path).parent
+    stale = static / "live-00000000000000aa.json"   # left by a store on a folder long gone
+    fresh = static / "live-00000000000000bb.json"   # another server's, rewritten lately
+    hidden = static / ".secret"
+    for path in (stale, fresh, hidden):
+        path.write_text("{}")
+    month_ago = time.time() - 30 * 24 * 3600
+    os.utime(stale, (month_ago, month_ago))
+    try:
+        with running_site(weights_copy(tmp_path / "weights", small_mnist)) as url:
+            protocol.Visitor(url).open("draw").close()  # the first visitor makes the model store
+            assert not stale.exists() and fresh.exists() and not hidden.exists()
+            for name in (".secret", ".gitignore", stale.name):
+                with pytest.raises(urllib.error.HTTPError, match="404"):
+                    urllib.request.urlopen(f"{url}/app/static/{name}", timeout=10)
+    finally:
+        for path in (stale, fresh, hidden):
+            path.unlink(missing_ok=True)

@@ -260,6 +260,8 @@ def put_file(url: str, path: str, data: bytes) -> int:
             return answer.status
     except urllib.error.HTTPError as err:
         return err.code
+    except urllib.error.URLError:  # the server closed the connection before the whole body arrived
+        return 0
 
 
 def resident_mb(pid: int) -> float:

@@ -27,7 +27,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 UPLOADS_PER_SESSION = 30          # upload URLs one session may ask for (one per photo tried)
 FILES_HELD = 2                    # files one session may hold: the camera's photo and the uploaded one
-HELD_BYTES = 200 * 1024 * 1024    # bytes all sessions of a process may hold together
+HELD_BYTES = 100 * 1024 * 1024    # bytes all sessions of a process may hold together
 MAX_SESSIONS = 10_000             # sessions remembered as showing an uploader
 
 

@@ -27,7 +27,8 @@ TEN_MB = bytes(9 * 1024 * 1024 + 512 * 1024)  # just under maxUploadSize with th
 
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="upload-memory-"))
-    with running_site(weights_copy(folder / "weights", None), env={"MNISTLAB_FEEDBACK_DB": str(folder / "lab.db")}) as url:
+    env = {"MNISTLAB_FEEDBACK_DB": str(folder / "lab.db")}
+    with running_site(weights_copy(folder / "weights", None), env=env) as url:
         before = resident_mb(url.pid)
         home = protocol.Visitor(url)
         refused = sum(put_file(url, f"/_stcore/upload_file/{home.session_id}/{uuid.uuid4()}", TEN_MB) != 204

@@ -27,6 +27,7 @@ from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.feedback import FeedbackStore
 from mnistcore.nets import load_model
 from sitetools import FIRST_MLP, drawing, running_site, weights_copy
+from test_site_state import browser, open_page  # noqa: F401 - browser is a fixture
 from ui import uploads
 
 CANVAS = "bidi_component"
@@ -169,7 +170,7 @@ def test_one_client_cannot_hoard_the_queue(site):
         visitor.close()
 
 
-def browser(url: str, **kwargs) -> protocol.Visitor:
+def own_browser(url: str, **kwargs) -> protocol.Visitor:
     """A session from a browser of its own: it carries its own Streamlit cookie (a random token)."""
     return protocol.Visitor(url, cookie=f"_streamlit_xsrf={generate_xsrf_token_string()}", **kwargs)
 
@@ -196,7 +197,7 @@ def test_passcode_guesses_are_slowed_but_never_the_holders(tmp_path, small_mnist
             visitor.close()
         assert checked == list(range(services.PASSCODE_GUESSES["device"])) and slowed == 4
         # The teacher, on another device behind the same address, is let in at once.
-        teacher = browser(one).open("train")
+        teacher = own_browser(one).open("train")
         assert "Too many" not in guess(teacher, "correct horse battery staple")
         assert "Start training" in teacher.text()
         teacher.close()
@@ -205,13 +206,13 @@ def test_passcode_guesses_are_slowed_but_never_the_holders(tmp_path, small_mnist
 
 def test_a_link_cannot_share_a_visitors_run(site):
     url, _ = site
-    attacker = browser(url, query="visitor=AAAAAAAAAAAAAAAAAAAAAA").open("train")
+    attacker = own_browser(url, query="visitor=AAAAAAAAAAAAAAAAAAAAAA").open("train")
     epochs, batch = attacker.widget_id("number_input", "Epochs"), attacker.widget_id("number_input", "Batch size")
     rate = attacker.widget_id("number_input", "Learning rate")
     attacker.run(protocol.number(epochs, 30), protocol.number(batch, 1), protocol.number(rate, 0.01),
                  protocol.click(attacker.widget_id("button", "Start training")))
     assert "Your model is training" in attacker.text()
-    victim = browser(url, query="visitor=AAAAAAAAAAAAAAAAAAAAAA").open("train")  # the attacker's link
+    victim = own_browser(url, query="visitor=AAAAAAAAAAAAAAAAAAAAAA").open("train")  # the attacker's link
     assert "Your model is training" not in victim.text()
     with pytest.raises(KeyError):
         victim.widget_id("button", "Stop")
@@ -226,7 +227,7 @@ def test_a_room_behind_one_address_is_many_devices(site):
     url, _ = site
     room, outcomes = [], []
     for _ in range(3):  # three browsers from one address, one after the other
-        visitor = browser(url).open("train")
+        visitor = own_browser(url).open("train")
         room.append(visitor)
         epochs, batch = visitor.widget_id("number_input", "Epochs"), visitor.widget_id("number_input", "Batch size")
         rate = visitor.widget_id("number_input", "Learning rate")
@@ -337,3 +338,16 @@ def test_static_serves_no_hidden_files_and_is_cleaned(tmp_path, small_mnist):
     finally:
         for path in (stale, fresh, hidden):
             path.unlink(missing_ok=True)
+
+
+@pytest.mark.browser
+def test_a_real_browser_still_uploads_a_photo(tmp_path, small_mnist, browser):
+    # The upload rules (ui/uploads.py) let a real page's uploader through: Streamlit's own frontend
+    # asks for an upload URL, then puts the file there.
+    blank = tmp_path / "blank.jpg"
+    Image.new("L", (640, 480), 200).save(blank, format="JPEG")  # grey paper, nothing written on it
+    with running_site(weights_copy(tmp_path / "weights", small_mnist)) as url:
+        page = open_page(browser, f"{url}/draw")
+        page.get_by_text("Digit on paper").click()
+        page.locator("input[type=file]").last.set_input_files(str(blank))
+        page.get_by_text("No digit found").wait_for(timeout=30_000)

@@ -341,7 +341,7 @@ def test_static_serves_no_hidden_files_and_is_cleaned(tmp_path, small_mnist):
 
 
 @pytest.mark.browser
-def test_a_real_browser_still_uploads_a_photo(tmp_path, small_mnist, browser):
+def test_a_real_browser_still_uploads_a_photo(tmp_path, small_mnist, browser):  # noqa: F811 - the fixture
     # The upload rules (ui/uploads.py) let a real page's uploader through: Streamlit's own frontend
     # asks for an upload URL, then puts the file there.
     blank = tmp_path / "blank.jpg"

@@ -40,7 +40,7 @@ MAX_PIXELS = 25_000_000
 # PNG and WebP cannot be decoded at a reduced size (only JPEG can): the whole picture is held at
 # once, 4 bytes a pixel, so they get a smaller budget. A phone's screenshot is 3-4 megapixels.
 MAX_LOSSLESS_PIXELS = 8_000_000
-DECODES_AT_ONCE = 2           # photos one server process decodes at the same time...
+DECODES_AT_ONCE = 1           # photos one server process decodes at a time (peak memory: one big picture)
 DECODE_WAIT = 20.0            # ...the others waiting this many seconds at most, then told to try again
 _decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
 MIN_SIDE = 28                 # MNIST's own size: anything smaller cannot hold a readable digit

@@ -13,6 +13,7 @@ protocol-level visitors (tests/protocol.py), and the same behind nginx (deploy/s
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -217,6 +218,12 @@ def test_nginx_in_front_of_two_processes(tmp_path, weights):
 
 def half_open(port: int, count: int) -> list[socket.socket]:
     """`count` connections to 127.0.0.1:`port`, each having sent half a request's header, and held."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 500:  # this process' own open-file limit, raised where the system allows
+        if hard != resource.RLIM_INFINITY and hard < count + 500:
+            pytest.skip(f"holding {count} connections needs an open-file limit over {count + 500}; "
+                        f"the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 500, hard))
     held = []
     for _ in range(count):
         connection = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -1,8 +1,11 @@
 """MNIST Lab: the entry point only routes; each page lives in pages/."""
 import streamlit as st
 
+from ui import uploads
 from ui.language import use
 from ui.text import _
+
+uploads.install()  # uploads only for an uploader on the page, so many per visit (ui/uploads.py)
 
 st.set_page_config(page_title="MNIST Lab", page_icon="✏️", layout="wide")
 use()  # the navigation's titles are the first words on the page

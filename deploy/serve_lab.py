@@ -34,12 +34,18 @@ TEMPLATE = Path(__file__).with_name("nginx.conf.template")
 START_SECONDS = 60.0  # how long a Streamlit process may take to answer its health check
 
 
-def nginx_config(ports: list[int], listen: str, state: Path) -> str:
-    """The nginx configuration for Streamlit processes on 127.0.0.1:`ports`, nginx on `listen`."""
+# Which process answered, for tests and debugging only: it names internal addresses.
+PROCESS_HEADER = "            add_header X-MNISTLab-Process $upstream_addr always;"
+
+
+def nginx_config(ports: list[int], listen: str, state: Path, process_header: bool = False) -> str:
+    """The nginx configuration for Streamlit processes on 127.0.0.1:`ports`, nginx on `listen`;
+    with `process_header`, every answer says which process gave it (X-MNISTLab-Process)."""
     servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
     text = TEMPLATE.read_text(encoding="utf-8")
     for name, value in (("@SERVERS@", servers), ("@LISTEN@", listen), ("@STATE@", str(state)),
-                        ("@STATIC@", str(STATIC_DIR))):
+                        ("@STATIC@", str(STATIC_DIR)), ("@DEPLOY@", str(TEMPLATE.parent)),
+                        ("@DEBUG_HEADERS@", PROCESS_HEADER if process_header else "")):
         text = text.replace(name, value)
     return text
 
@@ -71,7 +77,9 @@ def wait_until_healthy(url: str, process: subprocess.Popen, timeout: float) -> N
 class Lab:
     """The Streamlit processes and nginx in front of them."""
 
-    def __init__(self, processes: int, port: int, address: str, state: Path, nginx: str, python: str):
+    def __init__(self, processes: int, port: int, address: str, state: Path, nginx: str, python: str,
+                 process_header: bool = False):
+        self.process_header = process_header
         self.ports = [port + n for n in range(1, processes + 1)]
         self.port, self.address, self.state, self.nginx, self.python = port, address, state, nginx, python
         # One cookie secret for all: a cookie one process signs is good in the others.
@@ -97,7 +105,8 @@ class Lab:
         for port, process in self.streamlits.items():
             wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, START_SECONDS)
         config = self.state / "nginx.conf"
-        config.write_text(nginx_config(self.ports, f"{self.address}:{self.port}", self.state), encoding="utf-8")
+        config.write_text(nginx_config(self.ports, f"{self.address}:{self.port}", self.state,
+                                        self.process_header), encoding="utf-8")
         # -e: nginx opens its error log before reading the configuration; keep that one private too.
         command = [self.nginx, "-p", str(self.state), "-c", str(config), "-e", str(self.state / "error.log")]
         self.proxy = subprocess.Popen(command, cwd=self.state)
@@ -140,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--state-dir", type=Path, help="nginx's configuration, temporary files and the logs "
                         "(default: a new temporary folder)")
     parser.add_argument("--nginx", default=find_nginx(), help="the nginx program (default: found on PATH or /usr/sbin)")
+    parser.add_argument("--process-header", action="store_true",
+                        help="say which process answered (X-MNISTLab-Process): tests and debugging, never in public")
     args = parser.parse_args(argv)
     if not 1 <= args.processes <= 64:
         parser.error(f"--processes must be from 1 to 64; got {args.processes}")
@@ -147,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("nginx is not installed: apt-get install nginx-light (or nginx), or give --nginx")
     state = args.state_dir or Path(tempfile.mkdtemp(prefix="mnistlab-serve-"))
     state.mkdir(parents=True, exist_ok=True)
-    lab = Lab(args.processes, args.port, args.address, state.resolve(), args.nginx, sys.executable)
+    lab = Lab(args.processes, args.port, args.address, state.resolve(), args.nginx, sys.executable, args.process_header)
     # SIGTERM as Ctrl-C: either way, everything started here is stopped.
     signal.signal(signal.SIGTERM, lambda *_: lab.stopping.set())
     try:

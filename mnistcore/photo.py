@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 
 import numpy as np
@@ -36,6 +37,12 @@ from .preprocess import Steps, digit_steps
 MAX_BYTES = 10 * 1024 * 1024  # a 12-megapixel phone JPEG is 2-5 MB
 MAX_PHOTO_SIDE = 6000         # pixels a side: a 24-megapixel phone photo is 5712 x 4284
 MAX_PIXELS = 25_000_000
+# PNG and WebP cannot be decoded at a reduced size (only JPEG can): the whole picture is held at
+# once, 4 bytes a pixel, so they get a smaller budget. A phone's screenshot is 3-4 megapixels.
+MAX_LOSSLESS_PIXELS = 8_000_000
+DECODES_AT_ONCE = 1           # photos one server process decodes at a time (peak memory: one big picture)
+DECODE_WAIT = 20.0            # ...the others waiting this many seconds at most, then told to try again
+_decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
 MIN_SIDE = 28                 # MNIST's own size: anything smaller cannot hold a readable digit
 WORK_SIDE = 1024              # photos are read at most this large (the longer side): plenty for a digit
 
@@ -89,12 +96,19 @@ def read_photo(data: bytes, max_side: int = WORK_SIDE) -> np.ndarray:
                              f"and {MAX_PIXELS // 1_000_000} megapixels")
         if min(width, height) < MIN_SIDE:
             raise PhotoError(f"the picture is {width} x {height} pixels; at least {MIN_SIDE} px a side")
+        if kind != "JPEG" and width * height > MAX_LOSSLESS_PIXELS:
+            raise PhotoError(f"the {kind} picture is {width} x {height} pixels; a {kind} may have at most "
+                             f"{MAX_LOSSLESS_PIXELS // 1_000_000} megapixels (a JPEG, {MAX_PIXELS // 1_000_000})")
+        if not _decoding.acquire(timeout=DECODE_WAIT):
+            raise PhotoError("the server is busy reading other photos: please try again in a moment")
         try:
             return _decoded(picture, max_side)
         except (OSError, ValueError, SyntaxError, EOFError, IndexError, TypeError, struct.error,
                 MemoryError, Image.DecompressionBombError) as err:
             raise PhotoError(f"the {kind} picture cannot be decoded: the file is damaged or cut short "
                              f"({type(err).__name__})") from None
+        finally:
+            _decoding.release()
 
 
 def photo_format(data: bytes) -> str:
@@ -116,6 +130,9 @@ def _decoded(picture: Image.Image, max_side: int) -> np.ndarray:
     # 12-megapixel photo costs a fraction of the time and memory. Other formats ignore this.
     picture.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))
     picture.load()
+    # Made small first, in the mode it was decoded in: the conversions below then copy a small picture.
+    if max(picture.size) > max_side:
+        picture.thumbnail((max_side, max_side), Image.Resampling.BOX)
     upright = ImageOps.exif_transpose(picture)
     if upright.mode in ("RGBA", "LA", "PA") or (upright.mode == "P" and "transparency" in upright.info):
         # Transparent parts are paper: put the picture on white, not on the black its hidden colours often are.

@@ -23,10 +23,13 @@ TEXT_FIELDS = ("body", "label", "message", "stack_trace", "text")
 class Visitor:
     """One session on the site at `url` (http://127.0.0.1:PORT)."""
 
-    def __init__(self, url: str, timeout: float = 60.0):
-        self.url, self.timeout = url, timeout
+    def __init__(self, url: str, timeout: float = 60.0, cookie: str | None = None, query: str = ""):
+        """`cookie`: a browser's Cookie header (e.g. its Streamlit XSRF cookie); `query`: the page
+        address' query string (e.g. "visitor=…"), as a link someone sent would carry it."""
+        self.url, self.timeout, self.cookie, self.query = url, timeout, cookie, query
         self.pages: dict[str, str] = {}       # page name ("draw", "Train", ...) -> script hash
         self.page_hash = ""
+        self.session_id = ""                  # the server's id for this session (its first new_session)
         self.elements: list[tuple[str, object]] = []  # (type, proto) drawn by the last run
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
@@ -44,7 +47,7 @@ class Visitor:
     def run(self, *widgets: WidgetState) -> Visitor:
         """Rerun the current page with these widget values; waits until the run has finished."""
         message = BackMsg()
-        message.rerun_script.query_string = ""
+        message.rerun_script.query_string = self.query
         message.rerun_script.page_script_hash = self.page_hash
         message.rerun_script.widget_states.widgets.extend(widgets)
         self.elements = self._call(self._exchange(message))
@@ -54,6 +57,14 @@ class Visitor:
         """Send any message, then rerun the page so the message has surely been handled."""
         self._call(self._ws.send(message.SerializeToString()))
         return self.run()
+
+    def upload_urls(self, *names: str) -> list[str]:
+        """Ask for upload URLs as an uploader on the page does (a file_urls_request); the paths given."""
+        message = BackMsg()
+        message.file_urls_request.request_id = "r1"
+        message.file_urls_request.file_names.extend(names)
+        message.file_urls_request.session_id = self.session_id
+        return self._call(self._file_urls(message))
 
     def close(self) -> None:
         self._call(self._ws.close())
@@ -84,10 +95,19 @@ class Visitor:
 
     async def _connect(self):
         return await websockets.connect(self.url.replace("http://", "ws://", 1) + "/_stcore/stream",
-                                        subprotocols=["streamlit"], max_size=None)
+                                        subprotocols=["streamlit"], max_size=None,
+                                        additional_headers={"Cookie": self.cookie} if self.cookie else None)
 
     def _call(self, coroutine):
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(self.timeout)
+
+    async def _file_urls(self, message: BackMsg) -> list[str]:
+        await self._ws.send(message.SerializeToString())
+        while True:
+            reply = ForwardMsg()
+            reply.ParseFromString(await self._ws.recv())
+            if reply.WhichOneof("type") == "file_urls_response":
+                return [info.upload_url for info in reply.file_urls_response.file_urls]
 
     async def _exchange(self, message: BackMsg) -> list[tuple[str, object]]:
         await self._ws.send(message.SerializeToString())
@@ -96,7 +116,9 @@ class Visitor:
             reply = ForwardMsg()
             reply.ParseFromString(await self._ws.recv())
             kind = reply.WhichOneof("type")
-            if kind == "navigation":
+            if kind == "new_session" and not self.session_id:
+                self.session_id = reply.new_session.initialize.session_id
+            elif kind == "navigation":
                 for page in reply.navigation.app_pages:
                     self.pages[page.page_name] = page.page_script_hash
                     self.pages[page.url_pathname or page.page_name] = page.page_script_hash

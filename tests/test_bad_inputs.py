@@ -7,15 +7,20 @@ the site's fallback when weights/ is damaged: tests/test_store.py.)
 """
 import http.server
 import io
+import os
 import pickle
+import subprocess
+import sys
 import tarfile
 import threading
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from mnistcore import data
+from mnistcore import data, photo
 from mnistcore.nets import load_model
 from mnistcore.nets.base import ModelFileError
 from mnistcore.nets.numpy_net import NeuralNetWork
@@ -218,3 +223,64 @@ def test_a_stray_dot_is_not_a_digit(radius):
 def test_nonsense_raises_a_clear_error(image, message):
     with pytest.raises(ValueError, match=message):
         canvas_to_mnist(image)
+
+
+# Photos that cost far more to decode than to send ----------------------------------------------
+
+PHOTO_PROBE = """
+import io, sys
+import numpy as np
+from PIL import Image
+from mnistcore.photo import PhotoError, read_photo
+
+def peak():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
+
+kind, width, height = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+if kind == "png16":  # 16-bit grey: small to send, 4 bytes a pixel once decoded
+    pixels = np.zeros((height, width), np.uint16)
+    pixels[height // 3: height // 2, width // 3: width // 2] = 65535
+else:                # RGBA, white and see-through
+    pixels = np.zeros((height, width, 4), np.uint8)
+buffer = io.BytesIO()
+Image.fromarray(pixels).save(buffer, format="WEBP" if kind == "webp" else "PNG", lossless=True)
+data = buffer.getvalue()
+del pixels, buffer
+before = peak()
+try:
+    read_photo(data)
+    outcome = "read"
+except PhotoError as err:
+    outcome = "refused: " + str(err)
+print(len(data), round(peak() - before), outcome)
+"""
+
+
+@pytest.mark.parametrize("kind, width, height", [("png16", 3400, 2300), ("rgba", 3400, 2300),
+                                                 ("webp", 2800, 2800), ("png16", 6000, 4166)])
+def test_a_lossless_photo_is_decoded_small_or_refused(tmp_path, kind, width, height):
+    # A fresh process per photo, so its peak memory is this photo's alone.
+    script = tmp_path / "probe.py"
+    script.write_text(PHOTO_PROBE, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    result = subprocess.run([sys.executable, str(script), kind, str(width), str(height)], env=env,
+                            capture_output=True, text=True, timeout=120, check=True)
+    sent, grew, outcome = result.stdout.strip().split(maxsplit=2)
+    print(f"\n{kind} {width} x {height}: {int(sent):,} bytes sent, peak memory +{grew} MB, {outcome}")
+    assert int(sent) < 200_000 and int(grew) < 100
+    assert (outcome == "read") == (width * height <= photo.MAX_LOSSLESS_PIXELS), outcome
+
+
+def test_photos_wait_their_turn_to_be_decoded(monkeypatch):
+    buffer = io.BytesIO()
+    Image.new("L", (640, 480), 200).save(buffer, format="PNG")
+    monkeypatch.setattr(photo, "DECODE_WAIT", 0.01)
+    held = [photo._decoding.acquire(blocking=False) for _ in range(photo.DECODES_AT_ONCE)]
+    try:
+        assert all(held)
+        with pytest.raises(photo.PhotoError, match="busy reading other photos"):
+            photo.read_photo(buffer.getvalue())
+    finally:
+        for _ in held:
+            photo._decoding.release()
+    assert photo.read_photo(buffer.getvalue()).shape == (480, 640)

@@ -14,6 +14,7 @@ from streamlit.runtime.secrets import Secrets
 from streamlit.testing.v1 import AppTest
 
 from mnistcore.lab import config, services
+from mnistcore.lab.limits import SharedRateLimit
 from mnistcore.lab.store import ModelStore
 from ui.resources import slot
 from sitetools import APP, drawing, tiny_model, weights_copy
@@ -138,25 +139,25 @@ def guess(at: AppTest, passcode: str) -> str:
     return " ".join(e.value for e in at.error)
 
 
-def test_wrong_passcodes_wait_longer_each_time_on_this_device(site_at, monkeypatch):
-    # The server's back-off, restarted on a clock the test moves on: no real waiting.
+def test_wrong_passcodes_are_few_an_hour_on_this_device(site_at, monkeypatch, tmp_path):
+    # The servers' shared count, on a clock the test moves on: no real waiting.
     clock = FakeClock()
-    backoff = services.passcode_backoff().restarted(clock)
-    monkeypatch.setattr(services, "passcode_backoff", lambda: backoff)
+    guesses = SharedRateLimit(tmp_path / "limits.db", "passcode", services.PASSCODE_GUESSES,
+                              services.PASSCODE_WINDOW, clock=clock)
+    monkeypatch.setattr(services, "passcode_guesses", lambda: guesses)
     monkeypatch.setenv("MNISTLAB_PASSCODE", "sesame")
     at = site_at("pages/train.py")
-    for n in range(services.PASSCODE_FREE_GUESSES):
+    allowed = services.PASSCODE_GUESSES["device"]
+    for n in range(allowed):
+        clock.now += 60
         assert "not the passcode" in guess(at, f"guess {n}")
-    assert "please try again in 2 seconds" in guess(at, "guess 5")  # refused, not counted
-    clock.now += 2
-    assert "not the passcode" in guess(at, "guess 5")
-    assert "please try again in 4 seconds" in guess(at, "guess 6")
+    assert "please try again in 51 minutes" in guess(at, "guess 10")  # refused, not counted
     other = site_at("pages/train.py")  # a fresh session on the same device waits as long
-    assert "please try again in 4 seconds" in guess(other, "guess 6")
-    clock.now += 4
-    assert "not the passcode" in guess(other, "guess 6")
-    assert "please try again in 8 seconds" in guess(at, "sesame")  # even the right one waits its turn
-    clock.now += 8
+    assert "please try again in 51 minutes" in guess(other, "sesame")
+    clock.now = 1060 + services.PASSCODE_WINDOW  # the first guess has left the hour: one more may be tried
+    assert "not the passcode" in guess(other, "guess 11")
+    assert "please try again in 1 minute." in guess(at, "guess 12")
+    clock.now += 60
     assert guess(at, "sesame") == "" and "Start training" in labels(at)
 
 

@@ -420,21 +420,21 @@ def test_a_visitors_key_is_stored_but_never_read_back(tmp_path):
     assert ME.encode() not in store.download("csv").data
 
 
-def test_a_label_every_model_strongly_disagrees_with_is_held(tmp_path):
+def test_a_label_no_model_agrees_with_is_held(tmp_path):
     store = FeedbackStore(tmp_path / "lab.db")
     mis_tap = labelled(store, 0, label=1, probabilities=sure_of(7))  # "No, it's a 1" under a clear 7
-    hard = labelled(store, 1, label=4, probabilities=sure_of(9, 0.6))  # a hard case: not sure enough to hold
+    hard = labelled(store, 1, label=4, probabilities=sure_of(9, 0.6))  # a hard case: a person decides
     right = labelled(store, 2, label=7, probabilities=sure_of(7))
     unknown = labelled(store, 3, label=1)  # no probabilities given: nothing to judge by
-    # One saved run that agrees with the label: not every model disagrees, so it stands.
+    # One saved run that agrees with the label: it stands.
     split = labelled(store, 4, label=1, probabilities=sure_of(7), others=[sure_of(1, 0.5)])
     both = labelled(store, 5, label=1, probabilities=sure_of(7), others=[sure_of(7, 0.95)])
     c = store.all()
-    assert dict(zip(c.ids.tolist(), c.status)) == {mis_tap: "held", hard: "ok", right: "ok", unknown: "ok",
+    assert dict(zip(c.ids.tolist(), c.status)) == {mis_tap: "held", hard: "held", right: "ok", unknown: "ok",
                                                    split: "ok", both: "held"}
     assert c.label_probability[0] == pytest.approx(0.01 / 9) and np.isnan(c.label_probability[3])
-    assert store.held_count() == 2 and store.held(10).ids.tolist() == [mis_tap, both]
-    assert store.held(1, offset=1).ids.tolist() == [both]
+    assert store.held_count() == 3 and store.held(10).ids.tolist() == [mis_tap, hard, both]
+    assert store.held(1, offset=2).ids.tolist() == [both]
     with pytest.raises(ValueError, match=r"probabilities must have shape \(10,\), got \(3,\)"):
         labelled(store, 6, label=1, probabilities=[0.5, 0.5, 0])
     assert store.count() == 6
@@ -532,15 +532,16 @@ def test_a_database_from_before_undo_and_review_is_brought_up_to_date(tmp_path):
     assert FeedbackStore(db).training_set().labels.tolist() == [2, 5]  # and it opens again as it is
 
 
-def test_only_a_strong_disagreement_holds_a_label():
+def test_only_a_models_agreement_lets_a_label_stand():
     from mnistcore.lab import review
     sure = sure_of(7, 0.95)
     assert review.should_hold(1, sure) and not review.should_hold(7, sure)
-    at_the_edges = np.full(10, 0.0)
-    at_the_edges[7], at_the_edges[1], at_the_edges[2] = review.OWN_ANSWER_ABOVE, review.LABEL_BELOW, 0.08
-    assert not review.should_hold(1, at_the_edges)  # the label at exactly LABEL_BELOW: not held
-    assert review.should_hold(2, sure_of(7, 0.91)) and not review.should_hold(2, sure_of(7, review.OWN_ANSWER_ABOVE))
-    assert not review.should_hold(1, sure, others=[sure, sure_of(1, 0.3)])  # one model agrees: it stands
+    at_the_edge = np.full(10, 0.0)
+    at_the_edge[7], at_the_edge[1] = review.AGREE_ABOVE, 0.4
+    assert not review.should_hold(7, at_the_edge)  # its answer at exactly AGREE_ABOVE: it stands
+    assert review.should_hold(1, at_the_edge)      # the second bar, however tall: held
+    assert review.should_hold(7, sure_of(7, 0.45))  # its answer, but not sure enough
+    assert not review.should_hold(1, sure, others=[sure, sure_of(1, 0.6)])  # one model agrees: it stands
     with pytest.raises(ValueError, match="at most 32 models' answers, got 33"):
         review.should_hold(1, sure, others=[sure] * 32)
     with pytest.raises(ValueError, match=r"numbers in \[0, 1\]"):

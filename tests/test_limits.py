@@ -1,7 +1,7 @@
 """Budgets: so many a minute per key, and slower after repeated failures. Time is a fake clock."""
 import pytest
 
-from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit
+from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit, SharedRateLimit
 
 
 class Clock:
@@ -79,3 +79,23 @@ def test_backoff_forgets_failures_long_ago():
     assert backoff.wait("s") == 2
     clock.now += 601
     assert backoff.failed("s") == 1 and backoff.wait("s") == 0
+
+
+def test_a_shared_rate_limit_counts_once_across_processes(tmp_path):
+    clock = Clock()
+    # Two objects on one file: as two server processes see it.
+    one, two = (SharedRateLimit(tmp_path / "limits.db", "guesses", {"device": 3, "address": 5}, 60, clock=clock)
+                for _ in range(2))
+    assert [one.take(device="a", address="room"), two.take(device="a", address="room"),
+            one.take(device="a", address="room")] == [0, 0, 0]
+    clock.now += 10
+    assert two.take(device="a", address="room") == pytest.approx(50)  # a's three are in the last minute
+    assert one.wait(device="b", address="room") == 0   # another device behind the same address
+    assert one.take(device="b", address="room") == 0 and two.take(device="c", address="room") == 0
+    assert one.take(device="d", address="room") == pytest.approx(50)  # the address' five are used up
+    clock.now += 50
+    assert two.take(device="a", address="room") == 0   # the first minute is over
+    with pytest.raises(ValueError, match="no count set for key kinds"):
+        one.take(person="a")
+    with pytest.raises(ValueError, match="counts >= 1"):
+        SharedRateLimit(tmp_path / "x.db", "x", {"device": 0}, 60)

@@ -13,17 +13,21 @@ protocol-level visitors (tests/protocol.py), and the same behind nginx (deploy/s
 import contextlib
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
 import threading
 import time
+import socket
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 import protocol
+from streamlit.proto.WidgetStates_pb2 import WidgetState
 from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.coordination import RunBoard
 from mnistcore.lab.store import ModelStore
@@ -138,8 +142,9 @@ def test_a_model_published_by_another_process_is_served_by_every_process(tmp_pat
 
 
 @contextlib.contextmanager
-def serve_lab(processes: int, env: dict):
-    """deploy/serve_lab.py on a free port of 127.0.0.1; yields (proxy URL, launcher, state folder)."""
+def serve_lab(processes: int, env: dict, *options: str):
+    """deploy/serve_lab.py on a free port of 127.0.0.1 (with more command-line `options`); yields
+    (proxy URL, launcher, state folder)."""
     nginx = find_nginx()
     if nginx is None:
         if os.environ.get("CI", "").lower() == "true":
@@ -148,7 +153,7 @@ def serve_lab(processes: int, env: dict):
     port = free_port()
     state = env["STATE"]
     command = [sys.executable, str(PROJECT_DIR / "deploy" / "serve_lab.py"), "--processes", str(processes),
-               "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx]
+               "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx, *options]
     launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -179,7 +184,7 @@ def upstreams_of(state) -> list[str]:
 def test_nginx_in_front_of_two_processes(tmp_path, weights):
     env = {"STATE": tmp_path / "state", "ENV": {"MNISTLAB_WEIGHTS_DIR": str(weights),
                                                "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}}
-    with serve_lab(2, env) as (url, launcher, state):
+    with serve_lab(2, env, "--process-header") as (url, launcher, state):
         body, process, cookie = answer(f"{url}/_stcore/health")
         assert body == b"ok" and process is not None and cookie is not None
         cookie = cookie.split(";")[0]
@@ -195,7 +200,8 @@ def test_nginx_in_front_of_two_processes(tmp_path, weights):
         with urllib.request.urlopen(signal_url, timeout=10) as reply:
             assert json.loads(reply.read()) == {"live": "default"}
             assert reply.headers["Cache-Control"] == "no-store" and reply.headers.get("X-MNISTLab-Process") is None
-        assert answer(f"{url}/app/static/.gitignore")[1] in upstreams_of(state)  # the rest: a process's
+        with pytest.raises(urllib.error.HTTPError, match="404"):  # nothing else there: hidden files, strays
+            answer(f"{url}/app/static/.gitignore")
         upstreams = upstreams_of(state)
         assert len(upstreams) == 2 and process in upstreams
         for upstream in upstreams:
@@ -208,3 +214,70 @@ def test_nginx_in_front_of_two_processes(tmp_path, weights):
             answer(f"http://{address}/_stcore/health")
     with pytest.raises(ProcessLookupError):
         os.kill(nginx_pid, 0)
+
+
+def half_open(port: int, count: int) -> list[socket.socket]:
+    """`count` connections to 127.0.0.1:`port`, each having sent half a request's header, and held."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < count + 500:  # this process' own open-file limit, raised where the system allows
+        if hard != resource.RLIM_INFINITY and hard < count + 500:
+            pytest.skip(f"holding {count} connections needs an open-file limit over {count + 500}; "
+                        f"the hard limit is {hard}")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (count + 500, hard))
+    held = []
+    for _ in range(count):
+        connection = socket.create_connection(("127.0.0.1", port), timeout=10)
+        connection.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        held.append(connection)
+    return held
+
+
+def test_nginx_shows_strangers_nothing_and_outlasts_one_client(tmp_path, weights):
+    env = {"STATE": tmp_path / "state", "ENV": {"MNISTLAB_WEIGHTS_DIR": str(weights),
+                                               "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}}
+    with serve_lab(1, env) as (url, _, state):
+        with urllib.request.urlopen(f"{url}/", timeout=10) as reply:
+            headers = reply.headers
+        assert headers.get("X-MNISTLab-Process") is None and headers["Server"] == "nginx"  # no version
+        assert headers["X-Frame-Options"] == "SAMEORIGIN" and headers["X-Content-Type-Options"] == "nosniff"
+        assert "frame-ancestors 'self'" in headers["Content-Security-Policy"] and headers["Referrer-Policy"]
+        for private in ("/_stcore/metrics", "/app/static/.gitignore", "/app/static/anything.txt"):
+            with pytest.raises(urllib.error.HTTPError, match="404"):
+                answer(url + private)
+        # One client holding 5,000 half-sent requests: a new visitor still opens Draw and is answered.
+        port = int(url.rsplit(":", 1)[1])
+        held = half_open(port, 5000)
+        try:
+            visitor = protocol.Visitor(url).open("draw")
+            assert "Live model" in banner(visitor)
+            visitor.close()
+        finally:
+            for connection in held:
+                connection.close()
+        assert "worker_connections are not enough" not in (state / "error.log").read_text()
+
+
+def train_quickly(visitor: protocol.Visitor) -> None:
+    """Start a one-epoch run from `visitor`'s Train page (joining the queue if need be)."""
+    ids = {label: visitor.widget_id("number_input", label) for label in ("Epochs", "Batch size")}
+    button = next(b.id for b in visitor.of_type("button") if b.label in ("Start training", "Join the queue"))
+    visitor.run(protocol.number(ids["Epochs"], 1), protocol.number(ids["Batch size"], 64), protocol.click(button))
+
+
+def test_two_publishes_only_the_live_one_is_told_so(tmp_path, weights):
+    env = {"MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}
+    with running_site(weights, env=env) as one, running_site(weights, env=env) as two:
+        ada, grace = protocol.Visitor(one).open("train"), protocol.Visitor(two).open("train")
+        for visitor in (ada, grace):  # one run after the other: one slot for both processes
+            train_quickly(visitor)
+            wait_until(lambda v=visitor: "Publish" in v.run().text(), 120)
+        for visitor in (ada, grace):  # Ada publishes, then Grace, each on her own process (worse than
+            # the shipped model, so each ticks "publish anyway")
+            tick = WidgetState(id=visitor.widget_id("checkbox", "Yes: replace"), bool_value=True)
+            visitor.run(tick, protocol.click(visitor.widget_id("button", "Publish")))
+        assert "it is the live model now" in grace.run().text()
+        shown = ada.run().text()
+        assert "Published: another model has been made live since" in shown and "live model now" not in shown
+        assert json.loads((weights / "live.json").read_text())["live"] in grace.text()
+        ada.close()
+        grace.close()

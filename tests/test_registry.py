@@ -96,3 +96,11 @@ def test_a_new_network_is_one_entry(monkeypatch, small_mnist, tmp_path):
     args = cli._parser().parse_args(["train", "--arch", "tiny", "--hidden", "32", "--out", str(tmp_path / "t.npz")])
     with pytest.raises(ValueError, match="--hidden does not apply to --engine numpy --arch tiny"):
         args.command(args)
+
+
+def test_the_convnets_estimate_counts_its_weight_updates():
+    from mnistcore.training.timing import modelled_epoch
+    one, big = (modelled_epoch(TrainSettings(engine="numpy", arch="cnn", batch_size=b), 60_000) for b in (1, 128))
+    # 60,000 updates at batch 1 against 469 at batch 128: the same images, far more updates.
+    assert one > 1.4 * big
+    assert modelled_epoch(TrainSettings(engine="numpy", arch="cnn", batch_size=16), 60_000) < one

@@ -393,7 +393,15 @@ def test_names_are_shown_as_plain_text(given, shown):
 @pytest.mark.parametrize("given, problem", [("Ada", None), ("Grace Hopper-Smith", None), ("O'Neil 2", None),
                                             ("www.evil.com", "letters, digits"), ("__Admin__", "letters, digits"),
                                             ("Visitor 3F2A", "anonymous labels"), (" visitor", "anonymous labels"),
-                                            ("Visitors' club", None)])
+                                            ("Visitors' club", None), ("Ана Іванова", None),
+                                            ("V\u0456sitor 3F2A", "different alphabets"),
+                                            ("\u0412\u0456s\u0456tor", "different alphabets"),
+                                            ("\uff36\uff49\uff53\uff49\uff54\uff4f\uff52 1", "anonymous labels"),
+                                            ("Vi\u0301sitor 9", "anonymous labels"),
+                                            ("Teacher - server restarts now - go to", "roles"),
+                                            ("Your teacher", "roles"), ("ADMIN", "roles"),
+                                            ("please all go to the next room", "not a message"),
+                                            ("Mary Ann - Lee", "not a message")])
 def test_names_that_render_or_imitate_are_refused(given, problem):
     found = name_problem(given)
     assert found == problem if problem is None else problem in found

@@ -23,6 +23,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
 
 from mnistcore.photo import MAX_BYTES
+from ui.uploads import uploader_shown
 
 SIDE = 280           # the canvas' width and height, in CSS pixels: fits a 390-px phone with margins
 PEN = 22             # the pen's width on the canvas, in CSS pixels
@@ -55,6 +56,7 @@ def fix_toolbars() -> None:
 def photo_pad(camera_key: str, upload_key: str) -> None:
     """The camera and the upload button for a digit on paper: the photo arrives in
     st.session_state[camera_key] or st.session_state[upload_key]."""
+    uploader_shown()  # else the server takes no upload from this page (ui/uploads.py)
     st.camera_input("Take a photo of a digit on paper", key=camera_key)
     st.file_uploader("…or upload a picture (on a phone: your camera app)", type=PHOTO_TYPES, key=upload_key,
                      max_upload_size=MAX_BYTES // 2**20)

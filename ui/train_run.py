@@ -96,8 +96,10 @@ def outcome(status, live, rules, allowed: bool) -> None:
     live_accuracy = live.info.test_accuracy if live is not None else None
     check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
-    if status.published_as:
-        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
+    if status.published_as:  # live.json read afresh: another process may have published since
+        now = "it is the live model now" if store().live_name() == status.published_as else \
+            "another model has been made live since"
+        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: {now} "
                    f"(saved as {status.published_as}). {trained}.")
     elif check.good:
         st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")

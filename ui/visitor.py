@@ -1,29 +1,37 @@
 """Who is visiting, and whether they may train.
 
-A visitor is anonymous: a random token names them to the training slot, and it rides in the
-page's address (`?visitor=…`), so reloading the page or reopening it from the browser's history
-keeps their run theirs (their Stop, their curves, their Publish). It is never shown to others,
-who see a label made from it ("Visitor 3F2A") or the name the visitor gives.
+A visitor is anonymous: a token names them to the training slot. It is made by the server from
+the browser's own random cookie (Streamlit's XSRF cookie, which every page load and websocket of
+that browser carries), keyed with the server's cookie secret: reloading the page or opening
+another keeps their run theirs (their Stop, their curves, their Publish), and nothing in the
+address bar names them, so a link someone else made cannot make a visitor share their run. A
+client without that cookie (a script) gets a new token per session. The token is never shown to
+others, who see a label made from it ("Visitor 3F2A") or the name the visitor gives.
+
+Budgets count by device (that browser; a client without the cookie, by its address), not by
+address alone: a room behind one Wi-Fi is many devices.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import logging
 import math
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
 
 from mnistcore.lab import config, services
 
 log = logging.getLogger("mnistlab")
 
-TOKEN_PARAM = "visitor"
-TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")  # what secrets.token_urlsafe(16) makes: 128 random bits
+TOKEN_PARAM = "visitor"  # where the token once rode in the address: removed from links that still carry it
+BROWSER_COOKIE = "_streamlit_xsrf"  # Streamlit's per-browser random cookie (its XSRF token)
 
 
 @dataclass(frozen=True)
@@ -33,23 +41,45 @@ class Visitor:
 
 
 def visitor() -> Visitor:
-    """This visitor: from the session, else from the token in the address, else a new one.
-
-    Also puts the token (back) in the address: Streamlit drops query parameters when the visitor
-    moves to another page, and the token must be there whenever they reload.
-    """
+    """This visitor: from the session, else from their browser's cookie, else a new one."""
     me = st.session_state.get("visitor")
     if me is None:
-        given = st.query_params.get(TOKEN_PARAM, "")
-        token = given if TOKEN.fullmatch(given) else secrets.token_urlsafe(16)
+        browser = _browser_secret()
+        token = _keyed("visitor", browser) if browser else secrets.token_urlsafe(16)
         me = st.session_state.visitor = Visitor(token, label_for(token))
-    if st.query_params.get(TOKEN_PARAM) != me.id:
-        st.query_params[TOKEN_PARAM] = me.id
+    if TOKEN_PARAM in st.query_params:  # an old link's token: ignored, and kept off the address bar
+        del st.query_params[TOKEN_PARAM]
     return me
 
 
+def _browser_secret() -> bytes | None:
+    """The random bytes of this browser's Streamlit cookie, or None (no cookie: a script, AppTest)."""
+    try:
+        raw = st.context.cookies.get(BROWSER_COOKIE)
+    except Exception:  # noqa: BLE001 - no context (a bare script run)
+        return None
+    if not isinstance(raw, str) or not raw:
+        return None
+    token, _ = decode_xsrf_token_string(raw)
+    return token if token and len(token) >= 16 else None
+
+
+def _keyed(purpose: str, browser: bytes) -> str:
+    """A name for this browser, for `purpose`, that only this server can make from its cookie."""
+    key = str(st.get_option("server.cookieSecret")).encode("utf-8")
+    digest = hmac.new(key, purpose.encode("ascii") + b":" + browser, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
 def client() -> str:
-    """Where this visitor connects from (their address, as Streamlit sees it), for per-device budgets.
+    """This visitor's device, for per-device budgets (the training queue's places, labelled
+    drawings, passcode guesses): their browser where it carries Streamlit's cookie, else their address."""
+    browser = _browser_secret()
+    return f"browser {_keyed('device', browser)[:12]}" if browser else address()
+
+
+def address() -> str:
+    """Where this visitor connects from (their address, as Streamlit sees it), for per-address budgets.
 
     Behind a proxy that sets X-Forwarded-For (deploy/nginx.conf.template does) uvicorn gives the visitor's own
     address; behind one that does not, every visitor has the proxy's: see the README on running the server.
@@ -71,9 +101,9 @@ def drawing_budget_problem() -> str | None:
         log.warning("draw: session of client %s reached its budget of %d saved drawings", client(), saved)
         return (f"Thank you: you have labelled {saved} drawings, as many as one visit may. "
                 "Keep drawing: the model still answers, it just stops collecting.")
-    wait = services.drawing_rate().take(client())
+    wait = services.drawing_rate().take(device=client(), address=address())
     if wait > 0:
-        log.warning("draw: client %s saves drawings faster than allowed", client())
+        log.warning("draw: client %s (%s) saves drawings faster than allowed", client(), address())
         return f"That was quick: please wait {math.ceil(wait)} seconds before labelling another drawing."
     st.session_state.drawings_saved = saved + 1
     return None
@@ -130,20 +160,22 @@ def may_train(rules: config.Access | None = None) -> bool:
 def unlock(given: str, rules: config.Access) -> str | None:
     """Unlock training for this session if `given` is the passcode; else say why not.
 
-    Wrong guesses slow down: after a few in a row from this visitor, this device or everyone,
-    each next guess must wait longer (services.passcode_backoff). Every wrong guess is logged.
+    Guessing is slow: a few wrong guesses an hour per visitor, per device and (more) per address,
+    counted by every server process together (services.passcode_guesses). Only wrong guesses
+    count, so the one who holds the passcode is never refused for someone else's guesses on
+    another device. Every wrong guess is logged.
     """
-    keys = (f"visitor:{visitor().id}", f"client:{client()}", services.EVERYONE)
-    backoff = services.passcode_backoff()
-    wait = backoff.wait(*keys)
+    keys = {"visitor": visitor().id, "device": client(), "address": address()}
+    guesses = services.passcode_guesses()
+    wait = guesses.wait(**keys)
     if wait > 0:
-        log.warning("passcode: guess from client %s refused, %.0f s to wait", client(), wait)
-        return f"Too many wrong passcodes: please try again in {math.ceil(wait)} seconds."
+        log.warning("passcode: guess from client %s (%s) refused, %.0f s to wait", client(), address(), wait)
+        minutes = math.ceil(wait / 60)
+        return f"Too many wrong passcodes: please try again in {minutes} minute{'s' if minutes != 1 else ''}."
     if not rules.unlocks(given):
-        count = backoff.failed(*keys)
-        log.warning("passcode: wrong guess from client %s (%d in a row)", client(), count)
+        guesses.take(**keys)
+        log.warning("passcode: wrong guess from client %s (%s)", client(), address())
         return "That is not the passcode."
-    backoff.succeeded(*keys)
     log.info("passcode: training unlocked for client %s", client())
     st.session_state.unlocked = _passcode_key(rules.passcode)
     return None

@@ -19,12 +19,15 @@ From the environment:
 - `MNISTLAB_SLOT_DB`: the training slot's board, shared by every server process that names the
   same file (default: runs/slot.db in the model store's folder, so processes serving one store
   share one slot).
+- `MNISTLAB_LIMITS_DB`: the budgets shared by every server process (default: runs/limits.db in
+  the model store's folder).
 
 Budgets for what visitors may create (whole numbers; see `budget`):
-- `MNISTLAB_DRAWINGS_PER_MINUTE`: labelled drawings one client (address) may save per minute (20).
+- `MNISTLAB_DRAWINGS_PER_MINUTE`: labelled drawings one device (browser) may save per minute (20);
+  one address (a room behind one Wi-Fi) ten times as many.
 - `MNISTLAB_DRAWINGS_PER_SESSION`: labelled drawings one browser session may save (200).
 - `MNISTLAB_MAX_DRAWINGS`: labelled drawings the lab's database holds in all (20,000).
-- `MNISTLAB_PLACES_PER_CLIENT`: runs one client (address) may have training or waiting (2).
+- `MNISTLAB_PLACES_PER_CLIENT`: runs one device (browser; else address) may have training or waiting (2).
 - `MNISTLAB_RUNS_KEPT`: published models kept on disk besides the live one and the shipped one (20).
 
 Who may train, from the environment or from the `[mnistlab]` section of Streamlit's
@@ -116,6 +119,16 @@ def publish_floor() -> float:
     if not 0 <= floor <= 1:
         raise ValueError(f"{PUBLISH_FLOOR_ENV} must be a test accuracy from 0 to 1 (0.95 is 95%); got {value!r}")
     return floor
+
+
+LIMITS_DB_ENV = "MNISTLAB_LIMITS_DB"
+
+
+def limits_db_path() -> Path:
+    """$MNISTLAB_LIMITS_DB, else runs/limits.db in the model store's folder: the budgets every server
+    process on one store counts together (passcode guesses, labelled drawings)."""
+    value = os.environ.get(LIMITS_DB_ENV, "").strip()
+    return absolute(value) if value else weights_dir() / "runs" / "limits.db"
 
 
 def timings_path() -> Path:

@@ -12,7 +12,7 @@ read the rows they show (`rows`), a chunk at a time (`read`), or the newest few 
 
 Labels can be wrong, so before anything trains on them: whoever labelled a drawing can take it
 back for UNDO_SECONDS (`undo`, by the opaque visitor key `add` was given, which is stored and never
-shown); a label every model strongly disagrees with is held (mnistcore.lab.review) until an
+shown); a label no model agrees with is held (mnistcore.lab.review) until an
 operator accepts or rejects it (`held`, `review`). Training reads `training_set()`: only the
 labels not held or rejected, with a note of how far the collection went (to tell later which
 drawings a model did not train on). Downloads hold the same drawings.
@@ -37,7 +37,7 @@ from .downloads import DOWNLOAD_ROWS, Download, check_kind
 from .drawing_sets import COLUMNS, Collected, TrainingSet, Version, collected, concat, take
 from .review import should_hold
 
-# A drawing's status: "ok" as labelled; "held" for review (every model strongly disagreed with the
+# A drawing's status: "ok" as labelled; "held" for review (no model agreed with the
 # label); then "accepted" or "rejected" by an operator. Only USABLE drawings are trained on.
 OK, HELD, ACCEPTED, REJECTED = "ok", "held", "accepted", "rejected"
 USABLE = (OK, ACCEPTED)
@@ -157,8 +157,8 @@ class FeedbackStore:
         `image`: (28, 28) float in [0, 1] (as preprocess returns it) or uint8. `visitor`: an
         opaque key of who labelled it (8-64 letters, digits, - or _: a hash of their token, never
         the token), without which nobody can undo it. `probabilities`: the live model's (10,)
-        probabilities for the drawing, and `others` those of more models: when all of them
-        strongly disagree with `label` the drawing is held for review (review.should_hold).
+        probabilities for the drawing, and `others` those of more models: when none of them
+        agrees with `label` the drawing is held for review (review.should_hold).
         FeedbackFull when the store holds `max_rows` drawings already.
         """
         pixels = _as_uint8(image)

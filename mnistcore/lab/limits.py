@@ -1,15 +1,19 @@
 """Budgets for what visitors may do: so many times a minute, and slower after repeated failures.
 
-Both are keyed by whatever the caller names (a session, a client's address, "everyone"), are
+All are keyed by whatever the caller names (a visitor, a device, an address, "everyone"), are
 thread-safe (one is shared by every session of the server), and forget keys they no longer need,
-so a visitor inventing new keys cannot make them grow without bound.
+so a visitor inventing new keys cannot make them grow without bound. RateLimit and Backoff count
+in one process; SharedRateLimit counts in an SQLite file all the lab's processes share.
 """
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import threading
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
+from pathlib import Path
 
 MAX_KEYS = 10_000  # keys remembered at once; the least recently used is forgotten first
 
@@ -86,3 +90,64 @@ class Backoff:
     def _delay(self, key: str) -> float:
         count, free = self._failures[key][0], self._free_for.get(key, self.free)
         return 0.0 if count < free else min(self.longest, 2.0 ** (count - free + 1))
+
+
+class SharedRateLimit:
+    """At most `counts[kind]` events per `seconds` for each key (kind, value), counted in an SQLite
+    file that every server process on the same lab opens: a device whose requests land on another
+    process (nginx's cookie picks it) is still counted once. Old events are forgotten as they leave
+    the window, so keys a visitor invents do not pile up."""
+
+    def __init__(self, path: Path, name: str, counts: dict[str, int], seconds: float,
+                 clock: Callable[[], float] = time.time):
+        if not counts or min(counts.values()) < 1 or seconds <= 0:
+            raise ValueError(f"a shared rate limit needs counts >= 1 and seconds > 0; got {counts!r}, {seconds!r}")
+        self.path, self.name, self.counts, self.seconds, self._clock = Path(path), name, dict(counts), seconds, clock
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS events (name TEXT, kind TEXT, key TEXT, at REAL)")
+            db.execute("CREATE INDEX IF NOT EXISTS events_by_key ON events (name, kind, key, at)")
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per call: cheap, and safe from any thread of any process.
+        db = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        return db
+
+    def _wait(self, db: sqlite3.Connection, keys: dict[str, str], now: float) -> float:
+        db.execute("DELETE FROM events WHERE name = ? AND at <= ?", (self.name, now - self.seconds))
+        wait = 0.0
+        for kind, key in keys.items():
+            rows = db.execute("SELECT at FROM events WHERE name = ? AND kind = ? AND key = ? ORDER BY at DESC LIMIT ?",
+                              (self.name, kind, key, self.counts[kind])).fetchall()
+            if len(rows) >= self.counts[kind]:
+                wait = max(wait, rows[-1][0] + self.seconds - now)
+        return wait
+
+    def wait(self, **keys: str) -> float:
+        """Seconds before one more event may happen under all `keys` (kind=value); 0: now."""
+        self._known(keys)
+        with contextlib.closing(self._connect()) as db:
+            return self._wait(db, keys, self._clock())
+
+    def take(self, **keys: str) -> float:
+        """Record one event under all `keys` and return 0, or return the seconds to wait (nothing recorded)."""
+        self._known(keys)
+        now = self._clock()
+        with contextlib.closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")  # one process at a time between counting and recording
+            try:
+                wait = self._wait(db, keys, now)
+                if wait <= 0:
+                    db.executemany("INSERT INTO events VALUES (?, ?, ?, ?)",
+                                   [(self.name, kind, key, now) for kind, key in keys.items()])
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return max(0.0, wait)
+
+    def _known(self, keys: dict[str, str]) -> None:
+        unknown = set(keys) - set(self.counts)
+        if unknown:
+            raise ValueError(f"no count set for key kinds {sorted(unknown)}; known: {sorted(self.counts)}")

@@ -1,11 +1,12 @@
 """Which visitors' labels are held for review before anything trains on them.
 
-A mis-tap ("No, it's a 1" under a clear 7) would otherwise count as the model's mistake on the Lab
-handwriting page and go into training. A label is held when every model asked strongly disagrees
-with it: each gives the label less than LABEL_BELOW while being more than OWN_ANSWER_ABOVE sure of
-another digit. Honest hard cases (a 4 the model reads as a 9 at 60%) are kept as they are: those
-are the drawings the lab wants. An operator accepts or rejects held labels on the Lab handwriting
-page (FeedbackStore.review).
+A label trains models only when it can be trusted. The page shows the model's bars, so a rule
+that holds only labels the model strongly disagrees with tells an attacker which wrong label will
+pass (the second bar). So the rule is the other way round: a label stands at once only when a
+model agrees with it (its own answer, at least AGREE_ABOVE sure); every other label, mis-taps,
+honest hard cases and lies alike, is held until an operator accepts or rejects it on the Lab
+handwriting page (FeedbackStore.review). Reading the bars then helps nobody: the only labels that
+pass unreviewed are the ones the model would have given itself.
 """
 from __future__ import annotations
 
@@ -13,25 +14,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-LABEL_BELOW = 0.02  # the model gives the visitor's digit less than this...
-OWN_ANSWER_ABOVE = 0.9    # ...and its own answer more than this: it strongly disagrees
+AGREE_ABOVE = 0.5   # a model agrees with a label when it is its answer, at least this sure
 MAX_MODELS = 32     # probability vectors one decision may weigh (the live model and saved runs)
 
 
-def strongly_disagrees(label: int, probabilities) -> bool:
-    """Does one model, with these (10,) probabilities, strongly disagree that the drawing is `label`?"""
+def agrees(label: int, probabilities) -> bool:
+    """Does one model, with these (10,) probabilities, agree that the drawing is `label`?"""
     p = _checked(probabilities)
-    return bool(p[label] < LABEL_BELOW and p.max() > OWN_ANSWER_ABOVE)
+    return bool(int(p.argmax()) == label and p[label] >= AGREE_ABOVE)
 
 
 def should_hold(label: int, probabilities, others: Sequence = ()) -> bool:
-    """Hold this label for review? Only when the live model (`probabilities`) and every model in
-    `others` (more (10,) probability vectors, e.g. the saved runs') strongly disagree with it."""
+    """Hold this label for review? Unless the live model (`probabilities`) or a model in `others`
+    (more (10,) probability vectors, e.g. the saved runs') agrees with it."""
     if not (isinstance(label, (int, np.integer)) and 0 <= label <= 9):
         raise ValueError(f"label must be a digit 0-9, got {label!r}")
     if len(others) + 1 > MAX_MODELS:
         raise ValueError(f"a review decision weighs at most {MAX_MODELS} models' answers, got {len(others) + 1}")
-    return all(strongly_disagrees(int(label), p) for p in (probabilities, *others))
+    answers = [_checked(p) for p in (probabilities, *others)]
+    return not any(agrees(int(label), p) for p in answers)
 
 
 def _checked(probabilities) -> np.ndarray:

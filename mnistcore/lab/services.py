@@ -29,14 +29,16 @@ from . import config
 from .coordination import RunBoard
 from .feedback import FeedbackStore
 from .handwriting import HandwritingReports
-from .limits import Backoff, RateLimit
+from .limits import SharedRateLimit
 from .slot import TrainingSlot
 from .store import ModelStore
 
 T = TypeVar("T")
-PASSCODE_FREE_GUESSES = 5        # wrong passcodes in a row, per session or per client, before slowing down
-PASSCODE_FREE_GUESSES_ALL = 20   # ...and from everyone together
-EVERYONE = "everyone"            # the Backoff key that counts every visitor's guesses
+# Wrong passcodes per hour, by whom. A visitor and a device (a browser) get few; an address, which
+# a room shares, more: a stranger in the room cannot use up the teacher's own.
+PASSCODE_GUESSES = {"visitor": 10, "device": 10, "address": 100}
+PASSCODE_WINDOW = 3600.0
+ADDRESS_DRAWINGS = 10  # an address may save this many times a device's labelled drawings (a room)
 SAVED_MODELS_KEPT = 16  # models loaded by name (Draw's comparison, Look inside), most recent kept
 
 log = logging.getLogger("mnistlab")
@@ -103,16 +105,20 @@ def training_slot() -> TrainingSlot:
                                       board=RunBoard(path), timings=timings))
 
 
-def drawing_rate() -> RateLimit:
-    """How many labelled drawings one client may save per minute."""
-    count = config.budget("drawings_per_minute")
-    return _once(("drawing rate", count), lambda: RateLimit(count, 60.0))
+def drawing_rate() -> SharedRateLimit:
+    """How many labelled drawings one device, and one address, may save per minute, counted across
+    every server process (keys: device=..., address=...)."""
+    count, path = config.budget("drawings_per_minute"), config.limits_db_path()
+    return _once(("drawing rate", count, str(path)), lambda: SharedRateLimit(
+        path, "drawings", {"device": count, "address": count * ADDRESS_DRAWINGS}, 60.0))
 
 
-def passcode_backoff() -> Backoff:
-    """Wrong passcodes: after a few in a row, each next guess waits longer (see ui.visitor.unlock)."""
-    return _once(("passcode backoff",), lambda: Backoff(PASSCODE_FREE_GUESSES,
-                                                        free_for={EVERYONE: PASSCODE_FREE_GUESSES_ALL}))
+def passcode_guesses() -> SharedRateLimit:
+    """Wrong passcodes per hour by visitor, device and address, across every server process (see
+    ui.visitor.unlock): a guess is checked only while all three have some left."""
+    path = config.limits_db_path()
+    return _once(("passcode guesses", str(path)),
+                 lambda: SharedRateLimit(path, "passcode", PASSCODE_GUESSES, PASSCODE_WINDOW))
 
 
 def feedback_store() -> FeedbackStore:

@@ -21,7 +21,9 @@ waits for the load but the one who noticed.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import logging
@@ -35,12 +37,14 @@ from pathlib import Path
 import numpy as np
 
 from ..evaluation import Evaluation, evaluate
-from ..files import atomic_write_bytes, remove_stale_temp_files
+from ..files import TEMP_NAME, atomic_write_bytes, remove_stale_temp_files
 from ..nets import load_model, read_info
 from ..nets.base import DigitModel, ModelFileError, ModelInfo
 from ..paths import WEIGHTS_DIR
 
 DEFAULT_NAME = "default"
+SIGNAL_NAME = re.compile(r"live-[0-9a-f]{16}\.json")  # config.live_signal_path's names
+STALE_SIGNAL_SECONDS = 7 * 24 * 3600                  # another store's live-model file unchanged this long: gone
 # What a run file is called; the pattern admits no "/" or "..", so a name can never leave runs/.
 RUN_NAME = re.compile(r"\d{8}T\d{6}Z-(numpy|keras)-[0-9a-f]{8}\.(npz|keras)")
 SUFFIX = {"numpy": ".npz", "keras": ".keras"}
@@ -114,6 +118,7 @@ class ModelStore:
         # Open pages poll this file from the browser (ui.chrome) instead of the server: written
         # after every change of the live model in this process, and at start.
         self.signal_path = Path(signal_path) if signal_path is not None else None
+        self._remove_stale_signals()
         self._write_signal()
 
     # ------------------------------------------------------------------ reading
@@ -196,7 +201,7 @@ class ModelStore:
         engine = model.info.engine
         if engine not in SUFFIX:
             raise ValueError(f"cannot publish a model of engine {engine!r}; expected one of {', '.join(SUFFIX)}")
-        with self._change_lock:
+        with self._change_lock, self._across_processes():
             name = _new_run_name(engine)
             model.save(self.runs_dir / name)
             self._write_live_file(name)
@@ -209,12 +214,27 @@ class ModelStore:
     def make_live(self, name: str) -> Live:
         """Make a saved run (or "default") live again; ValueError / ModelFileError when it cannot be."""
         path = self.path_of(name)
-        with self._change_lock:
+        with self._change_lock, self._across_processes():
             model = load_model(path)
             self._write_live_file(name)
             live = self._swap(name, model)
             self._write_signal()
             return live
+
+    def live_name(self) -> str:
+        """The name of the model live.json names now, read afresh: whether a model just published is
+        still the live one, when another process may have published since (ValueError if damaged)."""
+        return self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+
+    @contextlib.contextmanager
+    def _across_processes(self):
+        """One change of the live model at a time among all processes on this folder (an flock)."""
+        with open(self.weights_dir / ".live.lock", "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _swap(self, name: str, model: DigitModel) -> Live:
         with self._lock:
@@ -235,6 +255,7 @@ class ModelStore:
             return
         try:
             name = self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+            self.signal_path.parent.mkdir(parents=True, exist_ok=True)  # static/ is not in git: nothing else is there
             atomic_write_bytes(self.signal_path, json.dumps({"live": name}).encode("utf-8"))
         except (OSError, ValueError) as err:
             log.warning("store: could not write %s for open pages (%s)", self.signal_path, err)
@@ -320,6 +341,25 @@ class ModelStore:
         if removed:
             log.warning("store: removed %d stale temporary file%s (%.1f MB) left by interrupted writes",
                         removed, "" if removed == 1 else "s", freed / 1e6)
+
+    def _remove_stale_signals(self) -> None:
+        """Remove the live-model files (and their interrupted writes) that stores on other folders
+        left in the signal's folder and have not rewritten for STALE_SIGNAL_SECONDS: a test's, an old
+        store's. A server rewrites its own at every start and every change. Hidden files there go
+        too: everything in that folder is served to anyone who asks."""
+        if self.signal_path is None:
+            return
+        folder = self.signal_path.parent
+        remove_stale_temp_files(folder, older_than=STALE_TEMP_SECONDS)
+        cutoff = time.time() - STALE_SIGNAL_SECONDS
+        for path in folder.glob("*"):
+            try:
+                hidden = path.name.startswith(".") and not TEMP_NAME.fullmatch(path.name)
+                old = SIGNAL_NAME.fullmatch(path.name) and path.stat().st_mtime < cutoff and path != self.signal_path
+                if (hidden or old) and path.is_file():
+                    path.unlink()
+            except OSError:  # removed by another process meanwhile, or not ours to remove
+                continue
 
     # ------------------------------------------------------------------ start-up
 

@@ -81,6 +81,7 @@ NUMPY_PER_STEP_UNIT = 3.4e-7     # ...and its cost per hidden unit
 NUMPY_SIGMOID_FACTOR = 1.3       # expit costs more than max(x, 0)
 NUMPY_ADAM_FACTOR = 1.3          # Adam's update touches every weight a few more times
 NUMPY_CNN_PER_SAMPLE = 1.5e-3    # a guess until timed: the first run here records the truth
+NUMPY_CNN_PER_STEP = 0.8e-3      # one Adam update of the convnet's weights (batch 1 costs ~2.5x batch 128 per image)
 KERAS_PER_SAMPLE = {"mlp": 3.0e-5, "cnn": 4.2e-4}   # ~2.5 s and ~26 s per 60,000-image epoch
 KERAS_PER_STEP = 1.5e-3
 KERAS_START = 12.0               # importing TensorFlow (~11 s measured) and building the model
@@ -205,7 +206,7 @@ NETWORKS: dict[tuple[str, str], Network] = {(n.engine, n.arch): n for n in (
             defaults={"learning_rate": 0.1},  # SGD's step
             views=(HIDDEN_UNITS, BACK_QUERY), shape=_numpy_mlp_shape, risky=_numpy_mlp_risky),
     Network("numpy", "cnn", NUMPY_LABEL, CNN_LABEL, _numpy_cnn, _load_numpy_cnn, _describe_numpy_cnn,
-            lambda s: (NUMPY_CNN_PER_SAMPLE, 0.0), ".npz", applies=("learning_rate", "schedule"),
+            lambda s: (NUMPY_CNN_PER_SAMPLE, NUMPY_CNN_PER_STEP), ".npz", applies=("learning_rate", "schedule"),
             defaults={"learning_rate": 0.001},  # Adam's step: 0.1 would make Adam diverge at once
             views=CONVNET_VIEWS),
     Network("keras", "mlp", KERAS_LABEL, MLP_LABEL, _keras("mlp"), _load_keras, lambda s: "Keras MLP",

@@ -78,6 +78,7 @@ def test_gallery_pages():
 
 def test_gallery_captions_and_tiles():
     assert gallery.caption(7, 7, 0.987) == "7 (99%)"
+    assert gallery.caption(7, 7, 0.9996) == "7 (99%)" and gallery.percent(1.0) == "99%"  # never "100%"
     assert gallery.caption(9, 4, 0.61) == "✗ 4, is 9 (61%)"
     assert gallery.captions(LABELS, PREDICTIONS, CONFIDENCE, [4, 5]) == ["✗ 9, is 4 (40%)", "4 (95%)"]
     assert gallery.mistakes(LABELS, PREDICTIONS).tolist() == [False, True, False, False, True, False, True, False]

@@ -80,7 +80,7 @@ def review_section(report: handwriting.HandwritingReport) -> None:
                     st.image(enlarge(held.images[k], 56), width=56)
                     # Only digits and numbers here, nothing a visitor typed.
                     st.markdown(f"Labelled **{held.labels[k]}**  \nthe model read **{held.predicted[k]}**, "
-                                f"{held.confidence[k]:.0%} sure")
+                                f"{gallery.percent(held.confidence[k])} sure")
                 with st.container(horizontal=True):
                     st.button("Accept", key=f"accept-{drawing_id}", icon=":material/check:", on_click=decide,
                               args=([drawing_id], ACCEPTED))

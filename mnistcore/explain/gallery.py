@@ -87,8 +87,13 @@ def captions(labels: np.ndarray, predictions: np.ndarray, confidence: np.ndarray
 def caption(label: int, prediction: int, confidence: float) -> str:
     """A tile's caption: "7 (99%)" when right, "✗ 4, is 9 (61%)" when wrong."""
     if prediction == label:
-        return f"{prediction} ({confidence:.0%})"
-    return f"✗ {prediction}, is {label} ({confidence:.0%})"
+        return f"{prediction} ({percent(confidence)})"
+    return f"✗ {prediction}, is {label} ({percent(confidence)})"
+
+
+def percent(probability: float) -> str:
+    """A model's probability as a page shows it: "61%", at most "99%" (a model is never certain)."""
+    return f"{min(round(100 * float(probability)), 99)}%"
 
 
 def _check_page_size(page_size: int) -> None:

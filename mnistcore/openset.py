@@ -31,8 +31,8 @@ from .preprocess import Shape
 REFUSE_DIGITS = 0.015    # the threshold refuses at most this share of the fitting digits the shape rules let by
 SURE_RIGHT = 0.995       # "sure" from the probability above which the fitting digits are right this often
 FAIRLY_RIGHT = 0.85      # "fairly sure" where they are right this often
-FIT_DIGITS = 2000        # drawings of digits and of non-digits the companion is fitted on
-FIT_OTHERS = 2000
+FIT_DIGITS = 4000        # drawings of digits and of non-digits the companion is fitted on
+FIT_OTHERS = 4000
 HIDDEN = 16
 CACHE_DIR = DATA_DIR / "cache"  # the fitting drawings, made once
 
@@ -199,7 +199,9 @@ _made: dict = {}
 
 
 def _key(images: np.ndarray) -> tuple:
-    return (images.shape, hash(np.ascontiguousarray(images[:: max(1, len(images) // 200)]).tobytes()))
+    """A fingerprint of `images`, the same in every process (Python's own hash of bytes is not)."""
+    sample = np.ascontiguousarray(images[:: max(1, len(images) // 200)]).tobytes()
+    return (images.shape, hashlib.blake2b(sample, digest_size=16).hexdigest())
 
 
 def reference_for(images: np.ndarray, labels: np.ndarray) -> DigitReference:

@@ -568,8 +568,9 @@ def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(tmp_path):
 def test_an_older_database_gets_the_not_a_digit_column(tmp_path):
     path = tmp_path / "old.db"
     with sqlite3.connect(path) as db:
-        db.execute(feedback.SCHEMA.replace(",\n    not_digit INTEGER NOT NULL DEFAULT 0 CHECK (not_digit IN (0, 1))", ""))
-        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model)"
-                   " VALUES ('2026-01-01T00:00:00+00:00', ?, 280, 280, 3, 3, 0.9, 'm')", (bytes(784),))
+        db.execute(feedback.SCHEMA.replace(",\n    " + feedback.ADDED_COLUMNS["not_digit"], ""))
+        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                   " model) VALUES ('2026-01-01T00:00:00+00:00', ?, 280, 280, 3, 3, 0.9, 'm')", (bytes(784),))
+        assert "not_digit" not in {row[1] for row in db.execute("PRAGMA table_info(drawings)")}
     store = FeedbackStore(path)
     assert store.training_set().labels.tolist() == [3] and len(store.not_digits()) == 0

@@ -36,13 +36,13 @@ from scipy import ndimage
 from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.nets import load_model
-from mnistcore.photo import photo_steps, read_photo
+from mnistcore.photo import PhotoError, photo_steps, read_photo
 from mnistcore.preprocess import digit_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 
 CONDITIONS = ("plain", "uneven light", "shadow", "off-centre", "small digit", "close-up", "tilted",
-              "table edge", "blurry", "low JPEG quality", "lined paper", "pencil", "everything")
+              "table edge", "blurry", "low JPEG quality", "lined paper", "pencil", "pen beside", "everything")
 EVERYTHING = ("uneven light", "shadow", "off-centre", "tilted", "table edge", "lined paper")   # a bad photo
 SIZES = ((1280, 960), (1600, 1200))   # landscape; a third turned portrait
 FONTS = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Oblique.ttf", "dejavu/DejaVuSerif.ttf",
@@ -121,6 +121,18 @@ def typed_ink(digit: int, font_path: Path, height: int) -> np.ndarray:
     return np.pad(ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1], pad)
 
 
+def printed_page(s: dict) -> np.ndarray:
+    """Ink of a page of printed text filling most of the sheet."""
+    width, height = s["size"]
+    page = Image.new("L", (int(width * 0.8), int(height * 0.8)), 0)
+    face = ImageFont.truetype(str(FONT_DIR / FONTS[0]), max(10, height // 40))
+    words = "The quick brown fox jumps over the lazy dog while the digits wait on the table".split()
+    draw = ImageDraw.Draw(page)
+    for row, y in enumerate(range(10, page.height - 20, max(14, height // 28))):
+        draw.text((10, y), " ".join(words[(row + k) % len(words)] for k in range(12)), fill=255, font=face)
+    return np.asarray(page, np.float32) / 255
+
+
 # The photo ------------------------------------------------------------------------------------
 
 def settings(condition: str, rng: np.random.Generator) -> dict:
@@ -142,7 +154,9 @@ def settings(condition: str, rng: np.random.Generator) -> dict:
         lined=hard["lined paper"] or rng.random() < 0.1,
         angle=u(10, 25) * rng.choice([-1, 1]) if hard["tilted"] else u(-5, 5),
         perspective=u(0.06, 0.12) if hard["tilted"] else u(0, 0.03),
-        inset=[u(0.1, 0.3) if hard["table edge"] and side in edges else 0.0 for side in range(4)],
+        inset=[u(0.1, 0.3) if (hard["table edge"] or hard["pen beside"]) and side in edges else 0.0
+               for side in range(4)],
+        pen_beside=hard["pen beside"],               # a pen lying on the table beside the sheet
         table=np.array([0.42, 0.28, 0.17]) * u(0.4, 1.2) if rng.random() < 0.6 else np.full(3, u(0.15, 0.35)),
         light=u(0.35, 0.6) if hard["uneven light"] else u(0.8, 1.0),
         exposure=u(0.7, 0.95),                       # the brightest paper's grey level
@@ -200,6 +214,8 @@ def photograph(ink: np.ndarray, s: dict, rng: np.random.Generator) -> np.ndarray
     grain = 1 + 0.1 * _texture(rng, (height, width), (1 * scale, 25 * scale))
     table = s["table"].astype(np.float32) * grain[..., None]
     cover_alpha = warped[..., 3:]
+    if s.get("pen_beside"):
+        table = _pen_on(table, cover_alpha[..., 0], rng)
     photo = table * (1 - cover_alpha) + warped[..., :3] * cover_alpha
     # Light: exposure and colour cast, a gradient across the photo, a vignette, perhaps a shadow.
     y, x = np.ogrid[0:height, 0:width]
@@ -224,6 +240,24 @@ def photograph(ink: np.ndarray, s: dict, rng: np.random.Generator) -> np.ndarray
     photo += rng.standard_normal(photo.shape, np.float32) * noise
     photo += _texture(rng, (height, width), (1.0, 1.0))[..., None] * noise
     return np.clip(photo, 0, 1)
+
+
+def _pen_on(table: np.ndarray, sheet: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The table with a dark pen lying on it, near the sheet (`sheet`: how much of each pixel it covers)."""
+    height, width = sheet.shape
+    free = ndimage.distance_transform_edt(sheet < 0.5)            # how far from the sheet, px
+    thick = 0.022 * min(height, width)
+    near = np.argwhere((free > thick) & (free < 3 * thick))
+    if len(near) == 0:
+        return table
+    cy, cx = near[rng.integers(len(near))]
+    angle, half = rng.uniform(0, np.pi), rng.uniform(0.2, 0.35) * min(height, width)
+    y, x = np.ogrid[0:height, 0:width]
+    along = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
+    across = -(x - cx) * np.sin(angle) + (y - cy) * np.cos(angle)
+    body = np.clip(thick / 2 + 0.5 - np.hypot(np.clip(np.abs(along) - half, 0, None), across), 0, 1)
+    colour = np.array([0.05, 0.05, 0.08]) if rng.random() < 0.5 else np.array([0.1, 0.15, 0.5])
+    return table * (1 - body[..., None]) + colour.astype(np.float32) * body[..., None]
 
 
 def _texture(rng: np.random.Generator, shape: tuple[int, int], sigma: tuple[float, float]) -> np.ndarray:
@@ -279,7 +313,10 @@ def read(data: bytes, model) -> tuple[int | None, float, float, float]:
     t0 = time.perf_counter()
     grey = read_photo(data)
     t1 = time.perf_counter()
-    steps = photo_steps(grey)
+    try:
+        steps = photo_steps(grey)
+    except PhotoError:  # refused in plain words (a page of text)
+        return "refused", t1 - t0, time.perf_counter() - t1, 0.0
     t2 = time.perf_counter()
     answer = None if steps is None else int(model.predict(steps.centred[None])[0])
     return answer, t1 - t0, t2 - t1, time.perf_counter() - t2
@@ -326,6 +363,15 @@ def run(args) -> None:
                              rng)[0], model)[0] for i in range(args.count // 10)]
     print(f"  blank paper, nothing written ({len(blank)} photos, conditions in turn): "
           f"a digit found in {sum(answer is not None for answer in blank)}")
+    with_pen = [read(make_photo(lambda box, s: np.zeros((box, box), np.float32), "pen beside", rng)[0], model)[0]
+                for _ in range(max(10, args.count // 10))]
+    print(f"  blank paper with a pen beside it ({len(with_pen)} photos): "
+          f"a digit found in {sum(answer is not None for answer in with_pen)}")
+    printed = [read(make_photo(lambda box, s: printed_page(s), CONDITIONS[i % 3], rng)[0], model)[0]
+               for i in range(10)]
+    print(f"  a printed page of text ({len(printed)} photos): a digit found in "
+          f"{sum(answer not in (None, 'refused') for answer in printed)}, refused as a page of writing in "
+          f"{sum(answer == 'refused' for answer in printed)}")
 
     print("\nTyped digits (fonts, not handwriting), the same synthetic camera, conditions in turn")
     typed = {}

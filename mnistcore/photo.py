@@ -55,6 +55,11 @@ MIN_PIECE = 0.02               # a dark region shorter than this fraction of the
 MAX_PIECE = 0.9                # ...and one longer than this, a line: a fold, an edge
 MAX_THICKNESS = 0.3            # the digit's thickest stroke is at most this fraction of its size
 MARGIN = 0.15                  # the digit is cut out with this much of its size around it
+SHEET_SIDE = 160               # the sheet of paper is looked for at this size (the longer side)...
+SHEET_CONTRAST = 0.15          # ...as the largest region this much brighter than the rest of the photo
+SHEET_SHARE = (0.15, 0.96)     # a sheet covers this much of the photo; more is all paper, less no sheet
+SHEET_EDGE = 0.3               # a sheet's edge is sharp (the brightness step mostly within a pixel), a shadow's soft
+TEXT_PIECES = 40               # this many separate marks of writing on the sheet: a page of text
 
 
 class PhotoError(ValueError):
@@ -157,6 +162,7 @@ def photo_steps(image: np.ndarray) -> Steps | None:
     are the canvas' (mnistcore.preprocess.Steps), `ink` being the digit's ink cut out of the photo.
     """
     grey = _grey(image)
+    sheet = sheet_of_paper(grey)
     # Dark ink on light paper; failing that, in a dark photo, light ink on a dark board (chalk),
     # turned round, and standing out more (a shadow or a table must not pass for a board).
     tries = [(grey, MIN_CONTRAST)] + ([(1.0 - grey, BOARD_CONTRAST)] if np.median(grey) < 0.5 else [])
@@ -164,10 +170,56 @@ def photo_steps(image: np.ndarray) -> Steps | None:
         paper = paper_light(seen)
         drop = np.clip(paper - seen, 0.0, None)      # the light the ink takes away
         darkness = drop / paper                      # ...as a fraction of its paper's: 0 paper, 1 black
+        if sheet is not None and seen is grey:       # only what is on the sheet: not a pen beside it
+            darkness = np.where(sheet, darkness, 0.0)
+            drop = np.where(sheet, drop, 0.0)
+            if _marks(darkness, contrast) >= TEXT_PIECES:
+                raise PhotoError("it looks like a page of writing or print, not one digit: write a single "
+                                 "digit large on a sheet of its own")
         pieces = _digit_pieces(darkness, drop, contrast)
         if pieces is not None:
             return digit_steps(_cut_out(darkness, pieces))
     return None
+
+
+def sheet_of_paper(grey: np.ndarray) -> np.ndarray | None:
+    """(H, W) bool: the sheet of paper in the photo, with all that is written on it; None when there
+    is no sheet distinct from its surroundings (the photo is all paper, or shows no paper).
+
+    The sheet is the largest bright region of the photo shrunk to SHEET_SIDE px (the table, a pen
+    or a mug beside it are darker), its holes (the writing) filled, a little inside its edge. A
+    region whose edge is soft is lit paper beside a shadow, not a sheet on a table: None then.
+    """
+    factor = max(1, int(np.ceil(max(grey.shape) / SHEET_SIDE)))
+    raw = _block_mean(grey, factor)
+    small = ndimage.gaussian_filter(raw, 1.0)
+    bright = small > _otsu(small.ravel())
+    if not bright.any() or bright.all() or small[bright].mean() - small[~bright].mean() < SHEET_CONTRAST:
+        return None
+    labels, count = ndimage.label(bright)
+    largest = labels == 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count + 1)[1:]))
+    edge = largest ^ ndimage.binary_erosion(largest, border_value=1)  # its edge inside the photo
+    step = raw[largest].mean() - raw[~largest].mean()
+    slope = np.hypot(ndimage.sobel(raw, 0), ndimage.sobel(raw, 1)) / 8
+    if not edge.any() or np.median(slope[edge]) < SHEET_EDGE * step:
+        return None
+    sheet = ndimage.binary_fill_holes(ndimage.binary_closing(largest, iterations=2))
+    if not SHEET_SHARE[0] <= sheet.mean() <= SHEET_SHARE[1]:
+        return None
+    sheet = ndimage.binary_erosion(sheet, iterations=1)
+    grown = np.kron(sheet, np.ones((factor, factor), bool))
+    return grown[: grey.shape[0], : grey.shape[1]]
+
+
+def _marks(darkness: np.ndarray, contrast: float) -> int:
+    """How many separate dark marks of some size there are (clear of the paper's grain): print's
+    letters are many, a digit's strokes few."""
+    ink = ndimage.median_filter(darkness[::2, ::2], size=3) > max(0.4, 2 * contrast)
+    labels, count = ndimage.label(ink)
+    if count < TEXT_PIECES:
+        return count
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
+    return int(np.sum(sizes >= 6))
 
 
 def paper_light(grey: np.ndarray) -> np.ndarray:

@@ -82,6 +82,8 @@ def drawing_and_answer(on_paper: bool) -> None:
                 log.warning("draw: the canvas component failed on what a browser sent", exc_info=True)
                 st.error("This drawing cannot be read. Clear it and try again.")
     if reading is None or reading.answer is None:
+        with right:  # an answer saved for the drawing before stays in view (after Undo stroke or Clear)
+            labels.earlier_answer()
         return
     with right:
         st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))

@@ -113,3 +113,39 @@ def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
             assert draw_and_read(page, canvas, [(0.5, 0.15), (0.5, 0.85)]) == "Prediction: 1"
         finally:
             browser.close()
+
+
+def test_undo_stroke_after_saving_an_answer_keeps_the_answer_listed(tmp_path, small_mnist):
+    """The canvas' Undo stroke and "Take back my answer" are two things: undoing a stroke after
+    saving an answer leaves the answer saved and in view, where it can still be taken back."""
+    sync_playwright = chromium_or_skip()
+    weights = weights_copy(tmp_path / "weights", small_mnist)
+    lab = tmp_path / "lab.db"
+    with running_site(weights, env={"MNISTLAB_FEEDBACK_DB": str(lab)}) as url, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(f"{url}/draw")
+            canvas = page.locator("canvas.upper-canvas")
+            canvas.wait_for(timeout=30_000)
+            page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)
+            wait_for_the_run(page)
+            stroke(page, canvas.bounding_box(), [(0.25, 0.2), (0.75, 0.2)])  # a 7's bar: a line so far
+            page.get_by_text("That is a straight line").wait_for(timeout=30_000)
+            wait_for_the_run(page)
+            assert draw_and_read(page, canvas, [(0.75, 0.2), (0.4, 0.85)]) == "Prediction: 7"
+            page.get_by_role("button", name="Yes, it's a 7").click()
+            page.get_by_text("Saved: you said 7; the model said 7 too.").wait_for(timeout=30_000)
+            wait_for_the_run(page)
+            undo_stroke = page.get_by_role("button", name="Undo", exact=True)
+            label = undo_stroke.evaluate("b => getComputedStyle(b, '::after').content")
+            assert label == '"Undo stroke"', label
+            undo_stroke.click()
+            page.get_by_text("That is a straight line").wait_for(timeout=30_000)  # the bar alone again
+            page.get_by_text("Your answer for the drawing before this one stays saved").wait_for(timeout=30_000)
+            assert FeedbackStore(lab).count() == 1
+            page.get_by_role("button", name="Take back my answer").click()
+            page.get_by_role("button", name="Take back my answer").wait_for(state="detached", timeout=30_000)
+            assert FeedbackStore(lab).count() == 0
+        finally:
+            browser.close()

@@ -548,3 +548,30 @@ def test_only_a_models_agreement_lets_a_label_stand():
         review.should_hold(1, np.full(10, np.nan))
     with pytest.raises(ValueError, match="label must be a digit 0-9, got 10"):
         review.should_hold(10, sure)
+
+
+def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(tmp_path):
+    store = FeedbackStore(tmp_path / "lab.db")
+    image = np.zeros((28, 28), np.uint8)
+    image[5:20, 10:14] = 255
+    sure_seven = np.full(10, 0.001)
+    sure_seven[7] = 0.991
+    drawn = store.add(image, label=7, predicted=7, confidence=0.99, model="m", raw_size=(280, 280),
+                      visitor="visitor-1", probabilities=sure_seven, not_digit=True)
+    store.add(image, label=1, predicted=1, confidence=0.9, model="m", raw_size=(280, 280))
+    assert store.count() == 2 and store.usable_count() == 1
+    assert store.training_set().labels.tolist() == [1] and store.read().labels.tolist() == [1]
+    assert np.array_equal(store.not_digits(), image[None]) and store.all().status == ["ok", "ok"]  # never held
+    store.undo(drawn, "visitor-1")
+    assert len(store.not_digits()) == 0 and store.count() == 1
+
+
+def test_an_older_database_gets_the_not_a_digit_column(tmp_path):
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.execute(feedback.SCHEMA.replace(",\n    " + feedback.ADDED_COLUMNS["not_digit"], ""))
+        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                   " model) VALUES ('2026-01-01T00:00:00+00:00', ?, 280, 280, 3, 3, 0.9, 'm')", (bytes(784),))
+        assert "not_digit" not in {row[1] for row in db.execute("PRAGMA table_info(drawings)")}
+    store = FeedbackStore(path)
+    assert store.training_set().labels.tolist() == [3] and len(store.not_digits()) == 0

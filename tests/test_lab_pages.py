@@ -690,3 +690,46 @@ def test_draw_undoes_a_mis_tap_and_holds_what_the_model_is_sure_of(site, mnist):
     # Another visitor (another session, another token) cannot take it back.
     with pytest.raises(UndoRefused, match="labelled by someone else"):
         store.undo(int(store.all().ids[0]), hashlib.sha256(b"feedback:someone else").hexdigest()[:32])
+
+
+def test_draw_takes_that_is_not_a_digit_as_an_answer_and_takes_it_back(site, mnist):
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    first, = confident_digits(load_model(folder / "default.npz"), x_test, y_test, 1)
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[first])
+    rerun(at)
+    at.button(key="not-a-digit").click()
+    rerun(at)
+    assert at.success[0].value.startswith("Saved: you said it is not a digit;")
+    store = FeedbackStore(db)
+    assert store.count() == 1 and len(store.not_digits()) == 1
+    assert len(store.training_set()) == 0 and len(store.read()) == 0  # never a digit to train on or to score
+    take_back, = undo_button(at)
+    assert take_back.label == "Take back my answer"
+    take_back.click()
+    rerun(at)
+    assert store.count() == 0 and not at.success and at.button(key="not-a-digit")
+
+
+def test_a_new_drawing_after_saving_keeps_the_saved_answer_in_view(site, mnist):
+    """Undo stroke (or Clear) makes a new drawing: the answer saved for the one before stays listed,
+    and can still be taken back."""
+    at, folder, db = site
+    (_, _), (x_test, y_test) = mnist
+    first, second = confident_digits(load_model(folder / "default.npz"), x_test, y_test, 2)
+    visit(at, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[first])
+    rerun(at)
+    at.button(key="confirm").click()
+    rerun(at)
+    at.session_state["canvas"] = drawing(x_test[second])  # what the canvas sends after Undo stroke
+    rerun(at)
+    store = FeedbackStore(db)
+    assert store.count() == 1
+    assert any("Your answer for the drawing before this one stays saved" in c.value for c in at.caption)
+    take_back, = undo_button(at)
+    assert take_back.label == "Take back my answer"
+    take_back.click()
+    rerun(at)
+    assert store.count() == 0 and not undo_button(at)

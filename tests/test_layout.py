@@ -9,10 +9,13 @@ PROJECT = Path(__file__).resolve().parent.parent
 # package); never from a higher layer, nor from another entry of its own layer.
 LAYERS = [
     ["mnistcore.paths", "mnistcore.files", "mnistcore.i18n"],  # where files live; writing them safely; the words
-    ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment"],  # MNIST; a drawing made MNIST-like; distortions
-    ["mnistcore.canvas", "mnistcore.photo"],         # what the browser sends: a drawing, a photo of paper
+    # MNIST; a drawing made MNIST-like; distortions; drawing as the canvas draws
+    ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment", "mnistcore.pen"],
+    # what the browser sends: a drawing, a photo of paper; what visitors draw that is not a digit
+    ["mnistcore.canvas", "mnistcore.photo", "mnistcore.nondigits"],
     ["mnistcore.nets"],                              # the model interface, file format, engines, registry of networks
-    ["mnistcore.evaluation", "mnistcore.tutorial"],  # how well a model does; the tutorial's entry point
+    # how well a model does; the tutorial's entry point; a model's companion that knows what is not a digit
+    ["mnistcore.evaluation", "mnistcore.tutorial", "mnistcore.openset"],
     ["mnistcore.training"],                          # settings, limits, estimates, one run
     ["mnistcore.explain"],                           # what the pages show of a model: answers, insides
     ["mnistcore.lab"],                               # what exists because the site is shared

@@ -16,6 +16,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from drawings import pen_digit, pen_line, pen_number, pen_shape
+from bench import photo_bench
 from mnistcore.data import load_mnist
 from mnistcore.explain import gallery, pictures
 from mnistcore.explain.answer import judge_drawing, mnist_reference, read_answer
@@ -78,6 +79,7 @@ def test_gallery_pages():
 
 def test_gallery_captions_and_tiles():
     assert gallery.caption(7, 7, 0.987) == "7 (99%)"
+    assert gallery.caption(7, 7, 0.9996) == "7 (99%)" and gallery.percent(1.0) == "99%"  # never "100%"
     assert gallery.caption(9, 4, 0.61) == "✗ 4, is 9 (61%)"
     assert gallery.captions(LABELS, PREDICTIONS, CONFIDENCE, [4, 5]) == ["✗ 9, is 4 (40%)", "4 (95%)"]
     assert gallery.mistakes(LABELS, PREDICTIONS).tolist() == [False, True, False, False, True, False, True, False]
@@ -411,6 +413,8 @@ def test_draw_says_when_it_is_guessing_and_never_100_percent(site, mnist):
 @pytest.mark.parametrize("what, ink, says", [
     ("too small", lambda: pen_digit(load_mnist()[1][0][0], 60, 100, 100), "Draw it bigger"),
     ("a letter", lambda: pen_shape("K", 200), "does not look like a digit"),
+    ("a heart", lambda: pen_shape("heart", 200), "does not look like a digit"),
+    ("a star", lambda: pen_shape("star", 220), "does not look like a digit"),
     ("a line", lambda: pen_line(200, 0), "line"),
     ("two digits", lambda: pen_number(load_mnist()[1][0][1], load_mnist()[1][0][2]), "two digits"),
 ])
@@ -512,4 +516,9 @@ def test_draw_reads_a_digit_on_paper_from_a_photo(site):
     buffer = io.BytesIO()
     blank.save(buffer, format="JPEG")
     at.file_uploader(key="upload").upload("blank.jpg", buffer.getvalue(), "image/jpeg").run()
+    assert not at.header and "No digit found" in at.error[0].value
+    # A blank sheet on a table with a pen lying beside it: the pen is not on the paper, so not read.
+    rng = np.random.default_rng(2)  # a photo in which the pen alone would be read as a digit
+    blank_with_pen = photo_bench.make_photo(lambda box, s: np.zeros((box, box), np.float32), "pen beside", rng)[0]
+    at.file_uploader(key="upload").upload("pen.jpg", blank_with_pen, "image/jpeg").run()
     assert not at.header and "No digit found" in at.error[0].value

@@ -14,7 +14,7 @@ from mnistcore.lab.feedback import ACCEPTED, REJECTED, FeedbackError
 from ui import visitor
 from ui.resources import feedback_store
 from ui.language import use
-from ui.text import _, ngettext, number, percent, public
+from ui.text import _, ngettext, number, public
 
 HELD_PER_PAGE = 6  # held drawings an operator sees at a time: one decision can take them all
 CARD_WIDTH = 300   # pixels: a held drawing's card fits a 390 px phone, and three sit side by side on a laptop
@@ -85,7 +85,8 @@ def review_section(report: handwriting.HandwritingReport) -> None:
         for k, drawing_id in enumerate(ids):
             with st.container(border=True, width=CARD_WIDTH, key=f"held-{drawing_id}"):
                 with st.container(horizontal=True, vertical_alignment="center"):
-                    said = {"label": held.labels[k], "read": held.predicted[k], "sure": percent(held.confidence[k])}
+                    said = {"label": held.labels[k], "read": held.predicted[k],
+                            "sure": gallery.percent(held.confidence[k])}
                     st.image(enlarge(held.images[k], 56), width=56, alt=_(
                         "A drawing labelled {label}; the model read {read}, {sure} sure.").format(**said))
                     # Only digits and numbers here, nothing a visitor typed.

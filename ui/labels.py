@@ -23,22 +23,30 @@ from ui.visitor import drawing_budget_problem, feedback_key
 log = logging.getLogger("mnistlab")
 
 
+TAKE_BACK = "Take back my answer"  # not "Undo": the canvas' own Undo stroke is on the same screen
+NOT_A_DIGIT = "not a digit"        # the third answer to "Was I right?"
+
+
 def ask(reading: Reading, live: Live) -> None:
-    """"Yes, it's a 7" and a digit picker, or what was saved for this drawing (with Undo)."""
+    """"Yes, it's a 7", a digit picker and "That is not a digit", or what was saved for this drawing
+    (with Take back my answer)."""
     answer, drawing_id = reading.answer, fingerprint(reading.centred)  # a new stroke makes a new drawing
     details = (drawing_id, reading.centred, reading.raw_size, answer, f"{live.name}: {live.info.summary()}",
                reading.verdict.probabilities)
     if drawing_id in st.session_state.get("saved", {}):
         st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
         if drawing_id in st.session_state.get("saved_rows", {}):
-            st.button("Undo", key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
+            st.button(TAKE_BACK, key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
                       args=(drawing_id,), help="A mis-tap? Take your answer back and choose again.")
     else:
+        earlier_answer()
         st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
                   on_click=save, args=(answer.digit, *details))
         picker = f"right-digit-{drawing_id}"
         # Pills wrap onto a second line on a narrow screen (ui/assets/page.css): every digit stays on screen.
         st.pills("No, it's a …", list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
+        st.button("That is not a digit", key="not-a-digit", icon=":material/block:",
+                  on_click=save, args=(NOT_A_DIGIT, *details))
         st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
                    "the model reads our own handwriting, and to train on it.")
     failed_id, problem = st.session_state.get("save_error", (None, None))
@@ -46,7 +54,7 @@ def ask(reading: Reading, live: Live) -> None:
         st.error(problem)
 
 
-def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, model: str, probabilities) -> None:
+def save(label: int | str | None, drawing_id: str, image, raw_size, answer: Answer, model: str, probabilities) -> None:
     """Store the drawing with the visitor's label, once (a button's or the digit picker's callback).
 
     `probabilities`: the live model's ten (calibrated, as the page shows them), which decide
@@ -58,18 +66,33 @@ def save(label: int | None, drawing_id: str, image, raw_size, answer: Answer, mo
         st.session_state.save_error = (drawing_id, problem)
         return
     try:
-        row_id = feedback_store().add(image, label=label, predicted=answer.digit, confidence=answer.probability,
-                                      model=model, raw_size=raw_size, visitor=feedback_key(),
-                                      probabilities=probabilities)
+        not_digit = label == NOT_A_DIGIT
+        row_id = feedback_store().add(image, label=answer.digit if not_digit else label, predicted=answer.digit,
+                                      confidence=answer.probability, model=model, raw_size=raw_size,
+                                      visitor=feedback_key(), probabilities=probabilities, not_digit=not_digit)
     except (FeedbackError, OSError) as err:
         st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {public(err)}")
         return
     too = " too" if label == answer.digit else ""
-    message = f"Saved: you said {label}; the model said {answer.digit}{too}. Thank you!"
-    if review.should_hold(label, probabilities):  # what add() decided: this label is held for review
+    said = "it is not a digit" if label == NOT_A_DIGIT else f"{label}"
+    message = f"Saved: you said {said}; the model said {answer.digit}{too}. Thank you!"
+    # What add() decided: this label is held for review.
+    if label != NOT_A_DIGIT and review.should_hold(label, probabilities):
         message += f" The model is very sure it is a {answer.digit}: the lab will check your answer before it is used."
     st.session_state.saved[drawing_id] = message
     st.session_state.setdefault("saved_rows", {})[drawing_id] = row_id  # for Undo: this visit only
+    st.session_state.last_saved = drawing_id
+
+
+def earlier_answer() -> None:
+    """The answer saved for the drawing before this one, while it can still be taken back: the
+    canvas' Undo stroke makes a new drawing, and must not make a saved answer vanish unseen."""
+    last = st.session_state.get("last_saved")
+    if last is None or last not in st.session_state.get("saved_rows", {}):
+        return
+    st.caption(f"Your answer for the drawing before this one stays saved ({st.session_state.saved[last]})")
+    st.button(TAKE_BACK, key=f"undo-{last}", icon=":material/undo:", on_click=undo_saved, args=(last,),
+              help="Take back the answer you saved for the drawing before this one.")
 
 
 def save_picked(key: str, *args) -> None:
@@ -78,7 +101,7 @@ def save_picked(key: str, *args) -> None:
 
 
 def undo_saved(drawing_id: str) -> None:
-    """Take back the label just saved for this drawing (the Undo button's callback)."""
+    """Take back the label just saved for this drawing (Take back my answer's callback)."""
     row_id = st.session_state.get("saved_rows", {}).pop(drawing_id, None)
     if row_id is None:
         return

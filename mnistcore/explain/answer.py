@@ -19,10 +19,9 @@ import threading
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
-from threadpoolctl import threadpool_limits
 
 from ..data import load_mnist
+from ..openset import DigitReference, OpenSet, fit_temperature  # noqa: F401  (answer's own names too)
 from ..preprocess import Shape, Steps
 
 # ---------------------------------------------------------------------------- calibration
@@ -32,13 +31,20 @@ from ..preprocess import Shape, Steps
 TEMPERATURE = 2.0
 
 
+def open_set_for(info) -> OpenSet | None:
+    """A model's companion from its ModelInfo, None for a model saved without one."""
+    return OpenSet.from_dict(getattr(info, "open_set", None))
+
+
 def temperature_for(info) -> float:
     """The temperature for a model (its ModelInfo): its own fitted one, else TEMPERATURE.
 
     Each recipe needs its own: the convnet trained with distortions is about as sure as it is
-    right on canvas drawings, where the MLP is far too sure.
+    right on canvas drawings, where the MLP is far too sure. A model's companion (open_set_for) has
+    its own, fitted with it.
     """
-    t = getattr(info, "temperature", None)
+    companion = open_set_for(info)
+    t = companion.temperature if companion is not None else getattr(info, "temperature", None)
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) and 0.1 <= t <= 20 else TEMPERATURE
 
 # The words, chosen from the measured reliability (bench/draw_bench.py): on drawings of unseen
@@ -122,23 +128,33 @@ class DrawingVerdict:
 
 
 def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, *,
-                  reference: DigitReference | None = None, temperature: float = TEMPERATURE) -> DrawingVerdict:
+                  reference: DigitReference | None = None, temperature: float = TEMPERATURE,
+                  open_set: OpenSet | None = None) -> DrawingVerdict:
     """What the Draw page says about a drawing, from its preprocessing steps and the model's answer.
 
     `steps`: preprocess.ink_steps(drawing), None for a blank canvas. `probabilities`: the
     model's (10,) or (1, 10) answer for `steps.centred`, needed unless `steps` is None.
     `reference`: a DigitReference built once from MNIST's training images; without one, drawings
-    that are plainly not digits (letters, signs, scribbles) are caught less often.
+    that are plainly not digits (letters, signs, scribbles) are caught less often. `open_set`: the
+    model's companion (open_set_for(model.info)); with it and a reference, it alone decides whether
+    a drawing of digit-like shape is a digit, and its temperature and words replace the defaults.
     """
     if steps is None:
         return DrawingVerdict("blank", None, None, MESSAGES["blank"], ())
     if probabilities is None:
         raise ValueError("judge_drawing needs the model's probabilities for a drawing that is not blank, got None")
+    if open_set is not None:
+        temperature = open_set.temperature
     p = calibrate(probabilities, temperature)
     kind = shape_kind(steps.shape)
     if kind == "digit" and not upright_stroke(steps.shape):  # an upright stroke is a 1 as it stands
         if steps.shape.holes > MAX_HOLES:
             kind = "not_a_digit"
+        elif open_set is not None and reference is not None:
+            distances = reference.distances(steps.centred)
+            chance = open_set.digit_chance(steps.shape, probabilities, distances, steps.centred)
+            if chance < open_set.threshold:
+                kind = "not_a_digit"
         elif reference is not None:
             distance = reference.distance(steps.centred, int(np.argmax(p)))
             if distance > FAR or (distance > RATHER_FAR and p.max() < SURE):
@@ -149,8 +165,9 @@ def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, 
             message += f" (If it is one, my best guess is a {int(np.argmax(p))}.)"
         return DrawingVerdict(kind, None, None, message, tuple(float(v) for v in p))
     first, second = np.argsort(p, kind="stable")[::-1][:2]
-    return DrawingVerdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second)), None,
-                          tuple(float(v) for v in p))
+    sure, fairly = (open_set.sure, open_set.fairly_sure) if open_set is not None else (SURE, FAIRLY_SURE)
+    return DrawingVerdict("digit", int(first), certainty_words(float(p[first]), int(first), int(second), sure, fairly),
+                          None, tuple(float(v) for v in p))
 
 
 def shape_kind(shape: Shape) -> str:
@@ -180,13 +197,14 @@ def upright_stroke(shape: Shape) -> bool:
     return straight_stroke(shape) and shape.tilt <= ONE_TILT and shape_kind(shape) == "digit"
 
 
-def certainty_words(probability: float, digit: int, runner_up: int) -> str:
+def certainty_words(probability: float, digit: int, runner_up: int, sure: float = SURE,
+                    fairly_sure: float = FAIRLY_SURE) -> str:
     """ "sure", "fairly sure" or "guessing: 4 or 9?" for a calibrated probability of `digit`."""
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"probability must be 0-1, got {probability!r}")
-    if probability >= SURE:
+    if probability >= sure:
         return "sure"
-    if probability >= FAIRLY_SURE:
+    if probability >= fairly_sure:
         return "fairly sure"
     return f"guessing: {digit} or {runner_up}?"
 
@@ -205,26 +223,6 @@ def calibrate(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> np
     return scaled / scaled.sum()
 
 
-def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The temperature that makes (n, 10) `probabilities` best predict `labels` (least log loss).
-
-    Searched over 0.5 to 10 on a log scale, finely enough (0.3% steps) for two decimals.
-    """
-    p = np.asarray(probabilities, np.float64)
-    labels = np.asarray(labels)
-    if p.ndim != 2 or p.shape[1] != 10 or len(p) != len(labels) or len(p) == 0:
-        raise ValueError(f"expected (n, 10) probabilities and n labels, got {p.shape} and {labels.shape}")
-    logits = np.log(np.clip(p, 1e-30, None))
-    best, best_loss = 1.0, np.inf
-    for temperature in np.exp(np.linspace(np.log(0.5), np.log(10.0), 1000)):
-        z = logits / temperature
-        z = z - z.max(axis=1, keepdims=True)
-        loss = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), labels]))
-        if loss < best_loss:
-            best, best_loss = float(temperature), loss
-    return best
-
-
 def _ten(probabilities) -> np.ndarray:
     p = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     if p.shape != (10,) or not np.isfinite(p).all() or (p < 0).any():
@@ -233,54 +231,6 @@ def _ten(probabilities) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------- like MNIST's digits
-
-class DigitReference:
-    """What MNIST's digits look like, digit by digit: how far an image is from all of them.
-
-    For each digit, the mean and the main directions of variation (principal components) of
-    `per_digit` training images, slightly blurred so that stroke width matters less than shape.
-    An image's distance is how much of it those directions cannot explain, relative to its own
-    size (0 = exactly like some mix of them; 1 = nothing in common). Real digits drawn on the
-    canvas are typically 0.1 from the digit the model reads, 99.5% of them under 0.27; letters,
-    signs and scribbles typically 0.23. Build it once (a second or two) and share it: reading it
-    is thread-safe.
-    """
-
-    BLUR = 1.0  # px, the Gaussian blur applied to every image first
-
-    def __init__(self, images: np.ndarray, labels: np.ndarray, per_digit: int = 1000, components: int = 40):
-        images, labels = np.asarray(images), np.asarray(labels)
-        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
-            raise ValueError(f"expected (n, 28, 28) images and n labels, got {images.shape} and {labels.shape}")
-        self.means, self.directions = [], []  # per digit: (784,) and (components, 784)
-        with threadpool_limits(limits=1, user_api="blas"):  # 784 x 784: one thread is fastest on a busy machine
-            for digit in range(10):
-                chosen = images[labels == digit][:per_digit]
-                if len(chosen) <= components:
-                    raise ValueError(f"need more than {components} images of each digit, got {len(chosen)} of {digit}")
-                x = self._prepared(chosen)
-                mean = x.mean(axis=0)
-                # The main directions: the covariance's eigenvectors with the largest eigenvalues.
-                _, vectors = np.linalg.eigh((x - mean).T @ (x - mean))  # eigenvalues ascending
-                self.means.append(mean)
-                self.directions.append(vectors[:, ::-1][:, :components].T.copy())
-
-    def _prepared(self, images: np.ndarray) -> np.ndarray:
-        """(n, 784) float64: each image scaled to [0, 1], blurred and scaled to unit length."""
-        x = np.asarray(images, np.float64).reshape(-1, 28, 28)
-        if x.max(initial=0.0) > 1.0:
-            x = x / 255.0
-        x = ndimage.gaussian_filter(x, (0, self.BLUR, self.BLUR)).reshape(len(x), 784)
-        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
-
-    def distance(self, image: np.ndarray, digit: int) -> float:
-        """How far a (28, 28) image is from MNIST's images of `digit`: 0 to about 1."""
-        if not 0 <= digit <= 9:
-            raise ValueError(f"digit must be 0-9, got {digit!r}")
-        x = self._prepared(image)[0] - self.means[digit]
-        v = self.directions[digit]
-        return float(np.linalg.norm(x - (x @ v.T) @ v))
-
 
 _reference: DigitReference | None = None
 _reference_lock = threading.Lock()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..i18n import gettext as _
-from ..i18n import percent
+from ..i18n import percent as written_percent
 
 PAGE_SIZE = 48
 
@@ -111,3 +111,8 @@ def alt_text(label: int, prediction: int, confidence: float) -> str:
 def _check_page_size(page_size: int) -> None:
     if not (isinstance(page_size, (int, np.integer)) and page_size >= 1):
         raise ValueError(f"page size must be a whole number >= 1; got {page_size!r}")
+
+
+def percent(probability: float) -> str:
+    """A model's probability as a page shows it: "61%", at most "99%" (a model is never certain)."""
+    return written_percent(min(float(probability), 0.99))

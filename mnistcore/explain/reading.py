@@ -20,7 +20,7 @@ from ..canvas import data_url_from, read_canvas_png
 from ..nets.base import DigitModel
 from ..photo import photo_steps, read_photo
 from ..preprocess import Steps, ink_steps
-from .answer import TEMPERATURE, Answer, DigitReference, DrawingVerdict, judge_drawing, read_answer
+from .answer import TEMPERATURE, Answer, DigitReference, DrawingVerdict, judge_drawing, open_set_for, read_answer
 from .pictures import png_data_url, shrink, square
 
 log = logging.getLogger("mnistlab")
@@ -111,9 +111,11 @@ class Reader:
     def _understand(self, key: tuple, steps: Steps, on_paper: bool) -> Reading:
         """The model's answer and the verdict on it, the steps kept small for their pictures."""
         probabilities = self.model.predict_proba(steps.centred)[0]
-        # The MNIST look-alike check is tuned to the canvas' pen: photos get the shape checks only.
-        verdict = judge_drawing(steps, probabilities, reference=None if on_paper else self.reference(),
-                                temperature=self.temperature)
+        # The model's companion knows what is not a digit; without one, the MNIST look-alike check
+        # (tuned to the canvas' pen) is for drawings only, and photos get the shape checks.
+        open_set = open_set_for(self.model.info)
+        verdict = judge_drawing(steps, probabilities, reference=None if on_paper and open_set is None
+                                else self.reference(), temperature=self.temperature, open_set=open_set)
         if verdict.kind != "digit":  # nothing to show but what the verdict says
             return Reading(key, verdict=verdict, centred=steps.centred, raw_size=steps.ink.shape)
         # A phone's drawing arrives at up to 4 times the canvas' size: kept small while it waits.

@@ -63,6 +63,9 @@ ADDED_COLUMNS = {
     "visitor": "visitor TEXT",  # an opaque key (a hash) of who labelled it, for their Undo; never shown
     "status": "status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'held', 'accepted', 'rejected'))",
     "label_probability": "label_probability REAL",  # the live model's probability for the label
+    # 1: the visitor said it is not a digit at all (its label is then the model's digit, unused):
+    # never trained on as a digit, kept as what people draw that is not one.
+    "not_digit": "not_digit INTEGER NOT NULL DEFAULT 0 CHECK (not_digit IN (0, 1))",
 }
 SCHEMA = SCHEMA.format(added=",\n    ".join(ADDED_COLUMNS.values()))
 # Undo and review change drawings without adding one: they count here, so that everything made
@@ -73,7 +76,7 @@ COUNTERS = "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value IN
 INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_label ON drawings (label)"
 # The same for the held drawings (the operator's list) and for each drawing's status (the report).
 STATUS_INDEX = "CREATE INDEX IF NOT EXISTS drawings_by_status ON drawings (status)"
-_USABLE_SQL = "status IN ('ok', 'accepted')"
+_USABLE_SQL = "status IN ('ok', 'accepted') AND not_digit = 0"
 
 UNDO_SECONDS = 600      # a visitor can undo their label this long after saving it: "within their visit"
 VISITOR_KEY = re.compile(r"[A-Za-z0-9_-]{8,64}")  # what `add` accepts as a visitor key (a hash of the token)
@@ -151,7 +154,7 @@ class FeedbackStore:
 
     def add(self, image: np.ndarray, label: int, predicted: int, confidence: float,
             model: str, raw_size: tuple[int, int], visitor: str | None = None,
-            probabilities=None, others=()) -> int:
+            probabilities=None, others=(), not_digit: bool = False) -> int:
         """Store one drawing in its own transaction; returns its id (for `undo`).
 
         `image`: (28, 28) float in [0, 1] (as preprocess returns it) or uint8. `visitor`: an
@@ -159,15 +162,18 @@ class FeedbackStore:
         the token), without which nobody can undo it. `probabilities`: the live model's (10,)
         probabilities for the drawing, and `others` those of more models: when none of them
         agrees with `label` the drawing is held for review (review.should_hold).
-        FeedbackFull when the store holds `max_rows` drawings already.
+        FeedbackFull when the store holds `max_rows` drawings already. `not_digit`: the visitor says
+        it is not a digit at all (`label` is then the model's digit): stored as such, never trained
+        on as a digit, never held.
         """
         pixels = _as_uint8(image)
         for name, value in (("label", label), ("predicted", predicted)):
             if not (isinstance(value, (int, np.integer)) and 0 <= value <= 9):
                 raise ValueError(f"{name} must be a digit 0-9, got {value!r}")
         _check_visitor(visitor, allow_none=True)
-        held = probabilities is not None and should_hold(label, probabilities, others)
-        label_probability = float(np.asarray(probabilities)[label]) if probabilities is not None else None
+        held = not not_digit and probabilities is not None and should_hold(label, probabilities, others)
+        label_probability = (float(np.asarray(probabilities)[label]) if probabilities is not None and not not_digit
+                             else None)
         height, width = (int(v) for v in raw_size)
         now = _now().isoformat(timespec="seconds")
         with self._database(write=True) as db:
@@ -180,9 +186,9 @@ class FeedbackStore:
                                    f"the most it keeps is {self.max_rows:,}, so this one was not stored")
             cursor = db.execute(
                 "INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, model,"
-                " visitor, status, label_probability) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " visitor, status, label_probability, not_digit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (now, pixels.tobytes(), height, width, int(label), int(predicted), float(confidence), model,
-                 visitor, HELD if held else OK, label_probability),
+                 visitor, HELD if held else OK, label_probability, int(not_digit)),
             )
             return int(cursor.lastrowid)
 
@@ -296,7 +302,16 @@ class FeedbackStore:
                 raise ValueError(f"{name} must be a whole number >= 0 or None, got {value!r}")
         up_to = up_to if up_to is not None else _MAX_ID
         limit = limit if limit is not None else -1  # SQLite: a negative LIMIT is no limit
-        return self._select("WHERE id > ? AND id <= ? ORDER BY id LIMIT ?", (int(after), int(up_to), int(limit)))
+        # Digits only: a drawing said not to be one has no digit to be read right or wrong.
+        return self._select("WHERE id > ? AND id <= ? AND not_digit = 0 ORDER BY id LIMIT ?",
+                            (int(after), int(up_to), int(limit)))
+
+    def not_digits(self) -> np.ndarray:
+        """(n, 28, 28) uint8: the drawings visitors said are not digits (not rejected), oldest first."""
+        with self._database() as db:
+            rows = db.execute("SELECT image FROM drawings WHERE not_digit = 1 AND status != 'rejected' ORDER BY id"
+                              ).fetchall()
+        return np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28).copy()
 
     def rows(self, ids) -> Collected:
         """The drawings with these ids, in the order given (a page of a gallery); KeyError for a missing one."""

@@ -52,6 +52,9 @@ class ModelInfo:
     # fitted by bench/draw_bench.py --fit-temperature on a twin that never saw the drawn images);
     # None: mnistcore.explain.answer.TEMPERATURE, fitted for the first shipped model's recipe.
     temperature: float | None = None
+    # Its companion that knows what is not a digit, with its own temperature and certainty words
+    # (mnistcore.openset.OpenSet.as_dict), fitted when it was trained; None for older models.
+    open_set: dict | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -18,6 +18,7 @@ import numpy as np
 from ..augment import ROBUST, make_augment
 from ..evaluation import Evaluation, evaluate
 from ..nets.base import Callback, DigitModel, Progress
+from ..openset import fit_open_set
 from .settings import TrainSettings, new_model, plural
 from .timing import Timings, modelled_epoch
 
@@ -146,8 +147,19 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
     ev = evaluate(model, x_test, y_test)
     model.info = replace(model.info, test_accuracy=round(ev.accuracy, 6),
                          lab_drawings=lab_record if lab is not None else None,
-                         augment=asdict(ROBUST) if settings.robust else None)
+                         augment=asdict(ROBUST) if settings.robust else None, open_set=companion(model, data))
     lab_ev = evaluate(model, *lab) if lab is not None else None
     return TrainResult(model, ev, stopped, history, lab_count, lab_ev, watch.reason, watch.points)
 
 
+OPEN_SET_IMAGES = 5000   # test images drawn as the canvas draws them, to fit the companion on
+
+
+def companion(model: DigitModel, data) -> dict | None:
+    """The model's companion that knows what is not a digit (mnistcore.openset), fitted on drawings
+    of test images it never trained on; None when the data are too few to fit one."""
+    (x_train, y_train), (x_test, y_test) = data
+    try:
+        return fit_open_set(model, (x_train, y_train), (x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES])).as_dict()
+    except ValueError:
+        return None

@@ -1,0 +1,332 @@
+"""Knowing what is not a digit: a small companion fitted beside every model when it is trained.
+
+A network trained on MNIST answers with a digit for anything, often very sure of it: an S is a 5, a
+heart a 0. The companion looks at what the model said (how sure, how close its two best digits), at
+the ink's shape (loops, pieces, stroke width) and at how far the drawing is from MNIST's own images
+of the digit named (DigitReference), and says how likely the drawing is to be a digit at all. It is
+a tiny network (the image at half size and 16 measures in, 16 hidden units) fitted on drawings the
+model never trained on: digits of MNIST's test set drawn the way the canvas draws them, and letters,
+shapes, scribbles, two-digit numbers and cut-off digits (nondigits.FIT). The same drawings, split
+apart, set its refusal threshold, the temperature that calibrates the model's probabilities, and the
+probability from which the model's answer is called "sure". All of it is saved in the model's info
+(ModelInfo.open_set), so any model, the shipped one or a visitor's, answers the same way.
+"""
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import os
+import threading
+from dataclasses import asdict, astuple, dataclass, fields
+
+import numpy as np
+from scipy import ndimage
+from threadpoolctl import threadpool_limits
+
+from .nondigits import FIT, canvas_steps, drawings
+from .paths import DATA_DIR
+from .preprocess import Shape
+
+REFUSE_DIGITS = 0.015    # the threshold refuses at most this share of the fitting digits the shape rules let by
+SURE_RIGHT = 0.995       # "sure" from the probability above which the fitting digits are right this often
+FAIRLY_RIGHT = 0.85      # "fairly sure" where they are right this often
+FIT_DIGITS = 4000        # drawings of digits and of non-digits the companion is fitted on
+FIT_OTHERS = 4000
+HIDDEN = 16
+CACHE_DIR = DATA_DIR / "cache"  # the fitting drawings, made once
+
+FEATURES = ("top logit", "margin", "entropy", "distance", "nearest distance", "distance gap", "holes", "parts",
+            "columns", "log pens", "extent", "fill", "log aspect", "across", "thickness", "tilt",
+            *(f"ink {row},{col}" for row in range(14) for col in range(14)))  # the image at half size
+
+
+def features(shape: Shape, probabilities: np.ndarray, distances: np.ndarray, centred: np.ndarray) -> np.ndarray:
+    """(len(FEATURES),) float64 for one drawing: the model's raw (10,) `probabilities`, the ink's
+    `shape`, the drawing's (10,) `distances` from MNIST's digits (DigitReference.distances) and
+    its (28, 28) `centred` image in [0, 1], which the features keep at half size."""
+    p = np.clip(np.asarray(probabilities, np.float64).reshape(-1), 1e-12, 1.0)
+    first, second = np.sort(p)[::-1][:2]
+    top = int(np.argmax(p))
+    d = np.asarray(distances, np.float64)
+    pen = max(shape.pen, 1.0)
+    return np.array([
+        np.clip(np.log(first / max(1 - first, 1e-12)), -12, 12), np.clip(np.log(first / second), 0, 20),
+        float(-(p * np.log(p)).sum()), d[top], d.min(), d[top] - d.min(), min(shape.holes, 4),
+        min(shape.parts, 4), shape.columns, np.log(shape.pens), shape.extent, shape.fill,
+        np.log(max(shape.aspect, 1e-3)), shape.across / pen, shape.thickness / pen, shape.tilt / 90,
+        *np.asarray(centred, np.float64).reshape(14, 2, 14, 2).mean(axis=(1, 3)).reshape(-1)])
+
+
+@dataclass(frozen=True)
+class OpenSet:
+    """A model's companion, as saved in its info: how likely a drawing is a digit, and its words."""
+
+    weights: str           # base64 of float16: the features' means and scales, the hidden layer, the output
+    threshold: float       # a drawing less likely than this to be a digit is refused
+    temperature: float     # calibrates the model's probabilities on drawn digits
+    sure: float            # a calibrated probability from which the answer is "sure" ...
+    fairly_sure: float     # ... and from which "fairly sure"; below it a guess
+    fitted_on: dict        # what it was fitted on and how it did there (a record for people)
+
+    SIZE = 2 * len(FEATURES) + (len(FEATURES) + 1) * HIDDEN + HIDDEN + 1
+
+    @staticmethod
+    def pack(*arrays: np.ndarray) -> str:
+        """Arrays as one base64 text of float16 (a model file's info must stay small)."""
+        return base64.b64encode(np.concatenate([np.ravel(a) for a in arrays]).astype("<f2").tobytes()).decode()
+
+    @functools.cached_property
+    def _parts(self) -> tuple[np.ndarray, ...]:
+        w = np.frombuffer(base64.b64decode(self.weights), "<f2").astype(np.float64)
+        n = len(FEATURES)
+        mean, scale, rest = w[:n], w[n: 2 * n], w[2 * n:]
+        hidden = rest[: (n + 1) * HIDDEN]
+        return mean, scale, hidden[: n * HIDDEN].reshape(n, HIDDEN), hidden[n * HIDDEN:], rest[(n + 1) * HIDDEN:]
+
+    def digit_chance(self, shape: Shape, probabilities: np.ndarray, distances: np.ndarray,
+                     centred: np.ndarray) -> float:
+        """How likely the drawing is a digit at all, 0-1 (refuse below `threshold`); see features."""
+        return float(self._chances(features(shape, probabilities, distances, centred)[None])[0])
+
+    def _chances(self, x: np.ndarray) -> np.ndarray:
+        mean, scale, w1, b1, out = self._parts
+        h = np.tanh(((x - mean) / np.maximum(scale, 1e-3)) @ w1 + b1)
+        return 1 / (1 + np.exp(-np.clip(h @ out[:HIDDEN] + out[HIDDEN], -50, 50)))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: object) -> OpenSet | None:
+        """The OpenSet saved in a model's info, or None when there is none (older models) or it is damaged."""
+        if not isinstance(data, dict):
+            return None
+        try:
+            found = cls(**data)
+            if len(base64.b64decode(found.weights, validate=True)) != 2 * cls.SIZE:
+                return None
+            return found
+        except (TypeError, ValueError):
+            return None
+
+
+class DigitReference:
+    """What MNIST's digits look like, digit by digit: how far an image is from all of them.
+
+    For each digit, the mean and the main directions of variation (principal components) of
+    `per_digit` training images, slightly blurred so that stroke width matters less than shape.
+    An image's distance is how much of it those directions cannot explain, relative to its own
+    size (0 = exactly like some mix of them; 1 = nothing in common). Real digits drawn on the
+    canvas are typically 0.1 from the digit the model reads, 99.5% of them under 0.27; letters,
+    signs and scribbles typically 0.23. Build it once (a second or two) and share it: reading it
+    is thread-safe.
+    """
+
+    BLUR = 1.0  # px, the Gaussian blur applied to every image first
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, per_digit: int = 1000, components: int = 40):
+        images, labels = np.asarray(images), np.asarray(labels)
+        if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+            raise ValueError(f"expected (n, 28, 28) images and n labels, got {images.shape} and {labels.shape}")
+        self.means, self.directions = [], []  # per digit: (784,) and (components, 784)
+        with threadpool_limits(limits=1, user_api="blas"):  # 784 x 784: one thread is fastest on a busy machine
+            for digit in range(10):
+                chosen = images[labels == digit][:per_digit]
+                if len(chosen) <= components:
+                    raise ValueError(f"need more than {components} images of each digit, got {len(chosen)} of {digit}")
+                x = self._prepared(chosen)
+                mean = x.mean(axis=0)
+                # The main directions: the covariance's eigenvectors with the largest eigenvalues.
+                _, vectors = np.linalg.eigh((x - mean).T @ (x - mean))  # eigenvalues ascending
+                self.means.append(mean)
+                self.directions.append(vectors[:, ::-1][:, :components].T.copy())
+
+    def _prepared(self, images: np.ndarray) -> np.ndarray:
+        """(n, 784) float64: each image scaled to [0, 1], blurred and scaled to unit length."""
+        x = np.asarray(images, np.float64).reshape(-1, 28, 28)
+        if x.max(initial=0.0) > 1.0:
+            x = x / 255.0
+        x = ndimage.gaussian_filter(x, (0, self.BLUR, self.BLUR)).reshape(len(x), 784)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-9)
+
+    def distance(self, image: np.ndarray, digit: int) -> float:
+        """How far a (28, 28) image is from MNIST's images of `digit`: 0 to about 1."""
+        if not 0 <= digit <= 9:
+            raise ValueError(f"digit must be 0-9, got {digit!r}")
+        x = self._prepared(image)[0] - self.means[digit]
+        v = self.directions[digit]
+        return float(np.linalg.norm(x - (x @ v.T) @ v))
+
+
+    def distances(self, image: np.ndarray) -> np.ndarray:
+        """(10,) how far a (28, 28) image is from MNIST's images of each digit."""
+        x = self._prepared(image)[0]
+        return np.array([np.linalg.norm((x - m) - ((x - m) @ v.T) @ v) for m, v in zip(self.means, self.directions)])
+
+
+def fit_temperature(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature that makes (n, 10) `probabilities` best predict `labels` (least log loss).
+
+    Searched over 0.5 to 10 on a log scale, finely enough (0.3% steps) for two decimals.
+    """
+    p = np.asarray(probabilities, np.float64)
+    labels = np.asarray(labels)
+    if p.ndim != 2 or p.shape[1] != 10 or len(p) != len(labels) or len(p) == 0:
+        raise ValueError(f"expected (n, 10) probabilities and n labels, got {p.shape} and {labels.shape}")
+    logits = np.log(np.clip(p, 1e-30, None))
+    best, best_loss = 1.0, np.inf
+    for temperature in np.exp(np.linspace(np.log(0.5), np.log(10.0), 1000)):
+        z = logits / temperature
+        z = z - z.max(axis=1, keepdims=True)
+        loss = float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(z)), labels]))
+        if loss < best_loss:
+            best, best_loss = float(temperature), loss
+    return best
+
+
+def scaled(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """(n, 10) probabilities softened by `temperature`: softmax(log(p) / temperature), row by row."""
+    z = np.log(np.clip(np.asarray(probabilities, np.float64), 1e-30, None)) / temperature
+    z = np.exp(z - z.max(axis=1, keepdims=True))
+    return z / z.sum(axis=1, keepdims=True)
+
+
+# ---------------------------------------------------------------------------- fitting
+
+_lock = threading.Lock()
+_made: dict = {}
+
+
+def _key(images: np.ndarray) -> tuple:
+    """A fingerprint of `images`, the same in every process (Python's own hash of bytes is not)."""
+    sample = np.ascontiguousarray(images[:: max(1, len(images) // 200)]).tobytes()
+    return (images.shape, hashlib.blake2b(sample, digest_size=16).hexdigest())
+
+
+def reference_for(images: np.ndarray, labels: np.ndarray) -> DigitReference:
+    """The DigitReference of training images, built once per process for the same images."""
+    key = ("reference", _key(images))
+    with _lock:
+        if key not in _made:
+            smallest = int(np.bincount(np.asarray(labels, np.int64), minlength=10).min())
+            _made[key] = DigitReference(images, labels, components=max(1, min(40, smallest - 1)))
+        return _made[key]
+
+
+def _fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int, others: int):
+    """The FIT drawings' (centred images, shapes, labels), those preprocessing does not find blank.
+
+    Drawing them takes a minute for 4,000, so they are made once per process and kept on disk
+    (in the data folder, git-ignored) for the next: they depend on nothing but these arguments.
+    """
+    key = ("drawings", _key(images), digits, others)
+    if key in _made:
+        return _made[key]
+    name = hashlib.blake2b(repr((key, FIT)).encode(), digest_size=8).hexdigest()
+    path = CACHE_DIR / f"open-set-drawings-{name}.npz"
+    try:
+        with np.load(path) as kept:
+            made = kept["centred"], tuple(Shape(*_shape_row(row)) for row in kept["shapes"]), kept["labels"]
+    except (OSError, KeyError, ValueError, TypeError):
+        centred, shapes, out = [], [], []
+        for drawing in drawings(images, labels, FIT, digits, others):
+            steps = canvas_steps(drawing)
+            if steps is not None:
+                centred.append(steps.centred)
+                shapes.append(steps.shape)
+                out.append(drawing.label)
+        made = np.array(centred, np.float32), tuple(shapes), np.array(out)
+        try:
+            CACHE_DIR.mkdir(parents=True, exist_ok=True)
+            part = path.with_suffix(f".{os.getpid()}.part.npz")
+            np.savez_compressed(part, centred=made[0], shapes=np.array([astuple(s) for s in shapes], np.float64),
+                                labels=made[2])
+            os.replace(part, path)
+        except OSError:  # a read-only folder: made again next time
+            pass
+    _made[key] = made
+    return made
+
+
+def _shape_row(row: np.ndarray) -> list:
+    """A Shape's fields from a row of floats, the whole-number ones as int again."""
+    return [int(v) if f.type in ("int", int) else float(v) for f, v in zip(fields(Shape), row)]
+
+
+def fit_open_set(model, train: tuple[np.ndarray, np.ndarray], unseen: tuple[np.ndarray, np.ndarray],
+                 digits: int = FIT_DIGITS, others: int = FIT_OTHERS, seed: int = 0) -> OpenSet:
+    """Fit a model's companion: `train` = the (images, labels) it trained on (for the reference),
+    `unseen` = MNIST images it never trained on, which are drawn as the canvas draws them."""
+    images, labels = unseen
+    others = min(others, len(images))  # a small test set makes a small fitting set
+    with _lock:
+        centred, shapes, drawn = _fitting_drawings(images, labels, digits, others)
+    reference = reference_for(*train)
+    with threadpool_limits(limits=1, user_api="blas"):
+        probabilities = np.asarray(model.predict_proba(centred), np.float64)
+        distances = np.array([reference.distances(c) for c in centred])
+    x = np.array([features(s, p, d, c) for s, p, d, c in zip(shapes, probabilities, distances, centred)])
+    is_digit = (drawn >= 0).astype(np.float64)
+    if is_digit.min() == is_digit.max():
+        raise ValueError(f"need drawings of digits and of non-digits to fit on, got {len(drawn)} of one kind")
+    rng = np.random.default_rng(seed)
+    head = rng.uniform(size=len(x)) < 0.65   # the network learns on these, the threshold is set on the rest
+    mean, scale = x[head].mean(axis=0), np.maximum(x[head].std(axis=0), 1e-3)
+    hidden, out = _train_head((x[head] - mean) / scale, is_digit[head], rng)
+    weights = OpenSet.pack(mean, scale, hidden, out)
+    chances = OpenSet(weights, 0.5, 1.0, 0.9, 0.6, {})._chances(x)  # as saved, float16 and all
+    held_digits = chances[~head & (drawn >= 0)]
+    threshold = float(np.quantile(held_digits, REFUSE_DIGITS)) if len(held_digits) else 0.5
+    accepted = (drawn >= 0) & (chances >= threshold)
+    temperature = round(fit_temperature(probabilities[accepted], drawn[accepted]), 3) if accepted.any() else 1.0
+    calibrated = scaled(probabilities[accepted], temperature)
+    sure, fairly = _word_thresholds(calibrated.max(axis=1), calibrated.argmax(axis=1) == drawn[accepted])
+    others_held = ~head & (drawn < 0)
+    record = dict(style=FIT.name, digits=int((drawn >= 0).sum()), others=int((drawn < 0).sum()),
+                  digits_refused=round(float(np.mean(held_digits < threshold)), 4) if len(held_digits) else None,
+                  others_accepted=round(float(np.mean(chances[others_held] >= threshold)), 4)
+                  if others_held.any() else None)
+    return OpenSet(weights, round(threshold, 6), temperature, sure, fairly, record)
+
+
+def _train_head(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, steps: int = 1500, l2: float = 1e-2):
+    """A tanh network with HIDDEN units fitted by Adam on the whole set at once, classes weighted equally."""
+    n = x.shape[1]
+    w1 = rng.normal(0, 1 / np.sqrt(n), (n, HIDDEN))
+    b1 = np.zeros(HIDDEN)
+    w2 = rng.normal(0, 1 / np.sqrt(HIDDEN), HIDDEN)
+    b2 = 0.0
+    weight = np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)
+    params = [w1, b1, w2, np.array([b2])]
+    moments = [np.zeros_like(p) for p in params]
+    squares = [np.zeros_like(p) for p in params]
+    for t in range(1, steps + 1):
+        h = np.tanh(x @ params[0] + params[1])
+        q = 1 / (1 + np.exp(-np.clip(h @ params[2] + params[3][0], -50, 50)))
+        g_out = (q - y) * weight
+        g_h = np.outer(g_out, params[2]) * (1 - h ** 2)
+        grads = [x.T @ g_h + l2 * params[0], g_h.sum(axis=0), h.T @ g_out + l2 * params[2], np.array([g_out.sum()])]
+        for p, g, m, s in zip(params, grads, moments, squares):
+            m *= 0.9
+            m += 0.1 * g
+            s *= 0.999
+            s += 0.001 * g * g
+            p -= 0.01 * (m / (1 - 0.9 ** t)) / (np.sqrt(s / (1 - 0.999 ** t)) + 1e-8)
+    return np.r_[params[0].reshape(-1), params[1]], np.r_[params[2], params[3]]
+
+
+def _word_thresholds(confidence: np.ndarray, right: np.ndarray) -> tuple[float, float]:
+    """(sure, fairly_sure): the lowest calibrated probabilities from which the answers were right
+    SURE_RIGHT and FAIRLY_RIGHT of the time."""
+    order = np.argsort(confidence)[::-1]
+    c, r = confidence[order], right[order].astype(np.float64)
+    rate = np.cumsum(r) / np.arange(1, len(r) + 1)  # accuracy of the answers at least this sure
+    ok = np.flatnonzero(rate >= SURE_RIGHT)
+    sure = float(c[ok[-1]]) if len(ok) and ok[-1] >= 20 else 0.999
+    below = c < sure
+    c2, r2 = c[below], r[below]
+    rate2 = np.cumsum(r2) / np.arange(1, len(r2) + 1)
+    ok2 = np.flatnonzero(rate2 >= FAIRLY_RIGHT)
+    fairly = float(c2[ok2[-1]]) if len(ok2) else sure
+    return round(max(sure, 0.5), 4), round(min(max(fairly, 0.4), max(sure, 0.5)), 4)

@@ -1,0 +1,98 @@
+"""Knowing what is not a digit: the non-digit sets (mnistcore.nondigits), a model's companion
+(mnistcore.openset) saved in its info, and Draw's answers with it (the rates: bench/openset_bench.py)."""
+import numpy as np
+import pytest
+
+from drawings import as_canvas, pen_digit, pen_shape
+from mnistcore.explain.answer import judge_drawing, open_set_for
+from mnistcore.nets import load_model
+from mnistcore.nets.base import ModelInfo
+from mnistcore.nondigits import FIT, HELD_OUT, LETTERS, NOT_A_DIGIT, SIGNS, canvas_steps, drawings
+from mnistcore.openset import FEATURES, OpenSet, _word_thresholds, reference_for
+from mnistcore.preprocess import ink_steps
+
+
+def test_the_sets_are_the_same_every_time_and_the_held_out_one_differs(mnist):
+    x_test, y_test = mnist[1]
+    first = drawings(x_test[:40], y_test[:40], FIT, 10, 20)
+    again = drawings(x_test[:40], y_test[:40], FIT, 10, 20)
+    held = drawings(x_test[:40], y_test[:40], HELD_OUT, 10, 20)
+    assert [d.name for d in first] == [d.name for d in again]
+    assert all(np.array_equal(a.ink, b.ink) for a, b in zip(first, again))
+    assert not np.array_equal(first[-1].ink, held[-1].ink)
+    assert {d.kind for d in first} == {"digit", "letter", "sign", "scribble", "number", "cut"}
+    assert all((d.label == NOT_A_DIGIT) == (d.kind != "digit") for d in first)
+
+
+@pytest.mark.parametrize("name", LETTERS + SIGNS)
+def test_every_letter_and_sign_is_drawn_as_ink_preprocessing_reads(name):
+    steps = ink_steps(as_canvas(pen_shape(name, 200, rng=np.random.default_rng(0))))
+    assert steps is not None and steps.shape.extent > 0.5
+
+
+def test_a_companion_survives_the_model_file(tmp_path):
+    model = load_model(None)
+    companion = open_set_for(model.info)
+    assert companion is not None, "the shipped model carries its companion"
+    assert 0 < companion.threshold < 1 and 0.5 <= companion.fairly_sure <= companion.sure < 1
+    back = ModelInfo.from_json(model.info.to_json(), "here")
+    assert open_set_for(back) == companion
+    assert OpenSet.from_dict({**companion.as_dict(), "weights": "AAAA"}) is None  # damaged: as if none
+    assert OpenSet.from_dict({**companion.as_dict(), "colour": 1}) is None
+    assert OpenSet.from_dict(None) is None and OpenSet.from_dict("x") is None
+    assert len(companion._parts[0]) == len(FEATURES)
+
+
+@pytest.fixture(scope="module")
+def shipped(mnist):
+    model = load_model(None)
+    return model, open_set_for(model.info), reference_for(*mnist[0])
+
+
+def said(ink, shipped):
+    model, companion, reference = shipped
+    steps = ink_steps(as_canvas(ink))
+    return judge_drawing(steps, model.predict_proba(steps.centred)[0], reference=reference, open_set=companion)
+
+
+@pytest.mark.parametrize("name", ["heart", "star", "W", "K", "smiley", "#", "B", "R"])
+def test_the_shipped_model_says_a_letter_or_shape_is_not_a_digit(name, shipped):
+    # Drawn by three hands: at least two of them refused (bench/openset_bench.py gives the rates).
+    verdicts = [said(pen_shape(name, 200, rng=np.random.default_rng(seed)), shipped) for seed in range(3)]
+    assert sum(v.kind == "not_a_digit" for v in verdicts) >= 2, (name, verdicts)
+
+
+def test_the_shipped_model_still_reads_digits_drawn_large(mnist, shipped):
+    x_test, y_test = mnist[1]
+    model, _, reference = shipped
+    inks = [pen_digit(x_test[i], 200, 40, 40) for i in range(9000, 9040)]
+    verdicts = [said(ink, shipped) for ink in inks]
+    right = sum(v.kind == "digit" and v.digit == y_test[9000 + k] for k, v in enumerate(verdicts))
+    steps = [ink_steps(as_canvas(ink)) for ink in inks]
+    without = sum(judge_drawing(s, model.predict_proba(s.centred)[0], reference=reference).digit == y_test[9000 + k]
+                  for k, s in enumerate(steps))
+    assert right >= without - 1 and right >= 32, (right, without)  # the companion refuses few real digits
+    assert all(v.chance != "about 100%" for v in verdicts)
+
+
+def test_sure_starts_where_the_answers_are_right_often_enough():
+    confidence = np.linspace(0.3, 1.0, 2000)
+    right = np.ones(2000, bool)
+    right[::4] = confidence[::4] >= 0.8  # a quarter of the answers below 0.8 are wrong
+    sure, fairly = _word_thresholds(confidence, right)
+    assert 0.79 <= sure <= 0.81 and fairly <= sure
+
+
+def test_training_fits_a_companion_and_saves_it(small_mnist, tmp_path):
+    from mnistcore.training import TrainSettings, run_training
+    result = run_training(TrainSettings(epochs=1, batch_size=64, hidden=32, learning_rate=0.2), small_mnist)
+    companion = open_set_for(result.model.info)
+    assert companion is not None and companion.fitted_on["digits"] > 0 and companion.fitted_on["others"] > 0
+    path = result.model.save(tmp_path / "m.npz")
+    assert open_set_for(load_model(path).info) == companion
+    x_test, y_test = small_mnist[1]
+    steps = canvas_steps(drawings(x_test, y_test, HELD_OUT, 1, 0)[0])
+    p = result.model.predict_proba(steps.centred)[0]
+    chance = companion.digit_chance(steps.shape, p, reference_for(*small_mnist[0]).distances(steps.centred),
+                                    steps.centred)
+    assert 0.0 <= chance <= 1.0

@@ -14,6 +14,7 @@ MNISTLAB_FEEDBACK_DB elsewhere get their own. Everything here is thread-safe.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -26,9 +27,10 @@ from ..explain.nearest import NearestImages
 from ..nets import DigitModel, load_model
 from ..training import Timings, TrainResult, TrainSettings, run_training
 from . import config
+from .classroom import ClassBoard
 from .coordination import RunBoard
 from .feedback import FeedbackStore
-from .handwriting import HandwritingReports
+from .handwriting import HandwritingReports, trained_up_to
 from .limits import Backoff, RateLimit
 from .slot import TrainingSlot
 from .store import ModelStore
@@ -100,7 +102,30 @@ def training_slot() -> TrainingSlot:
     timings = Timings(timings_path)
     return _once(("slot", seconds, places, str(path), str(timings_path)),
                  lambda: TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places,
-                                      board=RunBoard(path), timings=timings))
+                                      board=RunBoard(path), timings=timings, on_model=keep_for_class))
+
+
+def class_board() -> ClassBoard:
+    """Every model trained in this lab (mnistcore.lab.classroom), in class/ beside the model store."""
+    folder = config.class_dir()
+    return _once(("class", str(folder)), lambda: ClassBoard(folder, signal_path=config.class_signal_path()))
+
+
+def keep_for_class(run, result: TrainResult) -> None:
+    """A run's model goes on the class board, owned by its visitor, with its accuracy on the lab's
+    drawings it did not train on. Called by the slot's worker as each run ends."""
+    model = result.model
+    report = HandwritingReports(feedback_store()).report(f"class:{run.run_id}", model,
+                                                         trained_up_to(model.info) or 0)
+    drawings = len(report)
+    accuracy = float(report.evaluation.accuracy) if drawings else None
+    class_board().add(run.run_id, class_owner(run.owner), run.label, run.settings.describe(), model,
+                      (run.finished_at or run.queued_at).isoformat(timespec="seconds"), accuracy, drawings)
+
+
+def class_owner(token: str) -> str:
+    """A visitor's key on the class board: a hash of their token, so the board never holds it."""
+    return hashlib.sha256(f"class:{token}".encode()).hexdigest()[:32]
 
 
 def drawing_rate() -> RateLimit:

@@ -15,7 +15,8 @@ from ui import labels
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad, fix_toolbars, photo_pad
 from ui.figures import chance_bars, figures, section, training_picture
-from ui.resources import READS, drawing_reader, nearest_images, saved_models_answers, store, warm_up
+from ui.resources import (READS, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers, store,
+                          warm_up)
 
 SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
 CAMERA, UPLOAD = "camera", "upload"
@@ -28,7 +29,20 @@ PAPER_HINT = "Write a digit on paper with a dark pen, large, then take a photo o
 STEP_CAPTIONS = ["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"]
 PIXELATED = (2, 3)  # the steps sent at their own size, 20 and 28 px
 WAS_I_RIGHT, MODEL_SEES, CLOSEST = "Was I right?", "What the model sees", "The closest MNIST training images"
+WHOSE = {"mine": ":material/person: Your model", "live": ":material/groups: The live model"}
 log = logging.getLogger("mnistlab")
+
+
+def answering_model(token: str, live):
+    """Whose model reads the drawing: the visitor's own (their newest on the class board) unless
+    they pick the live one; the live one for visitors who have trained none. Returns (model, other)."""
+    mine = my_model(token)
+    if mine is None:
+        return live, None
+    whose = st.segmented_control("Whose model answers", list(WHOSE), default="mine", format_func=WHOSE.get,
+                                 key="whose", help="Your model is the one you trained on the Train page; the "
+                                 "live model is the one everybody's pages use.")
+    return (live, mine) if whose == "live" else (mine, live)
 
 
 def reading_now(on_paper: bool, live) -> Reading | None:
@@ -51,9 +65,10 @@ def reading_now(on_paper: bool, live) -> Reading | None:
 
 
 @st.fragment
-def drawing_and_answer(on_paper: bool) -> None:
+def drawing_and_answer(on_paper: bool, token: str) -> None:
     """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
     live = store().live() or require_live_model()  # the live model now: someone may have published since
+    live, other = answering_model(token, live)
     with READS:
         reading = reading_now(on_paper, live)
     left, right = st.columns([1, 1], gap="large")
@@ -84,6 +99,10 @@ def drawing_and_answer(on_paper: bool) -> None:
     if reading is None or reading.answer is None:
         return
     with right:
+        if other is not None:
+            digit, chance = answer_of(other, reading.centred)
+            st.caption(f"{'Your model' if other.name.startswith('class:') else 'The live model'} says "
+                       f"**{digit}** ({chance:.0%}).")
         st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))
         labels.ask(reading, live)
     what_the_model_sees(reading)
@@ -135,10 +154,10 @@ def compare_models(reading: Reading) -> None:
     })
 
 
-open_page("Draw a digit")
+me = open_page("Draw a digit")
 require_live_model()
 warm_up()
 on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
                                 key="source", label_visibility="collapsed") == "paper"
 fix_toolbars()
-drawing_and_answer(on_paper)
+drawing_and_answer(on_paper, me.id)

@@ -11,7 +11,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
-from mnistcore.explain.answer import temperature_for
+from mnistcore.explain.answer import calibrate, read_answer, temperature_for
 from mnistcore.explain.reading import Reader
 from mnistcore.lab import compare, services
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
@@ -165,3 +165,28 @@ def model_choices(live: Live) -> dict[str, str]:
     if live.name not in labels:
         labels = {live.name: compare.describe_run(live.name, live.info) + " (live)"} | labels
     return labels
+
+
+class_board = services.class_board  # every model trained in this lab (mnistcore.lab.classroom)
+
+
+def my_model(token: str) -> Live | None:
+    """The visitor's own newest model from the class board, as a Live a Reader can use (its name
+    "class:<run id>"); None when they have none, or its file cannot be read (logged)."""
+    board = class_board()
+    entry = board.latest_of(services.class_owner(token))
+    if entry is None:
+        return None
+    try:
+        model = board.model(entry.run_id)
+    except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+        log.warning("draw: the class model of run %s cannot be loaded: %s", entry.run_id, err)
+        return None
+    return Live(model, model.info, f"class:{entry.run_id}", version=0)
+
+
+def answer_of(live: Live, image) -> tuple[int, float]:
+    """(digit, calibrated probability) of `live`'s answer for a (28, 28) image: the other model's
+    answer shown beside the one that reads the drawing."""
+    answer = read_answer(calibrate(live.model.predict_proba(image[None])[0], temperature_for(live.info)))
+    return answer.digit, answer.probability

@@ -10,7 +10,7 @@ from mnistcore.lab.model_list import models_table
 from mnistcore.training import describe_seconds, estimate_phases, plural
 from ui.charts import curves, trail
 from ui.chrome import now, when
-from ui.resources import slot, store
+from ui.resources import class_board, slot, store
 from ui.text import plain, public
 from ui.train_form import timings
 
@@ -73,10 +73,12 @@ def queue_panel(view) -> None:
 
 
 def outcome(status, live, rules, allowed: bool) -> None:
-    """What came of this visitor's last run: how good it is against the live model, and Publish.
+    """What came of this visitor's last run: how good it is against the class and the live model,
+    "Try it on Draw", and (for whoever may change the live model) Publish.
 
-    A model worse than the live one, or under the lab's floor, is shown as such (red, never
-    green), and publishing it needs a confirmation that names both accuracies (mnistcore.lab.publish).
+    The model is the visitor's own (the class board keeps it); only a model that reads few digits
+    right, or gives one answer to everything, is shown as a problem. Publishing a model worse than
+    the live one needs a confirmation that names both accuracies (mnistcore.lab.publish).
     """
     if status.state == "failed":
         st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
@@ -96,15 +98,20 @@ def outcome(status, live, rules, allowed: bool) -> None:
     live_accuracy = live.info.test_accuracy if live is not None else None
     check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
+    lopsided = policy.one_answer(result.evaluation.confusion)
+    place = class_place(status.run_id)
+    against = (f" The live model reads {live_accuracy:.2%}." if live_accuracy is not None else "")
     if status.published_as:
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
                    f"(saved as {status.published_as}). {trained}.")
-    elif check.good:
-        st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")
-    else:
-        lopsided = policy.one_answer(result.evaluation.confusion)
+    elif lopsided or status.test_accuracy < config.publish_floor():
         says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
-        st.error(f"**{check.headline}** {check.warning}{says} {trained}.", icon=":material/thumb_down:")
+        st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
+    else:
+        st.success(f"**It reads {status.test_accuracy:.2%} of the 10,000 test digits right.** {place}{against} "
+                   f"{trained}.", icon=":material/school:")
+    st.page_link("pages/draw.py", label="Try it on Draw: it reads your drawings (the live model stays as it is)",
+                 icon=":material/draw:")
     curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")
@@ -117,8 +124,12 @@ def outcome(status, live, rules, allowed: bool) -> None:
     if status.published_as:
         return
     if not allowed:
-        st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
+        st.info("Publishing is off in this demo: the live model stays as it is. Your model is yours: it answers on "
+                "Draw for you alone, and whoever runs the lab can make a model live from the class board.",
+                icon=":material/lock:")
         return
+    if not check.good:
+        st.caption(f"{check.headline} {check.warning}")
     if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
                       "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
@@ -127,6 +138,24 @@ def outcome(status, live, rules, allowed: bool) -> None:
             st.error(f"Could not publish: {public(err)}")
             return
         st.rerun()
+
+
+def class_place(run_id: str) -> str:
+    """Where a run's model stands in the class, in words ("2nd of 5 models trained in this lab.")."""
+    entries = class_board().entries()
+    rank = next((i for i, entry in enumerate(entries, 1) if entry.run_id == run_id), None)
+    if rank is None:
+        return ""
+    if len(entries) == 1:
+        return "The first model trained in this class."
+    best = entries[0]
+    top = "" if rank == 1 else f" (the best: {best.test_accuracy:.2%}, {plain(best.label)}'s)"
+    return f"{ordinal(rank)} of {len(entries)} models trained in this class{top}."
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def describe_trained(status) -> str:

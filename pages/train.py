@@ -4,8 +4,8 @@ In demo mode (mnistcore.lab.config) training, publishing and making models live 
 """
 import streamlit as st
 
-from ui.chrome import live_banner, open_page, when
-from ui.resources import slot
+from ui.chrome import live_banner, open_page, watch_class_board, when
+from ui.resources import class_board, slot
 from ui.text import plain
 from ui.train_form import closed, settings_form
 from ui.train_run import earlier_runs, outcome, progress_panel
@@ -13,6 +13,7 @@ from ui.visitor import access, may_train, may_train_own
 
 me = open_page("Train a network", keep_alive=False)
 live = live_banner()
+watch_class_board(class_board().version())  # the class's results, which this visitor's is compared with
 if "notice" in st.session_state:
     st.success(st.session_state.pop("notice"))
 rules = access()

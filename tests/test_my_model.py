@@ -85,3 +85,53 @@ def test_in_demo_mode_the_class_may_train_but_only_the_operator_makes_a_model_li
 
 def at_messages(at: AppTest):
     return list(at.success) + list(at.error) + list(at.warning)
+
+
+def test_the_board_lists_every_model_best_first_and_the_operator_makes_one_live(site):
+    ada, bob, teacher = site(), site(), site()
+    train(ada, "Ada")
+    train(bob, "Bob")
+    visit(teacher, "pages/board.py")
+    table = teacher.dataframe[0].value
+    assert sorted(table["who"]) == ["Ada", "Bob"]
+    assert list(table["MNIST test accuracy"]) == sorted(table["MNIST test accuracy"], reverse=True)
+    visit(bob, "pages/board.py")
+    assert "Bob (you)" in list(bob.dataframe[0].value["who"])
+    best = class_board().entries()[0]
+    teacher.selectbox(key="class-pick").set_value(best.run_id).run()
+    confirm = f"class-{best.run_id}-confirm"  # these models are worse than the shipped one: confirmed first
+    if any(box.key == confirm for box in teacher.checkbox):
+        teacher.checkbox(key=confirm).check().run()
+    teacher.button(key=f"class-{best.run_id}-go").click().run()
+    assert not teacher.exception
+    assert store().live().info.test_accuracy == pytest.approx(best.test_accuracy)
+    assert any(f"{best.label}'s model is live now" in s.value for s in teacher.success)
+
+
+def test_in_demo_mode_the_board_offers_make_live_only_to_the_operator(site, monkeypatch):
+    monkeypatch.setenv("MNISTLAB_DEMO", "yes")
+    monkeypatch.setenv("MNISTLAB_PASSCODE", "sesame")
+    monkeypatch.setenv("MNISTLAB_CLASS_TRAINING", "yes")
+    student = site()
+    train(student, "Cy")
+    visit(student, "pages/board.py")
+    assert [b for b in student.button if b.label.startswith("Make live")] == []
+    assert any("Whoever runs the lab" in c.value for c in student.caption)
+
+
+def test_in_demo_mode_the_operator_makes_a_student_model_live_once_confirmed(site, monkeypatch):
+    from ui.visitor import _passcode_key
+    monkeypatch.setenv("MNISTLAB_DEMO", "yes")
+    monkeypatch.setenv("MNISTLAB_PASSCODE", "sesame")
+    monkeypatch.setenv("MNISTLAB_CLASS_TRAINING", "yes")
+    student, teacher = site(), site()
+    train(student, "Cy")
+    live = store().live().name
+    teacher.session_state["unlocked"] = _passcode_key("sesame")
+    visit(teacher, "pages/board.py")
+    run_id = class_board().entries()[0].run_id
+    go = teacher.button(key=f"class-{run_id}-go")
+    assert go.disabled  # a model worse than the live one: the box naming both accuracies comes first
+    teacher.checkbox(key=f"class-{run_id}-confirm").check().run()
+    teacher.button(key=f"class-{run_id}-go").click().run()
+    assert store().live().name != live

@@ -165,21 +165,24 @@ def describe_trained(status) -> str:
     return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
 
 
-def guarded_button(check, rules, key: str, label: str, icon: str, help: str) -> bool:
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str, demo: bool | None = None) -> bool:
     """A button that changes the live model, under the publish rule: True when clicked and allowed.
 
     A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
     tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
+    `demo`: whether demo mode's refusal applies (default: `rules.demo`); the class board's operator,
+    who chooses among the class's models on purpose, confirms instead.
     """
+    demo = rules.demo if demo is None else demo
     if check.good:
         return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
-    refused = policy.refusal(check, demo=rules.demo, confirmed=True)
+    refused = policy.refusal(check, demo=demo, confirmed=True)
     if refused:
         st.info(refused, icon=":material/lock:")
         return False
     confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
     clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
-    refused = policy.refusal(check, demo=rules.demo, confirmed=confirmed)
+    refused = policy.refusal(check, demo=demo, confirmed=confirmed)
     if clicked and refused:  # checked again on the click itself: a stale page must not slip through
         st.error(refused)
         return False
@@ -211,4 +214,24 @@ def earlier_runs(live, rules, allowed: bool) -> None:
             st.error(f"Could not make that model live: {public(err)}")
             return
         st.session_state.notice = f"The live model is now: {made.info.summary()}."
+        st.rerun()
+
+
+def make_class_model_live(entries, live, rules) -> None:
+    """For whoever may change the live model: pick a model of the class board and make it live."""
+    labels = {entry.run_id: f"{plain(entry.label)}: {entry.test_accuracy:.2%}, {entry.recipe}" for entry in entries}
+    picked = st.selectbox("Make a model live for everyone", list(labels), format_func=labels.get, key="class-pick")
+    entry = next(entry for entry in entries if entry.run_id == picked)
+    check = policy.check_publish(entry.test_accuracy, live.info.test_accuracy if live is not None else None,
+                                 config.publish_floor())
+    if not check.good:
+        st.caption(f"{check.headline} {check.warning}")
+    if guarded_button(check, rules, f"class-{picked}", "Make live", ":material/publish:",
+                      "Everybody's Gallery and Draw pages will use it.", demo=False):
+        try:
+            made = store().publish(class_board().model(picked))
+        except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+            st.error(f"Could not make that model live: {public(err)}")
+            return
+        st.session_state.notice = f"{plain(entry.label)}'s model is live now: {made.info.summary()}."
         st.rerun()

@@ -4,7 +4,7 @@ import streamlit as st
 
 from mnistcore.lab.model_list import class_table
 from ui.chrome import live_banner, open_page, watch_class_board
-from ui.resources import class_board, class_owner, store
+from ui.resources import class_board, class_owner
 from ui.train_run import make_class_model_live
 from ui.visitor import access, may_train
 

@@ -15,8 +15,8 @@ from ui import labels
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad, fix_toolbars, photo_pad
 from ui.figures import chance_bars, figures, section, training_picture
-from ui.resources import (READS, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers, store,
-                          warm_up)
+from ui.resources import (READS, RULE, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers,
+                          store, taught_live, teach_it, teaching_of, untaught, warm_up)
 
 SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
 CAMERA, UPLOAD = "camera", "upload"
@@ -68,7 +68,8 @@ def reading_now(on_paper: bool, live) -> Reading | None:
 def drawing_and_answer(on_paper: bool, token: str) -> None:
     """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
     live = store().live() or require_live_model()  # the live model now: someone may have published since
-    live, other = answering_model(token, live)
+    base, other = answering_model(token, live)
+    live = taught_live(base)  # the visitor's own taught copy, when they have taught this model
     with READS:
         reading = reading_now(on_paper, live)
     left, right = st.columns([1, 1], gap="large")
@@ -105,7 +106,24 @@ def drawing_and_answer(on_paper: bool, token: str) -> None:
                        f"**{digit}** ({chance:.0%}).")
         st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))
         labels.ask(reading, live)
+        teach_box(reading, base, live)
     what_the_model_sees(reading)
+
+
+def teach_box(reading: Reading, base, live) -> None:
+    """Teach it: a few learning steps on this drawing, on the visitor's own copy of the model."""
+    before = teaching_of(live)
+    with st.expander("Wrong? Teach it", icon=":material/school:", expanded=before is not None):
+        if before is not None:
+            st.caption(f"Before teaching it said **{before[0]}** ({before[1]:.0%}); now **{reading.answer.digit}** "
+                       f"({reading.answer.probability:.0%}). Each step: {RULE}, for this drawing and a few MNIST "
+                       "digits. Only your copy learned: everybody else's answers are as they were.")
+        digit = st.segmented_control("It is a", list(range(10)), key="teach_digit")
+        # Callbacks: they run before the rerun the click starts, which then reads with the new copy.
+        st.button("Teach it", key="teach", icon=":material/school:", disabled=digit is None, on_click=teach_it,
+                  args=(base, reading.centred, digit))
+        if before is not None:
+            st.button("Undo teaching", key="untaught", icon=":material/undo:", on_click=untaught, args=(base,))
 
 
 def what_the_model_sees(reading: Reading) -> None:

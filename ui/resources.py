@@ -16,6 +16,7 @@ from mnistcore.explain.reading import Reader
 from mnistcore.lab import compare, services
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
 from mnistcore.lab.store import Live
+from mnistcore.training.teach import RULE, teach  # noqa: F401 - RULE for the pages
 from ui.text import public
 
 log = logging.getLogger("mnistlab")
@@ -193,3 +194,36 @@ def answer_of(live: Live, image) -> tuple[int, float]:
 
 
 class_owner = services.class_owner  # a visitor's key on the class board
+
+
+TAUGHT = "taught"  # session key: this visitor's taught copies, newest last, as (base model's id, Live, before)
+
+
+def taught_live(base: Live) -> Live:
+    """This visitor's newest taught copy of `base` (Teach it on Draw), else `base` itself."""
+    return next((live for base_id, live, _ in reversed(st.session_state.get(TAUGHT, [])) if base_id == base.id), base)
+
+
+def teaching_of(live: Live) -> tuple | None:
+    """(digit, probability) `live`'s base answered before it was taught, None for an untaught model."""
+    return next((before for _, taught, before in st.session_state.get(TAUGHT, []) if taught is live), None)
+
+
+def teach_it(base: Live, image, digit: int) -> int:
+    """Teach this visitor's copy of `base` (their newest taught one, if any) that `image` is `digit`;
+    returns the steps taken. Only their session holds the copy: nobody else's answers change."""
+    (x_train, y_train), _ = mnist()
+    answering = taught_live(base)
+    before = answer_of(answering, image)
+    model, steps = teach(answering.model, image, digit, x_train, y_train)
+    stack = st.session_state.setdefault(TAUGHT, [])
+    stack.append((base.id, Live(model, model.info, f"taught:{len(stack) + 1}:{base.name}", version=0), before))
+    return steps
+
+
+def untaught(base: Live) -> None:
+    """Undo this visitor's last teaching of `base`."""
+    stack = st.session_state.get(TAUGHT, [])
+    last = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][0] == base.id), None)
+    if last is not None:
+        del stack[last]

@@ -25,7 +25,8 @@ from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference
 from ..explain.nearest import NearestImages
 from ..nets import DigitModel, load_model
-from ..training import Timings, TrainResult, TrainSettings, run_training
+from ..training import Timings, TrainResult, TrainSettings, recipes, run_training
+from ..training.timing import probe
 from . import config
 from .classroom import ClassBoard
 from .coordination import RunBoard
@@ -99,10 +100,25 @@ def training_slot() -> TrainingSlot:
                             lab_drawings=(lab.images, lab.labels) if lab is not None else None,
                             lab_record=lab.record if lab is not None else None)
 
+    def make() -> TrainingSlot:
+        threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe").start()
+        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path),
+                            timings=timings, on_model=keep_for_class)
+
     timings = Timings(timings_path)
-    return _once(("slot", seconds, places, str(path), str(timings_path)),
-                 lambda: TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places,
-                                      board=RunBoard(path), timings=timings, on_model=keep_for_class))
+    return _once(("slot", seconds, places, str(path), str(timings_path)), make)
+
+
+def probe_networks(timings: Timings) -> None:
+    """Time a few batches of each recipe's network that this server has never timed (a second at
+    most, once): the first visitor's estimate is then this machine's, not the cost model's."""
+    try:
+        data = mnist()
+        for recipe in recipes().values():
+            if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more
+                probe(recipe.settings, data, timings)
+    except Exception:  # noqa: BLE001 - estimates fall back on the cost model; the log says why
+        log.warning("training: timing the networks at start-up failed", exc_info=True)
 
 
 def class_board() -> ClassBoard:

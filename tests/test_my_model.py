@@ -3,13 +3,14 @@ the live model, is on the class board, and changes nothing for anyone else."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from sitetools import APP, drawing, weights_copy
+from sitetools import APP, drawing, forget_live_signal, weights_copy
 from ui.resources import class_board, slot, store
 
 
 @pytest.fixture
 def site(tmp_path, monkeypatch, small_mnist):
-    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(weights_copy(tmp_path / "weights", small_mnist)))
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
     monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "2000")
     monkeypatch.setenv("MNISTLAB_TIMINGS", str(tmp_path / "timings.json"))
     for name in ("MNISTLAB_DEMO", "MNISTLAB_PASSCODE", "MNISTLAB_PUBLISH_FLOOR", "MNISTLAB_CLASS_TRAINING"):
@@ -20,7 +21,8 @@ def site(tmp_path, monkeypatch, small_mnist):
         at = AppTest.from_file(str(APP), default_timeout=60)
         at.run()
         return at
-    return visitor
+    yield visitor
+    forget_live_signal(folder)  # the files the store and the class board wrote in static/
 
 
 def visit(at: AppTest, page: str) -> AppTest:

@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from mnistcore.training.teach import teach
-from sitetools import APP, drawing, tiny_model, weights_copy
+from sitetools import APP, drawing, forget_live_signal, tiny_model, weights_copy
 
 
 def test_teaching_turns_the_answer_and_leaves_the_model_given_alone(small_mnist):
@@ -29,14 +29,16 @@ def test_teaching_refuses_a_bad_digit_or_image(small_mnist, digit, image, proble
 
 @pytest.fixture
 def draw(tmp_path, monkeypatch, small_mnist):
-    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(weights_copy(tmp_path / "weights", small_mnist)))
+    folder = weights_copy(tmp_path / "weights", small_mnist)
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
 
     def visitor() -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=60)
         at.run()
         at.switch_page("pages/draw.py").run()
         return at
-    return visitor
+    yield visitor
+    forget_live_signal(folder)
 
 
 WRONG = 1901  # a test image (a 9) the shipped model reads wrong on the canvas

@@ -100,9 +100,10 @@ def class_dir() -> Path:
     return weights_dir() / "class"
 
 
-def class_signal_path() -> Path:
+def class_signal_path(folder: Path | None = None) -> Path:
     """Where browsers read the class board's version, as `live_signal_path` for the live model."""
-    return live_signal_path().with_name(live_signal_path().name.replace("live-", "class-", 1))
+    live = live_signal_path(folder)
+    return live.with_name(live.name.replace("live-", "class-", 1))
 
 
 SLOT_DB_ENV = "MNISTLAB_SLOT_DB"

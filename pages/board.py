@@ -23,8 +23,8 @@ if not entries:
 st.caption("Every model trained in this lab, the best first: how many of MNIST's 10,000 test digits it reads "
            "right, and how many of the lab's own labelled drawings it did not train on.")
 st.dataframe(class_table(entries, mine=class_owner(me.id)), hide_index=True, column_config={
-    "MNIST test accuracy": st.column_config.NumberColumn(format="percent"),
-    "lab drawings": st.column_config.NumberColumn(format="percent"),
+    "MNIST test accuracy": st.column_config.NumberColumn("MNIST", format="percent", width="small"),
+    "lab drawings": st.column_config.TextColumn("Lab drawings", width="small"),
 })
 rules = access()
 if may_train(rules):

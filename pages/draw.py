@@ -102,8 +102,9 @@ def drawing_and_answer(on_paper: bool, token: str) -> None:
     with right:
         if other is not None:
             digit, chance = answer_of(other, reading.centred)
-            st.caption(f"{'Your model' if other.name.startswith('class:') else 'The live model'} says "
-                       f"**{digit}** ({chance:.0%}).")
+            mine = other.name.startswith("class:")
+            st.caption(f"{'The live model' if mine else 'Your model'} answers. "
+                       f"{'Your model' if mine else 'The live model'} says **{digit}** ({chance:.0%}).")
         st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))
         labels.ask(reading, live)
         teach_box(reading, base, live)

@@ -101,10 +101,11 @@ def outcome(status, live, rules, allowed: bool) -> None:
     lopsided = policy.one_answer(result.evaluation.confusion)
     place = class_place(status.run_id)
     against = (f" The live model reads {live_accuracy:.2%}." if live_accuracy is not None else "")
+    red = bool(lopsided) or status.test_accuracy < config.publish_floor()  # reads too few digits to go live
     if status.published_as:
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: it is the live model now "
                    f"(saved as {status.published_as}). {trained}.")
-    elif lopsided or status.test_accuracy < config.publish_floor():
+    elif red:
         says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
         st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
     else:
@@ -128,7 +129,7 @@ def outcome(status, live, rules, allowed: bool) -> None:
                 "Draw for you alone, and whoever runs the lab can make a model live from the class board.",
                 icon=":material/lock:")
         return
-    if not check.good:
+    if not check.good and not red:  # a red box above has said it already
         st.caption(f"{check.headline} {check.warning}")
     if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
                       "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):

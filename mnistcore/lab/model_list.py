@@ -36,15 +36,18 @@ def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-CLASS_COLUMNS = ["", "who", "recipe", "MNIST test accuracy", "lab drawings", "trained (UTC)"]
+CLASS_COLUMNS = ["", "who", "MNIST test accuracy", "lab drawings", "recipe", "trained (UTC)"]
 
 
 def class_table(entries: Iterable[ClassModel], mine: str | None = None) -> pd.DataFrame:
     """The class board as a table, in `entries`' order (classroom.ranked: best first): place, owner
-    ("you" beside the visitor's own, whose key is `mine`), recipe, accuracies, when. Accuracies are
-    fractions; the lab drawings' None (no drawings yet) stays empty."""
+    ("you" beside the visitor's own, whose key is `mine`), test accuracy (a fraction), accuracy on
+    the lab's drawings in words (how many it was measured on), recipe, when. The figures come
+    first, so that a phone shows them before the long recipe."""
     rows = [{"": f"{place}", "who": entry.label + (" (you)" if mine is not None and entry.owner == mine else ""),
-             "recipe": entry.recipe, "MNIST test accuracy": entry.test_accuracy,
-             "lab drawings": entry.drawings_accuracy, "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
+             "MNIST test accuracy": entry.test_accuracy,
+             "lab drawings": (f"{entry.drawings_accuracy:.1%} of {entry.drawings:,}"
+                              if entry.drawings_accuracy is not None else "none yet"),
+             "recipe": entry.recipe, "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
             for place, entry in enumerate(entries, 1)]
     return pd.DataFrame(rows, columns=CLASS_COLUMNS)

@@ -10,6 +10,10 @@
   file (the modelled estimate), the second after the first has been recorded (the calibrated
   estimate, as the server's second visitor gets it). Prints estimate / actual for both; the
   calibrated one should be within +-30%.
+- first: every recipe, and the offered batch sizes (1, 4, 32, 128) of the tutorial's network and the
+  convnet, as a fresh server's first visitor gets them: an empty timings file, the start-up probe
+  (mnistcore.training.timing.probe), then the estimate against the real time of a run on --limit
+  images. The ratio should be within 0.7 to 1.3.
 - points: what a curve point costs (scoring 1,000 test images), per model, against one epoch.
 
 Prints the load average beside each figure: on a shared 2-core machine they move with it.
@@ -31,6 +35,7 @@ from mnistcore.data import load_mnist
 from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, estimate_seconds, new_model, recipes,
                                 run_training)
 from mnistcore.training.run import sample_score
+from mnistcore.training.timing import probe
 
 TARGET = 0.98
 KERAS_TUTORIAL = TrainSettings(engine="keras", arch="mlp", epochs=5, batch_size=128)  # rmsprop, 512 relu, as written
@@ -99,6 +104,33 @@ def estimate(data, limit: int) -> None:
                   f"{c / a2:6.2f}   ({load()})", flush=True)
 
 
+BATCHES = (1, 4, 32, 128)  # batch sizes tried for the tutorial's network and the convnet
+
+
+def first(data, limit: int, names: list[str]) -> None:
+    (x_train, y_train), test = data
+    small = ((x_train[:limit], y_train[:limit]), test)
+    menu = recipes()
+    runs = [(name, menu[name].settings) for name in names if name in menu]
+    runs += [(f"{name} b{batch}", replace(menu[name].settings, batch_size=batch))
+             for name in ("tutorial", "cnn") if name in names for batch in BATCHES
+             if batch != menu[name].settings.batch_size]
+    print(f"{'run':14s} {'estimate':>9s} {'actual':>7s} {'ratio':>6s}   settings")
+    for name, settings in runs:
+        if settings.network.tensorflow:
+            continue  # Keras' start-up dominates and is measured by `estimate`'s calibrated run
+        settings = replace(settings, train_limit=limit)
+        with tempfile.TemporaryDirectory() as folder, threadpool_limits(limits=1, user_api="blas"):
+            timings = Timings(Path(folder) / "timings.json")  # a fresh server's
+            probe(settings, data, timings)
+            guess = estimate_seconds(settings, limit, timings)
+            started = time.perf_counter()
+            run_training(settings, small, on_batch=lambda p: None)
+            actual = time.perf_counter() - started
+        print(f"{name:14s} {guess:8.1f}s {actual:6.1f}s {guess / actual:6.2f}   {settings.describe()[:80]} "
+              f"({load()})", flush=True)
+
+
 def points(data) -> None:
     (x_train, y_train), (x_test, y_test) = data
     for name, settings in (("best", recipes()["best"].settings), ("tutorial", recipes()["tutorial"].settings),
@@ -115,8 +147,8 @@ def points(data) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", nargs="*", default=["points", "estimate", "reach"],
-                        choices=["reach", "estimate", "points"])
+    parser.add_argument("--part", nargs="*", default=["points", "first", "estimate", "reach"],
+                        choices=["reach", "first", "estimate", "points"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
     parser.add_argument("--threads", type=int, default=1,
@@ -132,6 +164,7 @@ def run(args) -> None:
     for part in args.part:
         print(f"--- {part}", flush=True)
         {"reach": lambda: reach(data, args.recipes, args.threads), "estimate": lambda: estimate(data, args.limit),
+         "first": lambda: first(data, args.limit, args.recipes),
          "points": lambda: points(data)}[part]()
 
 

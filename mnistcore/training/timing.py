@@ -18,6 +18,7 @@ from ..files import atomic_write_bytes
 from .settings import TrainSettings, new_model
 
 TEST_IMAGES = 10_000                 # evaluated after every epoch
+CURVE_IMAGES = 6 * 1_000             # scored for the curve points of an epoch, on average (run.POINTS_*, CURVE_SAMPLE)
 ROBUST_PER_SAMPLE = 5e-6             # distorting 30% of each batch (bench/handwriting.py measures it)
 
 
@@ -57,7 +58,8 @@ def modelled_epoch(settings: TrainSettings, n: int) -> float:
 def _plain_epoch(settings: TrainSettings, n: int) -> float:
     per_image, per_update = settings.network.costs(settings)
     steps = -(-n // int(settings.batch_size))  # mini-batches per epoch, rounded up
-    return per_image * (n + TEST_IMAGES / 3) + steps * per_update  # testing is a forward pass: a third
+    # Testing and the curve points are forward passes: a third of an image's cost each.
+    return per_image * (n + (TEST_IMAGES + CURVE_IMAGES) / 3) + steps * per_update
 
 
 PROBE_IMAGES = 256  # images a start-up probe trains on: well under a second for the convnet

@@ -16,7 +16,7 @@ from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad, fix_toolbars, photo_pad
 from ui.figures import chance_bars, figures, section, training_picture
 from ui.resources import (READS, RULE, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers,
-                          store, taught_live, teach_it, teaching_of, untaught, warm_up)
+                          store, TEACH_PROBLEM, taught_live, teach_it, teaching_of, untaught, warm_up)
 
 SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
 CAMERA, UPLOAD = "camera", "upload"
@@ -119,6 +119,8 @@ def teach_box(reading: Reading, base, live) -> None:
             st.caption(f"Before teaching it said **{before[0]}** ({before[1]:.0%}); now **{reading.answer.digit}** "
                        f"({reading.answer.probability:.0%}). Each step: {RULE}, for this drawing and a few MNIST "
                        "digits. Only your copy learned: everybody else's answers are as they were.")
+        if TEACH_PROBLEM in st.session_state:
+            st.warning(st.session_state.pop(TEACH_PROBLEM))
         digit = st.segmented_control("It is a", list(range(10)), key="teach_digit")
         # Callbacks: they run before the rerun the click starts, which then reads with the new copy.
         st.button("Teach it", key="teach", icon=":material/school:", disabled=digit is None, on_click=teach_it,

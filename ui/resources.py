@@ -196,6 +196,7 @@ def answer_of(live: Live, image) -> tuple[int, float]:
 class_owner = services.class_owner  # a visitor's key on the class board
 
 
+TEACH_PROBLEM = "teach_problem"  # session key: why the last Teach it did nothing
 TAUGHT = "taught"  # session key: this visitor's taught copies, newest last, as (base model's id, Live, before)
 
 
@@ -215,7 +216,12 @@ def teach_it(base: Live, image, digit: int) -> int:
     (x_train, y_train), _ = mnist()
     answering = taught_live(base)
     before = answer_of(answering, image)
-    model, steps = teach(answering.model, image, digit, x_train, y_train)
+    try:
+        model, steps = teach(answering.model, image, digit, x_train, y_train)
+    except Exception:  # noqa: BLE001 - a model that cannot be copied or taught here (Keras'): say so, log why
+        log.warning("draw: teaching %s failed", base.name, exc_info=True)
+        st.session_state[TEACH_PROBLEM] = "This model cannot be taught here: try it with a NumPy model."
+        return 0
     stack = st.session_state.setdefault(TAUGHT, [])
     stack.append((base.id, Live(model, model.info, f"taught:{len(stack) + 1}:{base.name}", version=0), before))
     return steps

@@ -38,10 +38,10 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
         train(ada, url, "Ada")
         train(bob, url, "Bob")
         for page in (ada, bob):  # Bob's run waits for Ada's, then starts by itself
-            page.get_by_text("Try it on Draw").wait_for(timeout=120_000)
+            page.get_by_text("Try it on Draw").wait_for(timeout=240_000)
         # The board page was never touched: it redraws itself as the models join.
         # (The table draws on a canvas; its cells are kept, hidden, for screen readers.)
-        board.locator("td", has_text="Bob").first.wait_for(state="attached", timeout=30_000)
+        board.locator("td", has_text="Bob").first.wait_for(state="attached", timeout=60_000)
         assert board.locator("td", has_text="Ada").count() >= 1
 
         cy.goto(f"{url}/draw")
@@ -53,7 +53,7 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
             stroke(page, page.locator("canvas.upper-canvas").bounding_box(), SEVEN)
             page.locator("h2", has_text=re.compile(r"Prediction|That does not|\d")).first.wait_for(timeout=60_000)
         for page in (ada, bob):
-            page.get_by_text("The live model says").wait_for(timeout=30_000)  # their own model answers
+            page.get_by_text("The live model says").wait_for(timeout=60_000)  # their own model answers
             assert "Your model" in page.inner_text("body")
         assert "The live model says" not in cy.inner_text("body") and "Your model" not in cy.inner_text("body")
         assert "the shipped model" in cy.inner_text("body")  # the live model stayed the same for Cy
@@ -64,7 +64,7 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
             confirm.first.click()
             wait_for_the_run(board)
         board.get_by_role("button", name=re.compile("Make live")).click()
-        board.get_by_text(re.compile("model is live now")).wait_for(timeout=30_000)
-        cy.get_by_text("trained and published here").wait_for(timeout=30_000)  # Cy's page notices by itself
+        board.get_by_text(re.compile("model is live now")).wait_for(timeout=60_000)
+        cy.get_by_text("trained and published here").wait_for(timeout=60_000)  # Cy's page notices by itself
         browser.close()
 

@@ -24,8 +24,12 @@ def test_a_probe_scales_the_estimates_of_its_network_once(tmp_path, small_mnist)
     other = TrainSettings(epochs=1, batch_size=4, hidden=64)  # same network, another shape: scaled too
     assert timings.slowdown(other) == factor
     assert probe(settings, small_mnist, timings, images=128) is None  # known now: not probed again
+    assert probe(other, small_mnist, timings, images=128) is not None  # another shape is probed on its own
+    assert timings.slowdown(other) == factor  # the first probe's slowdown stays
 
 
-def test_a_bad_probe_ratio_is_refused(tmp_path):
+def test_a_bad_probe_ratio_or_pace_is_refused(tmp_path):
     with pytest.raises(ValueError, match="positive"):
         Timings(tmp_path / "t.json").record_slowdown(TrainSettings(), 0.0)
+    with pytest.raises(ValueError, match="positive"):
+        Timings(tmp_path / "t.json").record_pace(TrainSettings(), float("nan"))

@@ -68,12 +68,13 @@ PROBE_IMAGES = 256  # images a start-up probe trains on: well under a second for
 def probe(settings: TrainSettings, data, timings: Timings, images: int = PROBE_IMAGES) -> float | None:
     """Time a few batches of a fresh model of `settings` here, so that estimates are honest from the
     first run on a new server; returns the measured over the modelled seconds per image (None when
-    runs of this engine and architecture have been timed here already: they know better).
+    runs of this shape have been timed here already: they know better).
 
-    `data`: load_mnist()'s ((x_train, y_train), test). The ratio is recorded in `timings` as the
-    engine and architecture's slowdown, which scales the cost model for every shape and batch size.
+    `data`: load_mnist()'s ((x_train, y_train), test). Recorded in `timings` as this shape's pace
+    (the cost model's, scaled by the ratio) and, where none is known yet, as the engine and
+    architecture's slowdown, which scales the cost model for the shapes never run or probed.
     """
-    if timings.slowdown_known(settings):
+    if timings.lookup(settings) is not None:
         return None
     (x_train, y_train), _ = data
     n = min(images, len(x_train))
@@ -86,7 +87,12 @@ def probe(settings: TrainSettings, data, timings: Timings, images: int = PROBE_I
     per_image, per_update = settings.network.costs(settings)
     ratio = measured / (per_image + per_update / batch)
     timings.record_slowdown(settings, ratio)
+    clamped = min(max(ratio, MIN_SLOWDOWN), MAX_SLOWDOWN)  # as runs' are: one odd probe must not make estimates absurd
+    timings.record_pace(settings, clamped * modelled_epoch(settings, FULL_EPOCH) / FULL_EPOCH)
     return ratio
+
+
+FULL_EPOCH = 60_000  # the images of a whole run's epoch, for a probe's pace
 
 
 def shape_key(settings: TrainSettings) -> str:
@@ -165,6 +171,20 @@ class Timings:
                 return
             slowdown[kind] = min(max(ratio, MIN_SLOWDOWN), MAX_SLOWDOWN)
             data["slowdown"] = slowdown
+            self._write(data)
+
+    def record_pace(self, settings: TrainSettings, per_sample: float) -> None:
+        """A probe's seconds per image for this shape of run, kept only where no run has timed it."""
+        if not _positive(per_sample):
+            raise ValueError(f"per_sample must be a positive number, got {per_sample!r}")
+        with self._lock:
+            data = self.read()
+            key = shape_key(settings)
+            if isinstance(data["shapes"].get(key), dict):
+                return
+            data["shapes"][key] = {"per_sample": per_sample, "runs": 0}  # 0: probed, never run
+            while len(data["shapes"]) > self.max_shapes:
+                data["shapes"].pop(next(iter(data["shapes"])))
             self._write(data)
 
     def _write(self, data: dict) -> None:

@@ -111,8 +111,8 @@ def outcome(status, live, rules, allowed: bool) -> None:
     else:
         st.success(f"**It reads {status.test_accuracy:.2%} of the 10,000 test digits right.** {place}{against} "
                    f"{trained}.", icon=":material/school:")
-    st.page_link("pages/draw.py", label="Try it on Draw: it reads your drawings (the live model stays as it is)",
-                 icon=":material/draw:")
+    st.page_link("pages/draw.py", label="Try it on Draw", icon=":material/draw:",
+                 help="Your model reads your drawings, for you alone; the live model stays as it is.")
     curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")

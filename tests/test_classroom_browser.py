@@ -33,12 +33,15 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         ada, bob, cy, board = (browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                                for _ in range(4))
-        board.goto(f"{url}/board")
+        for page in (ada, bob, cy, board):
+            page.set_default_timeout(90_000)  # four visitors and a training run on a small machine
+        board.goto(url)  # the home page first, then the board through the site's menu
+        board.get_by_role("link", name="Class board").first.click()
         board.get_by_text("No model has been trained in this lab yet").wait_for(timeout=60_000)
         train(ada, url, "Ada")
         train(bob, url, "Bob")
         for page in (ada, bob):  # Bob's run waits for Ada's, then starts by itself
-            page.get_by_text("Try it on Draw").wait_for(timeout=240_000)
+            page.get_by_role("link", name="Try it on Draw").wait_for(timeout=240_000)
         # The board page was never touched: it redraws itself as the models join.
         # (The table draws on a canvas; its cells are kept, hidden, for screen readers.)
         board.locator("td", has_text="Bob").first.wait_for(state="attached", timeout=60_000)
@@ -46,7 +49,7 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
 
         cy.goto(f"{url}/draw")
         for page in (ada, bob):
-            page.get_by_text("Try it on Draw").click()  # the same session: the visitor's own model
+            page.get_by_role("link", name="Try it on Draw").click()  # the same session: the visitor's own model
         for page in (ada, bob, cy):
             page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
             wait_for_the_run(page)

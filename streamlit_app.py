@@ -15,6 +15,7 @@ page = st.navigation([
     st.Page("pages/train.py", title=_("Train"), icon=":material/model_training:"),
     st.Page("pages/gallery.py", title=_("Gallery"), icon=":material/grid_view:"),
     st.Page("pages/draw.py", title=_("Draw"), icon=":material/draw:"),
+    st.Page("pages/board.py", title=_("Class board"), icon=":material/leaderboard:"),
     st.Page("pages/handwriting.py", title=_("Lab handwriting"), icon=":material/history_edu:"),
     st.Page("pages/inside.py", title=_("Look inside"), icon=":material/visibility:"),
 ], position="top")  # a bar across the top: on a phone, a menu that closes once a page is chosen

@@ -10,6 +10,12 @@
   file (the modelled estimate), the second after the first has been recorded (the calibrated
   estimate, as the server's second visitor gets it). Prints estimate / actual for both; the
   calibrated one should be within +-30%.
+- first: every recipe, and the offered batch sizes (1, 4, 32, 128) of the tutorial's network and the
+  convnet, as a fresh server's first visitor gets them: an empty timings file, the start-up probe
+  (mnistcore.training.timing.probe), then the estimate against the real time of a run on --limit
+  images. The ratio should be within 0.7 to 1.3.
+- teach: Draw's "Teach it" on the shipped model, for test digits it reads wrong: the time and steps
+  taken until the copy reads each as its true digit (the page's budget is under 0.2 s).
 - points: what a curve point costs (scoring 1,000 test images), per model, against one epoch.
 
 Prints the load average beside each figure: on a shared 2-core machine they move with it.
@@ -31,6 +37,7 @@ from mnistcore.data import load_mnist
 from mnistcore.training import (CURVE_SAMPLE, Timings, TrainSettings, estimate_seconds, new_model, recipes,
                                 run_training)
 from mnistcore.training.run import sample_score
+from mnistcore.training.timing import probe
 
 TARGET = 0.98
 KERAS_TUTORIAL = TrainSettings(engine="keras", arch="mlp", epochs=5, batch_size=128)  # rmsprop, 512 relu, as written
@@ -99,6 +106,55 @@ def estimate(data, limit: int) -> None:
                   f"{c / a2:6.2f}   ({load()})", flush=True)
 
 
+BATCHES = (1, 4, 32, 128)  # batch sizes tried for the tutorial's network and the convnet
+
+
+def first(data, limit: int, names: list[str]) -> None:
+    (x_train, y_train), test = data
+    small = ((x_train[:limit], y_train[:limit]), test)
+    menu = recipes()
+    runs = [(name, menu[name].settings) for name in names if name in menu]
+    runs += [(f"{name} b{batch}", replace(menu[name].settings, batch_size=batch))
+             for name in ("tutorial", "cnn") if name in names for batch in BATCHES
+             if batch != menu[name].settings.batch_size]
+    print(f"{'run':14s} {'estimate':>9s} {'actual':>7s} {'ratio':>6s}   settings")
+    for name, settings in runs:
+        if settings.network.tensorflow:
+            continue  # Keras' start-up dominates and is measured by `estimate`'s calibrated run
+        settings = replace(settings, train_limit=limit)
+        with tempfile.TemporaryDirectory() as folder, threadpool_limits(limits=1, user_api="blas"):
+            timings = Timings(Path(folder) / "timings.json")  # a fresh server's
+            probe(settings, data, timings)
+            guess = estimate_seconds(settings, limit, timings)
+            started = time.perf_counter()
+            run_training(settings, small, on_batch=lambda p: None)
+            actual = time.perf_counter() - started
+        print(f"{name:14s} {guess:8.1f}s {actual:6.1f}s {guess / actual:6.2f}   {settings.describe()[:80]} "
+              f"({load()})", flush=True)
+
+
+def teach_part(data, count: int = 20) -> None:
+    import numpy as np
+
+    from mnistcore.nets import load_model
+    from mnistcore.training.teach import teach
+
+    (x_train, y_train), (x_test, y_test) = data
+    model = load_model()
+    wrong = np.flatnonzero(model.predict(x_test) != y_test)[:count]
+    times, turned = [], 0
+    with threadpool_limits(limits=1, user_api="blas"):
+        for i in wrong:
+            started = time.perf_counter()
+            taught, steps = teach(model, x_test[i].astype(np.float32) / 255, int(y_test[i]), x_train, y_train)
+            times.append(time.perf_counter() - started)
+            turned += int(taught.predict(x_test[i:i + 1])[0] == y_test[i])
+    print(f"teach it (shipped model, {len(wrong)} test digits it reads wrong): "
+          f"median {np.median(times) * 1000:.0f} ms, "
+          f"slowest {max(times) * 1000:.0f} ms; turned to the true digit: {turned} of {len(wrong)} ({load()})",
+          flush=True)
+
+
 def points(data) -> None:
     (x_train, y_train), (x_test, y_test) = data
     for name, settings in (("best", recipes()["best"].settings), ("tutorial", recipes()["tutorial"].settings),
@@ -115,8 +171,8 @@ def points(data) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", nargs="*", default=["points", "estimate", "reach"],
-                        choices=["reach", "estimate", "points"])
+    parser.add_argument("--part", nargs="*", default=["points", "teach", "first", "estimate", "reach"],
+                        choices=["reach", "first", "estimate", "points", "teach"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
     parser.add_argument("--threads", type=int, default=1,
@@ -132,6 +188,7 @@ def run(args) -> None:
     for part in args.part:
         print(f"--- {part}", flush=True)
         {"reach": lambda: reach(data, args.recipes, args.threads), "estimate": lambda: estimate(data, args.limit),
+         "first": lambda: first(data, args.limit, args.recipes), "teach": lambda: teach_part(data),
          "points": lambda: points(data)}[part]()
 
 

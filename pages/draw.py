@@ -15,7 +15,8 @@ from ui import labels
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, draw_pad, fix_toolbars, photo_pad
 from ui.figures import chance_bars, figures, section, training_picture
-from ui.resources import READS, drawing_reader, nearest_images, saved_models_answers, store, warm_up
+from ui.resources import (READS, RULE, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers,
+                          store, TEACH_PROBLEM, taught_live, teach_it, teaching_of, untaught, warm_up)
 
 SOURCES = {"draw": ":material/draw: Draw", "paper": ":material/photo_camera: Digit on paper"}
 CAMERA, UPLOAD = "camera", "upload"
@@ -28,7 +29,20 @@ PAPER_HINT = "Write a digit on paper with a dark pen, large, then take a photo o
 STEP_CAPTIONS = ["as drawn", "cropped", "scaled to 20 px", "centred in 28 × 28"]
 PIXELATED = (2, 3)  # the steps sent at their own size, 20 and 28 px
 WAS_I_RIGHT, MODEL_SEES, CLOSEST = "Was I right?", "What the model sees", "The closest MNIST training images"
+WHOSE = {"mine": ":material/person: Your model", "live": ":material/groups: The live model"}
 log = logging.getLogger("mnistlab")
+
+
+def answering_model(token: str, live):
+    """Whose model reads the drawing: the visitor's own (their newest on the class board) unless
+    they pick the live one; the live one for visitors who have trained none. Returns (model, other)."""
+    mine = my_model(token)
+    if mine is None:
+        return live, None
+    whose = st.segmented_control("Whose model answers", list(WHOSE), default="mine", format_func=WHOSE.get,
+                                 key="whose", help="Your model is the one you trained on the Train page; the "
+                                 "live model is the one everybody's pages use.")
+    return (live, mine) if whose == "live" else (mine, live)
 
 
 def reading_now(on_paper: bool, live) -> Reading | None:
@@ -51,9 +65,11 @@ def reading_now(on_paper: bool, live) -> Reading | None:
 
 
 @st.fragment
-def drawing_and_answer(on_paper: bool) -> None:
+def drawing_and_answer(on_paper: bool, token: str) -> None:
     """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
     live = store().live() or require_live_model()  # the live model now: someone may have published since
+    base, other = answering_model(token, live)
+    live = taught_live(base)  # the visitor's own taught copy, when they have taught this model
     with READS:
         reading = reading_now(on_paper, live)
     left, right = st.columns([1, 1], gap="large")
@@ -86,9 +102,33 @@ def drawing_and_answer(on_paper: bool) -> None:
             labels.earlier_answer()
         return
     with right:
+        if other is not None:
+            digit, chance = answer_of(other, reading.centred)
+            mine = other.name.startswith("class:")
+            st.caption(f"{'The live model' if mine else 'Your model'} answers. "
+                       f"{'Your model' if mine else 'The live model'} says **{digit}** ({chance:.0%}).")
         st.html(chance_bars(reading.verdict.probabilities) + section(WAS_I_RIGHT))
         labels.ask(reading, live)
+        teach_box(reading, base, live)
     what_the_model_sees(reading)
+
+
+def teach_box(reading: Reading, base, live) -> None:
+    """Teach it: a few learning steps on this drawing, on the visitor's own copy of the model."""
+    before = teaching_of(live)
+    with st.expander("Wrong? Teach it", icon=":material/school:", expanded=before is not None):
+        if before is not None:
+            st.caption(f"Before teaching it said **{before[0]}** ({before[1]:.0%}); now **{reading.answer.digit}** "
+                       f"({reading.answer.probability:.0%}). Each step: {RULE}, for this drawing and a few MNIST "
+                       "digits. Only your copy learned: everybody else's answers are as they were.")
+        if TEACH_PROBLEM in st.session_state:
+            st.warning(st.session_state.pop(TEACH_PROBLEM))
+        digit = st.segmented_control("It is a", list(range(10)), key="teach_digit")
+        # Callbacks: they run before the rerun the click starts, which then reads with the new copy.
+        st.button("Teach it", key="teach", icon=":material/school:", disabled=digit is None, on_click=teach_it,
+                  args=(base, reading.centred, digit))
+        if before is not None:
+            st.button("Undo teaching", key="untaught", icon=":material/undo:", on_click=untaught, args=(base,))
 
 
 def what_the_model_sees(reading: Reading) -> None:
@@ -137,10 +177,10 @@ def compare_models(reading: Reading) -> None:
     })
 
 
-open_page("Draw a digit")
+me = open_page("Draw a digit")
 require_live_model()
 warm_up()
 on_paper = st.segmented_control("Read a digit", list(SOURCES), default="draw", format_func=SOURCES.get,
                                 key="source", label_visibility="collapsed") == "paper"
 fix_toolbars()
-drawing_and_answer(on_paper)
+drawing_and_answer(on_paper, me.id)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mnistcore.data import load_mnist
-from mnistcore.lab.config import live_signal_path
+from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
 _STARTED = time.time()
@@ -63,7 +63,10 @@ def pytest_sessionfinish(session):
     if hasattr(session.config, "workerinput"):
         return
     keep = live_signal_path(WEIGHTS_DIR)
-    for path in STATIC_DIR.glob("live-*.json"):
+    keep_class = class_signal_path(WEIGHTS_DIR)  # the class board's file, likewise (mnistcore.lab.classroom)
+    for path in [*STATIC_DIR.glob("live-*.json"), *STATIC_DIR.glob("class-*.json")]:
+        if path == keep_class:
+            continue
         try:
             if path != keep and path.stat().st_mtime >= _STARTED - 1:
                 path.unlink()

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mnistcore.lab.config import live_signal_path
+from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import DEFAULT_MODEL_PATH, WEIGHTS_DIR
 from mnistcore.nets.numpy_net import NeuralNetWork
 
@@ -140,5 +140,6 @@ def forget_live_signal(weights_dir: Path) -> None:
     would otherwise stay there, served, long after its server and its folder are gone."""
     signal = live_signal_path(weights_dir)
     if signal != live_signal_path(WEIGHTS_DIR):
-        with contextlib.suppress(OSError):
-            signal.unlink()
+        for path in (signal, class_signal_path(weights_dir)):  # the class board's file too
+            with contextlib.suppress(OSError):
+                path.unlink()

@@ -84,3 +84,14 @@ def test_the_models_table_says_what_each_saved_model_is():
     assert rows[1]["training"] == "12 epochs at batch 64"
     assert rows[2]["network"] == "broken.npz: unreadable (not a model file)" and rows[2]["test accuracy"] == ""
     assert list(models_table([]).columns) == ["", "test accuracy", "network", "training", "trained (UTC)"]
+
+
+def test_a_test_loss_above_the_training_loss_is_explained_only_then():
+    import pandas as pd
+    from mnistcore.lab.curves import COLUMNS, loss_above_note
+    rows = [(1.0, TRAINING, "loss", 0.10), (1.0, TRAINING, "accuracy", 0.95),
+            (1.0, TEST, "loss", 0.30), (1.0, TEST, "accuracy", 0.96)]
+    assert "above the training loss" in loss_above_note(pd.DataFrame(rows, columns=COLUMNS))
+    rows[2] = (1.0, TEST, "loss", 0.05)
+    assert loss_above_note(pd.DataFrame(rows, columns=COLUMNS)) is None
+    assert loss_above_note(pd.DataFrame(rows[:2], columns=COLUMNS)) is None  # no test figures yet

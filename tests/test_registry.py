@@ -86,7 +86,8 @@ def test_a_new_network_is_one_entry(monkeypatch, small_mnist, tmp_path):
     assert settings.learning_rate == 0.05 and settings.applies == ("learning_rate",)
     assert settings.describe() == "Tiny MLP, learning rate 0.05, 2 epochs at batch 64"
     assert shape_key(settings) == "numpy/tiny/b64"
-    assert estimate_phases(settings, 60_000) == (0.0, pytest.approx(2 * (1e-6 * (2000 + 10_000 / 3) + 32 * 1e-5)))
+    # Testing and the curve points' scoring (16,000 images an epoch) are forward passes: a third of an image each.
+    assert estimate_phases(settings, 60_000) == (0.0, pytest.approx(2 * (1e-6 * (2000 + 16_000 / 3) + 32 * 1e-5)))
     assert risky(settings) is None and engine_problem(settings) is None
     with pytest.raises(ValueError, match="epochs must be a whole number from 1 to 2; got 3"):
         dataclasses.replace(settings, epochs=3).validate()

@@ -375,7 +375,7 @@ def test_training_runs_at_a_lower_priority_on_one_blas_thread(small_mnist, store
 
 def test_settings_that_would_take_too_long_are_refused(small_mnist, runs):
     slot = TrainingSlot(train=runs, max_seconds=20)
-    slow = TrainSettings(epochs=30, batch_size=1, hidden=1024)  # within LIMITS; ~40 s on 3,000 images
+    slow = TrainSettings(epochs=28, batch_size=1, hidden=1024)  # within LIMITS; ~40 s on 3,000 images
     with pytest.raises(ValueError, match="would take about 40 seconds.*limited to about 20 seconds"):
         slot.submit(slow, small_mnist, owner="ada")
     assert slot.status() is None and runs.begun.empty()

@@ -73,7 +73,8 @@ def test_estimates_follow_the_measured_costs():
     assert estimate_seconds(TrainSettings(epochs=10)) == pytest.approx(10 * default)
     tutorial = estimate_seconds(TrainSettings(epochs=1, batch_size=1, hidden=200, activation="sigmoid",
                                               momentum=0.0))
-    assert tutorial > 8  # per-sample updates are slow: the tutorial's 10+ s per epoch
+    # One image at a time takes BLAS's vector path: the tutorial's 5 epochs took 22.5 s here, tests included.
+    assert 3 < tutorial < 6
     assert estimate_seconds(TrainSettings(epochs=1, train_limit=6000)) < default / 5
     mlp = estimate_seconds(TrainSettings(engine="keras", arch="mlp", epochs=1))
     cnn = estimate_seconds(TrainSettings(engine="keras", arch="cnn", epochs=1))

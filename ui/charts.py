@@ -5,9 +5,12 @@ from __future__ import annotations
 import altair as alt
 import streamlit as st
 
-from mnistcore.lab.curves import TEST, TEST_SAMPLE, TRAINING, Trail, curve_table, epochs_shown, zoomed
+from mnistcore.lab.curves import (TEST, TEST_SAMPLE, TRAINING, Trail, curve_table, epochs_shown, loss_above_note,
+                                  zoomed)
 
-COLOURS = {TRAINING: "#e8590c", TEST: "#1c7ed6", TEST_SAMPLE: "#74c0fc"}  # orange vs blue
+COLOURS = {TRAINING: "#e8590c", TEST: "#1c7ed6"}  # orange vs blue
+SAMPLE_NOTE = ("Within an epoch the test figures are measured on 1,000 test images (hollow points), at each "
+               "epoch's end on all 10,000.")
 
 
 def trail(run) -> list:
@@ -25,9 +28,15 @@ def curves(run, points=()) -> None:
     x = alt.X("epochs:Q", title="epochs", scale=alt.Scale(domain=[0, shown], nice=False),
               axis=alt.Axis(format="~g", tickMinStep=0.25 if shown <= 2 else 1))
     left, right = st.columns(2)
-    curves_shown = sorted(table.curve.unique())
-    colour = alt.Color("curve:N", title=None, legend=alt.Legend(orient="bottom"),
+    # One legend entry per curve: the test points on a sample are the test curve too, drawn hollow.
+    sampled = (table.curve == TEST_SAMPLE).any()
+    table = table.assign(line=table.curve.replace({TEST_SAMPLE: TEST}), whole=table.curve != TEST_SAMPLE)
+    curves_shown = sorted(table.line.unique())
+    colour = alt.Color("line:N", title=None, legend=alt.Legend(orient="bottom"),
                        scale=alt.Scale(domain=curves_shown, range=[COLOURS[c] for c in curves_shown]))
+    filled = alt.Fill("line:N", legend=None, scale=alt.Scale(domain=curves_shown,
+                                                             range=[COLOURS[c] for c in curves_shown]))
+    hollow = alt.condition("datum.whole", filled, alt.value("white"))
     for column, measure in ((left, "loss"), (right, "accuracy")):
         part = table[table.measure == measure]
         if part.empty:
@@ -36,6 +45,10 @@ def curves(run, points=()) -> None:
         fine = accuracy and part.value.max() - part.value.min() < 0.1
         y = alt.Y("value:Q", title=measure, scale=alt.Scale(domain=zoomed(part.value, 0, 1 if accuracy else None)),
                   axis=alt.Axis(format=(".1%" if fine else ".0%") if accuracy else ".2~f"))
-        chart = alt.Chart(part).mark_line(point=True).encode(
-            x=x, y=y, color=colour, tooltip=["epochs", "curve", alt.Tooltip("value:Q", format=".4f")])
+        base = alt.Chart(part).encode(x=x, y=y, color=colour,
+                                      tooltip=["epochs", "curve", alt.Tooltip("value:Q", format=".4f")])
+        chart = base.mark_line() + base.mark_point(filled=True, size=30).encode(fill=hollow)
         column.altair_chart(chart.properties(height=220), width="stretch")
+    notes = [SAMPLE_NOTE if sampled else None, loss_above_note(table)]
+    if any(notes):
+        st.caption(" ".join(note for note in notes if note))

@@ -126,6 +126,15 @@ def _watch_live_model(shown: str | None) -> None:
                       "max_tries": MAX_TRIES})
 
 
+def watch_class_board(shown: str) -> None:
+    """Redraw the page when a model joins the class board (`shown`: the board's version drawn), as
+    `_watch_live_model` does for the live model, polling the board's own small static file."""
+    signal = services.config.class_signal_path()
+    _live_watch(key="class_watch", height=0, on_changed_change=_no_op,
+                data={"url": f"app/static/{signal.name}", "shown": shown, "every_ms": int(LIVE_CHECK_EVERY * 1000),
+                      "max_tries": MAX_TRIES})
+
+
 def _no_op() -> None:
     """The watcher's trigger needs a callback to rerun the page; the rerun is all it asks for."""
 

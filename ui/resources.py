@@ -11,11 +11,12 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from mnistcore.data import MnistUnavailable, resolve_data_dir
-from mnistcore.explain.answer import temperature_for
+from mnistcore.explain.answer import calibrate, read_answer, temperature_for
 from mnistcore.explain.reading import Reader
 from mnistcore.lab import compare, services
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
 from mnistcore.lab.store import Live
+from mnistcore.training.teach import RULE, teach  # noqa: F401 - RULE for the pages
 from ui.text import public
 
 log = logging.getLogger("mnistlab")
@@ -165,3 +166,70 @@ def model_choices(live: Live) -> dict[str, str]:
     if live.name not in labels:
         labels = {live.name: compare.describe_run(live.name, live.info) + " (live)"} | labels
     return labels
+
+
+class_board = services.class_board  # every model trained in this lab (mnistcore.lab.classroom)
+
+
+def my_model(token: str) -> Live | None:
+    """The visitor's own newest model from the class board, as a Live a Reader can use (its name
+    "class:<run id>"); None when they have none, or its file cannot be read (logged)."""
+    board = class_board()
+    entry = board.latest_of(services.class_owner(token))
+    if entry is None:
+        return None
+    try:
+        model = board.model(entry.run_id)
+    except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+        log.warning("draw: the class model of run %s cannot be loaded: %s", entry.run_id, err)
+        return None
+    return Live(model, model.info, f"class:{entry.run_id}", version=0)
+
+
+def answer_of(live: Live, image) -> tuple[int, float]:
+    """(digit, calibrated probability) of `live`'s answer for a (28, 28) image: the other model's
+    answer shown beside the one that reads the drawing."""
+    answer = read_answer(calibrate(live.model.predict_proba(image[None])[0], temperature_for(live.info)))
+    return answer.digit, answer.probability
+
+
+class_owner = services.class_owner  # a visitor's key on the class board
+
+
+TEACH_PROBLEM = "teach_problem"  # session key: why the last Teach it did nothing
+TAUGHT = "taught"  # session key: this visitor's taught copies, newest last, as (base model's id, Live, before)
+
+
+def taught_live(base: Live) -> Live:
+    """This visitor's newest taught copy of `base` (Teach it on Draw), else `base` itself."""
+    return next((live for base_id, live, _ in reversed(st.session_state.get(TAUGHT, [])) if base_id == base.id), base)
+
+
+def teaching_of(live: Live) -> tuple | None:
+    """(digit, probability) `live`'s base answered before it was taught, None for an untaught model."""
+    return next((before for _, taught, before in st.session_state.get(TAUGHT, []) if taught is live), None)
+
+
+def teach_it(base: Live, image, digit: int) -> int:
+    """Teach this visitor's copy of `base` (their newest taught one, if any) that `image` is `digit`;
+    returns the steps taken. Only their session holds the copy: nobody else's answers change."""
+    (x_train, y_train), _ = mnist()
+    answering = taught_live(base)
+    before = answer_of(answering, image)
+    try:
+        model, steps = teach(answering.model, image, digit, x_train, y_train)
+    except Exception:  # noqa: BLE001 - a model that cannot be copied or taught here (Keras'): say so, log why
+        log.warning("draw: teaching %s failed", base.name, exc_info=True)
+        st.session_state[TEACH_PROBLEM] = "This model cannot be taught here: try it with a NumPy model."
+        return 0
+    stack = st.session_state.setdefault(TAUGHT, [])
+    stack.append((base.id, Live(model, model.info, f"taught:{len(stack) + 1}:{base.name}", version=0), before))
+    return steps
+
+
+def untaught(base: Live) -> None:
+    """Undo this visitor's last teaching of `base`."""
+    stack = st.session_state.get(TAUGHT, [])
+    last = next((i for i in range(len(stack) - 1, -1, -1) if stack[i][0] == base.id), None)
+    if last is not None:
+        del stack[last]

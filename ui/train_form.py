@@ -173,8 +173,14 @@ def settings_form(me, busy: bool) -> None:
         st.rerun()
 
 
-def closed(rules) -> None:
-    """Why this visitor cannot train here, and the passcode box where there is one."""
+def closed(rules, own: bool = False) -> None:
+    """Why this visitor cannot train here (or, with `own`, cannot make a model live), and the
+    passcode box where there is one."""
+    if own:  # the class trains; making a model live stays the operator's
+        if rules.passcode is not None:
+            with st.expander("For whoever runs the lab: make models live", icon=":material/lock:"):
+                passcode_box(rules)
+        return
     if rules.problem:
         st.warning(f"Training is off because the demo settings have a mistake: {public(rules.problem)}. Whoever runs "
                    "this server can fix it in the environment or in .streamlit/secrets.toml.")
@@ -184,6 +190,11 @@ def closed(rules) -> None:
         return
     st.info("**Training needs the lab's passcode in this demo.** Without it you can watch, and look at the "
             "earlier models below; Draw and Gallery are open to everyone.", icon=":material/lock:")
+    passcode_box(rules)
+
+
+def passcode_box(rules) -> None:
+    """The passcode and Unlock: training, publishing and making models live for this session."""
     given = st.text_input("Passcode", type="password", key="passcode")
     if st.button("Unlock training", icon=":material/lock_open:"):
         problem = visitor.unlock(given, rules)

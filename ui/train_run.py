@@ -10,7 +10,7 @@ from mnistcore.lab.model_list import models_table
 from mnistcore.training import describe_seconds, estimate_phases, plural
 from ui.charts import curves, trail
 from ui.chrome import now, when
-from ui.resources import slot, store
+from ui.resources import class_board, slot, store
 from ui.text import plain, public
 from ui.train_form import timings
 
@@ -73,10 +73,12 @@ def queue_panel(view) -> None:
 
 
 def outcome(status, live, rules, allowed: bool) -> None:
-    """What came of this visitor's last run: how good it is against the live model, and Publish.
+    """What came of this visitor's last run: how good it is against the class and the live model,
+    "Try it on Draw", and (for whoever may change the live model) Publish.
 
-    A model worse than the live one, or under the lab's floor, is shown as such (red, never
-    green), and publishing it needs a confirmation that names both accuracies (mnistcore.lab.publish).
+    The model is the visitor's own (the class board keeps it); only a model that reads few digits
+    right, or gives one answer to everything, is shown as a problem. Publishing a model worse than
+    the live one needs a confirmation that names both accuracies (mnistcore.lab.publish).
     """
     if status.state == "failed":
         st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
@@ -96,17 +98,23 @@ def outcome(status, live, rules, allowed: bool) -> None:
     live_accuracy = live.info.test_accuracy if live is not None else None
     check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
+    lopsided = policy.one_answer(result.evaluation.confusion)
+    place = class_place(status.run_id)
+    against = (f" The live model reads {live_accuracy:.2%}." if live_accuracy is not None else "")
+    red = bool(lopsided) or status.test_accuracy < config.publish_floor()  # reads too few digits to go live
     if status.published_as:  # live.json read afresh: another process may have published since
         now = "it is the live model now" if store().live_name() == status.published_as else \
             "another model has been made live since"
         st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: {now} "
                    f"(saved as {status.published_as}). {trained}.")
-    elif check.good:
-        st.success(f"**{check.headline}** Better than the live model: you may publish it. {trained}.")
-    else:
-        lopsided = policy.one_answer(result.evaluation.confusion)
+    elif red:
         says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
-        st.error(f"**{check.headline}** {check.warning}{says} {trained}.", icon=":material/thumb_down:")
+        st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
+    else:
+        st.success(f"**It reads {status.test_accuracy:.2%} of the 10,000 test digits right.** {place}{against} "
+                   f"{trained}.", icon=":material/school:")
+    st.page_link("pages/draw.py", label="Try it on Draw", icon=":material/draw:",
+                 help="Your model reads your drawings, for you alone; the live model stays as it is.")
     curves(status, result.points)
     ev = result.evaluation
     st.markdown("**Accuracy for each digit**")
@@ -119,8 +127,12 @@ def outcome(status, live, rules, allowed: bool) -> None:
     if status.published_as:
         return
     if not allowed:
-        st.info("Publishing is off in this demo: the live model stays as it is.", icon=":material/lock:")
+        st.info("Publishing is off in this demo: the live model stays as it is. Your model is yours: it answers on "
+                "Draw for you alone, and whoever runs the lab can make a model live from the class board.",
+                icon=":material/lock:")
         return
+    if not check.good and not red:  # a red box above has said it already
+        st.caption(f"{check.headline} {check.warning}")
     if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
                       "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
         try:
@@ -131,6 +143,24 @@ def outcome(status, live, rules, allowed: bool) -> None:
         st.rerun()
 
 
+def class_place(run_id: str) -> str:
+    """Where a run's model stands in the class, in words ("2nd of 5 models trained in this lab.")."""
+    entries = class_board().entries()
+    rank = next((i for i, entry in enumerate(entries, 1) if entry.run_id == run_id), None)
+    if rank is None:
+        return ""
+    if len(entries) == 1:
+        return "The first model trained in this class."
+    best = entries[0]
+    top = "" if rank == 1 else f" (the best: {best.test_accuracy:.2%}, {plain(best.label)}'s)"
+    return f"{ordinal(rank)} of {len(entries)} models trained in this class{top}."
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def describe_trained(status) -> str:
     """The settings, with the epochs the run really did ("stopped after 1 of 3 epochs")."""
     done, asked = len(status.history), status.settings.epochs
@@ -138,21 +168,24 @@ def describe_trained(status) -> str:
     return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
 
 
-def guarded_button(check, rules, key: str, label: str, icon: str, help: str) -> bool:
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str, demo: bool | None = None) -> bool:
     """A button that changes the live model, under the publish rule: True when clicked and allowed.
 
     A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
     tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
+    `demo`: whether demo mode's refusal applies (default: `rules.demo`); the class board's operator,
+    who chooses among the class's models on purpose, confirms instead.
     """
+    demo = rules.demo if demo is None else demo
     if check.good:
         return st.button(label, type="primary", icon=icon, help=help, key=f"{key}-go")
-    refused = policy.refusal(check, demo=rules.demo, confirmed=True)
+    refused = policy.refusal(check, demo=demo, confirmed=True)
     if refused:
         st.info(refused, icon=":material/lock:")
         return False
     confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
     clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
-    refused = policy.refusal(check, demo=rules.demo, confirmed=confirmed)
+    refused = policy.refusal(check, demo=demo, confirmed=confirmed)
     if clicked and refused:  # checked again on the click itself: a stale page must not slip through
         st.error(refused)
         return False
@@ -184,4 +217,24 @@ def earlier_runs(live, rules, allowed: bool) -> None:
             st.error(f"Could not make that model live: {public(err)}")
             return
         st.session_state.notice = f"The live model is now: {made.info.summary()}."
+        st.rerun()
+
+
+def make_class_model_live(entries, live, rules) -> None:
+    """For whoever may change the live model: pick a model of the class board and make it live."""
+    labels = {entry.run_id: f"{plain(entry.label)}: {entry.test_accuracy:.2%}, {entry.recipe}" for entry in entries}
+    picked = st.selectbox("Make a model live for everyone", list(labels), format_func=labels.get, key="class-pick")
+    entry = next(entry for entry in entries if entry.run_id == picked)
+    check = policy.check_publish(entry.test_accuracy, live.info.test_accuracy if live is not None else None,
+                                 config.publish_floor())
+    if not check.good:
+        st.caption(f"{check.headline} {check.warning}")
+    if guarded_button(check, rules, f"class-{picked}", "Make live", ":material/publish:",
+                      "Everybody's Gallery and Draw pages will use it.", demo=False):
+        try:
+            made = store().publish(class_board().model(picked))
+        except (ValueError, OSError) as err:  # ModelFileError is a ValueError
+            st.error(f"Could not make that model live: {public(err)}")
+            return
+        st.session_state.notice = f"{plain(entry.label)}'s model is live now: {made.info.summary()}."
         st.rerun()

@@ -157,6 +157,13 @@ def may_train(rules: config.Access | None = None) -> bool:
     return rules.passcode is not None and st.session_state.get("unlocked") == _passcode_key(rules.passcode)
 
 
+def may_train_own(rules: config.Access | None = None) -> bool:
+    """May this visitor train a model of their own (kept on the class board, never live by itself)?
+    Whoever may train; in demo mode also everyone, when the operator lets the class train."""
+    rules = rules or access()
+    return rules.class_training or may_train(rules)
+
+
 def unlock(given: str, rules: config.Access) -> str | None:
     """Unlock training for this session if `given` is the passcode; else say why not.
 

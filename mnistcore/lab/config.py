@@ -36,6 +36,9 @@ Who may train, from the environment or from the `[mnistlab]` section of Streamli
   making an earlier model live are off; Draw and Gallery stay open. Default: off (training open).
 - `MNISTLAB_PASSCODE` / `passcode`: when set, training and publishing need this passcode (once
   per browser session), whatever the demo setting says.
+- `MNISTLAB_CLASS_TRAINING` / `class_training`: yes lets every visitor train in demo mode, without
+  the passcode and within the usual budgets; their models are their own (the class board), and
+  only the passcode holder makes one live. Default: off.
 
 A mistake in these (a value that is neither yes nor no, an empty value, a passcode that is not
 text or is blank, an unreadable secrets file) closes training rather than opening it, and
@@ -59,6 +62,7 @@ FEEDBACK_ENV = "MNISTLAB_FEEDBACK_DB"
 TRAIN_LIMIT_ENV = "MNISTLAB_TRAIN_LIMIT"
 HEARTBEAT_ENV = "MNISTLAB_HEARTBEAT_SECONDS"
 DEMO_ENV, PASSCODE_ENV = "MNISTLAB_DEMO", "MNISTLAB_PASSCODE"
+CLASS_TRAINING_ENV, CLASS_TRAINING_SECRET = "MNISTLAB_CLASS_TRAINING", "class_training"
 # In secrets.toml the two live in a section, not at the top level: Streamlit copies top-level text
 # secrets into os.environ (but not true/false), which would make the order of precedence depend
 # on how a value happens to be written.
@@ -92,6 +96,17 @@ def live_signal_path(folder: Path | None = None) -> Path:
     folder = absolute(folder) if folder is not None else weights_dir()
     digest = hashlib.blake2b(str(folder).encode(), digest_size=8).hexdigest()
     return STATIC_DIR / f"live-{digest}.json"
+
+
+def class_dir() -> Path:
+    """The class board's folder (mnistcore.lab.classroom): class/ in the model store's folder."""
+    return weights_dir() / "class"
+
+
+def class_signal_path(folder: Path | None = None) -> Path:
+    """Where browsers read the class board's version, as `live_signal_path` for the live model."""
+    live = live_signal_path(folder)
+    return live.with_name(live.name.replace("live-", "class-", 1))
 
 
 SLOT_DB_ENV = "MNISTLAB_SLOT_DB"
@@ -200,6 +215,7 @@ class Access:
     demo: bool                 # training, publishing and making live are off for visitors...
     passcode: str | None       # ...except those who give this passcode (None: nobody)
     problem: str | None = None # a mistake in the configuration, for the Train page to show
+    class_training: bool = False  # demo mode: visitors may still train models of their own
 
     @property
     def open(self) -> bool:
@@ -245,8 +261,15 @@ def access(secrets: Mapping[str, object] | None = None, environ: Mapping[str, st
             problems.append(f"{where} is set but blank; give a long random passcode, or remove the setting")
     elif passcode_value is not None:
         problems.append(f"{where} must be text; got a {type(passcode_value).__name__}")
+    class_value, where = setting(CLASS_TRAINING_ENV, CLASS_TRAINING_SECRET)
+    class_words = str(class_value).strip().lower()
+    class_training = class_value is True or (isinstance(class_value, (str, int)) and class_words in YES)
+    if class_value is not None and not isinstance(class_value, bool) and class_words not in YES + NO:
+        problems.append(f"{where} is {class_value!r}, which is neither yes (1, true) nor no (0, false)")
     if passcode is not None or problems:
         # A passcode means: closed to those who do not have it. A mistake closes training too:
         # a typo must not open training on a public demo.
         demo = True
-    return Access(demo=demo, passcode=passcode, problem="; ".join(problems) or None)
+    if problems:
+        class_training = False
+    return Access(demo=demo, passcode=passcode, problem="; ".join(problems) or None, class_training=class_training)

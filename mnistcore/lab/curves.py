@@ -80,3 +80,19 @@ class Trail:
             self.points.append(Progress(run.epoch, run.settings.epochs, round(run.fraction * _WHOLE), _WHOLE,
                                         run.batch_loss, run.batch_accuracy, 0.0))
         return self.points
+
+
+def loss_above_note(table: pd.DataFrame) -> str | None:
+    """A line for a chart whose latest test loss is above the training loss (the tutorial's network
+    shows it): why that is no contradiction of a test accuracy as high or higher. None otherwise."""
+    last = {}
+    for curve, measure in ((TRAINING, "loss"), (TRAINING, "accuracy"), (None, "loss"), (None, "accuracy")):
+        part = table[(table.measure == measure) & ((table.curve == curve) if curve else table.curve != TRAINING)]
+        if part.empty:
+            return None
+        last[(curve, measure)] = float(part.value.iloc[-1])
+    if last[(None, "loss")] <= last[(TRAINING, "loss")]:
+        return None
+    return ("The test loss is above the training loss: the loss also counts how sure the model is, so a few "
+            "test digits it gets confidently wrong weigh a lot, while accuracy only counts right and wrong. "
+            "The training figures are averaged over the epoch, as the model was still learning.")

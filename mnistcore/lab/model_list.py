@@ -6,6 +6,7 @@ from collections.abc import Iterable
 import pandas as pd
 
 from ..training import plural
+from .classroom import ClassModel
 from .store import RunEntry
 
 COLUMNS = ["", "test accuracy", "network", "training", "trained (UTC)"]
@@ -33,3 +34,20 @@ def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
             "trained (UTC)": info.trained_at[:16].replace("T", " "),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+CLASS_COLUMNS = ["", "who", "MNIST test accuracy", "lab drawings", "recipe", "trained (UTC)"]
+
+
+def class_table(entries: Iterable[ClassModel], mine: str | None = None) -> pd.DataFrame:
+    """The class board as a table, in `entries`' order (classroom.ranked: best first): place, owner
+    ("you" beside the visitor's own, whose key is `mine`), test accuracy (a fraction), accuracy on
+    the lab's drawings in words (how many it was measured on), recipe, when. The figures come
+    first, so that a phone shows them before the long recipe."""
+    rows = [{"": f"{place}", "who": entry.label + (" (you)" if mine is not None and entry.owner == mine else ""),
+             "MNIST test accuracy": entry.test_accuracy,
+             "lab drawings": (f"{entry.drawings_accuracy:.1%} of {entry.drawings:,}"
+                              if entry.drawings_accuracy is not None else "none yet"),
+             "recipe": entry.recipe, "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
+            for place, entry in enumerate(entries, 1)]
+    return pd.DataFrame(rows, columns=CLASS_COLUMNS)

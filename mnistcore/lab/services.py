@@ -14,6 +14,7 @@ MNISTLAB_FEEDBACK_DB elsewhere get their own. Everything here is thread-safe.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import OrderedDict
@@ -24,11 +25,13 @@ from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference
 from ..explain.nearest import NearestImages
 from ..nets import DigitModel, load_model
-from ..training import Timings, TrainResult, TrainSettings, run_training
+from ..training import Timings, TrainResult, TrainSettings, recipes, run_training
+from ..training.timing import probe
 from . import config
+from .classroom import ClassBoard
 from .coordination import RunBoard
 from .feedback import FeedbackStore
-from .handwriting import HandwritingReports
+from .handwriting import HandwritingReports, trained_up_to
 from .limits import SharedRateLimit
 from .slot import TrainingSlot
 from .store import ModelStore
@@ -99,10 +102,48 @@ def training_slot() -> TrainingSlot:
                             lab_drawings=(lab.images, lab.labels) if lab is not None else None,
                             lab_record=lab.record if lab is not None else None)
 
+    def make() -> TrainingSlot:
+        threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe").start()
+        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path),
+                            timings=timings, on_model=keep_for_class)
+
     timings = Timings(timings_path)
-    return _once(("slot", seconds, places, str(path), str(timings_path)),
-                 lambda: TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places,
-                                      board=RunBoard(path), timings=timings))
+    return _once(("slot", seconds, places, str(path), str(timings_path)), make)
+
+
+def probe_networks(timings: Timings) -> None:
+    """Time a few batches of each recipe's network that this server has never timed (a second at
+    most, once): the first visitor's estimate is then this machine's, not the cost model's."""
+    try:
+        data = mnist()
+        for recipe in recipes().values():
+            if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more
+                probe(recipe.settings, data, timings)
+    except Exception:  # noqa: BLE001 - estimates fall back on the cost model; the log says why
+        log.warning("training: timing the networks at start-up failed", exc_info=True)
+
+
+def class_board() -> ClassBoard:
+    """Every model trained in this lab (mnistcore.lab.classroom), in class/ beside the model store."""
+    folder = config.class_dir()
+    return _once(("class", str(folder)), lambda: ClassBoard(folder, signal_path=config.class_signal_path()))
+
+
+def keep_for_class(run, result: TrainResult) -> None:
+    """A run's model goes on the class board, owned by its visitor, with its accuracy on the lab's
+    drawings it did not train on. Called by the slot's worker as each run ends."""
+    model = result.model
+    report = HandwritingReports(feedback_store()).report(f"class:{run.run_id}", model,
+                                                         trained_up_to(model.info) or 0)
+    drawings = len(report)
+    accuracy = float(report.evaluation.accuracy) if drawings else None
+    class_board().add(run.run_id, class_owner(run.owner), run.label, run.settings.describe(), model,
+                      (run.finished_at or run.queued_at).isoformat(timespec="seconds"), accuracy, drawings)
+
+
+def class_owner(token: str) -> str:
+    """A visitor's key on the class board: a hash of their token, so the board never holds it."""
+    return hashlib.sha256(f"class:{token}".encode()).hexdigest()[:32]
 
 
 def drawing_rate() -> SharedRateLimit:

@@ -78,10 +78,12 @@ class Network:
 NUMPY_PER_SAMPLE_UNIT = 2.9e-8   # one image through one hidden unit, forward and back
 NUMPY_PER_STEP = 55e-6           # one weight update...
 NUMPY_PER_STEP_UNIT = 3.4e-7     # ...and its cost per hidden unit
+NUMPY_ONE_STEP = 24e-6           # one image at a time, plain steps: the BLAS vector path (numpy_net._step_one)...
+NUMPY_ONE_STEP_UNIT = 1e-7       # ...and its cost per hidden unit
 NUMPY_SIGMOID_FACTOR = 1.3       # expit costs more than max(x, 0)
 NUMPY_ADAM_FACTOR = 1.3          # Adam's update touches every weight a few more times
-NUMPY_CNN_PER_SAMPLE = 1.5e-3    # a guess until timed: the first run here records the truth
-NUMPY_CNN_PER_STEP = 0.8e-3      # one Adam update of the convnet's weights (batch 1 costs ~2.5x batch 128 per image)
+NUMPY_CNN_PER_SAMPLE = 3.0e-4    # one image through the convnet, forward and back, one BLAS thread
+NUMPY_CNN_PER_STEP = 1.0e-3      # a batch's Python and im2col set-up, whatever its size
 KERAS_PER_SAMPLE = {"mlp": 3.0e-5, "cnn": 4.2e-4}   # ~2.5 s and ~26 s per 60,000-image epoch
 KERAS_PER_STEP = 1.5e-3
 KERAS_START = 12.0               # importing TensorFlow (~11 s measured) and building the model
@@ -114,6 +116,8 @@ def _numpy_mlp_costs(s: Settings) -> tuple[float, float]:
     hidden = int(s.hidden)
     factor = (NUMPY_SIGMOID_FACTOR if s.activation == "sigmoid" else 1.0) * \
         (NUMPY_ADAM_FACTOR if s.optimizer == "adam" else 1.0)
+    if int(s.batch_size) == 1 and s.optimizer == "sgd" and s.momentum == 0:
+        return hidden * NUMPY_PER_SAMPLE_UNIT * factor, (NUMPY_ONE_STEP + hidden * NUMPY_ONE_STEP_UNIT) * factor
     return hidden * NUMPY_PER_SAMPLE_UNIT * factor, (NUMPY_PER_STEP + hidden * NUMPY_PER_STEP_UNIT) * factor
 
 

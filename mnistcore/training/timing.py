@@ -11,12 +11,14 @@ import json
 import math
 import sys
 import threading
+import time
 from pathlib import Path
 
 from ..files import atomic_write_bytes
-from .settings import TrainSettings
+from .settings import TrainSettings, new_model
 
 TEST_IMAGES = 10_000                 # evaluated after every epoch
+CURVE_IMAGES = 6 * 1_000             # scored for the curve points of an epoch, on average (run.POINTS_*, CURVE_SAMPLE)
 ROBUST_PER_SAMPLE = 5e-6             # distorting 30% of each batch (bench/handwriting.py measures it)
 
 
@@ -56,7 +58,41 @@ def modelled_epoch(settings: TrainSettings, n: int) -> float:
 def _plain_epoch(settings: TrainSettings, n: int) -> float:
     per_image, per_update = settings.network.costs(settings)
     steps = -(-n // int(settings.batch_size))  # mini-batches per epoch, rounded up
-    return per_image * (n + TEST_IMAGES / 3) + steps * per_update  # testing is a forward pass: a third
+    # Testing and the curve points are forward passes: a third of an image's cost each.
+    return per_image * (n + (TEST_IMAGES + CURVE_IMAGES) / 3) + steps * per_update
+
+
+PROBE_IMAGES = 256  # images a start-up probe trains on: well under a second for the convnet
+
+
+def probe(settings: TrainSettings, data, timings: Timings, images: int = PROBE_IMAGES) -> float | None:
+    """Time a few batches of a fresh model of `settings` here, so that estimates are honest from the
+    first run on a new server; returns the measured over the modelled seconds per image (None when
+    runs of this shape have been timed here already: they know better).
+
+    `data`: load_mnist()'s ((x_train, y_train), test). Recorded in `timings` as this shape's pace
+    (the cost model's, scaled by the ratio) and, where none is known yet, as the engine and
+    architecture's slowdown, which scales the cost model for the shapes never run or probed.
+    """
+    if timings.lookup(settings) is not None:
+        return None
+    (x_train, y_train), _ = data
+    n = min(images, len(x_train))
+    model = new_model(settings)
+    batch = min(int(settings.batch_size), n)
+    model.fit(x_train[:batch], y_train[:batch], epochs=1, batch_size=batch)  # first calls: allocations, caches
+    started = time.perf_counter()
+    model.fit(x_train[:n], y_train[:n], epochs=1, batch_size=batch)
+    measured = (time.perf_counter() - started) / n
+    per_image, per_update = settings.network.costs(settings)
+    ratio = measured / (per_image + per_update / batch)
+    timings.record_slowdown(settings, ratio)
+    clamped = min(max(ratio, MIN_SLOWDOWN), MAX_SLOWDOWN)  # as runs' are: one odd probe must not make estimates absurd
+    timings.record_pace(settings, clamped * modelled_epoch(settings, FULL_EPOCH) / FULL_EPOCH)
+    return ratio
+
+
+FULL_EPOCH = 60_000  # the images of a whole run's epoch, for a probe's pace
 
 
 def shape_key(settings: TrainSettings) -> str:
@@ -118,6 +154,46 @@ class Timings:
         factor = self.read().get("slowdown", {}).get(f"{settings.engine}/{settings.arch}")
         return float(factor) if _positive(factor) else 1.0
 
+    def slowdown_known(self, settings: TrainSettings) -> bool:
+        """Has this server timed runs (or a probe) of this engine and architecture?"""
+        return _positive(self.read().get("slowdown", {}).get(f"{settings.engine}/{settings.arch}"))
+
+    def record_slowdown(self, settings: TrainSettings, ratio: float) -> None:
+        """A probe's measured over modelled time for this engine and architecture (`probe`), clamped
+        as runs' are; kept only where nothing was known (a whole run's figure is better)."""
+        if not _positive(ratio):
+            raise ValueError(f"ratio must be a positive number, got {ratio!r}")
+        with self._lock:
+            data = self.read()
+            slowdown = data.get("slowdown") if isinstance(data.get("slowdown"), dict) else {}
+            kind = f"{settings.engine}/{settings.arch}"
+            if _positive(slowdown.get(kind)):
+                return
+            slowdown[kind] = min(max(ratio, MIN_SLOWDOWN), MAX_SLOWDOWN)
+            data["slowdown"] = slowdown
+            self._write(data)
+
+    def record_pace(self, settings: TrainSettings, per_sample: float) -> None:
+        """A probe's seconds per image for this shape of run, kept only where no run has timed it."""
+        if not _positive(per_sample):
+            raise ValueError(f"per_sample must be a positive number, got {per_sample!r}")
+        with self._lock:
+            data = self.read()
+            key = shape_key(settings)
+            if isinstance(data["shapes"].get(key), dict):
+                return
+            data["shapes"][key] = {"per_sample": per_sample, "runs": 0}  # 0: probed, never run
+            while len(data["shapes"]) > self.max_shapes:
+                data["shapes"].pop(next(iter(data["shapes"])))
+            self._write(data)
+
+    def _write(self, data: dict) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
+        except OSError:
+            pass  # a read-only state folder costs better estimates, not the run
+
     def record(self, settings: TrainSettings, samples: int, seconds: float, start_seconds: float,
                cold: bool, modelled: float | None = None) -> None:
         """Fold one run's pace in: `samples` images trained in `seconds` after its first batch.
@@ -147,11 +223,7 @@ class Timings:
                     ratio = self.NEWEST_WEIGHT * ratio + (1 - self.NEWEST_WEIGHT) * float(slowdown[kind])
                 slowdown[kind] = ratio
                 data["slowdown"] = slowdown  # one entry per engine and architecture: bounded
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_bytes(self.path, json.dumps(data, indent=1).encode("utf-8"))
-            except OSError:
-                pass  # a read-only state folder costs better estimates, not the run
+            self._write(data)
 
 
 def _positive(value) -> bool:

@@ -53,7 +53,7 @@ class TrainingSlot:
                  heartbeat_timeout: float = HEARTBEAT_SECONDS, queue_size: int = QUEUE_SIZE,
                  max_seconds: float = MAX_RUN_SECONDS, niceness: int = TRAINING_NICENESS,
                  blas_threads: int | None = 1, places_per_client: int = PLACES_PER_CLIENT,
-                 board: RunBoard | None = None, timings: Timings | None = None):
+                 board: RunBoard | None = None, timings: Timings | None = None, on_model=None):
         if heartbeat_timeout <= 0 or queue_size < 0 or max_seconds <= 0:
             raise ValueError(f"heartbeat_timeout and max_seconds must be > 0 and queue_size >= 0; got "
                              f"{heartbeat_timeout!r}, {max_seconds!r}, {queue_size!r}")
@@ -67,7 +67,8 @@ class TrainingSlot:
         self._book = Book(board if board is not None else RunBoard(), lambda: self._clock(), self.heartbeat_timeout)
         # train: run_training; tests pass a stand-in that fails or blocks. niceness=0 with
         # blas_threads=None trains as a plain thread would (bench/load.py --plain).
-        self._worker = Worker(self._book, train, self.max_seconds, niceness, blas_threads)
+        # on_model(run, result): called in the worker for every ended run with a tested model (the class board).
+        self._worker = Worker(self._book, train, self.max_seconds, niceness, blas_threads, on_model)
         self._publish_lock = threading.Lock()  # one publish at a time (file I/O inside)
 
     # ------------------------------------------------------------------ asking for a run

@@ -45,8 +45,9 @@ class Worker:
     past `max_seconds` x (1 + OVERTIME). `niceness` and `blas_threads`: see `lower_priority`."""
 
     def __init__(self, book: Book, train: Train, max_seconds: float, niceness: int = TRAINING_NICENESS,
-                 blas_threads: int | None = 1):
+                 blas_threads: int | None = 1, on_model: Callable[[Run, TrainResult], None] | None = None):
         self.book, self.train, self.max_seconds = book, train, max_seconds
+        self.on_model = on_model  # told of every ended run a tested model came out of (the class board)
         self.niceness, self.blas_threads = int(niceness), blas_threads
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
@@ -106,6 +107,12 @@ class Worker:
         except BaseException as err:  # noqa: BLE001 - any failure ends the run; its owner is told why
             changes = dict(state=FAILED, error=f"{type(err).__name__}: {err}")
         training.local.result, training.local.data = result, None
+        if self.on_model is not None and result is not None and result.evaluation is not None:
+            # Before the board says the run has ended: its owner's page then finds the model kept.
+            try:
+                self.on_model(replace(training.run, finished_at=book.clock(), **changes), result)
+            except Exception:  # noqa: BLE001 - the run has ended well all the same; the log says why it is not listed
+                log.warning("slot: run %s's model could not be kept for its owner", run_id, exc_info=True)
         with book.changing() as records:  # "ended", "result ready" and "next run begun" are seen together
             record = rules.find(records, run_id)
             if record is not None and record.run.running:

@@ -15,7 +15,7 @@ from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 from test_browser import chromium_or_skip, wait_for_the_run
 
 pytestmark = pytest.mark.browser
-SITE_PAGES = ["Home", "Train", "Gallery", "Draw", "Lab handwriting", "Look inside"]
+SITE_PAGES = ["Home", "Train", "Gallery", "Draw", "Class board", "Lab handwriting", "Look inside"]
 # A run that trains for a while on the first 2,000 images, so there is time to look at it.
 SLOW_RUN = {"Epochs": "30", "Batch size": "1", "Learning rate": "0.01"}  # small steps: batch 1 must not blow up
 

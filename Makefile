@@ -81,7 +81,8 @@ $(AXE):
 	(cd "$$tmp" && npm pack --silent axe-core@$(AXE_VERSION) >/dev/null && tar xzf axe-core-$(AXE_VERSION).tgz) && \
 	mkdir -p $(dir $@) && cp "$$tmp/package/axe.min.js" $@
 
-# Downloads and verifies MNIST into data/mnist (or $MNIST_DATA_DIR) unless it is already there.
+# Downloads and verifies MNIST into data/mnist (or $MNIST_DATA_DIR) unless it is already there, then draws
+# the open-set companion's fitting drawings into data/cache once (minutes the first time), not in a visitor's run.
 data: $(STAMP)
 	$(BIN)/python -m mnistcore fetch
 

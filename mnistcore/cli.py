@@ -11,6 +11,7 @@ from .lab.feedback import FeedbackError, FeedbackStore
 from .nets import ENGINES, MODEL_SETTINGS, NETWORKS, ModelFileError, load_model, network
 from .nets.registry import ARCHS
 from .training import ACTIVATIONS, LIMITS, OPTIMIZERS, SCHEDULES, TrainSettings, plural, run_training
+from .training.run import prepare_companion
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnistcore", description="MNIST Lab command line")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    fetch = sub.add_parser("fetch", help="download and verify MNIST into the data folder")
+    fetch = sub.add_parser("fetch", help="download and verify MNIST into the data folder, and draw the drawings "
+                                         "every trained model's open-set companion is fitted on (once)")
     fetch.add_argument("--data-dir", help="folder for the MNIST files (default: $MNIST_DATA_DIR or data/mnist)")
     fetch.set_defaults(command=_fetch)
 
@@ -104,6 +106,9 @@ def _other_defaults() -> str:
 
 def _fetch(args) -> int:
     data.fetch_mnist(args.data_dir)
+    # Made once here, so that the first visitor's training run does not wait minutes for them.
+    if not prepare_companion(data.load_mnist(args.data_dir), report=lambda text: print(text, file=sys.stderr)):
+        print("the open-set fitting drawings are already made", file=sys.stderr)
     return 0
 
 

@@ -18,6 +18,7 @@ import functools
 import hashlib
 import os
 import threading
+from pathlib import Path
 from dataclasses import asdict, astuple, dataclass, fields
 
 import numpy as np
@@ -245,28 +246,48 @@ def reference_for(images: np.ndarray, labels: np.ndarray) -> DigitReference:
         return _made[key]
 
 
-def _fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int, others: int):
+def _cache_path(key: tuple) -> Path:
+    name = hashlib.blake2b(repr((key, FIT)).encode(), digest_size=8).hexdigest()
+    return CACHE_DIR / f"open-set-drawings-{name}.npz"
+
+
+def prepare_fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int = FIT_DIGITS,
+                             others: int = FIT_OTHERS, report=None) -> bool:
+    """Make and keep on disk the drawings fit_open_set(unseen=(images, labels)) will fit on, so that
+    the first training run need not wait for them; False when they were there already.
+    `report(text)` hears how far the drawing has got."""
+    others = min(others, len(images))
+    if _cache_path(("drawings", _key(images), digits, others)).exists():
+        return False
+    with _lock:
+        _fitting_drawings(images, labels, digits, others, report)
+    return True
+
+
+def _fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int, others: int, report=None):
     """The FIT drawings' (centred images, shapes, labels), those preprocessing does not find blank.
 
-    Drawing them takes a minute for 4,000, so they are made once per process and kept on disk
-    (in the data folder, git-ignored) for the next: they depend on nothing but these arguments.
+    Drawing them takes minutes for 8,000, so they are made once (`python -m mnistcore fetch` does it
+    ahead of time) and kept on disk in the data folder (git-ignored): they depend on nothing but these arguments.
     """
     key = ("drawings", _key(images), digits, others)
     if key in _made:
         return _made[key]
-    name = hashlib.blake2b(repr((key, FIT)).encode(), digest_size=8).hexdigest()
-    path = CACHE_DIR / f"open-set-drawings-{name}.npz"
+    path = _cache_path(key)
     try:
         with np.load(path) as kept:
             made = kept["centred"], tuple(Shape(*_shape_row(row)) for row in kept["shapes"]), kept["labels"]
     except (OSError, KeyError, ValueError, TypeError):
         centred, shapes, out = [], [], []
-        for drawing in drawings(images, labels, FIT, digits, others):
+        made_drawings = drawings(images, labels, FIT, digits, others)
+        for done, drawing in enumerate(made_drawings, 1):
             steps = canvas_steps(drawing)
             if steps is not None:
                 centred.append(steps.centred)
                 shapes.append(steps.shape)
                 out.append(drawing.label)
+            if report is not None and (done % 500 == 0 or done == len(made_drawings)):
+                report(f"open-set fitting drawings: {done}/{len(made_drawings)}")
         made = np.array(centred, np.float32), tuple(shapes), np.array(out)
         try:
             CACHE_DIR.mkdir(parents=True, exist_ok=True)

@@ -135,3 +135,24 @@ def test_a_run_that_blows_up_says_why_and_saves_nothing(tmp_path, mnist):
                "--train-limit", 300, "--out", "x.npz", cwd=tmp_path)
     assert "stopped itself" in done.stderr and "Traceback" not in done.stderr
     assert "epoch 2/3" not in done.stdout  # it did not go on for 3 epochs
+
+
+def test_fetch_draws_the_companions_fitting_drawings_once(tmp_path, monkeypatch, capsys, mnist):
+    """fetch makes the drawings every run's companion is fitted on, so no visitor's run waits for them."""
+    from mnistcore import cli as command_line
+    from mnistcore import data, openset
+    from mnistcore.training import run
+
+    monkeypatch.setattr(openset, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(run, "OPEN_SET_IMAGES", 30)
+    monkeypatch.setattr(data, "load_mnist", lambda data_dir=None: mnist)
+    assert command_line.main(["fetch"]) == 0
+    first = capsys.readouterr().err
+    assert "open-set fitting drawings: " in first and first.rstrip().endswith("/60")
+    kept = list((tmp_path / "cache").glob("open-set-drawings-*.npz"))
+    assert len(kept) == 1
+    # The companion finds them where fetch left them: nothing is drawn again.
+    (_, _), (x_test, y_test) = mnist
+    assert not openset.prepare_fitting_drawings(x_test[:30], y_test[:30])
+    assert command_line.main(["fetch"]) == 0
+    assert "already made" in capsys.readouterr().err

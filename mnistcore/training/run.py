@@ -18,7 +18,7 @@ import numpy as np
 from ..augment import ROBUST, make_augment
 from ..evaluation import Evaluation, evaluate
 from ..nets.base import Callback, DigitModel, Progress
-from ..openset import fit_open_set
+from ..openset import fit_open_set, prepare_fitting_drawings
 from .settings import TrainSettings, new_model, plural
 from .timing import Timings, modelled_epoch
 
@@ -163,3 +163,10 @@ def companion(model: DigitModel, data) -> dict | None:
         return fit_open_set(model, (x_train, y_train), (x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES])).as_dict()
     except ValueError:
         return None
+
+
+def prepare_companion(data, report=None) -> bool:
+    """Draw the drawings every run's companion() fits on ahead of time (minutes, once per data
+    folder); False when they were ready already. `report(text)` hears the progress."""
+    (_, _), (x_test, y_test) = data
+    return prepare_fitting_drawings(x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES], report=report)

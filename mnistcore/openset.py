@@ -279,15 +279,17 @@ def _fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int, other
             made = kept["centred"], tuple(Shape(*_shape_row(row)) for row in kept["shapes"]), kept["labels"]
     except (OSError, KeyError, ValueError, TypeError):
         centred, shapes, out = [], [], []
-        made_drawings = drawings(images, labels, FIT, digits, others)
-        for done, drawing in enumerate(made_drawings, 1):
-            steps = canvas_steps(drawing)
-            if steps is not None:
-                centred.append(steps.centred)
-                shapes.append(steps.shape)
-                out.append(drawing.label)
-            if report is not None and (done % 500 == 0 or done == len(made_drawings)):
-                report(f"open-set fitting drawings: {done}/{len(made_drawings)}")
+        # Small products, thousands of them: with more BLAS threads than idle cores they mostly wait.
+        with threadpool_limits(limits=1, user_api="blas"):
+            made_drawings = drawings(images, labels, FIT, digits, others)
+            for done, drawing in enumerate(made_drawings, 1):
+                steps = canvas_steps(drawing)
+                if steps is not None:
+                    centred.append(steps.centred)
+                    shapes.append(steps.shape)
+                    out.append(drawing.label)
+                if report is not None and (done % 500 == 0 or done == len(made_drawings)):
+                    report(f"open-set fitting drawings: {done}/{len(made_drawings)}")
         made = np.array(centred, np.float32), tuple(shapes), np.array(out)
         try:
             CACHE_DIR.mkdir(parents=True, exist_ok=True)

@@ -18,8 +18,8 @@ import functools
 import hashlib
 import os
 import threading
-from pathlib import Path
 from dataclasses import asdict, astuple, dataclass, fields
+from pathlib import Path
 
 import numpy as np
 from scipy import ndimage, optimize

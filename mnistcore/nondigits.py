@@ -91,17 +91,25 @@ def non_digit(kind: str, style: Style, images: np.ndarray, rng: np.random.Genera
 def drawings(images: np.ndarray, labels: np.ndarray, style: Style, digits: int, non_digits: int) -> list[Drawing]:
     """`digits` drawings of MNIST `images` (with their `labels`) and `non_digits` others in `style`;
     always the same for the same arguments."""
+    return list(each_drawing(images, labels, style, digits, non_digits))
+
+
+def drawing_count(images: np.ndarray, digits: int, non_digits: int) -> int:
+    """How many drawings `drawings` makes with these arguments."""
+    return min(digits, len(images)) + sum(round(non_digits * share) for share in KINDS.values())
+
+
+def each_drawing(images: np.ndarray, labels: np.ndarray, style: Style, digits: int, non_digits: int):
+    """The drawings of `drawings`, one at a time as they are made (thousands take minutes)."""
     if len(images) != len(labels) or len(images) < 2:
         raise ValueError(f"need at least 2 images with one label each, got {len(images)} and {len(labels)}")
     rng = np.random.default_rng(style.seed)
-    out = []
     for i in rng.choice(len(images), min(digits, len(images)), replace=False):
-        out.append(Drawing("digit", int(labels[i]), f"digit {int(labels[i])}", digit_drawing(images[i], rng)))
+        yield Drawing("digit", int(labels[i]), f"digit {int(labels[i])}", digit_drawing(images[i], rng))
     for kind, share in KINDS.items():
         for k in range(round(non_digits * share)):
             name, ink = non_digit(kind, style, images, rng, k)
-            out.append(Drawing(kind, NOT_A_DIGIT, name, ink))
-    return out
+            yield Drawing(kind, NOT_A_DIGIT, name, ink)
 
 
 def canvas_steps(drawing: Drawing) -> Steps | None:

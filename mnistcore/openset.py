@@ -25,7 +25,7 @@ import numpy as np
 from scipy import ndimage, optimize
 from threadpoolctl import threadpool_limits
 
-from .nondigits import FIT, canvas_steps, drawings
+from .nondigits import FIT, canvas_steps, drawing_count, each_drawing
 from .paths import DATA_DIR
 from .preprocess import Shape
 
@@ -281,15 +281,15 @@ def _fitting_drawings(images: np.ndarray, labels: np.ndarray, digits: int, other
         centred, shapes, out = [], [], []
         # Small products, thousands of them: with more BLAS threads than idle cores they mostly wait.
         with threadpool_limits(limits=1, user_api="blas"):
-            made_drawings = drawings(images, labels, FIT, digits, others)
-            for done, drawing in enumerate(made_drawings, 1):
+            total = drawing_count(images, digits, others)
+            for done, drawing in enumerate(each_drawing(images, labels, FIT, digits, others), 1):
                 steps = canvas_steps(drawing)
                 if steps is not None:
                     centred.append(steps.centred)
                     shapes.append(steps.shape)
                     out.append(drawing.label)
-                if report is not None and (done % 500 == 0 or done == len(made_drawings)):
-                    report(f"open-set fitting drawings: {done}/{len(made_drawings)}")
+                if report is not None and (done % 500 == 0 or done == total):
+                    report(f"open-set fitting drawings: {done}/{total}")
         made = np.array(centred, np.float32), tuple(shapes), np.array(out)
         try:
             CACHE_DIR.mkdir(parents=True, exist_ok=True)

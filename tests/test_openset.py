@@ -96,3 +96,34 @@ def test_training_fits_a_companion_and_saves_it(small_mnist, tmp_path):
     chance = companion.digit_chance(steps.shape, p, reference_for(*small_mnist[0]).distances(steps.centred),
                                     steps.centred)
     assert 0.0 <= chance <= 1.0
+
+
+def test_the_companions_batch_measures_are_the_one_drawing_ones(mnist):
+    """fit_open_set measures all its drawings at once; Draw measures one: both must agree."""
+    from mnistcore.openset import features, features_of
+    x_test, y_test = mnist[1]
+    steps = [s for s in map(canvas_steps, drawings(x_test[:60], y_test[:60], FIT, 12, 12)) if s is not None]
+    centred = np.array([s.centred for s in steps])
+    reference = reference_for(*mnist[0])
+    far = reference.distances_of(centred)
+    one_by_one = np.array([[reference.distance(c, digit) for digit in range(10)] for c in centred])
+    assert np.allclose(far, one_by_one, atol=1e-4) and np.allclose(reference.distances(centred[0]), far[0], atol=1e-4)
+    p = np.random.default_rng(0).dirichlet(np.full(10, 0.3), len(steps))
+    together = features_of([s.shape for s in steps], p, far, centred)
+    assert together.shape == (len(steps), len(FEATURES))
+    assert np.array_equal(together, np.array([features(s.shape, q, d, c) for s, q, d, c in
+                                              zip(steps, p, far, centred)]))
+
+
+def test_the_temperature_is_the_best_on_its_grid():
+    """The search halves towards the least log loss; it must land where trying every temperature does."""
+    from mnistcore.openset import fit_temperature, scaled
+    rng = np.random.default_rng(3)
+    grid = np.exp(np.linspace(np.log(0.5), np.log(10.0), 1000))
+    for sharpness in (0.3, 1.0, 3.0, 9.0):
+        labels = rng.integers(0, 10, 500)
+        logits = rng.normal(0, 1, (500, 10))
+        logits[np.arange(500), labels] += 1.5
+        p = np.exp(logits * sharpness) / np.exp(logits * sharpness).sum(axis=1, keepdims=True)
+        losses = [-np.mean(np.log(scaled(p, t)[np.arange(500), labels])) for t in grid]
+        assert fit_temperature(p, labels) == pytest.approx(grid[int(np.argmin(losses))], rel=1e-9)

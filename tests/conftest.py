@@ -11,6 +11,7 @@ import pytest
 
 import pgserver
 from mnistcore.data import load_mnist
+from mnistcore.lab import pg
 from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
@@ -128,6 +129,7 @@ def pg_server():
         pytest.skip(reason)
     with pgserver.postgres_server() as url:
         yield url
+        pg.close_all()  # slots' threads may outlive their tests: their pools stay open until the end
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def postgres_server() -> Iterator[str]:
     try:
         subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust",
                                         "-E", "UTF8", "--no-sync"]), **run)
-        options = f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=200"
+        options = f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=500"
         subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                                         "-l", str(folder / "log"), "-w", "start"]), **run)
         try:

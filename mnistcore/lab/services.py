@@ -93,6 +93,7 @@ def training_slot() -> TrainingSlot:
     """The lab's one training slot, shared with every server process using the same board
     ($MNISTLAB_SLOT_DB, else runs/slot.db beside the models it publishes)."""
     seconds, places, path = config.heartbeat_seconds(), config.budget("places_per_client"), config.slot_db_path()
+    url = config.database_url()
     timings_path = config.timings_path()
 
     def train(settings: TrainSettings, data, **callbacks) -> TrainResult:
@@ -104,11 +105,30 @@ def training_slot() -> TrainingSlot:
 
     def make() -> TrainingSlot:
         threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe").start()
-        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path),
+        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=_board(path, url),
                             timings=timings, on_model=keep_for_class)
 
     timings = Timings(timings_path)
-    return _once(("slot", seconds, places, str(path), str(timings_path)), make)
+    return _once(("slot", seconds, places, str(path), url, str(timings_path)), make)
+
+
+def _board(path, url: str | None):
+    """The slot's board: in PostgreSQL when the lab has one (several machines), else an SQLite file."""
+    if url is None:
+        return RunBoard(path)
+    from .pg.board import PgRunBoard
+
+    return PgRunBoard(url)
+
+
+def _shared_limit(path, name: str, counts: dict[str, int], seconds: float):
+    """A budget counted once for the lab: in its PostgreSQL when it has one, else an SQLite file."""
+    url = config.database_url()
+    if url is None:
+        return SharedRateLimit(path, name, counts, seconds)
+    from .pg.limits import PgSharedRateLimit
+
+    return PgSharedRateLimit(url, name, counts, seconds)
 
 
 def probe_networks(timings: Timings) -> None:
@@ -150,7 +170,7 @@ def drawing_rate() -> SharedRateLimit:
     """How many labelled drawings one device, and one address, may save per minute, counted across
     every server process (keys: device=..., address=...)."""
     count, path = config.budget("drawings_per_minute"), config.limits_db_path()
-    return _once(("drawing rate", count, str(path)), lambda: SharedRateLimit(
+    return _once(("drawing rate", count, str(path), config.database_url()), lambda: _shared_limit(
         path, "drawings", {"device": count, "address": count * ADDRESS_DRAWINGS}, 60.0))
 
 
@@ -158,8 +178,8 @@ def passcode_guesses() -> SharedRateLimit:
     """Wrong passcodes per hour by visitor, device and address, across every server process (see
     ui.visitor.unlock): a guess is checked only while all three have some left."""
     path = config.limits_db_path()
-    return _once(("passcode guesses", str(path)),
-                 lambda: SharedRateLimit(path, "passcode", PASSCODE_GUESSES, PASSCODE_WINDOW))
+    return _once(("passcode guesses", str(path), config.database_url()),
+                 lambda: _shared_limit(path, "passcode", PASSCODE_GUESSES, PASSCODE_WINDOW))
 
 
 def feedback_store() -> FeedbackStore:

@@ -24,3 +24,12 @@ def pool(url: str):
                                    name="mnistlab")
             _pools[url] = found
         return found
+
+
+def close_all() -> None:
+    """Close the process's pools (a test's server about to stop)."""
+    with _lock:
+        found = list(_pools.values())
+        _pools.clear()
+    for each in found:
+        each.close()

@@ -26,6 +26,9 @@ class PgRunBoard:
         self.url = url
         self._pool = pool(url)
         self._lock = threading.Lock()
+        # This process's writers take turns before taking a connection, so that they do not hold
+        # the pool's connections while waiting for the board's lock.
+        self._writing = threading.Lock()
         self._cached: tuple[int, dict[str, dict]] | None = None
 
     def read(self) -> Mapping[str, dict]:
@@ -45,7 +48,7 @@ class PgRunBoard:
     def change(self) -> Iterator[dict[str, dict]]:
         """All rows, locked against every other writer on any machine until the block ends; what
         changed is written back in one transaction. An exception in the block writes nothing."""
-        with self._pool.connection() as db, db.transaction():
+        with self._writing, self._pool.connection() as db, db.transaction():
             version = db.execute("UPDATE board_version SET version = version + 1 RETURNING version").fetchone()[0]
             before = self._load(db)  # the UPDATE above holds the board's one row: writers take turns
             rows = {key: dict(value) for key, value in before.items()}

@@ -40,10 +40,10 @@ class PgSharedRateLimit:
         with self._pool.connection() as db, db.transaction():
             # One taker per key at a time, on any machine, between counting and recording.
             for kind, key in sorted(keys.items()):
-                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.name}\x00{kind}\x00{key}",))
+                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.name}\x1f{kind}\x1f{key}",))
             wait = self._wait(db, keys, now)
             if wait <= 0:
-                db.executemany("INSERT INTO limit_events VALUES (%s, %s, %s, %s)",
+                db.cursor().executemany("INSERT INTO limit_events VALUES (%s, %s, %s, %s)",
                                [(self.name, kind, key, now) for kind, key in keys.items()])
         return max(0.0, wait)
 

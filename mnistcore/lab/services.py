@@ -86,7 +86,16 @@ def _once(key: tuple, make: Callable[[], T], keep: int | None = None) -> T:
 def model_store() -> ModelStore:
     """The live model and the saved runs ($MNISTLAB_WEIGHTS_DIR, else weights/)."""
     folder, kept, signal = config.weights_dir(), config.budget("runs_kept"), config.live_signal_path()
-    return _once(("store", str(folder), kept), lambda: ModelStore(folder, runs_kept=kept, signal_path=signal))
+    url = config.database_url()
+
+    def make() -> ModelStore:
+        if url is None:
+            return ModelStore(folder, runs_kept=kept, signal_path=signal)
+        from .pg.store import PgModelStore  # the live model and the runs in the lab's PostgreSQL
+
+        return PgModelStore(url, folder, runs_kept=kept, signal_path=signal)
+
+    return _once(("store", str(folder), kept, url), make)
 
 
 def training_slot() -> TrainingSlot:

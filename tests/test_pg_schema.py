@@ -21,20 +21,20 @@ def tables(url: str) -> set[str]:
 
 def test_an_empty_database_is_brought_to_the_newest_version(pg_url):
     assert schema.upgrade(pg_url) == (0, schema.VERSION)
-    assert {"runs", "processes", "limit_events", "models", "live", "schema_version"} <= tables(pg_url)
+    assert {"runs", "processes", "limit_events", "models", "live", "drawings", "counters", "schema_version"} <= tables(pg_url)
     assert schema.upgrade(pg_url) == (schema.VERSION, schema.VERSION)  # a second start changes nothing
 
 
 def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url):
     assert schema.upgrade(pg_url, to=schema.VERSION - 1) == (0, schema.VERSION - 1)
-    assert "models" not in tables(pg_url) and "runs" in tables(pg_url)
+    assert "drawings" not in tables(pg_url) and {"runs", "models"} <= tables(pg_url)
     with psycopg.connect(pg_url) as db:
         db.execute("""INSERT INTO runs (id, row) VALUES ('r1', '{"state": "running"}')""")
     assert schema.upgrade(pg_url) == (schema.VERSION - 1, schema.VERSION)
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT row FROM runs WHERE id = 'r1'").fetchone()[0] == {"state": "running"}
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] == schema.VERSION
-    assert "models" in tables(pg_url)
+    assert "drawings" in tables(pg_url)
 
 
 def test_a_newer_database_is_refused(pg_url):

@@ -194,8 +194,16 @@ def passcode_guesses() -> SharedRateLimit:
 def feedback_store() -> FeedbackStore:
     """The lab drawings database ($MNISTLAB_FEEDBACK_DB, else data/lab.db), holding at most
     $MNISTLAB_MAX_DRAWINGS drawings."""
-    path, rows = config.absolute(config.feedback_db_path()), config.budget("max_drawings")
-    return _once(("feedback", str(path), rows), lambda: FeedbackStore(path, max_rows=rows))
+    path, rows, url = config.absolute(config.feedback_db_path()), config.budget("max_drawings"), config.database_url()
+
+    def make() -> FeedbackStore:
+        if url is None:
+            return FeedbackStore(path, max_rows=rows)
+        from .pg.feedback import PgFeedbackStore  # the lab's drawings in its PostgreSQL
+
+        return PgFeedbackStore(url, max_rows=rows)
+
+    return _once(("feedback", str(path), rows, url), make)
 
 
 def mnist():
@@ -244,4 +252,4 @@ def handwriting_reports() -> HandwritingReports:
     """The live model's report on the lab drawings, worked out once per (live model, drawings) for
     every visitor, over `feedback_store()`."""
     path = config.absolute(config.feedback_db_path())
-    return _once(("handwriting", str(path)), lambda: HandwritingReports(feedback_store()))
+    return _once(("handwriting", str(path), config.database_url()), lambda: HandwritingReports(feedback_store()))

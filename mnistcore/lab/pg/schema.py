@@ -25,6 +25,23 @@ MIGRATIONS = [
     CREATE TABLE live (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), name TEXT NOT NULL,
                        changed TIMESTAMPTZ NOT NULL DEFAULT now());
     """,
+    # 3: the lab's drawings (feedback.FeedbackStore's columns, ids in the order they were added) and
+    # the count of undos and reviews.
+    """
+    CREATE TABLE drawings (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        created_at TEXT NOT NULL, image BYTEA NOT NULL CHECK (octet_length(image) = 784),
+        raw_height INTEGER NOT NULL, raw_width INTEGER NOT NULL,
+        label SMALLINT NOT NULL CHECK (label BETWEEN 0 AND 9),
+        predicted SMALLINT NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+        confidence DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, visitor TEXT,
+        status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'held', 'accepted', 'rejected')),
+        label_probability DOUBLE PRECISION,
+        not_digit INTEGER NOT NULL DEFAULT 0 CHECK (not_digit IN (0, 1)));
+    CREATE INDEX drawings_by_label ON drawings (label);
+    CREATE INDEX drawings_by_status ON drawings (status, id);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -2,8 +2,10 @@
 (model store, SQLite files, timings), sharing nothing but PostgreSQL (a real server). What one does,
 the other sees: the live model, the training slot and its queue, the lab's drawings; and a machine
 killed mid-run gives its slot up to the other."""
+import contextlib
 import os
 import signal
+import socket
 
 import numpy as np
 import pytest
@@ -14,7 +16,7 @@ from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.slot import book
 from sitetools import running_site, tiny_model, weights_copy
-from test_processes import banner, buttons, start_slow_run, wait_until
+from test_processes import answer, banner, buttons, serve_lab, start_slow_run, wait_until
 
 
 def machine_env(tmp_path, name: str, url: str, small_mnist) -> tuple:
@@ -72,3 +74,22 @@ def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machine
     wait_until(lambda: any(w in grace.run().text() for w in ("Your model is training", "Test accuracy")),
                book.PROCESS_TIMEOUT + 2 * book.BEAT_SECONDS + 10)
     grace.close()
+
+
+def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
+    (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
+    with contextlib.ExitStack() as stack:
+        machine_b = stack.enter_context(running_site(weights_b, env=env_b, timeout=90)).removeprefix("http://")
+        env = {"STATE": tmp_path / "state", "ENV": {**env_a, "MNISTLAB_WEIGHTS_DIR": str(weights_a)}}
+        with socket.socket() as below_b:  # serve_lab's process takes the port after nginx's: not B's
+            below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
+            lab = serve_lab(1, env, "--process-header", "--upstream", machine_b)
+            url, _, state = stack.enter_context(lab)
+        upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
+                     if line.strip().startswith("server ") and ":" in line]
+        assert len(upstreams) == 2 and machine_b in upstreams
+        # New browsers are spread over both machines (all 30 on one: 2 in a billion).
+        assert {answer(f"{url}/_stcore/health")[1] for _ in range(30)} == set(upstreams)
+        visitor = protocol.Visitor(url).open("draw")  # a page through the one nginx
+        assert "Live model" in banner(visitor)
+        visitor.close()

@@ -38,10 +38,13 @@ START_SECONDS = 60.0  # how long a Streamlit process may take to answer its heal
 PROCESS_HEADER = "            add_header X-MNISTLab-Process $upstream_addr always;"
 
 
-def nginx_config(ports: list[int], listen: str, state: Path, process_header: bool = False) -> str:
-    """The nginx configuration for Streamlit processes on 127.0.0.1:`ports`, nginx on `listen`;
-    with `process_header`, every answer says which process gave it (X-MNISTLab-Process)."""
-    servers = "\n".join(f"        server 127.0.0.1:{port} max_fails=1 fail_timeout=5s;" for port in ports)
+def nginx_config(ports: list[int], listen: str, state: Path, process_header: bool = False,
+                 upstreams: tuple[str, ...] = ()) -> str:
+    """The nginx configuration for Streamlit processes on 127.0.0.1:`ports` and at `upstreams`
+    (host:port, other machines'), nginx on `listen`; with `process_header`, every answer says which
+    process gave it (X-MNISTLab-Process)."""
+    addresses = [f"127.0.0.1:{port}" for port in ports] + list(upstreams)
+    servers = "\n".join(f"        server {address} max_fails=1 fail_timeout=5s;" for address in addresses)
     text = TEMPLATE.read_text(encoding="utf-8")
     for name, value in (("@SERVERS@", servers), ("@LISTEN@", listen), ("@STATE@", str(state)),
                         ("@STATIC@", str(STATIC_DIR)), ("@DEPLOY@", str(TEMPLATE.parent)),
@@ -78,13 +81,14 @@ class Lab:
     """The Streamlit processes and nginx in front of them."""
 
     def __init__(self, processes: int, port: int, address: str, state: Path, nginx: str, python: str,
-                 process_header: bool = False):
-        self.process_header = process_header
+                 process_header: bool = False, upstreams: tuple[str, ...] = ()):
+        self.process_header, self.upstreams = process_header, tuple(upstreams)
         self.ports = [port + n for n in range(1, processes + 1)]
         self.port, self.address, self.state, self.nginx, self.python = port, address, state, nginx, python
         # One cookie secret for all: a cookie one process signs is good in the others.
         # MALLOC_ARENA_MAX as `make run` sets it (the Makefile says why), unless already set.
-        self.env = {"MALLOC_ARENA_MAX": "2", **os.environ, "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32)}
+        # Machines behind one nginx must share it: then it comes from the environment.
+        self.env = {"MALLOC_ARENA_MAX": "2", "STREAMLIT_SERVER_COOKIE_SECRET": secrets.token_hex(32), **os.environ}
         self.streamlits: dict[int, subprocess.Popen] = {}
         self.proxy: subprocess.Popen | None = None
         self.stopping = threading.Event()
@@ -106,7 +110,7 @@ class Lab:
             wait_until_healthy(f"http://127.0.0.1:{port}/_stcore/health", process, START_SECONDS)
         config = self.state / "nginx.conf"
         config.write_text(nginx_config(self.ports, f"{self.address}:{self.port}", self.state,
-                                        self.process_header), encoding="utf-8")
+                                        self.process_header, self.upstreams), encoding="utf-8")
         # -e: nginx opens its error log before reading the configuration; keep that one private too.
         command = [self.nginx, "-p", str(self.state), "-c", str(config), "-e", str(self.state / "error.log")]
         self.proxy = subprocess.Popen(command, cwd=self.state)
@@ -151,6 +155,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nginx", default=find_nginx(), help="the nginx program (default: found on PATH or /usr/sbin)")
     parser.add_argument("--process-header", action="store_true",
                         help="say which process answered (X-MNISTLab-Process): tests and debugging, never in public")
+    parser.add_argument("--upstream", action="append", default=[], metavar="HOST:PORT",
+                        help="another machine's Streamlit process, served by this nginx too (repeat for each); "
+                        "the machines share one lab through MNISTLAB_DATABASE_URL and one "
+                        "STREAMLIT_SERVER_COOKIE_SECRET")
     args = parser.parse_args(argv)
     if not 1 <= args.processes <= 64:
         parser.error(f"--processes must be from 1 to 64; got {args.processes}")
@@ -158,7 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("nginx is not installed: apt-get install nginx-light (or nginx), or give --nginx")
     state = args.state_dir or Path(tempfile.mkdtemp(prefix="mnistlab-serve-"))
     state.mkdir(parents=True, exist_ok=True)
-    lab = Lab(args.processes, args.port, args.address, state.resolve(), args.nginx, sys.executable, args.process_header)
+    for upstream in args.upstream:
+        host, _, port = upstream.rpartition(":")
+        if not host or not port.isdigit():
+            parser.error(f"--upstream must be HOST:PORT; got {upstream!r}")
+    lab = Lab(args.processes, args.port, args.address, state.resolve(), args.nginx, sys.executable, args.process_header,
+              tuple(args.upstream))
     # SIGTERM as Ctrl-C: either way, everything started here is stopped.
     signal.signal(signal.SIGTERM, lambda *_: lab.stopping.set())
     try:

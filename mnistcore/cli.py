@@ -1,4 +1,4 @@
-"""Command line: `python -m mnistcore fetch | train | evaluate | export-csv`."""
+"""Command line: `python -m mnistcore fetch | train | evaluate | export-csv | db`."""
 from __future__ import annotations
 
 import argparse
@@ -84,6 +84,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("dir")
     export.add_argument("--data-dir")
     export.set_defaults(command=_export)
+
+    db = sub.add_parser("db", help="the lab's PostgreSQL database ($MNISTLAB_DATABASE_URL): upgrade, import")
+    db.add_argument("action", choices=["upgrade", "import"],
+                    help="upgrade: create or upgrade its tables; import: copy this machine's SQLite lab into it")
+    db.set_defaults(command=_db)
     return parser
 
 
@@ -166,6 +171,18 @@ def _evaluate(args) -> int:
     (_, _), (x_test, y_test) = data.load_mnist(args.data_dir)
     print(f"model: {model.info.summary()}")
     print(format_evaluation(evaluate(model, x_test, y_test)))
+    return 0
+
+
+def _db(args) -> int:
+    from .lab import config
+    from .lab.pg import tools
+
+    url = config.database_url()
+    if url is None:
+        raise ValueError(f"set {config.DATABASE_ENV} to the lab's postgresql:// address first")
+    for line in (tools.upgrade_report(url) if args.action == "upgrade" else tools.import_sqlite(url)):
+        print(line)
     return 0
 
 

@@ -9,7 +9,9 @@ import time
 import numpy as np
 import pytest
 
+import pgserver
 from mnistcore.data import load_mnist
+from mnistcore.lab import pg
 from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 
@@ -117,3 +119,26 @@ def small_mnist(mnist):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server for this test session (tests/pgserver.py); skipped where there is none."""
+    reason = pgserver.missing_reason()
+    if reason:
+        pytest.skip(reason)
+    with pgserver.postgres_server() as url:
+        yield url
+        pg.close_all()  # slots' threads may outlive their tests: their pools stay open until the end
+
+
+@pytest.fixture
+def pg_url(pg_server):
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return pgserver.fresh_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request):
+    """Each back end in turn: None for the SQLite files of one machine, else a PostgreSQL URL."""
+    return request.getfixturevalue("pg_url") if request.param == "postgres" else None

@@ -16,17 +16,35 @@ import pytest
 
 from mnistcore.data import csv_bytes, export_csv, load_csv
 from mnistcore.lab import downloads, feedback
+import pgserver
+from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.feedback import FeedbackError, FeedbackFull, FeedbackStore, Version, fingerprint
 
 PROJECT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def make(request):
+    """How a store is made, for each back end: FeedbackStore on an SQLite file, or PgFeedbackStore
+    on a real PostgreSQL server, a fresh database for each file name a test gives."""
+    if request.param == "sqlite":
+        return FeedbackStore
+    server, databases = request.getfixturevalue("pg_server"), {}
+
+    def make(path, **kwargs):
+        if path not in databases:
+            databases[path] = pgserver.fresh_database(server)
+        return PgFeedbackStore(databases[path], **kwargs)
+
+    return make
 
 
 def a_drawing(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((28, 28)).astype(np.float32)
 
 
-def test_add_and_read_back(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_add_and_read_back(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     first = store.add(a_drawing(0), label=4, predicted=9, confidence=0.55, model="numpy m1", raw_size=(280, 280))
     second = store.add(a_drawing(1), label=7, predicted=7, confidence=0.98, model="keras m2", raw_size=(300, 200))
     assert second > first and store.count() == 2
@@ -35,7 +53,7 @@ def test_add_and_read_back(tmp_path):
     assert np.array_equal(c.images[0], np.round(a_drawing(0) * 255).astype(np.uint8))
     assert c.labels.tolist() == [4, 7] and c.predicted.tolist() == [9, 7]
     assert c.raw_sizes.tolist() == [[280, 280], [300, 200]] and c.models == ["numpy m1", "keras m2"]
-    assert FeedbackStore(tmp_path / "lab.db").count() == 2  # it persists
+    assert make(tmp_path / "lab.db").count() == 2  # it persists
 
 
 @pytest.mark.parametrize("kwargs, message", [
@@ -44,16 +62,16 @@ def test_add_and_read_back(tmp_path):
     (dict(image=np.zeros((20, 20))), "28x28"),
     (dict(image=np.full((28, 28), np.nan)), "uint8 or float in"),
 ])
-def test_bad_rows_are_refused_and_nothing_is_written(tmp_path, kwargs, message):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_bad_rows_are_refused_and_nothing_is_written(make, tmp_path, kwargs, message):
+    store = make(tmp_path / "lab.db")
     row = dict(image=a_drawing(0), label=3, predicted=3, confidence=0.9, model="m", raw_size=(280, 280))
     with pytest.raises(ValueError, match=message):
         store.add(**{**row, **kwargs})
     assert store.count() == 0
 
 
-def test_concurrent_writers_lose_nothing(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_concurrent_writers_lose_nothing(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     errors = []
 
     def writer(worker):
@@ -98,8 +116,8 @@ def test_a_crash_mid_write_leaves_the_database_as_it_was(tmp_path):
     assert FeedbackStore(db).count() == 2  # and it keeps working
 
 
-def test_downloads_round_trip(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_downloads_round_trip(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     for i in range(5):
         store.add(a_drawing(i), label=i, predicted=(i + 1) % 10, confidence=0.5, model="m", raw_size=(280, 280))
     images, labels = from_csv(store.download("csv").data, tmp_path)
@@ -144,27 +162,27 @@ def add(store: FeedbackStore, seed: int, label: int = 3) -> int:
 # ---------------------------------------------------------------------------- the cap
 
 
-def test_a_full_store_refuses_more_drawings(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db", max_rows=3)
+def test_a_full_store_refuses_more_drawings(make, tmp_path):
+    store = make(tmp_path / "lab.db", max_rows=3)
     for i in range(3):
         add(store, i)
     with pytest.raises(FeedbackFull, match="it holds 3 drawings, the most it keeps is 3"):
         add(store, 3)
     assert store.count() == 3
     assert issubclass(FeedbackFull, FeedbackError)  # pages that catch FeedbackError catch this too
-    add(FeedbackStore(tmp_path / "lab.db", max_rows=4), 3)  # a larger cap takes more
+    add(make(tmp_path / "lab.db", max_rows=4), 3)  # a larger cap takes more
     assert store.count() == 4
-    assert feedback.MAX_ROWS == FeedbackStore(tmp_path / "lab.db").max_rows
+    assert feedback.MAX_ROWS == make(tmp_path / "lab.db").max_rows
 
 
 @pytest.mark.parametrize("kwargs", [dict(max_rows=0), dict(max_rows=2.5), dict(download_rows=-1)])
-def test_bad_limits_are_refused(tmp_path, kwargs):
+def test_bad_limits_are_refused(make, tmp_path, kwargs):
     with pytest.raises(ValueError, match="must be a whole number >= 1, got"):
-        FeedbackStore(tmp_path / "lab.db", **kwargs)
+        make(tmp_path / "lab.db", **kwargs)
 
 
-def test_concurrent_writers_never_pass_the_cap(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db", max_rows=30)
+def test_concurrent_writers_never_pass_the_cap(make, tmp_path):
+    store = make(tmp_path / "lab.db", max_rows=30)
     stored, full, errors = [], [], []
 
     def writer(worker):
@@ -214,8 +232,8 @@ def _attempt(store: FeedbackStore) -> str:
 # ---------------------------------------------------------------------------- reading part of it
 
 
-def test_reading_a_chunk_or_a_page(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_reading_a_chunk_or_a_page(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     assert store.version() == Version(0, 0) and len(store.read()) == 0 and len(store.newest(5)) == 0
     ids = [add(store, i, label=i % 10) for i in range(12)]
     assert store.version() == Version(12, ids[-1])
@@ -255,8 +273,8 @@ def test_counting_uses_the_small_index(tmp_path):
 # ---------------------------------------------------------------------------- downloads
 
 
-def test_the_fast_csv_is_the_tutorials_csv(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_the_fast_csv_is_the_tutorials_csv(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     every_value = np.arange(784) % 256  # 0 to 255: every width of number
     for i in range(3):
         store.add(np.roll(every_value, i * 7).reshape(28, 28).astype(np.uint8), label=9 - i, predicted=0,
@@ -283,8 +301,8 @@ def test_the_one_csv_writer_writes_a_file_a_chunk_at_a_time_and_refuses_labels_t
     assert csv_bytes(images[:0], labels[:0]) == b""
 
 
-def test_downloads_hold_the_newest_rows_and_are_shared(tmp_path, monkeypatch):
-    store = FeedbackStore(tmp_path / "lab.db", download_rows=3)
+def test_downloads_hold_the_newest_rows_and_are_shared(make, tmp_path, monkeypatch):
+    store = make(tmp_path / "lab.db", download_rows=3)
     ids = [add(store, i, label=i) for i in range(5)]
     csv = store.download("csv")
     assert (csv.rows, csv.version, csv.partial) == (3, Version(5, ids[-1]), True)
@@ -298,7 +316,7 @@ def test_downloads_hold_the_newest_rows_and_are_shared(tmp_path, monkeypatch):
     add(store, 5, label=5)
     again = store.download("csv")
     assert again is not csv and from_csv(again.data, tmp_path)[1].tolist() == [3, 4, 5]
-    assert not FeedbackStore(tmp_path / "small.db").download("npz").partial
+    assert not make(tmp_path / "small.db").download("npz").partial
     with pytest.raises(ValueError, match="one of csv, npz, got 'xlsx'"):
         store.download("xlsx")
 
@@ -308,8 +326,8 @@ def from_csv(data: bytes, folder: Path):
     return load_csv(folder / "download.csv")
 
 
-def test_visitors_clicking_at_once_share_one_build(tmp_path, monkeypatch):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_visitors_clicking_at_once_share_one_build(make, tmp_path, monkeypatch):
+    store = make(tmp_path / "lab.db")
     for i in range(4):
         add(store, i)
     builds = []
@@ -330,8 +348,8 @@ def test_visitors_clicking_at_once_share_one_build(tmp_path, monkeypatch):
     assert builds == [4] and all(m is made[0] for m in made)
 
 
-def test_a_download_has_a_size_limit(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db", download_rows=2)
+def test_a_download_has_a_size_limit(make, tmp_path):
+    store = make(tmp_path / "lab.db", download_rows=2)
     for _ in range(3):  # the longest rows there are: label 9, every pixel 255
         store.add(np.full((28, 28), 255, np.uint8), label=9, predicted=9, confidence=1.0, model="m", raw_size=(1, 1))
     csv = store.download("csv")
@@ -357,8 +375,8 @@ def labelled(store: FeedbackStore, seed: int, label: int, visitor: str | None = 
                      visitor=visitor, **kwargs)
 
 
-def test_a_visitor_undoes_their_own_label(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_a_visitor_undoes_their_own_label(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     keep = labelled(store, 0, label=7)
     mistake = labelled(store, 1, label=1)
     before = store.version()
@@ -371,8 +389,8 @@ def test_a_visitor_undoes_their_own_label(tmp_path):
     assert store.all().ids.tolist() == [keep]
 
 
-def test_nobody_undoes_someone_elses_label(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_nobody_undoes_someone_elses_label(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     theirs = labelled(store, 0, label=3, visitor=SOMEONE)
     nobodys = labelled(store, 1, label=3, visitor=None)  # saved without a visitor key (e.g. a script)
     for drawing_id in (theirs, nobodys):
@@ -397,8 +415,8 @@ def test_undo_is_refused_after_the_window(tmp_path):
 
 
 @pytest.mark.parametrize("key", ["short", "x" * 65, "has space1", 12345678, "ab/cd/ef/gh"])
-def test_a_bad_visitor_key_is_refused_without_showing_it(tmp_path, key):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_a_bad_visitor_key_is_refused_without_showing_it(make, tmp_path, key):
+    store = make(tmp_path / "lab.db")
     with pytest.raises(ValueError, match="a visitor key is 8-64 letters") as refused:
         labelled(store, 0, label=3, visitor=key)
     assert str(key) not in str(refused.value) and store.count() == 0
@@ -420,8 +438,8 @@ def test_a_visitors_key_is_stored_but_never_read_back(tmp_path):
     assert ME.encode() not in store.download("csv").data
 
 
-def test_a_label_no_model_agrees_with_is_held(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_a_label_no_model_agrees_with_is_held(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     mis_tap = labelled(store, 0, label=1, probabilities=sure_of(7))  # "No, it's a 1" under a clear 7
     hard = labelled(store, 1, label=4, probabilities=sure_of(9, 0.6))  # a hard case: a person decides
     right = labelled(store, 2, label=7, probabilities=sure_of(7))
@@ -440,8 +458,8 @@ def test_a_label_no_model_agrees_with_is_held(tmp_path):
     assert store.count() == 6
 
 
-def test_the_training_set_holds_only_labels_that_stand(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_the_training_set_holds_only_labels_that_stand(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     empty = store.training_set()
     assert len(empty) == 0 and empty.record == {"count": 0, "up_to_id": 0, "newest": None}
     ids = [labelled(store, 0, label=7, probabilities=sure_of(7)),
@@ -463,8 +481,8 @@ def test_the_training_set_holds_only_labels_that_stand(tmp_path):
         assert npz["labels"].tolist() == [7, 1, 8]
 
 
-def test_review_decides_each_held_drawing_once(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_review_decides_each_held_drawing_once(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     held = [labelled(store, i, label=1, probabilities=sure_of(7)) for i in range(4)]
     fine = labelled(store, 9, label=7, probabilities=sure_of(7))
     assert store.review(held[:2], "accepted") == 2
@@ -480,8 +498,8 @@ def test_review_decides_each_held_drawing_once(tmp_path):
         store.review(list(range(1, 102)), "rejected")
 
 
-def test_operators_deciding_at_once_decide_each_drawing_once(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_operators_deciding_at_once_decide_each_drawing_once(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     held = [labelled(store, i, label=1, probabilities=sure_of(7)) for i in range(20)]
     changed, errors = [], []
 
@@ -550,8 +568,8 @@ def test_only_a_models_agreement_lets_a_label_stand():
         review.should_hold(10, sure)
 
 
-def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(tmp_path):
-    store = FeedbackStore(tmp_path / "lab.db")
+def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(make, tmp_path):
+    store = make(tmp_path / "lab.db")
     image = np.zeros((28, 28), np.uint8)
     image[5:20, 10:14] = 255
     sure_seven = np.full(10, 0.001)

@@ -2,6 +2,7 @@
 import pytest
 
 from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit, SharedRateLimit
+from mnistcore.lab.pg.limits import PgSharedRateLimit
 
 
 class Clock:
@@ -81,10 +82,17 @@ def test_backoff_forgets_failures_long_ago():
     assert backoff.failed("s") == 1 and backoff.wait("s") == 0
 
 
-def test_a_shared_rate_limit_counts_once_across_processes(tmp_path):
+def shared_limit(database, tmp_path, *args, **kwargs):
+    """A SharedRateLimit on an SQLite file in `tmp_path` (database None), else in PostgreSQL."""
+    if database is None:
+        return SharedRateLimit(tmp_path / "limits.db", *args, **kwargs)
+    return PgSharedRateLimit(database, *args, **kwargs)
+
+
+def test_a_shared_rate_limit_counts_once_across_processes(tmp_path, database):
     clock = Clock()
-    # Two objects on one file: as two server processes see it.
-    one, two = (SharedRateLimit(tmp_path / "limits.db", "guesses", {"device": 3, "address": 5}, 60, clock=clock)
+    # Two objects on one file or database: as two server processes, or machines, see it.
+    one, two = (shared_limit(database, tmp_path, "guesses", {"device": 3, "address": 5}, 60, clock=clock)
                 for _ in range(2))
     assert [one.take(device="a", address="room"), two.take(device="a", address="room"),
             one.take(device="a", address="room")] == [0, 0, 0]
@@ -98,4 +106,4 @@ def test_a_shared_rate_limit_counts_once_across_processes(tmp_path):
     with pytest.raises(ValueError, match="no count set for key kinds"):
         one.take(person="a")
     with pytest.raises(ValueError, match="counts >= 1"):
-        SharedRateLimit(tmp_path / "x.db", "x", {"device": 0}, 60)
+        shared_limit(database, tmp_path, "x", {"device": 0}, 60)

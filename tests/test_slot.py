@@ -1,8 +1,9 @@
 """The training slot: one run at a time, the queue, closed tabs, crashes, progress, stop, publishing.
 
 Time in the heartbeat tests is a FakeClock the test moves on: nothing here sleeps. Every test runs
-twice: with the slot's board in memory (one process) and in an SQLite file (as several server
-processes share it; tests/test_processes.py has the processes themselves).
+three times: with the slot's board in memory (one process), in an SQLite file (as several server
+processes share it; tests/test_processes.py has the processes themselves) and in PostgreSQL (as
+several machines share it; a real server, tests/pgserver.py).
 """
 import datetime as dt
 import os
@@ -14,6 +15,7 @@ import pytest
 from threadpoolctl import threadpool_info
 
 from mnistcore.lab.coordination import RunBoard
+from mnistcore.lab.pg.board import PgRunBoard
 from mnistcore.lab.names import clean_label, name_problem
 from mnistcore.lab.slot import (FAILED, FINISHED, RUNNING, STOPPED, QueueFull, SlotBusy, TrainingSlot, book,
                                 training_slot)
@@ -26,12 +28,17 @@ from sitetools import weights_copy
 QUICK = TrainSettings(epochs=2, batch_size=64, hidden=16, train_limit=1000)
 
 
-@pytest.fixture(autouse=True, params=["memory", "file"])
+@pytest.fixture(autouse=True, params=["memory", "file", "postgres"])
 def board(request, tmp_path, monkeypatch):
-    """Each TrainingSlot made in the test gets a board of this kind."""
+    """Each TrainingSlot made in the test gets a board of this kind. Returns how to make a board that
+    several slots share (an SQLite file, or the same PostgreSQL database)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("pg_url")
+        monkeypatch.setattr(training_slot, "RunBoard", lambda: PgRunBoard(url))
+        return lambda: PgRunBoard(url)
     if request.param == "file":
         monkeypatch.setattr(training_slot, "RunBoard", lambda: RunBoard(tmp_path / "slot.db"))
-    return request.param
+    return lambda: RunBoard(tmp_path / "shared.db")
 
 
 @pytest.fixture
@@ -498,10 +505,10 @@ def wait_until(condition, timeout: float = 10.0) -> bool:
     return True
 
 
-def test_two_processes_share_one_slot_and_one_queue(small_mnist, store, tmp_path):
+def test_two_processes_share_one_slot_and_one_queue(small_mnist, store, board):
     runs_a, runs_b = StandInRuns(store.live().model), StandInRuns(store.live().model)
-    a = TrainingSlot(train=runs_a, board=RunBoard(tmp_path / "shared.db"))
-    b = TrainingSlot(train=runs_b, board=RunBoard(tmp_path / "shared.db"))
+    a = TrainingSlot(train=runs_a, board=board())
+    b = TrainingSlot(train=runs_b, board=board())
     ada = a.submit(QUICK, small_mnist, owner="ada", label="Ada")
     runs_a.next_run()  # Ada's run trains in A
     with pytest.raises(SlotBusy, match="Ada is training"):
@@ -525,12 +532,12 @@ def test_two_processes_share_one_slot_and_one_queue(small_mnist, store, tmp_path
         a.publish(grace, store)  # the model is in B's memory only
 
 
-def test_the_run_of_a_process_that_stopped_fails_and_the_next_starts(small_mnist, store, tmp_path, monkeypatch):
+def test_the_run_of_a_process_that_stopped_fails_and_the_next_starts(small_mnist, store, board, monkeypatch):
     monkeypatch.setattr(book, "PROCESS_TIMEOUT", 0.5)
     monkeypatch.setattr(book, "BEAT_SECONDS", 0.05)
     runs_a, runs_b = StandInRuns(store.live().model), StandInRuns(store.live().model)
-    a = TrainingSlot(train=runs_a, board=RunBoard(tmp_path / "shared.db"))
-    b = TrainingSlot(train=runs_b, board=RunBoard(tmp_path / "shared.db"))
+    a = TrainingSlot(train=runs_a, board=board())
+    b = TrainingSlot(train=runs_b, board=board())
     ada = a.submit(QUICK, small_mnist, owner="ada")
     first = runs_a.next_run()
     b.submit(QUICK, small_mnist, owner="grace")

@@ -16,6 +16,7 @@ import pytest
 from mnistcore.nets import read_info
 from mnistcore.nets.base import ModelFileError
 import mnistcore.lab.store as store_module
+from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.store import DEFAULT_NAME, RUN_NAME, RUNS_KEPT, STALE_TEMP_SECONDS, ModelStore
 from sitetools import PROJECT_DIR, tiny_model, weights_copy
 
@@ -26,13 +27,31 @@ def models(small_mnist):
     return [tiny_model(small_mnist, hidden=h, samples=500, seed=h) for h in (16, 24, 32)]
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def make(request):
+    """How a store is made, for each back end: its record and runs in the folder, or in PostgreSQL
+    (a real server) with the folder as this machine's cache."""
+    if request.param == "sqlite":
+        yield ModelStore
+        return
+    url, stores = request.getfixturevalue("pg_url"), []
+
+    def make(folder, *args, **kwargs):
+        stores.append(PgModelStore(url, folder, *args, **kwargs))
+        return stores[-1]
+
+    yield make
+    for store in stores:
+        store.close()
+
+
 @pytest.fixture
 def folder(tmp_path, small_mnist):
     return weights_copy(tmp_path / "weights", small_mnist)
 
 
-def test_starts_with_the_shipped_default_without_a_warning(folder):
-    store = ModelStore(folder)
+def test_starts_with_the_shipped_default_without_a_warning(make, folder):
+    store = make(folder)
     live = store.live()
     assert live.name == DEFAULT_NAME and live.is_default
     assert live.info == read_info(folder / "default.npz")
@@ -55,8 +74,8 @@ def test_publish_saves_a_run_and_makes_it_live_across_restarts(folder, models):
     np.testing.assert_array_equal(restarted.model.wih, models[0].wih)
 
 
-def test_runs_lists_newest_first_then_the_default_and_marks_the_live_one(folder, models):
-    store = ModelStore(folder)
+def test_runs_lists_newest_first_then_the_default_and_marks_the_live_one(make, folder, models):
+    store = make(folder)
     names = [store.publish(m).name for m in models]
     runs = store.runs()
     assert [r.name for r in runs[:-1]] == sorted(names, reverse=True)
@@ -78,8 +97,8 @@ def test_make_live_goes_back_to_an_earlier_run_and_to_the_default(folder, models
 
 @pytest.mark.parametrize("name", ["../default.npz", "/etc/passwd", "runs/x.npz", "default.npz", "",
                                   "20250101T120000Z-numpy-0123abcd.npz/../../x", "20250101T120000Z-numpy-0123abcd.pkl"])
-def test_make_live_refuses_names_that_are_not_runs(folder, name):
-    store = ModelStore(folder)
+def test_make_live_refuses_names_that_are_not_runs(make, folder, name):
+    store = make(folder)
     with pytest.raises(ValueError, match="not the name of a saved run"):
         store.make_live(name)
     assert store.live().is_default
@@ -138,9 +157,9 @@ def test_damaged_run_files_are_listed_with_the_reason(folder):
     assert runs[0].info is None and "not a saved model" in runs[0].error
 
 
-def test_evaluation_is_computed_once_per_live_model(folder, models, small_mnist, monkeypatch):
+def test_evaluation_is_computed_once_per_live_model(make, folder, models, small_mnist, monkeypatch):
     (_, _), (x_test, y_test) = small_mnist
-    store = ModelStore(folder)
+    store = make(folder)
     calls = []
     import mnistcore.lab.store as store_module
     real = store_module.evaluate
@@ -153,10 +172,10 @@ def test_evaluation_is_computed_once_per_live_model(folder, models, small_mnist,
     assert store.evaluation(published, x_test, y_test) is not first and len(calls) == 2
 
 
-def test_readers_see_whole_models_while_others_publish_and_revert(folder, models, small_mnist):
+def test_readers_see_whole_models_while_others_publish_and_revert(make, folder, models, small_mnist):
     """Readers predict continuously while a writer publishes and reverts: no errors, no mixes."""
     (_, _), (x_test, _) = small_mnist
-    store = ModelStore(folder)
+    store = make(folder)
     names = [store.publish(m).name for m in models]
     done = threading.Event()
     errors, seen = [], []
@@ -190,7 +209,7 @@ def test_readers_see_whole_models_while_others_publish_and_revert(folder, models
             thread.join(10)
     assert not errors, errors
     assert len(set(seen)) > 1  # the readers really did see the model change
-    restarted = ModelStore(folder)
+    restarted = make(folder)
     assert restarted.live().is_default and store.live().is_default
     for run in restarted.runs():
         assert run.info is not None, run.error  # every published file is whole
@@ -314,10 +333,10 @@ def run_files(folder):
     return sorted(p.name for p in (folder / "runs").iterdir())
 
 
-def test_publish_keeps_only_the_newest_runs(folder, models, monkeypatch, caplog):
-    assert RUNS_KEPT == 20 and ModelStore(folder).runs_kept == RUNS_KEPT
+def test_publish_keeps_only_the_newest_runs(make, folder, models, monkeypatch, caplog):
+    assert RUNS_KEPT == 20 and make(folder).runs_kept == RUNS_KEPT
     ticking_clock(monkeypatch, 10)
-    store = ModelStore(folder, runs_kept=2)
+    store = make(folder, runs_kept=2)
     names = [store.publish(models[i % 3]).name for i in range(3)]
     assert run_files(folder) == names[1:]
     with caplog.at_level(logging.INFO, logger="mnistlab"):
@@ -325,17 +344,17 @@ def test_publish_keeps_only_the_newest_runs(folder, models, monkeypatch, caplog)
     assert run_files(folder) == names[2:] and store.live().name == names[-1]
     assert "removed 1 old run file" in caplog.text
     assert [run.name for run in store.runs()] == [names[3], names[2], DEFAULT_NAME]  # the default stays
-    assert ModelStore(folder).live().name == names[-1]
+    assert make(folder).live().name == names[-1]
 
 
-def test_pruning_never_removes_the_live_run(folder, models, monkeypatch):
+def test_pruning_never_removes_the_live_run(make, folder, models, monkeypatch):
     """With the clock set back, each new run's name sorts oldest; the live one is kept regardless."""
     ticking_clock(monkeypatch, -10)
-    store = ModelStore(folder, runs_kept=1)
+    store = make(folder, runs_kept=1)
     names = [store.publish(m).name for m in models]
     assert names == sorted(names, reverse=True)
     assert run_files(folder) == sorted([names[0], names[-1]])  # newest by name, and the live one
-    assert store.live().name == names[-1] and ModelStore(folder).warning is None
+    assert store.live().name == names[-1] and make(folder).warning is None
 
 
 def test_pruning_holds_the_change_lock(folder, models, monkeypatch):
@@ -353,17 +372,17 @@ def test_pruning_holds_the_change_lock(folder, models, monkeypatch):
 
 
 @pytest.mark.parametrize("kept", [0, -1, True, 2.5, "20", None])
-def test_runs_kept_must_be_a_whole_number_from_one(folder, kept):
+def test_runs_kept_must_be_a_whole_number_from_one(make, folder, kept):
     with pytest.raises(ValueError, match="runs_kept"):
-        ModelStore(folder, runs_kept=kept)
+        make(folder, runs_kept=kept)
 
 
 # ---------------------------------------------------------------------------- several processes, one folder
 
 
-def test_a_model_made_live_by_another_store_is_served_here(folder, models):
+def test_a_model_made_live_by_another_store_is_served_here(make, folder, models):
     """Two stores on one folder stand for two server processes (tests/test_processes.py has real ones)."""
-    here, there = ModelStore(folder, check_every=0), ModelStore(folder, check_every=0)
+    here, there = make(folder, check_every=0), make(folder, check_every=0)
     published = there.publish(models[1])
     live = here.live()
     assert live.name == published.name and live.info == models[1].info and here.warning is None

@@ -21,6 +21,9 @@ From the environment:
   share one slot).
 - `MNISTLAB_LIMITS_DB`: the budgets shared by every server process (default: runs/limits.db in
   the model store's folder).
+- `MNISTLAB_DATABASE_URL`: a `postgresql://` address. Set, the state the lab's machines share (the
+  slot's board, the budgets) lives in that PostgreSQL database (mnistcore.lab.pg) instead of the
+  SQLite files above, so any number of machines serve one lab. Unset (the default): SQLite files.
 
 Budgets for what visitors may create (whole numbers; see `budget`):
 - `MNISTLAB_DRAWINGS_PER_MINUTE`: labelled drawings one device (browser) may save per minute (20);
@@ -59,6 +62,7 @@ from ..paths import DATA_DIR
 
 WEIGHTS_ENV = "MNISTLAB_WEIGHTS_DIR"
 FEEDBACK_ENV = "MNISTLAB_FEEDBACK_DB"
+DATABASE_ENV = "MNISTLAB_DATABASE_URL"
 TRAIN_LIMIT_ENV = "MNISTLAB_TRAIN_LIMIT"
 HEARTBEAT_ENV = "MNISTLAB_HEARTBEAT_SECONDS"
 DEMO_ENV, PASSCODE_ENV = "MNISTLAB_DEMO", "MNISTLAB_PASSCODE"
@@ -144,6 +148,16 @@ def limits_db_path() -> Path:
     process on one store counts together (passcode guesses, labelled drawings)."""
     value = os.environ.get(LIMITS_DB_ENV, "").strip()
     return absolute(value) if value else weights_dir() / "runs" / "limits.db"
+
+
+def database_url() -> str | None:
+    """$MNISTLAB_DATABASE_URL (a postgresql:// address), or None: the lab keeps its SQLite files."""
+    value = os.environ.get(DATABASE_ENV, "").strip()
+    if not value:
+        return None
+    if not value.startswith(("postgresql://", "postgres://")):
+        raise ValueError(f"{DATABASE_ENV} must be a postgresql:// address; got {value.split('@')[-1]!r}")
+    return value
 
 
 def timings_path() -> Path:

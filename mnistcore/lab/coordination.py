@@ -8,10 +8,10 @@ process it was asked for in, once that process has won the slot on the board.
 The board is deliberately small: rows are plain JSON-able dicts keyed by run id, kept in the
 order they were added; `change()` hands out all of them under a write lock and writes back what
 changed; `read()` is a snapshot. Which process is alive is a second, tiny table (`beat`,
-`alive`). This is the one place that knows SQL. On one machine it is SQLite in WAL mode (many
-readers, one writer at a time, safe across processes on a local disk). For several machines,
-the same four methods over PostgreSQL (`SELECT ... FOR UPDATE` on the runs table in `change`)
-would replace it; nothing else would change. SQLite must not be used on a network file system.
+`alive`). On one machine it is SQLite in WAL mode (many readers, one writer at a time, safe across
+processes on a local disk). For several machines, mnistcore.lab.pg.board has the same methods over
+PostgreSQL (MNISTLAB_DATABASE_URL); nothing else changes. SQLite must not be used on a network
+file system.
 """
 from __future__ import annotations
 

@@ -3,7 +3,8 @@
 All are keyed by whatever the caller names (a visitor, a device, an address, "everyone"), are
 thread-safe (one is shared by every session of the server), and forget keys they no longer need,
 so a visitor inventing new keys cannot make them grow without bound. RateLimit and Backoff count
-in one process; SharedRateLimit counts in an SQLite file all the lab's processes share.
+in one process; SharedRateLimit counts in an SQLite file all the lab's processes share
+(mnistcore.lab.pg.limits: in PostgreSQL, for every machine of the lab).
 """
 from __future__ import annotations
 

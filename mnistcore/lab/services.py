@@ -86,13 +86,23 @@ def _once(key: tuple, make: Callable[[], T], keep: int | None = None) -> T:
 def model_store() -> ModelStore:
     """The live model and the saved runs ($MNISTLAB_WEIGHTS_DIR, else weights/)."""
     folder, kept, signal = config.weights_dir(), config.budget("runs_kept"), config.live_signal_path()
-    return _once(("store", str(folder), kept), lambda: ModelStore(folder, runs_kept=kept, signal_path=signal))
+    url = config.database_url()
+
+    def make() -> ModelStore:
+        if url is None:
+            return ModelStore(folder, runs_kept=kept, signal_path=signal)
+        from .pg.store import PgModelStore  # the live model and the runs in the lab's PostgreSQL
+
+        return PgModelStore(url, folder, runs_kept=kept, signal_path=signal)
+
+    return _once(("store", str(folder), kept, url), make)
 
 
 def training_slot() -> TrainingSlot:
     """The lab's one training slot, shared with every server process using the same board
     ($MNISTLAB_SLOT_DB, else runs/slot.db beside the models it publishes)."""
     seconds, places, path = config.heartbeat_seconds(), config.budget("places_per_client"), config.slot_db_path()
+    url = config.database_url()
     timings_path = config.timings_path()
 
     def train(settings: TrainSettings, data, **callbacks) -> TrainResult:
@@ -104,11 +114,30 @@ def training_slot() -> TrainingSlot:
 
     def make() -> TrainingSlot:
         threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe").start()
-        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=RunBoard(path),
+        return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=_board(path, url),
                             timings=timings, on_model=keep_for_class)
 
     timings = Timings(timings_path)
-    return _once(("slot", seconds, places, str(path), str(timings_path)), make)
+    return _once(("slot", seconds, places, str(path), url, str(timings_path)), make)
+
+
+def _board(path, url: str | None):
+    """The slot's board: in PostgreSQL when the lab has one (several machines), else an SQLite file."""
+    if url is None:
+        return RunBoard(path)
+    from .pg.board import PgRunBoard
+
+    return PgRunBoard(url)
+
+
+def _shared_limit(path, name: str, counts: dict[str, int], seconds: float):
+    """A budget counted once for the lab: in its PostgreSQL when it has one, else an SQLite file."""
+    url = config.database_url()
+    if url is None:
+        return SharedRateLimit(path, name, counts, seconds)
+    from .pg.limits import PgSharedRateLimit
+
+    return PgSharedRateLimit(url, name, counts, seconds)
 
 
 def probe_networks(timings: Timings) -> None:
@@ -150,7 +179,7 @@ def drawing_rate() -> SharedRateLimit:
     """How many labelled drawings one device, and one address, may save per minute, counted across
     every server process (keys: device=..., address=...)."""
     count, path = config.budget("drawings_per_minute"), config.limits_db_path()
-    return _once(("drawing rate", count, str(path)), lambda: SharedRateLimit(
+    return _once(("drawing rate", count, str(path), config.database_url()), lambda: _shared_limit(
         path, "drawings", {"device": count, "address": count * ADDRESS_DRAWINGS}, 60.0))
 
 
@@ -158,15 +187,23 @@ def passcode_guesses() -> SharedRateLimit:
     """Wrong passcodes per hour by visitor, device and address, across every server process (see
     ui.visitor.unlock): a guess is checked only while all three have some left."""
     path = config.limits_db_path()
-    return _once(("passcode guesses", str(path)),
-                 lambda: SharedRateLimit(path, "passcode", PASSCODE_GUESSES, PASSCODE_WINDOW))
+    return _once(("passcode guesses", str(path), config.database_url()),
+                 lambda: _shared_limit(path, "passcode", PASSCODE_GUESSES, PASSCODE_WINDOW))
 
 
 def feedback_store() -> FeedbackStore:
     """The lab drawings database ($MNISTLAB_FEEDBACK_DB, else data/lab.db), holding at most
     $MNISTLAB_MAX_DRAWINGS drawings."""
-    path, rows = config.absolute(config.feedback_db_path()), config.budget("max_drawings")
-    return _once(("feedback", str(path), rows), lambda: FeedbackStore(path, max_rows=rows))
+    path, rows, url = config.absolute(config.feedback_db_path()), config.budget("max_drawings"), config.database_url()
+
+    def make() -> FeedbackStore:
+        if url is None:
+            return FeedbackStore(path, max_rows=rows)
+        from .pg.feedback import PgFeedbackStore  # the lab's drawings in its PostgreSQL
+
+        return PgFeedbackStore(url, max_rows=rows)
+
+    return _once(("feedback", str(path), rows, url), make)
 
 
 def mnist():
@@ -215,4 +252,4 @@ def handwriting_reports() -> HandwritingReports:
     """The live model's report on the lab drawings, worked out once per (live model, drawings) for
     every visitor, over `feedback_store()`."""
     path = config.absolute(config.feedback_db_path())
-    return _once(("handwriting", str(path)), lambda: HandwritingReports(feedback_store()))
+    return _once(("handwriting", str(path), config.database_url()), lambda: HandwritingReports(feedback_store()))

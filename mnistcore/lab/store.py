@@ -148,11 +148,8 @@ class ModelStore:
         """Published runs, newest first, then the shipped default. Reads metadata only."""
         live = self.live()
         live_name = live.name if live is not None else None
-        names = []
-        if self.runs_dir.is_dir():
-            names = sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
         entries = []
-        for name in names + [DEFAULT_NAME]:
+        for name in self._run_names() + [DEFAULT_NAME]:
             try:
                 info, error = read_info(self.path_of(name)), None
             except (ModelFileError, OSError) as err:
@@ -204,6 +201,7 @@ class ModelStore:
         with self._change_lock, self._across_processes():
             name = _new_run_name(engine)
             model.save(self.runs_dir / name)
+            self._saved(name)
             self._write_live_file(name)
             live = self._swap(name, model)
             self._write_signal()
@@ -224,7 +222,25 @@ class ModelStore:
     def live_name(self) -> str:
         """The name of the model live.json names now, read afresh: whether a model just published is
         still the live one, when another process may have published since (ValueError if damaged)."""
-        return self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+        return self._read_live_file() if self._has_live_record() else DEFAULT_NAME
+
+    # The record of what is live and the list of runs: files here; a subclass may keep them elsewhere
+    # (mnistcore.lab.pg.store: in PostgreSQL, shared by several machines).
+
+    def _has_live_record(self) -> bool:
+        return self.live_file.exists()
+
+    def _run_names(self) -> list[str]:
+        """The published runs' names, newest first."""
+        if not self.runs_dir.is_dir():
+            return []
+        return sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
+
+    def _saved(self, name: str) -> None:
+        """The run `name` has just been saved in runs/ (before it is made live)."""
+
+    def _remove_run(self, name: str) -> None:
+        (self.runs_dir / name).unlink()
 
     @contextlib.contextmanager
     def _across_processes(self):
@@ -254,7 +270,7 @@ class ModelStore:
         if self.signal_path is None:
             return
         try:
-            name = self._read_live_file() if self.live_file.exists() else DEFAULT_NAME
+            name = self.live_name()
             self.signal_path.parent.mkdir(parents=True, exist_ok=True)  # static/ is not in git: nothing else is there
             atomic_write_bytes(self.signal_path, json.dumps({"live": name}).encode("utf-8"))
         except (OSError, ValueError) as err:
@@ -316,13 +332,12 @@ class ModelStore:
         file that cannot be removed is logged and left: publishing has succeeded either way.
         """
         live = self.live_unchecked()
-        names = sorted((p.name for p in self.runs_dir.iterdir() if RUN_NAME.fullmatch(p.name)), reverse=True)
         removed = 0
-        for name in names[self.runs_kept:]:
+        for name in self._run_names()[self.runs_kept:]:
             if live is not None and name == live.name:
                 continue
             try:
-                (self.runs_dir / name).unlink()
+                self._remove_run(name)
                 removed += 1
             except FileNotFoundError:
                 pass
@@ -366,7 +381,7 @@ class ModelStore:
     def _load_at_start(self) -> tuple[Live | None, str | None]:
         """The model live.json names, else the shipped default with a warning saying why."""
         problem = None
-        if self.live_file.exists():
+        if self._has_live_record():
             try:
                 name = self._read_live_file()
                 return Live(*_loaded(self.path_of(name)), name=name, version=1), None

@@ -1,0 +1,73 @@
+"""The lab's tables in PostgreSQL, with versions: each step of MIGRATIONS brings a database from
+one version to the next, and `upgrade` applies those it lacks, one machine at a time."""
+from __future__ import annotations
+
+LOCK_KEY = 27_0001  # the advisory lock that keeps two machines from upgrading at once
+
+# Version n is the database after MIGRATIONS[:n]. Only ever append: a database in the field is at
+# some earlier version and is brought forward by the steps after it.
+MIGRATIONS = [
+    # 1: the training slot's board (runs in the order they were added; which process is alive),
+    # and the budgets' events.
+    """
+    CREATE TABLE runs (seq BIGSERIAL, id TEXT PRIMARY KEY, row JSONB NOT NULL);
+    CREATE TABLE processes (id TEXT PRIMARY KEY, seen DOUBLE PRECISION NOT NULL);
+    CREATE TABLE board_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), version BIGINT NOT NULL);
+    INSERT INTO board_version VALUES (TRUE, 0);
+    CREATE TABLE limit_events (name TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+                               at DOUBLE PRECISION NOT NULL);
+    CREATE INDEX limit_events_by_key ON limit_events (name, kind, key, at);
+    """,
+    # 2: the model store: every run's weights, size-checked bytes, and the live model's name.
+    """
+    CREATE TABLE models (name TEXT PRIMARY KEY, body BYTEA NOT NULL, size BIGINT NOT NULL,
+                         saved TIMESTAMPTZ NOT NULL DEFAULT now(), CHECK (octet_length(body) = size));
+    CREATE TABLE live (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), name TEXT NOT NULL,
+                       changed TIMESTAMPTZ NOT NULL DEFAULT now());
+    """,
+    # 3: the lab's drawings (feedback.FeedbackStore's columns, ids in the order they were added) and
+    # the count of undos and reviews.
+    """
+    CREATE TABLE drawings (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        created_at TEXT NOT NULL, image BYTEA NOT NULL CHECK (octet_length(image) = 784),
+        raw_height INTEGER NOT NULL, raw_width INTEGER NOT NULL,
+        label SMALLINT NOT NULL CHECK (label BETWEEN 0 AND 9),
+        predicted SMALLINT NOT NULL CHECK (predicted BETWEEN 0 AND 9),
+        confidence DOUBLE PRECISION NOT NULL, model TEXT NOT NULL, visitor TEXT,
+        status TEXT NOT NULL DEFAULT 'ok' CHECK (status IN ('ok', 'held', 'accepted', 'rejected')),
+        label_probability DOUBLE PRECISION,
+        not_digit INTEGER NOT NULL DEFAULT 0 CHECK (not_digit IN (0, 1)));
+    CREATE INDEX drawings_by_label ON drawings (label);
+    CREATE INDEX drawings_by_status ON drawings (status, id);
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
+    """,
+]
+VERSION = len(MIGRATIONS)
+
+
+def version(db) -> int:
+    """The version of the database on connection `db` (0: empty)."""
+    found = db.execute("SELECT to_regclass('schema_version')").fetchone()[0]
+    return 0 if found is None else db.execute("SELECT version FROM schema_version").fetchone()[0]
+
+
+def upgrade(url: str, to: int = VERSION) -> tuple[int, int]:
+    """Bring the database at `url` to version `to`; returns (version before, version after)."""
+    import psycopg
+
+    if not 0 <= to <= VERSION:
+        raise ValueError(f"no schema version {to!r}; this code knows 0 to {VERSION}")
+    with psycopg.connect(url, autocommit=True) as db:
+        with db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE "
+                       "CHECK (one), version INT NOT NULL)")
+            db.execute("INSERT INTO schema_version VALUES (TRUE, 0) ON CONFLICT DO NOTHING")
+            before = version(db)
+            if before > VERSION:
+                raise RuntimeError(f"the database is at schema version {before}, newer than this code's {VERSION}")
+            for step in range(before, to):
+                db.execute(MIGRATIONS[step])
+            db.execute("UPDATE schema_version SET version = %s", (max(before, to),))
+        return before, max(before, to)

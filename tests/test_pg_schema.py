@@ -1,0 +1,71 @@
+"""The lab's PostgreSQL schema: created in an empty database, upgraded from the previous version
+with what it holds kept, by the project itself (`python -m mnistcore db upgrade`)."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from mnistcore.lab import config
+from mnistcore.lab.pg import schema
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as db:
+        return {name for (name,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def test_an_empty_database_is_brought_to_the_newest_version(pg_url):
+    assert schema.upgrade(pg_url) == (0, schema.VERSION)
+    expected = {"runs", "processes", "limit_events", "models", "live", "drawings", "counters", "schema_version"}
+    assert expected <= tables(pg_url)
+    assert schema.upgrade(pg_url) == (schema.VERSION, schema.VERSION)  # a second start changes nothing
+
+
+def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url):
+    assert schema.upgrade(pg_url, to=schema.VERSION - 1) == (0, schema.VERSION - 1)
+    assert "drawings" not in tables(pg_url) and {"runs", "models"} <= tables(pg_url)
+    with psycopg.connect(pg_url) as db:
+        db.execute("""INSERT INTO runs (id, row) VALUES ('r1', '{"state": "running"}')""")
+    assert schema.upgrade(pg_url) == (schema.VERSION - 1, schema.VERSION)
+    with psycopg.connect(pg_url) as db:
+        assert db.execute("SELECT row FROM runs WHERE id = 'r1'").fetchone()[0] == {"state": "running"}
+        assert db.execute("SELECT version FROM schema_version").fetchone()[0] == schema.VERSION
+    assert "drawings" in tables(pg_url)
+
+
+def test_a_newer_database_is_refused(pg_url):
+    schema.upgrade(pg_url)
+    with psycopg.connect(pg_url) as db:
+        db.execute("UPDATE schema_version SET version = %s", (schema.VERSION + 1,))
+    with pytest.raises(RuntimeError, match=f"version {schema.VERSION + 1}, newer"):
+        schema.upgrade(pg_url)
+    with pytest.raises(ValueError, match="no schema version 99"):
+        schema.upgrade(pg_url, to=99)
+
+
+def test_the_command_line_upgrades_the_database_it_is_given(pg_url):
+    env = {**os.environ, "PYTHONPATH": str(PROJECT), config.DATABASE_ENV: pg_url}
+    done = subprocess.run([sys.executable, "-m", "mnistcore", "db", "upgrade"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert f"schema at version {schema.VERSION} (was 0)" in done.stdout
+    assert "runs" in tables(pg_url)
+    env.pop(config.DATABASE_ENV)
+    refused = subprocess.run([sys.executable, "-m", "mnistcore", "db", "upgrade"], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2 and config.DATABASE_ENV in refused.stderr
+
+
+def test_the_setting_takes_postgresql_addresses_only(monkeypatch):
+    monkeypatch.delenv(config.DATABASE_ENV, raising=False)
+    assert config.database_url() is None
+    monkeypatch.setenv(config.DATABASE_ENV, " postgresql://lab@db.example/lab ")
+    assert config.database_url() == "postgresql://lab@db.example/lab"
+    monkeypatch.setenv(config.DATABASE_ENV, "mysql://secret@db.example/lab")
+    with pytest.raises(ValueError, match="must be a postgresql:// address; got 'db.example/lab'"):
+        config.database_url()

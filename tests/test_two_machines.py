@@ -1,0 +1,95 @@
+"""Two machines of one lab on one host: two server processes, each with its own empty local folders
+(model store, SQLite files, timings), sharing nothing but PostgreSQL (a real server). What one does,
+the other sees: the live model, the training slot and its queue, the lab's drawings; and a machine
+killed mid-run gives its slot up to the other."""
+import contextlib
+import os
+import signal
+import socket
+
+import numpy as np
+import pytest
+
+import protocol
+from mnistcore.lab import config
+from mnistcore.lab.pg.feedback import PgFeedbackStore
+from mnistcore.lab.pg.store import PgModelStore
+from mnistcore.lab.slot import book
+from sitetools import running_site, tiny_model, weights_copy
+from test_processes import answer, banner, buttons, serve_lab, start_slow_run, wait_until
+
+
+def machine_env(tmp_path, name: str, url: str, small_mnist) -> tuple:
+    """(weights folder, environment) of one machine: its own folders, the lab's database."""
+    folder = tmp_path / name
+    weights = weights_copy(folder / "weights", small_mnist)
+    env = {config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
+           "MNISTLAB_SLOT_DB": str(folder / "slot.db"), "MNISTLAB_LIMITS_DB": str(folder / "limits.db"),
+           "MNISTLAB_TIMINGS": str(folder / "timings.json")}
+    return weights, env
+
+
+@pytest.fixture
+def two_machines(pg_url, tmp_path, small_mnist):
+    (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
+    with running_site(weights_a, env=env_a, timeout=90) as a, running_site(weights_b, env=env_b, timeout=90) as b:
+        yield (a, weights_a), (b, weights_b)
+
+
+def test_a_publish_and_a_drawing_on_one_machine_are_served_by_the_other(two_machines, pg_url, small_mnist):
+    (a, weights_a), (b, weights_b) = two_machines
+    viewer = protocol.Visitor(b).open("draw")
+    assert "the shipped model" in banner(viewer)
+    # A process of machine A publishes (this test's own process, with A's folder).
+    store = PgModelStore(pg_url, weights_a)
+    try:
+        published = store.publish(tiny_model(small_mnist, hidden=32, samples=3000))
+    finally:
+        store.close()
+    wait_until(lambda: "trained and published here" in banner(viewer.run()), 2)
+    assert published.info.summary() in [p.help for p in viewer.of_type("markdown") if "Live model" in p.body]
+    assert (weights_b / "runs" / published.name).is_file()  # fetched from the database into B's cache
+    viewer.close()
+    # A drawing labelled on A counts on B's Lab handwriting page.
+    PgFeedbackStore(pg_url).add(np.zeros((28, 28), np.uint8), label=1, predicted=1, confidence=0.9,
+                                model="m", raw_size=(280, 280))
+    reader = protocol.Visitor(b).open("handwriting")
+    assert "Measured on 1 drawing the live model did not train on" in reader.text()
+    reader.close()
+
+
+def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machines):
+    (a, _), (b, _) = two_machines
+    ada = protocol.Visitor(a).open("train")
+    start_slow_run(ada)
+    assert "Your model is training" in ada.text()
+    grace = protocol.Visitor(b).open("train")  # a visitor on the other machine sees A's run
+    assert "is training a model" in grace.text()
+    assert "Join the queue" in buttons(grace) and "Start training" not in buttons(grace)
+    grace.run(protocol.click(grace.widget_id("button", "Join the queue")))
+    assert "You are number 1 in the queue" in grace.text()
+    assert "Waiting (1 of 5 places taken)" in ada.run().text()  # A shows B's queue
+    os.kill(a.pid, signal.SIGKILL)  # machine A dies mid-run
+    # B gives A's run up once A has been silent PROCESS_TIMEOUT seconds, and trains Grace's.
+    wait_until(lambda: any(w in grace.run().text() for w in ("Your model is training", "Test accuracy")),
+               book.PROCESS_TIMEOUT + 2 * book.BEAT_SECONDS + 10)
+    grace.close()
+
+
+def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
+    (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
+    with contextlib.ExitStack() as stack:
+        machine_b = stack.enter_context(running_site(weights_b, env=env_b, timeout=90)).removeprefix("http://")
+        env = {"STATE": tmp_path / "state", "ENV": {**env_a, "MNISTLAB_WEIGHTS_DIR": str(weights_a)}}
+        with socket.socket() as below_b:  # serve_lab's process takes the port after nginx's: not B's
+            below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
+            lab = serve_lab(1, env, "--process-header", "--upstream", machine_b)
+            url, _, state = stack.enter_context(lab)
+        upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
+                     if line.strip().startswith("server ") and ":" in line]
+        assert len(upstreams) == 2 and machine_b in upstreams
+        # New browsers are spread over both machines (all 30 on one: 2 in a billion).
+        assert {answer(f"{url}/_stcore/health")[1] for _ in range(30)} == set(upstreams)
+        visitor = protocol.Visitor(url).open("draw")  # a page through the one nginx
+        assert "Live model" in banner(visitor)
+        visitor.close()

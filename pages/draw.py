@@ -14,9 +14,23 @@ from ui import labels
 from ui.chrome import open_page, require_live_model
 from ui.drawpad import SIDE, Reading, canvas_source, draw_pad, fix_toolbars, photo_pad, photo_source
 from ui.figures import chance_bars, figures, section, training_picture
+from ui.resources import (
+    READS,
+    RULE,
+    TEACH_PROBLEM,
+    answer_of,
+    drawing_reader,
+    my_model,
+    nearest_images,
+    saved_models_answers,
+    store,
+    taught_live,
+    teach_it,
+    teaching_of,
+    untaught,
+    warm_up,
+)
 from ui.text import N_, _, number, percent
-from ui.resources import (READS, RULE, answer_of, drawing_reader, my_model, nearest_images, saved_models_answers,
-                          store, TEACH_PROBLEM, taught_live, teach_it, teaching_of, untaught, warm_up)
 
 SOURCES = {"draw": (":material/draw:", N_("Draw")), "paper": (":material/photo_camera:", N_("Digit on paper"))}
 CAMERA, UPLOAD = "camera", "upload"

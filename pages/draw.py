@@ -50,7 +50,8 @@ log = logging.getLogger("mnistlab")
 
 def shown(options: dict):
     """A control's format_func: an option's icon and its words in the visitor's language."""
-    return lambda key: f"{options[key][0]} {_(options[key][1])}"
+    shown = {key: f"{icon} {_(words)}" for key, (icon, words) in options.items()}  # translated now, in this run
+    return shown.get
 
 
 def answering_model(token: str, live):

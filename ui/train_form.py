@@ -78,8 +78,8 @@ def network_changed() -> None:
 def choice(label: str, name: str, options: dict, on_change=made_custom, **kwargs):
     if st.session_state.get(name) not in options:
         st.session_state[name] = next(iter(options))
-    widget = st.radio(label, list(options), format_func=lambda key: _(options[key]), key=name, on_change=on_change,
-                      **kwargs)
+    shown = {key: _(words) for key, words in options.items()}  # translated now: the widget keeps the function
+    widget = st.radio(label, list(options), format_func=shown.get, key=name, on_change=on_change, **kwargs)
     st.caption(_(EXPLAINED[name]))
     return widget
 

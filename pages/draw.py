@@ -11,7 +11,7 @@ import logging
 import streamlit as st
 
 from ui import labels
-from ui.chrome import open_page, require_live_model
+from ui.chrome import open_page, require_live_model, use
 from ui.drawpad import SIDE, Reading, canvas_source, draw_pad, fix_toolbars, photo_pad, photo_source
 from ui.figures import chance_bars, figures, section, training_picture
 from ui.resources import (
@@ -89,6 +89,7 @@ def reading_now(on_paper: bool, live) -> Reading | None:
 @st.fragment
 def drawing_and_answer(on_paper: bool, token: str) -> None:
     """Everything that depends on the drawing: a stroke, a photo or a click in here reruns only this."""
+    use()  # a fragment's rerun runs only this function: its words need the visitor's language too
     live = store().live() or require_live_model()  # the live model now: someone may have published since
     base, other = answering_model(token, live)
     live = taught_live(base)  # the visitor's own taught copy, when they have taught this model

@@ -16,6 +16,7 @@ from mnistcore.explain.reading import Reading
 from mnistcore.lab import feedback, review
 from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
 from mnistcore.lab.store import Live
+from ui.language import use
 from ui.resources import feedback_store
 from ui.text import N_, _, ngettext, public
 from ui.visitor import drawing_budget_problem, feedback_key
@@ -60,6 +61,7 @@ def save(label: int | str | None, drawing_id: str, image, raw_size, answer: Answ
 
     `probabilities`: the live model's ten (calibrated, as the page shows them), which decide
     whether the label is held for review (mnistcore.lab.review)."""
+    use()  # a callback of the Draw page's fragment runs before it: in the visitor's language too
     if label is None or drawing_id in st.session_state.setdefault("saved", {}):
         return
     problem = drawing_budget_problem()  # counted per save: an undo does not give it back
@@ -110,6 +112,7 @@ def save_picked(key: str, *args) -> None:
 
 def undo_saved(drawing_id: str) -> None:
     """Take back the label just saved for this drawing (Take back my answer's callback)."""
+    use()  # as in save
     row_id = st.session_state.get("saved_rows", {}).pop(drawing_id, None)
     if row_id is None:
         return

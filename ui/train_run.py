@@ -11,6 +11,7 @@ from mnistcore.lab.model_list import models_table, shown_columns
 from mnistcore.training import describe_seconds, estimate_phases
 from ui.charts import curves, trail
 from ui.chrome import now, when
+from ui.language import use
 from ui.resources import class_board, slot, store
 from ui.text import N_, _, ngettext, percent, plain, public
 from ui.train_form import timings
@@ -23,6 +24,7 @@ def progress_panel(run_id: str, me) -> None:
     Each redraw is also this visitor's heartbeat: when their tab closes the redraws stop, and the
     slot stops their run (or drops their place in the queue) after a while.
     """
+    use()  # a fragment's rerun runs only this function: its words need the visitor's language too
     slot().heartbeat(me.id)
     view = slot().view(me.id)
     status = view.current

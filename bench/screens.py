@@ -8,6 +8,7 @@ is shot again after a 7 is drawn on it (a finger stroke on the phone): its first
 """
 from __future__ import annotations
 
+import re
 import argparse
 import tempfile
 from pathlib import Path
@@ -50,7 +51,7 @@ def main() -> None:
                         touch_stroke(page.context.new_cdp_session(page), box, SEVEN)
                     else:
                         stroke(page, box, SEVEN)
-                    page.locator("h2", has_text="Prediction").wait_for(timeout=60_000)
+                    page.locator("h2", has_text=re.compile(r"(Prediction: |识别结果：)\d")).wait_for(timeout=60_000)
                     page.wait_for_timeout(1500)
                     page.screenshot(path=args.out / f"draw-drawn-{device}{suffix}.png")  # the first screen only
                     # And all of it: Streamlit scrolls inside the page, which full_page does not see.

@@ -6,12 +6,12 @@ import streamlit as st
 
 from ui.chrome import live_banner, open_page, watch_class_board, when
 from ui.resources import class_board, slot
-from ui.text import plain
+from ui.text import N_, _, plain
 from ui.train_form import closed, settings_form
 from ui.train_run import earlier_runs, outcome, progress_panel
 from ui.visitor import access, may_train, may_train_own
 
-me = open_page("Train a network", keep_alive=False)
+me = open_page(N_("Train a network"), keep_alive=False)
 live = live_banner()
 watch_class_board(class_board().version())  # the class's results, which this visitor's is compared with
 if "notice" in st.session_state:
@@ -27,9 +27,10 @@ view = slot().view(me.id)
 running, mine, waiting = view.current, view.mine, view.place is not None
 if running is not None:
     if running.owner != me.id and not waiting:
-        join = (" One run at a time: join the queue below and yours starts by itself when it is your turn."
+        join = (_(" One run at a time: join the queue below and yours starts by itself when it is your turn.")
                 if own else "")
-        st.info(f"{plain(running.label)} is training a model, until around {when(running.expected_end)}.{join}",
+        st.info(_("{name} is training a model, until around {time}.").format(
+            name=plain(running.label), time=when(running.expected_end)) + join,
                 icon=":material/hourglass_top:")
     progress_panel(running.run_id, me)
 if mine is not None and not mine.running:

@@ -6,21 +6,23 @@ axe-core comes from npm (`make axe` puts it in tests/vendor/); without it, or wi
 the test is skipped with the reason, except in CI, where a skip would hide a failure.
 """
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from sitetools import CHROMIUM_ARGS, running_site, weights_copy
-from strokes import PHONE
+from strokes import PHONE, touch_stroke
 from test_browser import chromium_or_skip, wait_for_the_run
 
 pytestmark = pytest.mark.browser
 
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1.min.js"
-# Each page and its title in Chinese and in English (the Train page's words are not translated yet).
+# Each page and its title in Chinese and in English.
 PAGES = {"": ("MNIST 实验室", "MNIST Lab"), "gallery": ("图库", "Gallery"),
          "handwriting": ("实验室笔迹", "Lab handwriting"), "inside": ("看看内部", "Look inside"),
-         "train": ("Train a network", "Train a network")}
+         "train": ("训练神经网络", "Train a network"), "board": ("班级榜", "Class board"),
+         "draw": ("画一个数字", "Draw a digit")}
 SMALLEST = 44  # px each way: a fingertip
 CONTROLS = ('button, [role="button"], a[data-testid="stPageLink-NavLink"], [data-baseweb="checkbox"], '
             '[data-testid="stTooltipHoverTarget"], [data-baseweb="select"] > div')
@@ -117,6 +119,83 @@ def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp
             page.locator(".st-key-language_bar button", has_text="中文").click()
             page.locator("h1", has_text="图库").wait_for(timeout=60_000)
             assert page_language(page, "zh-CN") == "zh-CN"
+        finally:
+            browser.close()
+    problems = {state: found for state, found in problems.items() if found}
+    assert not problems, "\n".join(f"{state}: {found}" for state, found in problems.items())
+
+
+def answer(page, words: str) -> str:
+    """The Draw page's answer heading, "识别结果：7" or "Prediction: 7"."""
+    heading = page.locator("h2", has_text=re.compile(words + r"\d"))
+    try:
+        heading.wait_for(timeout=60_000)
+    except Exception:  # noqa: BLE001 - say what the page showed instead
+        page.screenshot(path="/tmp/a11y-draw-failed.png")
+        raise AssertionError(page.locator('[data-testid="stMain"]').inner_text()[:600]) from None
+    return heading.inner_text().strip()
+
+
+def sizes(page, names) -> dict:
+    """Width x height, in px, of the buttons with these accessible names."""
+    found = {}
+    for name in names:
+        box = page.get_by_role("button", name=name, exact=True).bounding_box()
+        found[name] = f"{box['width']:.0f} x {box['height']:.0f}"
+    return found
+
+
+def test_drawing_a_digit_in_chinese_on_a_phone(tmp_path):
+    """A Chinese phone draws a 7 with a finger and reads the answer in Chinese; Draw before and after an
+    answer and on paper pass axe in both languages, with every control at least 44 px; the language
+    switches to English and back, and a reload keeps it."""
+    sync_playwright = chromium_or_skip()
+    axe = axe_or_skip()
+    problems = {}
+    with running_site(weights_copy(tmp_path / "weights", None), timeout=60,
+                      env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(**PHONE, locale="zh-CN").new_page()
+            open_page(page, f"{url}/draw", "画一个数字")
+            assert page_language(page, "zh-CN") == "zh-CN"
+            canvas = page.locator("canvas.upper-canvas")
+            canvas.wait_for(timeout=30_000)
+            page.get_by_role("button", name="清除", exact=True).wait_for(timeout=30_000)  # named as it shows
+            problems["draw before (zh)"] = everything_wrong(page, axe)
+            print("Undo / Clear on a 390 px phone:", sizes(page, ["撤销一笔", "清除"]))
+            page.get_by_text("在黑色方框里写一个数字").wait_for(timeout=30_000)
+            wait_for_the_run(page)
+            cdp = page.context.new_cdp_session(page)
+            touch_stroke(cdp, canvas.bounding_box(), [(0.3, 0.03), (0.9, 0.03), (0.5, 0.95)])
+            assert answer(page, "识别结果：") == "识别结果：7"
+            page.get_by_role("button", name="对，是 7").wait_for(timeout=30_000)
+            wait_for_the_run(page)
+            problems["draw answered (zh)"] = everything_wrong(page, axe)
+
+            page.locator(".st-key-language_bar button", has_text="English").click()
+            assert answer(page, "Prediction: ") == "Prediction: 7"  # the same drawing, read in English
+            wait_for_the_run(page)
+            assert page_language(page, "en") == "en"
+            page.get_by_role("button", name="Undo stroke", exact=True).wait_for(timeout=30_000)
+            problems["draw answered (en)"] = everything_wrong(page, axe)
+            page.locator(".st-key-language_bar button", has_text="中文").click()
+            page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            page.reload()
+            page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            assert page_language(page, "zh-CN") == "zh-CN"
+
+            page.get_by_text("纸上的数字", exact=True).click()
+            page.get_by_text("用深色笔在纸上写").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            problems["draw on paper (zh)"] = everything_wrong(page, axe)
+            open_page(page, f"{url}/draw?lang=en", "Draw a digit")
+            page.get_by_text("Digit on paper", exact=True).click()
+            page.get_by_text("Write a digit on paper").wait_for(timeout=60_000)
+            wait_for_the_run(page)
+            problems["draw on paper (en)"] = everything_wrong(page, axe)
         finally:
             browser.close()
     problems = {state: found for state, found in problems.items() if found}

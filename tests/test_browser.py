@@ -106,7 +106,7 @@ def test_drawing_digits_with_the_mouse(tmp_path, small_mnist):
             stored = FeedbackStore(lab).all()
             assert stored.labels.tolist() == [7] and stored.predicted.tolist() == [7]
             # Clear (the canvas' own, in the browser): the hint again, no prediction; then a 1.
-            page.get_by_role("button", name="Reset canvas & history").click()
+            page.get_by_role("button", name="Clear", exact=True).click()
             page.get_by_text("Draw a digit (0 to 9)").wait_for(timeout=30_000)
             assert page.locator("h2", has_text="Prediction:").count() == 0
             wait_for_the_run(page)
@@ -137,7 +137,7 @@ def test_undo_stroke_after_saving_an_answer_keeps_the_answer_listed(tmp_path, sm
             page.get_by_role("button", name="Yes, it's a 7").click()
             page.get_by_text("Saved: you said 7; the model said 7 too.").wait_for(timeout=30_000)
             wait_for_the_run(page)
-            undo_stroke = page.get_by_role("button", name="Undo", exact=True)
+            undo_stroke = page.get_by_role("button", name="Undo stroke", exact=True)  # its name is what it shows
             label = undo_stroke.evaluate("b => getComputedStyle(b, '::after').content")
             assert label == '"Undo stroke"', label
             undo_stroke.click()

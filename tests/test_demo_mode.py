@@ -83,7 +83,7 @@ def test_demo_mode_switches_training_off_and_leaves_draw_and_gallery_open(site_a
     at = site_at("pages/train.py")
     assert any("Training is off in this demo" in i.value for i in at.info)
     assert read_only(at) and not at.text_input  # no passcode box either
-    assert "Earlier models" in [s.value for s in at.subheader] and at.dataframe  # the runs, to look at
+    assert "Earlier models" in [s.value for s in at.header] and at.dataframe  # the runs, to look at
     assert any("Live model" in c.value for c in at.caption)
     home = site_at("pages/home.py", at)
     assert any("training is off" in caption.value for caption in home.caption)

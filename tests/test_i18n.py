@@ -15,16 +15,16 @@ from streamlit.testing.v1 import AppTest
 from mnistcore import i18n
 from mnistcore.explain import gallery
 from mnistcore.lab.feedback import FeedbackStore
-from sitetools import APP, weights_copy
+from sitetools import APP, drawing, shown_html, weights_copy
 
 PROJECT = Path(__file__).resolve().parent.parent
 LOCALES = PROJECT / "mnistcore" / "locale"
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 # Proper names that stay as they are in Chinese text.
 NAMES = ["MNIST", "NumPy", "Keras", "CSV", "NPZ", "mnist_train.csv", "PNG", "JPG"]
-# Not yet translated: the model's technical summary (mnistcore.nets' info.summary(), the live banner's
-# help) and the models' names (ui.resources.model_choices), shared with the Train page; the next step
-# of the translation takes them on.
+# Not translated: the model's technical summary (mnistcore.nets' info.summary(), the live banner's help),
+# the models' names (ui.resources.model_choices) and a run's settings in one line (TrainSettings.describe(),
+# kept with the model on the class board in one language for every visitor).
 TECHNICAL: set[str] = set()
 ENGLISH_SENTENCE = re.compile(r"[A-Za-z][A-Za-z'’-]*(?:[ ,]+[A-Za-z][A-Za-z'’-]*){2,}")
 
@@ -142,7 +142,7 @@ def english_sentences(texts: list[str]) -> list[str]:
             continue
         if text in TECHNICAL:
             continue
-        for name in NAMES:
+        for name in sorted(TECHNICAL, key=len, reverse=True) + NAMES:  # a summary inside a sentence too
             text = text.replace(name, " ")
         text = re.sub(r":material/\w+:", " ", text)
         out += ENGLISH_SENTENCE.findall(text)
@@ -175,7 +175,8 @@ def site(tmp_path, monkeypatch, small_mnist):
     return open_in
 
 
-@pytest.mark.parametrize("page", ["pages/home.py", "pages/gallery.py", "pages/inside.py", "pages/handwriting.py"])
+@pytest.mark.parametrize("page", ["pages/home.py", "pages/gallery.py", "pages/inside.py", "pages/handwriting.py",
+                                  "pages/draw.py", "pages/train.py", "pages/board.py"])
 def test_a_page_in_chinese_has_no_english_sentence(site, page, monkeypatch):
     at = site(i18n.CHINESE, page)
     allow_technical(at)
@@ -200,3 +201,41 @@ def test_lab_handwriting_with_drawings_in_chinese(site, small_mnist):
     assert "待审核" in [h.value for h in at.header] and any(b.label == "接受" for b in at.button)
     assert any("模型认作" in alt for image in at.image for alt in image.proto.imgs[0].alt.split("\n"))
     assert not english_sentences(texts), english_sentences(texts)
+
+
+def test_draw_with_an_answer_in_chinese(site, small_mnist):
+    """Draw after a drawing: the answer, its words and the pictures' alternative texts, in Chinese."""
+    (_, _), (x_test, y_test) = small_mnist
+    at = site(i18n.CHINESE, "pages/draw.py")
+    at.session_state["canvas"] = drawing(x_test[0])
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    allow_technical(at)
+    texts = visible_text(at)
+    headline = [h.value for h in at.header]
+    assert headline and headline[0].startswith("识别结果："), headline
+    assert any(b.label.startswith("对，是") for b in at.button)
+    html = "\n".join(h for h in shown_html(at, "") if "<figure" in h or "<h2" in h)  # the page's, not its CSS
+    assert "模型认为是" in html and 'alt="你的手写' in html  # the steps' alternative texts say what the model read
+    assert not english_sentences(texts + [re.sub(r"<[^>]+>", " ", html)]), english_sentences(texts)
+
+
+def test_train_with_a_finished_run_and_the_board_in_chinese(site, monkeypatch):
+    """Train after a run (the result, its curves' words, the tables) and the class board with it, in Chinese."""
+    from ui.resources import class_board, slot
+
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "2000")
+    at = site(i18n.CHINESE, "pages/train.py")
+    at.number_input(key="epochs").set_value(1)
+    at.number_input(key="hidden").set_value(64)
+    at.run()
+    next(b for b in at.button if b.label == "开始训练").click().run()
+    assert slot().wait(60), [m.value for m in list(at.error) + list(at.warning) + list(at.info)]
+    at.run()
+    assert any(h.value == "你的模型" for h in at.header), [h.value for h in at.header]
+    allow_technical(at)
+    TECHNICAL.add(at.session_state["last_settings"].describe())  # the run's settings in one line
+    TECHNICAL.update(entry.recipe for entry in class_board().entries())
+    assert not english_sentences(visible_text(at)), [t for t in visible_text(at) if english_sentences([t])]
+    board = site(i18n.CHINESE, "pages/board.py")
+    assert board.dataframe and not english_sentences(visible_text(board)), english_sentences(visible_text(board))

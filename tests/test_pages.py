@@ -220,7 +220,7 @@ def test_train_publish_and_go_back(site, monkeypatch):
     assert not at.exception, [e.value for e in at.exception]
     assert slot().wait(60)
     at.run()
-    assert "Your model" in [s.value for s in at.subheader]
+    assert "Your model" in [s.value for s in at.header]
     assert not at.success and "Test accuracy" in at.error[0].value and "worse than the live model" in at.error[0].value
     next(c for c in at.checkbox if c.key == "publish-confirm").check().run()
     next(b for b in at.button if b.label == "Publish anyway").click().run()
@@ -249,7 +249,7 @@ def start_long_run(at: AppTest, name: str = "Ada") -> None:
     at.text_input(key="owner").input(name)
     button(at, "Start training").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert "Your model is training" in [s.value for s in at.subheader]
+    assert "Your model is training" in [s.value for s in at.header]
 
 
 def test_one_run_at_a_time_a_queue_and_stop_leaves_the_live_model(site, monkeypatch):
@@ -262,7 +262,7 @@ def test_one_run_at_a_time_a_queue_and_stop_leaves_the_live_model(site, monkeypa
     other.run()
     visit(other, "pages/train.py")
     assert any("Ada is training" in i.value for i in other.info)
-    assert "Ada's model is training" in [s.value for s in other.subheader]
+    assert "Ada's model is training" in [s.value for s in other.header]
     assert not [b for b in other.button if b.label in ("Start training", "Stop")]
     other.number_input(key="epochs").set_value(1)
     other.number_input(key="hidden").set_value(16)
@@ -284,7 +284,7 @@ def test_one_run_at_a_time_a_queue_and_stop_leaves_the_live_model(site, monkeypa
     assert [b for b in at.button if b.label == "Start training"]
     other.run()
     assert slot().status().label == "Grace" and slot().status().state == "finished"
-    assert "Your model" in [s.value for s in other.subheader]
+    assert "Your model" in [s.value for s in other.header]
     assert "Test accuracy" in other.error[0].value  # a 16-unit, 1-epoch model: worse than the live one, so red
     assert [b for b in other.button if b.label == "Publish anyway"]
 

@@ -22,7 +22,9 @@ from pathlib import Path
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas  # only importable inside a Streamlit run
 
+from mnistcore.explain.reading import Reading, canvas_source, photo_source  # noqa: F401 - what the pads sent
 from mnistcore.photo import MAX_BYTES
+from ui.text import N_, _
 from ui.uploads import uploader_shown
 
 SIDE = 280           # the canvas' width and height, in CSS pixels: fits a 390-px phone with margins
@@ -32,6 +34,8 @@ TOOLBAR_STYLE = (ASSETS / "canvas_toolbar.css").read_text(encoding="utf-8")
 _canvas_fix = st.components.v2.component("mnistlab.canvas_fix",
                                          js=(ASSETS / "canvas_fix.js").read_text(encoding="utf-8"))
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp"]
+# The canvas' own names for its two buttons, and ours: what the button shows is what it is called.
+BUTTON_NAMES = {"Undo": N_("Undo stroke"), "Reset canvas & history": N_("Clear")}
 
 
 def draw_pad(key: str) -> None:
@@ -50,13 +54,14 @@ def fix_toolbars() -> None:
     """Mount the toolbar fix for every canvas on the page, now and later. Call it once per page run,
     outside any fragment: it watches the page for canvases itself, so a stroke's rerun (of the
     fragment holding the canvas) need not send it again."""
-    _canvas_fix(key="canvas_fix", data={"css": TOOLBAR_STYLE}, height=0)
+    names = {own: _(name) for own, name in BUTTON_NAMES.items()}
+    _canvas_fix(key="canvas_fix", data={"css": TOOLBAR_STYLE, "names": names}, height=0)
 
 
 def photo_pad(camera_key: str, upload_key: str) -> None:
     """The camera and the upload button for a digit on paper: the photo arrives in
     st.session_state[camera_key] or st.session_state[upload_key]."""
     uploader_shown()  # else the server takes no upload from this page (ui/uploads.py)
-    st.camera_input("Take a photo of a digit on paper", key=camera_key)
-    st.file_uploader("…or upload a picture (on a phone: your camera app)", type=PHOTO_TYPES, key=upload_key,
+    st.camera_input(_("Take a photo of a digit on paper"), key=camera_key)
+    st.file_uploader(_("…or upload a picture (on a phone: your camera app)"), type=PHOTO_TYPES, key=upload_key,
                      max_upload_size=MAX_BYTES // 2**20)

@@ -16,14 +16,15 @@ from mnistcore.explain.reading import Reading
 from mnistcore.lab import feedback, review
 from mnistcore.lab.feedback import FeedbackError, UndoRefused, fingerprint
 from mnistcore.lab.store import Live
+from ui.language import use
 from ui.resources import feedback_store
-from ui.text import public
+from ui.text import N_, _, ngettext, public
 from ui.visitor import drawing_budget_problem, feedback_key
 
 log = logging.getLogger("mnistlab")
 
 
-TAKE_BACK = "Take back my answer"  # not "Undo": the canvas' own Undo stroke is on the same screen
+TAKE_BACK = N_("Take back my answer")  # not "Undo": the canvas' own Undo stroke is on the same screen
 NOT_A_DIGIT = "not a digit"        # the third answer to "Was I right?"
 
 
@@ -36,19 +37,20 @@ def ask(reading: Reading, live: Live) -> None:
     if drawing_id in st.session_state.get("saved", {}):
         st.success(st.session_state.saved[drawing_id], icon=":material/check_circle:")
         if drawing_id in st.session_state.get("saved_rows", {}):
-            st.button(TAKE_BACK, key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
-                      args=(drawing_id,), help="A mis-tap? Take your answer back and choose again.")
+            st.button(_(TAKE_BACK), key=f"undo-{drawing_id}", icon=":material/undo:", on_click=undo_saved,
+                      args=(drawing_id,), help=_("A mis-tap? Take your answer back and choose again."))
     else:
         earlier_answer()
-        st.button(f"Yes, it's a {answer.digit}", key="confirm", type="primary", icon=":material/check:",
+        st.button(_("Yes, it's a {digit}").format(digit=answer.digit), key="confirm", type="primary",
+                  icon=":material/check:",
                   on_click=save, args=(answer.digit, *details))
         picker = f"right-digit-{drawing_id}"
         # Pills wrap onto a second line on a narrow screen (ui/assets/page.css): every digit stays on screen.
-        st.pills("No, it's a …", list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
-        st.button("That is not a digit", key="not-a-digit", icon=":material/block:",
+        st.pills(_("No, it's a …"), list(range(10)), key=picker, on_change=save_picked, args=(picker, *details))
+        st.button(_("That is not a digit"), key="not-a-digit", icon=":material/block:",
                   on_click=save, args=(NOT_A_DIGIT, *details))
-        st.caption("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
-                   "the model reads our own handwriting, and to train on it.")
+        st.caption(_("Your drawing and your answer are kept for the lab (nothing else: no name), to see how well "
+                     "the model reads our own handwriting, and to train on it."))
     failed_id, problem = st.session_state.get("save_error", (None, None))
     if failed_id == drawing_id:  # shown with the drawing it is about
         st.error(problem)
@@ -59,6 +61,7 @@ def save(label: int | str | None, drawing_id: str, image, raw_size, answer: Answ
 
     `probabilities`: the live model's ten (calibrated, as the page shows them), which decide
     whether the label is held for review (mnistcore.lab.review)."""
+    use()  # a callback of the Draw page's fragment runs before it: in the visitor's language too
     if label is None or drawing_id in st.session_state.setdefault("saved", {}):
         return
     problem = drawing_budget_problem()  # counted per save: an undo does not give it back
@@ -71,14 +74,20 @@ def save(label: int | str | None, drawing_id: str, image, raw_size, answer: Answ
                                       confidence=answer.probability, model=model, raw_size=raw_size,
                                       visitor=feedback_key(), probabilities=probabilities, not_digit=not_digit)
     except (FeedbackError, OSError) as err:
-        st.session_state.save_error = (drawing_id, f"Your answer could not be saved: {public(err)}")
+        problem = _("Your answer could not be saved: {reason}").format(reason=public(err))
+        st.session_state.save_error = (drawing_id, problem)
         return
-    too = " too" if label == answer.digit else ""
-    said = "it is not a digit" if label == NOT_A_DIGIT else f"{label}"
-    message = f"Saved: you said {said}; the model said {answer.digit}{too}. Thank you!"
+    if label == NOT_A_DIGIT:
+        message = _("Saved: you said it is not a digit; the model said {model}. Thank you!")
+    elif label == answer.digit:
+        message = _("Saved: you said {label}; the model said {model} too. Thank you!")
+    else:
+        message = _("Saved: you said {label}; the model said {model}. Thank you!")
+    message = message.format(label=label, model=answer.digit)
     # What add() decided: this label is held for review.
     if label != NOT_A_DIGIT and review.should_hold(label, probabilities):
-        message += f" The model is very sure it is a {answer.digit}: the lab will check your answer before it is used."
+        message += _(" The model is very sure it is a {digit}: the lab will check your answer before it is "
+                     "used.").format(digit=answer.digit)
     st.session_state.saved[drawing_id] = message
     st.session_state.setdefault("saved_rows", {})[drawing_id] = row_id  # for Undo: this visit only
     st.session_state.last_saved = drawing_id
@@ -90,9 +99,10 @@ def earlier_answer() -> None:
     last = st.session_state.get("last_saved")
     if last is None or last not in st.session_state.get("saved_rows", {}):
         return
-    st.caption(f"Your answer for the drawing before this one stays saved ({st.session_state.saved[last]})")
-    st.button(TAKE_BACK, key=f"undo-{last}", icon=":material/undo:", on_click=undo_saved, args=(last,),
-              help="Take back the answer you saved for the drawing before this one.")
+    st.caption(_("Your answer for the drawing before this one stays saved ({saved})").format(
+        saved=st.session_state.saved[last]))
+    st.button(_(TAKE_BACK), key=f"undo-{last}", icon=":material/undo:", on_click=undo_saved, args=(last,),
+              help=_("Take back the answer you saved for the drawing before this one."))
 
 
 def save_picked(key: str, *args) -> None:
@@ -102,6 +112,7 @@ def save_picked(key: str, *args) -> None:
 
 def undo_saved(drawing_id: str) -> None:
     """Take back the label just saved for this drawing (Take back my answer's callback)."""
+    use()  # as in save
     row_id = st.session_state.get("saved_rows", {}).pop(drawing_id, None)
     if row_id is None:
         return
@@ -110,12 +121,15 @@ def undo_saved(drawing_id: str) -> None:
     except UndoRefused as err:  # too late, or gone already: the label stays as saved
         log.info("draw: undo of drawing %s refused: %s", row_id, err)
         minutes = feedback.UNDO_SECONDS // 60
-        problem = f"Too late to undo: a label can be taken back for {minutes} minutes after it is saved."
+        problem = ngettext("Too late to undo: a label can be taken back for {minutes} minute after it is saved.",
+                           "Too late to undo: a label can be taken back for {minutes} minutes after it is saved.",
+                           minutes).format(minutes=minutes)
         st.session_state.save_error = (drawing_id, problem)
         return
     except (FeedbackError, OSError) as err:
         st.session_state.saved_rows[drawing_id] = row_id  # it can be tried again
-        st.session_state.save_error = (drawing_id, f"Your answer could not be undone: {public(err)}")
+        problem = _("Your answer could not be undone: {reason}").format(reason=public(err))
+        st.session_state.save_error = (drawing_id, problem)
         return
     del st.session_state.saved[drawing_id]
     st.session_state.pop(f"right-digit-{drawing_id}", None)  # the digit picker starts empty again

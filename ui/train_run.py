@@ -5,14 +5,17 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from mnistcore.lab import config, publish as policy
-from mnistcore.lab.model_list import models_table
-from mnistcore.training import describe_seconds, estimate_phases, plural
+from mnistcore.lab import config
+from mnistcore.lab import publish as policy
+from mnistcore.lab.model_list import models_table, shown_columns
+from mnistcore.training import describe_seconds, estimate_phases
 from ui.charts import curves, trail
 from ui.chrome import now, when
+from ui.language import use
 from ui.resources import class_board, slot, store
-from ui.text import plain, public
+from ui.text import N_, _, ngettext, percent, plain, public
 from ui.train_form import timings
+
 
 @st.fragment(run_every=1.0)
 def progress_panel(run_id: str, me) -> None:
@@ -21,36 +24,42 @@ def progress_panel(run_id: str, me) -> None:
     Each redraw is also this visitor's heartbeat: when their tab closes the redraws stop, and the
     slot stops their run (or drops their place in the queue) after a while.
     """
+    use()  # a fragment's rerun runs only this function: its words need the visitor's language too
     slot().heartbeat(me.id)
     view = slot().view(me.id)
     status = view.current
     if status is None or status.run_id != run_id:
         st.rerun()  # the run has ended (or the next one began): redraw the whole page
     mine = status.owner == me.id
-    who = "Your model" if mine else f"{plain(status.label)}'s model"
-    st.subheader(f"{who} is training")
-    st.caption(f"{status.settings.describe()}. Started at {when(status.started_at)}.")
+    who = (_("Your model is training") if mine
+           else _("{name}'s model is training").format(name=plain(status.label)))
+    st.header(who, anchor=False)
+    st.caption(_("{settings}. Started at {time}.").format(settings=status.settings.describe(),
+                                                          time=when(status.started_at)))
     remaining = describe_seconds((status.expected_end - now()).total_seconds())
     if status.settings.network.tensorflow and status.fraction == 0:
         # Nothing moves while TensorFlow loads: say so, rather than sit at "0% done".
-        start, _ = estimate_phases(status.settings, timings=timings())
+        start, _training = estimate_phases(status.settings, timings=timings())
         left = start - (now() - status.started_at).total_seconds()
-        st.progress(0.0, text=f"Loading TensorFlow… {describe_seconds(left) if left > 0 else 'almost done'}. "
-                              f"Then {plural(status.settings.epochs, 'epoch')} of training.")
+        st.progress(0.0, text=ngettext("Loading TensorFlow… {time}. Then {epochs} epoch of training.",
+                                       "Loading TensorFlow… {time}. Then {epochs} epochs of training.",
+                                       status.settings.epochs).format(
+            time=describe_seconds(left) if left > 0 else _("almost done"), epochs=status.settings.epochs))
     else:
-        st.progress(status.fraction, text=f"Epoch {status.epoch} of {status.settings.epochs}: "
-                                          f"{status.fraction:.0%} done. Expected to finish in {remaining} "
-                                          f"(around {when(status.expected_end)}).")
+        st.progress(status.fraction, text=_("Epoch {epoch} of {epochs}: {done} done. Expected to finish in "
+                                            "{remaining} (around {time}).").format(
+            epoch=status.epoch, epochs=status.settings.epochs, done=percent(status.fraction), remaining=remaining,
+            time=when(status.expected_end)))
     if status.batch_loss is not None:
         a, b = st.columns(2)
-        a.metric("Loss (this epoch so far)", f"{status.batch_loss:.3f}")
-        b.metric("Training accuracy (this epoch so far)", f"{status.batch_accuracy:.1%}")
+        a.metric(_("Loss (this epoch so far)"), f"{status.batch_loss:.3f}")
+        b.metric(_("Training accuracy (this epoch so far)"), percent(status.batch_accuracy, 1))
     curves(status, status.points or trail(status))
     if mine:
-        st.caption("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
-                   "you publish the result.")
-        if st.button("Stop", icon=":material/stop:", help="Ends the run after the current batch. "
-                     "The live model does not change."):
+        st.caption(_("Keep this tab open: the run stops if the tab is closed. The live model changes only if "
+                     "you publish the result."))
+        if st.button(_("Stop"), icon=":material/stop:", help=_("Ends the run after the current batch. "
+                                                                "The live model does not change.")):
             slot().stop(run_id)
     queue_panel(view)
 
@@ -59,15 +68,17 @@ def queue_panel(view) -> None:
     """Who is waiting, and this visitor's own place with a Leave button."""
     if not view.queue:
         return
-    st.markdown(f"**Waiting ({len(view.queue)} of {view.queue_size} places taken)**")
-    st.markdown("\n".join(f"{w.position}. {'You' if w is view.place else plain(w.label)}: {w.settings.describe()}; "
-                          f"should start around {when(w.expected_start)}" for w in view.queue))
+    st.markdown(_("**Waiting ({taken} of {places} places taken)**").format(taken=len(view.queue),
+                                                                          places=view.queue_size))
+    st.markdown("\n".join(_("{place}. {who}: {settings}; should start around {time}").format(
+        place=w.position, who=_("You") if w is view.place else plain(w.label), settings=w.settings.describe(),
+        time=when(w.expected_start)) for w in view.queue))
     place = view.place
     if place is not None:
-        st.info(f"You are number {place.position} in the queue. Your run starts by itself around "
-                f"{when(place.expected_start)}; keep this tab open to keep your place.",
+        st.info(_("You are number {place} in the queue. Your run starts by itself around {time}; keep this tab "
+                  "open to keep your place.").format(place=place.position, time=when(place.expected_start)),
                 icon=":material/hourglass_top:")
-        if st.button("Leave the queue", icon=":material/close:"):
+        if st.button(_("Leave the queue"), icon=":material/close:"):
             slot().cancel(place.owner)
             st.rerun()
 
@@ -81,7 +92,8 @@ def outcome(status, live, rules, allowed: bool) -> None:
     the live one needs a confirmation that names both accuracies (mnistcore.lab.publish).
     """
     if status.state == "failed":
-        st.error(f"Training failed: {status.error}\n\nTry other settings, or try again later.")
+        st.error(_("Training failed: {problem}\n\nTry other settings, or try again later.").format(
+            problem=status.error))
         return
     result = slot().result(status.run_id)
     reason = result.stop_reason if result is not None else None
@@ -89,56 +101,62 @@ def outcome(status, live, rules, allowed: bool) -> None:
         st.error(reason, icon=":material/error:")
     elif status.state == "stopped":
         done, asked = len(status.history), status.settings.epochs
-        why = status.note or "You stopped the run."
-        st.warning(f"{why} It stopped after {done} of {plural(asked, 'epoch')}." +
-                   ("" if status.can_publish or status.published_as else " No model came out of it."))
+        why = status.note or _("You stopped the run.")
+        stopped = ngettext("It stopped after {done} of {asked} epoch.", "It stopped after {done} of {asked} epochs.",
+                           asked).format(done=done, asked=asked)
+        st.warning(f"{why} {stopped}" +
+                   ("" if status.can_publish or status.published_as else _(" No model came out of it.")))
     if status.test_accuracy is None or result is None or result.evaluation is None:
         return
-    st.subheader("Your model")
+    st.header(_("Your model"), anchor=False)
     live_accuracy = live.info.test_accuracy if live is not None else None
     check = policy.check_publish(status.test_accuracy, live_accuracy, config.publish_floor())
     trained = describe_trained(status)
     lopsided = policy.one_answer(result.evaluation.confusion)
     place = class_place(status.run_id)
-    against = (f" The live model reads {live_accuracy:.2%}." if live_accuracy is not None else "")
+    against = (_(" The live model reads {accuracy}.").format(accuracy=percent(live_accuracy, 2))
+               if live_accuracy is not None else "")
     red = bool(lopsided) or status.test_accuracy < config.publish_floor()  # reads too few digits to go live
     if status.published_as:  # live.json read afresh: another process may have published since
-        now = "it is the live model now" if store().live_name() == status.published_as else \
-            "another model has been made live since"
-        st.success(f"Test accuracy: **{status.test_accuracy:.2%}**. Published: {now} "
-                   f"(saved as {status.published_as}). {trained}.")
+        now = _("it is the live model now") if store().live_name() == status.published_as else \
+            _("another model has been made live since")
+        st.success(_("Test accuracy: **{accuracy}**. Published: {now} (saved as {name}). {trained}.").format(
+            accuracy=percent(status.test_accuracy, 2), now=now, name=status.published_as, trained=trained))
     elif red:
-        says = f" It answers “{lopsided[0]}” for {lopsided[1]:.0%} of the test images." if lopsided else ""
+        says = _(" It answers “{digit}” for {share} of the test images.").format(
+            digit=lopsided[0], share=percent(lopsided[1])) if lopsided else ""
         st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
     else:
-        st.success(f"**It reads {status.test_accuracy:.2%} of the 10,000 test digits right.** {place}{against} "
-                   f"{trained}.", icon=":material/school:")
-    st.page_link("pages/draw.py", label="Try it on Draw", icon=":material/draw:",
-                 help="Your model reads your drawings, for you alone; the live model stays as it is.")
+        st.success(_("**It reads {accuracy} of the 10,000 test digits right.** {place}{against} {trained}.").format(
+            accuracy=percent(status.test_accuracy, 2), place=place, against=against, trained=trained),
+            icon=":material/school:")
+    st.page_link("pages/draw.py", label=_("Try it on Draw"), icon=":material/draw:",
+                 help=_("Your model reads your drawings, for you alone; the live model stays as it is."))
     curves(status, result.points)
     ev = result.evaluation
-    st.markdown("**Accuracy for each digit**")
-    per_digit = pd.DataFrame({"accuracy": ev.per_digit}, index=[str(d) for d in range(10)])
-    st.bar_chart(per_digit, x_label="digit", y_label="accuracy", height=220)
-    st.markdown("**Confusion matrix**: each row is a true digit, each column what the model said; "
-                "the diagonal holds the right answers.")
-    st.dataframe(pd.DataFrame(ev.confusion, index=[f"true {d}" for d in range(10)],
-                              columns=[f"said {d}" for d in range(10)]))
+    st.markdown(_("**Accuracy for each digit**"))
+    per_digit = pd.DataFrame({_("accuracy"): ev.per_digit}, index=[str(d) for d in range(10)])
+    st.bar_chart(per_digit, x_label=_("digit"), y_label=_("accuracy"), height=220)
+    st.markdown(_("**Confusion matrix**: each row is a true digit, each column what the model said; "
+                  "the diagonal holds the right answers."))
+    st.dataframe(pd.DataFrame(ev.confusion, index=[_("true {digit}").format(digit=d) for d in range(10)],
+                              columns=[_("said {digit}").format(digit=d) for d in range(10)]))
     if status.published_as:
         return
     if not allowed:
-        st.info("Publishing is off in this demo: the live model stays as it is. Your model is yours: it answers on "
-                "Draw for you alone, and whoever runs the lab can make a model live from the class board.",
+        st.info(_("Publishing is off in this demo: the live model stays as it is. Your model is yours: it answers "
+                  "on Draw for you alone, and whoever runs the lab can make a model live from the class board."),
                 icon=":material/lock:")
         return
     if not check.good and not red:  # a red box above has said it already
         st.caption(f"{check.headline} {check.warning}")
-    if guarded_button(check, rules, "publish", "Publish: make it the live model", ":material/publish:",
-                      "Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."):
+    if guarded_button(check, rules, "publish", _("Publish: make it the live model"), ":material/publish:",
+                      _("Everybody's Gallery and Draw pages will use it. Earlier models stay listed below."),
+                      anyway=_("Publish anyway")):
         try:
             slot().publish(status.run_id, store())
         except (ValueError, OSError) as err:
-            st.error(f"Could not publish: {public(err)}")
+            st.error(_("Could not publish: {problem}").format(problem=public(err)))
             return
         st.rerun()
 
@@ -150,29 +168,38 @@ def class_place(run_id: str) -> str:
     if rank is None:
         return ""
     if len(entries) == 1:
-        return "The first model trained in this class."
+        return _("The first model trained in this class.")
     best = entries[0]
-    top = "" if rank == 1 else f" (the best: {best.test_accuracy:.2%}, {plain(best.label)}'s)"
-    return f"{ordinal(rank)} of {len(entries)} models trained in this class{top}."
+    top = "" if rank == 1 else _(" (the best: {accuracy}, {name}'s)").format(
+        accuracy=percent(best.test_accuracy, 2), name=plain(best.label))
+    return _("{place} of {count} models trained in this class{top}.").format(place=ordinal(rank), count=len(entries),
+                                                                             top=top)
+
+
+ORDINALS = {"st": N_("{n}st"), "nd": N_("{n}nd"), "rd": N_("{n}rd"), "th": N_("{n}th")}  # 第 {n} in Chinese
 
 
 def ordinal(n: int) -> str:
     suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
+    return _(ORDINALS[suffix]).format(n=n)
 
 
 def describe_trained(status) -> str:
     """The settings, with the epochs the run really did ("stopped after 1 of 3 epochs")."""
     done, asked = len(status.history), status.settings.epochs
     text = status.settings.describe()
-    return text if done >= asked else f"{text} (stopped after {done} of {plural(asked, 'epoch')})"
+    return text if done >= asked else ngettext("{settings} (stopped after {done} of {asked} epoch)",
+                                               "{settings} (stopped after {done} of {asked} epochs)",
+                                               asked).format(settings=text, done=done, asked=asked)
 
 
-def guarded_button(check, rules, key: str, label: str, icon: str, help: str, demo: bool | None = None) -> bool:
+def guarded_button(check, rules, key: str, label: str, icon: str, help: str, demo: bool | None = None,
+                   anyway: str | None = None) -> bool:
     """A button that changes the live model, under the publish rule: True when clicked and allowed.
 
     A good model: a plain primary button. A risky one: refused in demo mode; otherwise a box to
     tick that names both accuracies, and a secondary "... anyway" button that works only once ticked.
+    `anyway`: the second button's words (else "<label> anyway").
     `demo`: whether demo mode's refusal applies (default: `rules.demo`); the class board's operator,
     who chooses among the class's models on purpose, confirms instead.
     """
@@ -184,7 +211,8 @@ def guarded_button(check, rules, key: str, label: str, icon: str, help: str, dem
         st.info(refused, icon=":material/lock:")
         return False
     confirmed = st.checkbox(check.confirm, key=f"{key}-confirm")
-    clicked = st.button(f"{label.split(':')[0]} anyway", icon=icon, help=help, key=f"{key}-go", disabled=not confirmed)
+    clicked = st.button(anyway or _("{action} anyway").format(action=label), icon=icon, help=help, key=f"{key}-go",
+                        disabled=not confirmed)
     refused = policy.refusal(check, demo=demo, confirmed=confirmed)
     if clicked and refused:  # checked again on the click itself: a stale page must not slip through
         st.error(refused)
@@ -193,48 +221,50 @@ def guarded_button(check, rules, key: str, label: str, icon: str, help: str, dem
 
 
 def earlier_runs(live, rules, allowed: bool) -> None:
-    st.subheader("Earlier models")
+    st.header(_("Earlier models"), anchor=False)
     models = store()
     runs = models.runs()
-    st.dataframe(models_table(runs), hide_index=True)
+    st.dataframe(shown_columns(models_table(runs)), hide_index=True)
     usable = policy.best_first([run for run in runs if run.info is not None and not run.live],
                                lambda run: run.info.test_accuracy)
     if not usable or not allowed:
         return
-    labels = {run.name: ("shipped default: " if run.is_default else "") + run.info.summary() for run in usable}
-    picked = st.selectbox("Make an earlier model live again (the best first)", list(labels), format_func=labels.get,
+    labels = {run.name: (_("shipped default: ") if run.is_default else "") + run.info.summary() for run in usable}
+    picked = st.selectbox(_("Make an earlier model live again (the best first)"), list(labels), format_func=labels.get,
                           key="revert")
     chosen = next(run for run in usable if run.name == picked)
     check = policy.check_publish(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
                            config.publish_floor())
     if not check.good:
         st.warning(f"{check.headline} {check.warning}", icon=":material/warning:")
-    if guarded_button(check, rules, f"revert-{picked}", "Make live", ":material/restore:",
-                      "Everybody's Gallery and Draw pages will use it."):
+    if guarded_button(check, rules, f"revert-{picked}", _("Make live"), ":material/restore:",
+                      _("Everybody's Gallery and Draw pages will use it.")):
         try:
             made = models.make_live(picked)
         except (ValueError, OSError) as err:  # ModelFileError is a ValueError
-            st.error(f"Could not make that model live: {public(err)}")
+            st.error(_("Could not make that model live: {problem}").format(problem=public(err)))
             return
-        st.session_state.notice = f"The live model is now: {made.info.summary()}."
+        st.session_state.notice = _("The live model is now: {model}.").format(model=made.info.summary())
         st.rerun()
 
 
 def make_class_model_live(entries, live, rules) -> None:
     """For whoever may change the live model: pick a model of the class board and make it live."""
-    labels = {entry.run_id: f"{plain(entry.label)}: {entry.test_accuracy:.2%}, {entry.recipe}" for entry in entries}
-    picked = st.selectbox("Make a model live for everyone", list(labels), format_func=labels.get, key="class-pick")
+    labels = {entry.run_id: f"{plain(entry.label)}: {percent(entry.test_accuracy, 2)}, {entry.recipe}"
+              for entry in entries}
+    picked = st.selectbox(_("Make a model live for everyone"), list(labels), format_func=labels.get, key="class-pick")
     entry = next(entry for entry in entries if entry.run_id == picked)
     check = policy.check_publish(entry.test_accuracy, live.info.test_accuracy if live is not None else None,
                                  config.publish_floor())
     if not check.good:
         st.caption(f"{check.headline} {check.warning}")
-    if guarded_button(check, rules, f"class-{picked}", "Make live", ":material/publish:",
-                      "Everybody's Gallery and Draw pages will use it.", demo=False):
+    if guarded_button(check, rules, f"class-{picked}", _("Make live"), ":material/publish:",
+                      _("Everybody's Gallery and Draw pages will use it."), demo=False):
         try:
             made = store().publish(class_board().model(picked))
         except (ValueError, OSError) as err:  # ModelFileError is a ValueError
-            st.error(f"Could not make that model live: {public(err)}")
+            st.error(_("Could not make that model live: {problem}").format(problem=public(err)))
             return
-        st.session_state.notice = f"{plain(entry.label)}'s model is live now: {made.info.summary()}."
+        st.session_state.notice = _("{name}'s model is live now: {model}.").format(name=plain(entry.label),
+                                                                                  model=made.info.summary())
         st.rerun()

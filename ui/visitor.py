@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
 
 from mnistcore.lab import config, services
+from ui.text import _, ngettext
 
 log = logging.getLogger("mnistlab")
 
@@ -99,12 +100,14 @@ def drawing_budget_problem() -> str | None:
     saved = st.session_state.get("drawings_saved", 0)
     if saved >= config.budget("drawings_per_session"):
         log.warning("draw: session of client %s reached its budget of %d saved drawings", client(), saved)
-        return (f"Thank you: you have labelled {saved} drawings, as many as one visit may. "
-                "Keep drawing: the model still answers, it just stops collecting.")
+        return _("Thank you: you have labelled {count} drawings, as many as one visit may. "
+                 "Keep drawing: the model still answers, it just stops collecting.").format(count=saved)
     wait = services.drawing_rate().take(device=client(), address=address())
     if wait > 0:
         log.warning("draw: client %s (%s) saves drawings faster than allowed", client(), address())
-        return f"That was quick: please wait {math.ceil(wait)} seconds before labelling another drawing."
+        return ngettext("That was quick: please wait {seconds} second before labelling another drawing.",
+                        "That was quick: please wait {seconds} seconds before labelling another drawing.",
+                        math.ceil(wait)).format(seconds=math.ceil(wait))
     st.session_state.drawings_saved = saved + 1
     return None
 
@@ -178,11 +181,13 @@ def unlock(given: str, rules: config.Access) -> str | None:
     if wait > 0:
         log.warning("passcode: guess from client %s (%s) refused, %.0f s to wait", client(), address(), wait)
         minutes = math.ceil(wait / 60)
-        return f"Too many wrong passcodes: please try again in {minutes} minute{'s' if minutes != 1 else ''}."
+        return ngettext("Too many wrong passcodes: please try again in {minutes} minute.",
+                        "Too many wrong passcodes: please try again in {minutes} minutes.",
+                        minutes).format(minutes=minutes)
     if not rules.unlocks(given):
         guesses.take(**keys)
         log.warning("passcode: wrong guess from client %s (%s)", client(), address())
-        return "That is not the passcode."
+        return _("That is not the passcode.")
     log.info("passcode: training unlocked for client %s", client())
     st.session_state.unlocked = _passcode_key(rules.passcode)
     return None

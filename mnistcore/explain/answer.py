@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..data import load_mnist
+from ..i18n import N_, percent
+from ..i18n import gettext as _
 from ..openset import DigitReference, OpenSet, fit_temperature  # noqa: F401  (answer's own names too)
 from ..preprocess import Shape, Steps
 
@@ -52,7 +54,7 @@ def temperature_for(info) -> float:
 # from FAIRLY_SURE about 8 in 10, and below that it is a guess between its two best digits.
 SURE = 0.9
 FAIRLY_SURE = 0.6
-CERTAINTY = ("sure", "fairly sure", "guessing")
+CERTAINTY = (N_("sure"), N_("fairly sure"), N_("guessing"))
 
 # ---------------------------------------------------------------------------- what is a digit
 # Measured in pen widths (Shape.pens: the drawing's longer side over its stroke width), so the
@@ -78,15 +80,19 @@ MAX_HOLES = 3        # no digit has more loops than an 8's two (three allows for
 
 KINDS = ("digit", "too_small", "dot", "line", "blob", "not_a_digit", "two_digits", "blank")
 
+# In English: a verdict may be kept and shown again after the visitor changes language, so its
+# words are translated where they are shown (DrawingVerdict.explanation, .said).
 MESSAGES = {
-    "blank": "Draw a digit (0 to 9) in the black box, as large as the box allows.",
-    "dot": "That is only a dot. Draw a digit (0 to 9), as large as the box allows.",
-    "too_small": "Draw it bigger: this small, the pen's strokes run together. Use most of the box.",
-    "line": "That is a straight line, not a digit. Draw a digit (0 to 9); a 1 stands upright.",
-    "blob": "That is a blob of ink, not a digit. Clear it and draw a digit with a few clean strokes.",
-    "two_digits": "That looks like two digits: draw one at a time.",
-    "not_a_digit": "That does not look like a digit to me. Draw one digit, 0 to 9.",
+    "blank": N_("Draw a digit (0 to 9) in the black box, as large as the box allows."),
+    "dot": N_("That is only a dot. Draw a digit (0 to 9), as large as the box allows."),
+    "too_small": N_("Draw it bigger: this small, the pen's strokes run together. Use most of the box."),
+    "line": N_("That is a straight line, not a digit. Draw a digit (0 to 9); a 1 stands upright."),
+    "blob": N_("That is a blob of ink, not a digit. Clear it and draw a digit with a few clean strokes."),
+    "two_digits": N_("That looks like two digits: draw one at a time."),
+    "not_a_digit": N_("That does not look like a digit to me. Draw one digit, 0 to 9."),
 }
+BEST_GUESS = N_(" (If it is one, my best guess is a {digit}.)")
+GUESSING = N_("guessing: {digit} or {runner_up}?")
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,28 @@ class DrawingVerdict:
 
     @property
     def headline(self) -> str | None:
-        return f"Prediction: {self.digit}" if self.kind == "digit" else None
+        return _("Prediction: {digit}").format(digit=self.digit) if self.kind == "digit" else None
+
+    @property
+    def guessing(self) -> bool:
+        """A digit read, but only as a guess between two."""
+        return self.kind == "digit" and self.words not in CERTAINTY[:2]
+
+    @property
+    def said(self) -> str | None:
+        """`words` in the visitor's language."""
+        if self.words is None or not self.guessing:
+            return None if self.words is None else _(self.words)
+        digit, runner_up = (int(d) for d in np.argsort(self.probabilities, kind="stable")[::-1][:2])
+        return _(GUESSING).format(digit=digit, runner_up=runner_up)
+
+    @property
+    def explanation(self) -> str | None:
+        """`message` in the visitor's language."""
+        if self.kind == "digit":
+            return None
+        text = _(MESSAGES[self.kind])
+        return text + _(BEST_GUESS).format(digit=self.best_guess) if self.kind == "not_a_digit" else text
 
     @property
     def probability(self) -> float | None:
@@ -124,7 +151,7 @@ class DrawingVerdict:
     def chance(self) -> str | None:
         """The calibrated probability as a visitor should read it: "about 80%", at most "99%"."""
         p = self.probability
-        return None if p is None else f"about {min(round(100 * p), 99)}%"
+        return None if p is None else _("about {percent}").format(percent=percent(min(round(100 * p), 99) / 100))
 
 
 def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, *,
@@ -162,7 +189,7 @@ def judge_drawing(steps: Steps | None, probabilities: np.ndarray | None = None, 
     if kind != "digit":
         message = MESSAGES[kind]
         if kind == "not_a_digit":  # it may be a digit written unusually: say what it would be
-            message += f" (If it is one, my best guess is a {int(np.argmax(p))}.)"
+            message += BEST_GUESS.format(digit=int(np.argmax(p)))
         return DrawingVerdict(kind, None, None, message, tuple(float(v) for v in p))
     first, second = np.argsort(p, kind="stable")[::-1][:2]
     sure, fairly = (open_set.sure, open_set.fairly_sure) if open_set is not None else (SURE, FAIRLY_SURE)
@@ -203,10 +230,10 @@ def certainty_words(probability: float, digit: int, runner_up: int, sure: float 
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"probability must be 0-1, got {probability!r}")
     if probability >= sure:
-        return "sure"
+        return CERTAINTY[0]
     if probability >= fairly_sure:
-        return "fairly sure"
-    return f"guessing: {digit} or {runner_up}?"
+        return CERTAINTY[1]
+    return GUESSING.format(digit=digit, runner_up=runner_up)
 
 
 def calibrate(probabilities: np.ndarray, temperature: float = TEMPERATURE) -> np.ndarray:
@@ -269,14 +296,14 @@ class Answer:
 
     @property
     def headline(self) -> str:
-        return f"Prediction: {self.digit}"
+        return _("Prediction: {digit}").format(digit=self.digit)
 
     @property
     def doubt(self) -> str | None:
         """E.g. "not sure: 4 or 9?" when unsure, else None."""
         if self.sure:
             return None
-        return f"not sure: {self.digit} or {self.runner_up}?"
+        return _("not sure: {digit} or {runner_up}?").format(digit=self.digit, runner_up=self.runner_up)
 
 
 def read_answer(probabilities: np.ndarray) -> Answer:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..canvas import data_url_from, read_canvas_png
+from ..i18n import gettext as _
 from ..nets.base import DigitModel
 from ..photo import photo_steps, read_photo
 from ..preprocess import Steps, ink_steps
@@ -143,7 +144,7 @@ def _drawing_steps(data_url: object, side: int) -> Steps | str | None:
         return ink_steps(read_canvas_png(data_url, side, side))
     except ValueError as err:  # DrawingError, or a picture preprocessing cannot use
         log.warning("draw: refused a drawing: %s", err)
-        return f"This drawing cannot be read: {err}. Clear it and try again."
+        return _("This drawing cannot be read: {reason}. Clear it and try again.").format(reason=err)
 
 
 def _photo_steps(data: bytes) -> Steps | str:
@@ -152,7 +153,7 @@ def _photo_steps(data: bytes) -> Steps | str:
         steps = photo_steps(read_photo(data))
     except ValueError as err:  # PhotoError, or a picture preprocessing cannot use
         log.warning("draw: refused a photo: %s", err)
-        return f"This picture cannot be read: {err}. Try another one."
+        return _("This picture cannot be read: {reason}. Try another one.").format(reason=err)
     if steps is None:
-        return "No digit found in this picture: write it large with a dark pen, with paper all round it."
+        return _("No digit found in this picture: write it large with a dark pen, with paper all round it.")
     return steps

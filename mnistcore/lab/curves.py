@@ -11,10 +11,13 @@ from collections.abc import Iterable
 
 import pandas as pd
 
+from ..i18n import N_
+from ..i18n import gettext as _
 from ..nets.base import Progress
 from .slot import Run
 
-TRAINING, TEST, TEST_SAMPLE = "training", "test", "test (1,000 images)"  # the curves, as the legend names them
+# The curves, as the legend names them (in English; the chart shows them in the visitor's language).
+TRAINING, TEST, TEST_SAMPLE = N_("training"), N_("test"), N_("test (1,000 images)")
 COLUMNS = ["epochs", "curve", "measure", "value"]
 TRAIL_POINTS = 2000  # points one page keeps of the epoch in progress (one a second: over half an hour)
 _WHOLE = 1_000_000   # samples per run given to a trail's points: a page knows the fraction done, not the count
@@ -93,6 +96,6 @@ def loss_above_note(table: pd.DataFrame) -> str | None:
         last[(curve, measure)] = float(part.value.iloc[-1])
     if last[(None, "loss")] <= last[(TRAINING, "loss")]:
         return None
-    return ("The test loss is above the training loss: the loss also counts how sure the model is, so a few "
-            "test digits it gets confidently wrong weigh a lot, while accuracy only counts right and wrong. "
-            "The training figures are averaged over the epoch, as the model was still learning.")
+    return _("The test loss is above the training loss: the loss also counts how sure the model is, so a few "
+             "test digits it gets confidently wrong weigh a lot, while accuracy only counts right and wrong. "
+             "The training figures are averaged over the epoch, as the model was still learning.")

@@ -5,12 +5,20 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from ..training import plural
+from ..i18n import N_, ngettext, number, percent
+from ..i18n import gettext as _
 from .classroom import ClassModel
 from .store import RunEntry
 
-COLUMNS = ["", "test accuracy", "network", "training", "trained (UTC)"]
-SETTINGS_SHOWN = (("learningrate", "learning rate"), ("momentum", "momentum"))  # from a NumPy model's info
+# Column names in English (N_): the page shows them in the visitor's language (`shown_columns`); the
+# words in the cells are the visitor's language already.
+COLUMNS = ["", N_("test accuracy"), N_("network"), N_("training"), N_("trained (UTC)")]
+SETTINGS_SHOWN = (("learningrate", N_("learning rate")), ("momentum", N_("momentum")))  # from a NumPy model's info
+
+
+def shown_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with its column names in the visitor's language."""
+    return table.rename(columns=lambda name: _(name) if name else name)
 
 
 def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
@@ -20,23 +28,26 @@ def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
     for entry in entries:
         info = entry.info
         if info is None:
-            rows.append({"": "", "test accuracy": "", "network": f"{entry.name}: unreadable ({entry.error})",
+            unreadable = _("{name}: unreadable ({problem})").format(name=entry.name, problem=entry.error)
+            rows.append({"": "", "test accuracy": "", "network": unreadable,
                          "training": "", "trained (UTC)": ""})
             continue
-        extras = [f"{name} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
+        extras = [f"{_(name)} {info.settings[key]:g}" for key, name in SETTINGS_SHOWN
                   if isinstance(info.settings.get(key), (int, float))]
-        epochs = f"{plural(info.epochs, 'epoch')} at batch {info.batch_size}"
+        epochs = ngettext("{epochs} epoch at batch {batch}", "{epochs} epochs at batch {batch}",
+                          info.epochs).format(epochs=info.epochs, batch=info.batch_size)
         rows.append({
-            "": ", ".join(word for word, yes in (("shipped", entry.is_default), ("live", entry.live)) if yes),
-            "test accuracy": f"{info.test_accuracy:.2%}" if info.test_accuracy is not None else "untested",
+            "": _(", ").join(_(word) for word, yes in ((N_("shipped"), entry.is_default), (N_("live"), entry.live))
+                             if yes),
+            "test accuracy": percent(info.test_accuracy, 2) if info.test_accuracy is not None else _("untested"),
             "network": f"{info.engine} {info.architecture}",
-            "training": ", ".join([epochs] + extras),
+            "training": _(", ").join([epochs] + extras),
             "trained (UTC)": info.trained_at[:16].replace("T", " "),
         })
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-CLASS_COLUMNS = ["", "who", "MNIST test accuracy", "lab drawings", "recipe", "trained (UTC)"]
+CLASS_COLUMNS = ["", N_("who"), N_("MNIST test accuracy"), N_("lab drawings"), N_("recipe"), N_("trained (UTC)")]
 
 
 def class_table(entries: Iterable[ClassModel], mine: str | None = None) -> pd.DataFrame:
@@ -44,10 +55,11 @@ def class_table(entries: Iterable[ClassModel], mine: str | None = None) -> pd.Da
     ("you" beside the visitor's own, whose key is `mine`), test accuracy (a fraction), accuracy on
     the lab's drawings in words (how many it was measured on), recipe, when. The figures come
     first, so that a phone shows them before the long recipe."""
-    rows = [{"": f"{place}", "who": entry.label + (" (you)" if mine is not None and entry.owner == mine else ""),
+    rows = [{"": f"{place}", "who": entry.label + (_(" (you)") if mine is not None and entry.owner == mine else ""),
              "MNIST test accuracy": entry.test_accuracy,
-             "lab drawings": (f"{entry.drawings_accuracy:.1%} of {entry.drawings:,}"
-                              if entry.drawings_accuracy is not None else "none yet"),
+             "lab drawings": (_("{accuracy} of {count}").format(accuracy=percent(entry.drawings_accuracy, 1),
+                                                                count=number(entry.drawings))
+                              if entry.drawings_accuracy is not None else _("none yet")),
              "recipe": entry.recipe, "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
             for place, entry in enumerate(entries, 1)]
     return pd.DataFrame(rows, columns=CLASS_COLUMNS)

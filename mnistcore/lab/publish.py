@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..i18n import gettext as _
+from ..i18n import percent
+
 GOOD, RISKY = "good", "risky"
 
 
@@ -34,23 +37,28 @@ def check_publish(accuracy: float | None, live_accuracy: float | None, floor: fl
     """
     if not 0 <= floor <= 1:
         raise ValueError(f"floor must be a test accuracy from 0 to 1; got {floor!r}")
-    live = f"the live model has {live_accuracy:.2%}" if live_accuracy is not None else "there is no tested live model"
+    live = (_("the live model has {accuracy}").format(accuracy=percent(live_accuracy, 2))
+            if live_accuracy is not None else _("there is no tested live model"))
     if accuracy is None:
-        return PublishCheck(RISKY, f"Never tested ({live}).", "Nobody knows how well this model reads digits.",
-                       "I know this model was never tested, and I want everyone to use it anyway.")
-    headline = f"Test accuracy: {accuracy:.2%} ({live})."
+        return PublishCheck(RISKY, _("Never tested ({live}).").format(live=live),
+                            _("Nobody knows how well this model reads digits."),
+                            _("I know this model was never tested, and I want everyone to use it anyway."))
+    headline = _("Test accuracy: {accuracy} ({live}).").format(accuracy=percent(accuracy, 2), live=live)
     problems = []
     if accuracy < floor:
-        problems.append(f"it reads fewer than {floor:.0%} of the test digits right"
-                        + (" — about as well as guessing" if accuracy < 0.2 else ""))
+        problems.append(_("it reads fewer than {floor} of the test digits right").format(floor=percent(floor))
+                        + (_(" — about as well as guessing") if accuracy < 0.2 else ""))
     if live_accuracy is not None and accuracy < live_accuracy:
-        problems.append(f"it is worse than the live model ({accuracy:.2%} against {live_accuracy:.2%})")
+        problems.append(_("it is worse than the live model ({accuracy} against {live})").format(
+            accuracy=percent(accuracy, 2), live=percent(live_accuracy, 2)))
     if not problems:
         return PublishCheck(GOOD, headline, None, None)
-    live_words = f"the live model's {live_accuracy:.2%}" if live_accuracy is not None else "no tested live model"
+    live_words = (_("the live model's {accuracy}").format(accuracy=percent(live_accuracy, 2))
+                  if live_accuracy is not None else _("no tested live model"))
     return PublishCheck(RISKY, headline,
-                   f"Not a good model for everyone: {'; and '.join(problems)}.",
-                   f"Yes: replace {live_words} with this model's {accuracy:.2%} for every visitor.")
+                        _("Not a good model for everyone: {problems}.").format(problems=_("; and ").join(problems)),
+                        _("Yes: replace {live} with this model's {accuracy} for every visitor.").format(
+                            live=live_words, accuracy=percent(accuracy, 2)))
 
 
 def refusal(check: PublishCheck, demo: bool, confirmed: bool) -> str | None:
@@ -62,10 +70,10 @@ def refusal(check: PublishCheck, demo: bool, confirmed: bool) -> str | None:
     if check.good:
         return None
     if demo:
-        return ("In this demo only a model better than the live one, and above the lab's floor, can be "
-                "made live. " + (check.warning or ""))
+        return (_("In this demo only a model better than the live one, and above the lab's floor, can be "
+                  "made live. ") + (check.warning or ""))
     if not confirmed:
-        return "Tick the box above to confirm first: " + (check.confirm or "")
+        return _("Tick the box above to confirm first: ") + (check.confirm or "")
     return None
 
 

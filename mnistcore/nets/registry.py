@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..i18n import N_
 from .base import DigitModel, ModelInfo
 from .saved import is_cnn
 
@@ -198,10 +199,11 @@ def _keras_unavailable() -> str | None:
 
 # ---------------------------------------------------------------------------- the entries
 
-NUMPY_LABEL = "NumPy (our own code, the tutorial's)"
-KERAS_LABEL = "Keras (Google's TensorFlow)"
-MLP_LABEL = "One hidden layer (the tutorial's network)"
-CNN_LABEL = "Convolutional (slower, better)"
+# In English; the Train page shows them in the visitor's language.
+NUMPY_LABEL = N_("NumPy (our own code, the tutorial's)")
+KERAS_LABEL = N_("Keras (Google's TensorFlow)")
+MLP_LABEL = N_("One hidden layer (the tutorial's network)")
+CNN_LABEL = N_("Convolutional (slower, better)")
 CONVNET_VIEWS = (CONV_FILTERS, FEATURE_MAPS)
 
 NETWORKS: dict[tuple[str, str], Network] = {(n.engine, n.arch): n for n in (

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..i18n import N_
 from ..nets import Network, network
 from ..nets.base import DigitModel
 
@@ -125,21 +126,21 @@ def engine_problem(settings: TrainSettings) -> str | None:
     return unavailable() if unavailable is not None else None
 
 
-# One plain sentence per setting, for the page's Custom form and the CLI's --help.
+# One plain sentence per setting, for the page's Custom form (translated there) and the CLI's --help.
 EXPLAINED = {
-    "engine": "Which program trains it: our own NumPy code (the tutorial's), or Keras (Google's TensorFlow).",
-    "arch": "The shape of the network: one hidden layer (MLP), or layers that look at small patches (CNN).",
-    "epochs": "How many times the network sees all 60,000 training images. More takes longer.",
-    "batch_size": "How many images it looks at before each small change to its weights. 1 is the tutorial's "
-                  "way (slow); 128 is quick.",
-    "hidden": "How many neurons sit between the pixels and the answer. More can learn more, but is slower.",
-    "learning_rate": "How big each change to the weights is. Too big and it goes wild; too small and it "
-                     "learns slowly.",
-    "momentum": "How much of the previous change carries on into the next, like a rolling ball. 0 is the "
-                "tutorial's plain step.",
-    "activation": "How a neuron answers: sigmoid is the tutorial's smooth S-curve; ReLU (with softmax "
-                  "at the output) learns faster.",
-    "optimizer": "The learning rule: plain steps downhill (the tutorial's), or Adam, which sizes each "
-                 "weight's step by itself.",
-    "schedule": "Keep the step size, or let it fall to zero by the end, so the last steps fine-tune.",
+    "engine": N_("Which program trains it: our own NumPy code (the tutorial's), or Keras (Google's TensorFlow)."),
+    "arch": N_("The shape of the network: one hidden layer (MLP), or layers that look at small patches (CNN)."),
+    "epochs": N_("How many times the network sees all 60,000 training images. More takes longer."),
+    "batch_size": N_("How many images it looks at before each small change to its weights. 1 is the tutorial's "
+                     "way (slow); 128 is quick."),
+    "hidden": N_("How many neurons sit between the pixels and the answer. More can learn more, but is slower."),
+    "learning_rate": N_("How big each change to the weights is. Too big and it goes wild; too small and it "
+                        "learns slowly."),
+    "momentum": N_("How much of the previous change carries on into the next, like a rolling ball. 0 is the "
+                   "tutorial's plain step."),
+    "activation": N_("How a neuron answers: sigmoid is the tutorial's smooth S-curve; ReLU (with softmax "
+                     "at the output) learns faster."),
+    "optimizer": N_("The learning rule: plain steps downhill (the tutorial's), or Adam, which sizes each "
+                    "weight's step by itself."),
+    "schedule": N_("Keep the step size, or let it fall to zero by the end, so the last steps fine-tune."),
 }

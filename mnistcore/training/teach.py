@@ -13,9 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 
+from ..i18n import N_
 from ..nets.base import DigitModel
 
-RULE = "weights += learning rate × error × input"
+RULE = N_("weights += learning rate × error × input")  # translated where it is shown
 COPIES = 8          # the drawing, this many times in each batch
 MIXED = 8           # MNIST training digits beside it in each batch
 STEPS = 8           # at most this many steps

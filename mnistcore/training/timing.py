@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 from ..files import atomic_write_bytes
+from ..i18n import gettext as _
+from ..i18n import ngettext
 from .settings import TrainSettings, new_model
 
 TEST_IMAGES = 10_000                 # evaluated after every epoch
@@ -234,11 +236,14 @@ def describe_seconds(seconds: float) -> str:
     """A duration for people: "about 40 seconds", "about 3 minutes", "about 1 hour 5 minutes"."""
     seconds = max(0.0, float(seconds))
     if seconds < 10:
-        return "a few seconds"
+        return _("a few seconds")
     if seconds < 90:
-        return f"about {round(seconds / 5) * 5:.0f} seconds"
+        return _("about {seconds} seconds").format(seconds=round(seconds / 5) * 5)
     minutes = round(seconds / 60)
     if minutes < 60:
-        return f"about {minutes} minutes"
+        return _("about {minutes} minutes").format(minutes=minutes)
     hours, minutes = divmod(minutes, 60)
-    return f"about {hours} hour{'s' if hours > 1 else ''}" + (f" {minutes} minutes" if minutes else "")
+    if not minutes:
+        return ngettext("about {hours} hour", "about {hours} hours", hours).format(hours=hours)
+    return ngettext("about {hours} hour {minutes} minutes", "about {hours} hours {minutes} minutes",
+                    hours).format(hours=hours, minutes=minutes)

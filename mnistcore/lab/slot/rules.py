@@ -7,6 +7,8 @@ import logging
 from dataclasses import replace
 from collections.abc import Iterable
 
+from ...i18n import gettext as _
+from ...i18n import percent
 from .runs import FAILED, RUNNING, WAITING, QueueFull, Record, Run, SlotBusy
 
 log = logging.getLogger("mnistlab")
@@ -45,22 +47,24 @@ def admit(records: list[Record], owner: str, client: str | None, may_wait: bool,
     active = [r for r in records if r.active]
     if any(r.run.owner == owner for r in active):
         mine_now = any(r.run.owner == owner and r.run.running for r in active)
-        where = "in progress" if mine_now else "waiting in the queue"
-        raise ValueError(f"you already have a run {where}: one at a time")
+        raise ValueError(_("you already have a run in progress: one at a time") if mine_now
+                         else _("you already have a run waiting in the queue: one at a time"))
     if client is not None and sum(r.client == client for r in active) >= places_per_client:
-        raise ValueError(f"this device already has {places_per_client} runs training or "
-                         "waiting, the most one device may have: please wait until one of them ends")
+        raise ValueError(_("this device already has {count} runs training or waiting, the most one device may "
+                           "have: please wait until one of them ends").format(count=places_per_client))
     busy = current(records)
     if busy is None:
         return
     c = busy.run
-    says = (f"{c.label} is training a model (started at {c.started_at.astimezone():%H:%M}, "
-            f"{c.fraction:.0%} done, expected to finish around {c.expected_end.astimezone():%H:%M}).")
+    # In the language of the page that asked (the refusal is made in its thread).
+    says = _("{name} is training a model (started at {start}, {done} done, expected to finish around {end}).").format(
+        name=c.label, start=f"{c.started_at.astimezone():%H:%M}", done=percent(c.fraction),
+        end=f"{c.expected_end.astimezone():%H:%M}")
     if not may_wait:
-        raise SlotBusy(says + " One run at a time: please wait until it finishes.")
+        raise SlotBusy(says + _(" One run at a time: please wait until it finishes."))
     if sum(r.run.state == WAITING for r in records) >= queue_size:
-        raise QueueFull(says + f" The queue is full ({queue_size} waiting): please try again "
-                        "when a place frees up.")
+        raise QueueFull(says + _(" The queue is full ({count} waiting): please try again when a place frees "
+                                 "up.").format(count=queue_size))
 
 
 def unheard(record: Record, now: dt.datetime, timeout: float) -> bool:

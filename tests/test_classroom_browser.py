@@ -35,7 +35,7 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
         ada, bob, cy, board = (browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
                                for _ in range(4))
         for page in (ada, bob, cy, board):
-            page.set_default_timeout(90_000)  # four visitors and a training run on a small machine
+            page.set_default_timeout(180_000)  # four visitors and a training run on a small machine
         board.goto(url)  # the home page first, then the board through the site's menu
         board.get_by_role("link", name="Class board").first.click()
         board.get_by_text("No model has been trained in this lab yet").wait_for(timeout=60_000)
@@ -53,10 +53,10 @@ def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp
         for page in (ada, bob):
             page.get_by_role("link", name="Try it on Draw").click()  # the same session: the visitor's own model
         for page in (ada, bob, cy):
-            page.locator("canvas.upper-canvas").wait_for(timeout=60_000)
+            page.locator("canvas.upper-canvas").wait_for(timeout=180_000)
             wait_for_the_run(page)
             stroke(page, page.locator("canvas.upper-canvas").bounding_box(), SEVEN)
-            page.locator("h2", has_text=re.compile(r"Prediction|That does not|\d")).first.wait_for(timeout=60_000)
+            page.locator("h2", has_text=re.compile(r"Prediction|That does not|\d")).first.wait_for(timeout=180_000)
         for page in (ada, bob):
             page.get_by_text("The live model says").wait_for(timeout=60_000)  # their own model answers
             assert "Your model" in page.inner_text("body")

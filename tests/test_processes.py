@@ -150,15 +150,26 @@ def serve_lab(processes: int, env: dict, *options: str):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("nginx must be installed in CI (.ci/run installs nginx-light)")
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
-    port = free_port()
     state = env["STATE"]
-    command = [sys.executable, str(PROJECT_DIR / "deploy" / "serve_lab.py"), "--processes", str(processes),
-               "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx, *options]
-    launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for attempt in range(3):
+        # The ports after a free one are free only by chance: another test's client may take one
+        # between the choice and Streamlit's bind ("Port N is not available"); then new ports.
+        port = free_port()
+        command = [sys.executable, str(PROJECT_DIR / "deploy" / "serve_lab.py"), "--processes", str(processes),
+                   "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx,
+                   *options]
+        launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        ready = launcher.stdout.readline()  # the launcher prints one line once everything answers
+        taken = launcher.poll() is not None and any(
+            "is not available" in log.read_text(errors="replace") for log in Path(state).glob("streamlit-*.log"))
+        if not taken or attempt == 2:
+            break
+        launcher.wait(60)
+        for log in Path(state).glob("streamlit-*.log"):
+            log.unlink()
     url = f"http://127.0.0.1:{port}"
     try:
-        ready = launcher.stdout.readline()  # the launcher prints one line once everything answers
         assert "behind nginx" in ready, ready + launcher.stdout.read() if launcher.poll() is not None else ready
         yield url, launcher, state
     finally:

@@ -82,7 +82,8 @@ def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
         machine_b = stack.enter_context(running_site(weights_b, env=env_b, timeout=90)).removeprefix("http://")
         env = {"STATE": tmp_path / "state", "ENV": {**env_a, "MNISTLAB_WEIGHTS_DIR": str(weights_a)}}
         with socket.socket() as below_b:  # serve_lab's process takes the port after nginx's: not B's
-            below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
+            with contextlib.suppress(OSError):  # taken already: then serve_lab cannot be given it either
+                below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
             lab = serve_lab(1, env, "--process-header", "--upstream", machine_b)
             url, _, state = stack.enter_context(lab)
         upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()

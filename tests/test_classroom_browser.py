@@ -9,7 +9,7 @@ from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 from strokes import stroke
 from test_browser import chromium_or_skip, wait_for_the_run
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.unsteady]  # see pyproject.toml
 SEVEN = [(0.3, 0.08), (0.85, 0.08), (0.5, 0.92)]
 
 

@@ -161,7 +161,9 @@ def serve_lab(processes: int, env: dict, *options: str):
         launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         ready = launcher.stdout.readline()  # the launcher prints one line once everything answers
-        taken = launcher.poll() is not None and any(
+        if "behind nginx" not in ready:
+            launcher.wait(60)  # it is ending: its logs are complete
+        taken = "behind nginx" not in ready and any(
             "is not available" in log.read_text(errors="replace") for log in Path(state).glob("streamlit-*.log"))
         if not taken or attempt == 2:
             break

@@ -76,6 +76,7 @@ def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machine
     grace.close()
 
 
+@pytest.mark.unsteady  # serve_lab and machine B race for ports beside the whole suite
 def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
     (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
     with contextlib.ExitStack() as stack:

@@ -49,7 +49,8 @@ def starts(item) -> set[str]:
     """Which of STARTERS' markers `item` needs."""
     code = _code_of(item)
     needed = {marker for marker, calls in STARTERS.items() if any(call in code for call in calls)}
-    return needed | ({"server"} if item.get_closest_marker("browser") else set())
+    postgres = {"pg_server", "pg_url", "database"} & set(getattr(item, "fixturenames", ()))  # a real PostgreSQL
+    return needed | ({"server"} if item.get_closest_marker("browser") or postgres else set())
 
 
 def pytest_collection_modifyitems(config, items):

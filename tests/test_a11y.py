@@ -5,13 +5,14 @@ serious problem, and every control is at least 44 px each way.
 axe-core comes from npm (`make axe` puts it in tests/vendor/); without it, or without Chromium,
 the test is skipped with the reason, except in CI, where a skip would hide a failure.
 """
+import contextlib
 import os
 import re
 from pathlib import Path
 
 import pytest
 
-from sitetools import CHROMIUM_ARGS, running_site, weights_copy
+from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 from strokes import PHONE, touch_stroke
 from test_browser import chromium_or_skip, wait_for_the_run
 
@@ -86,43 +87,50 @@ def everything_wrong(page, axe: Path) -> list[str]:
     return serious_problems(page, axe) + small_controls(page) + sideways(page)
 
 
-def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
+@contextlib.contextmanager
+def chinese_phone(tmp_path):
+    """(site URL, a Chinese phone's page, axe-core, problems by page state): the site on a fresh
+    store; on leaving, every state's problems must be none."""
     sync_playwright = chromium_or_skip()
     axe = axe_or_skip()
     problems = {}
     with running_site(weights_copy(tmp_path / "weights", None), timeout=60,
                       env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(**PHONE, locale="zh-CN").new_page()
-            for path, (title, _) in PAGES.items():
-                open_page(page, f"{url}/{path}", title)
-                assert page_language(page, "zh-CN") == "zh-CN"
-                problems[f"{path or 'home'} (zh)"] = everything_wrong(page, axe)
-                assert page.locator(CONTROLS).count() >= 3  # the check measures something: the menu, the switch
-
-            # The switch: English at once, kept across a reload and another page, and back.
-            open_page(page, f"{url}/inside", "看看内部")
-            page.locator(".st-key-language_bar button", has_text="English").click()
-            page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            page.reload()
-            page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            assert page_language(page, "en") == "en"
-            problems["inside (en)"] = everything_wrong(page, axe)
-            for path, (_, title) in PAGES.items():
-                if path != "inside":
-                    open_page(page, f"{url}/{path}?lang=en", title)
-                    problems[f"{path or 'home'} (en)"] = everything_wrong(page, axe)
-            open_page(page, f"{url}/gallery?lang=en", "Gallery")
-            page.locator(".st-key-language_bar button", has_text="中文").click()
-            page.locator("h1", has_text="图库").wait_for(timeout=60_000)
-            assert page_language(page, "zh-CN") == "zh-CN"
+            yield url, browser.new_context(**PHONE, locale="zh-CN").new_page(), axe, problems
         finally:
             browser.close()
     problems = {state: found for state, found in problems.items() if found}
     assert not problems, "\n".join(f"{state}: {found}" for state, found in problems.items())
+
+
+def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
+    with chinese_phone(tmp_path) as (url, page, axe, problems):
+        for path, (title, _) in PAGES.items():
+            open_page(page, f"{url}/{path}", title)
+            assert page_language(page, "zh-CN") == "zh-CN"
+            problems[f"{path or 'home'} (zh)"] = everything_wrong(page, axe)
+            assert page.locator(CONTROLS).count() >= 3  # the check measures something: the menu, the switch
+
+        # The switch: English at once, kept across a reload and another page, and back.
+        open_page(page, f"{url}/inside", "看看内部")
+        page.locator(".st-key-language_bar button", has_text="English").click()
+        page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        page.reload()
+        page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        assert page_language(page, "en") == "en"
+        problems["inside (en)"] = everything_wrong(page, axe)
+        for path, (_, title) in PAGES.items():
+            if path != "inside":
+                open_page(page, f"{url}/{path}?lang=en", title)
+                problems[f"{path or 'home'} (en)"] = everything_wrong(page, axe)
+        open_page(page, f"{url}/gallery?lang=en", "Gallery")
+        page.locator(".st-key-language_bar button", has_text="中文").click()
+        page.locator("h1", has_text="图库").wait_for(timeout=60_000)
+        assert page_language(page, "zh-CN") == "zh-CN"
 
 
 def answer(page, words: str) -> str:
@@ -149,54 +157,43 @@ def test_drawing_a_digit_in_chinese_on_a_phone(tmp_path):
     """A Chinese phone draws a 7 with a finger and reads the answer in Chinese; Draw before and after an
     answer and on paper pass axe in both languages, with every control at least 44 px; the language
     switches to English and back, and a reload keeps it."""
-    sync_playwright = chromium_or_skip()
-    axe = axe_or_skip()
-    problems = {}
-    with running_site(weights_copy(tmp_path / "weights", None), timeout=60,
-                      env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_context(**PHONE, locale="zh-CN").new_page()
-            open_page(page, f"{url}/draw", "画一个数字")
-            assert page_language(page, "zh-CN") == "zh-CN"
-            canvas = page.locator("canvas.upper-canvas")
-            canvas.wait_for(timeout=30_000)
-            page.get_by_role("button", name="清除", exact=True).wait_for(timeout=30_000)  # named as it shows
-            problems["draw before (zh)"] = everything_wrong(page, axe)
-            print("Undo / Clear on a 390 px phone:", sizes(page, ["撤销一笔", "清除"]))
-            page.get_by_text("在黑色方框里写一个数字").wait_for(timeout=30_000)
-            wait_for_the_run(page)
-            cdp = page.context.new_cdp_session(page)
-            touch_stroke(cdp, canvas.bounding_box(), [(0.3, 0.03), (0.9, 0.03), (0.5, 0.95)])
-            assert answer(page, "识别结果：") == "识别结果：7"
-            page.get_by_role("button", name="对，是 7").wait_for(timeout=30_000)
-            wait_for_the_run(page)
-            problems["draw answered (zh)"] = everything_wrong(page, axe)
+    with chinese_phone(tmp_path) as (url, page, axe, problems):
+        open_page(page, f"{url}/draw", "画一个数字")
+        assert page_language(page, "zh-CN") == "zh-CN"
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.wait_for(timeout=30_000)
+        page.get_by_role("button", name="清除", exact=True).wait_for(timeout=30_000)  # named as it shows
+        problems["draw before (zh)"] = everything_wrong(page, axe)
+        print("Undo / Clear on a 390 px phone:", sizes(page, ["撤销一笔", "清除"]))
+        page.get_by_text("在黑色方框里写一个数字").wait_for(timeout=30_000)
+        wait_for_the_run(page)
+        cdp = page.context.new_cdp_session(page)
+        touch_stroke(cdp, canvas.bounding_box(), [(0.3, 0.03), (0.9, 0.03), (0.5, 0.95)])
+        assert answer(page, "识别结果：") == "识别结果：7"
+        page.get_by_role("button", name="对，是 7").wait_for(timeout=30_000)
+        wait_for_the_run(page)
+        problems["draw answered (zh)"] = everything_wrong(page, axe)
 
-            page.locator(".st-key-language_bar button", has_text="English").click()
-            assert answer(page, "Prediction: ") == "Prediction: 7"  # the same drawing, read in English
-            wait_for_the_run(page)
-            assert page_language(page, "en") == "en"
-            page.get_by_role("button", name="Undo stroke", exact=True).wait_for(timeout=30_000)
-            problems["draw answered (en)"] = everything_wrong(page, axe)
-            page.locator(".st-key-language_bar button", has_text="中文").click()
-            page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            page.reload()
-            page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            assert page_language(page, "zh-CN") == "zh-CN"
+        page.locator(".st-key-language_bar button", has_text="English").click()
+        assert answer(page, "Prediction: ") == "Prediction: 7"  # the same drawing, read in English
+        wait_for_the_run(page)
+        assert page_language(page, "en") == "en"
+        page.get_by_role("button", name="Undo stroke", exact=True).wait_for(timeout=30_000)
+        problems["draw answered (en)"] = everything_wrong(page, axe)
+        page.locator(".st-key-language_bar button", has_text="中文").click()
+        page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        page.reload()
+        page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        assert page_language(page, "zh-CN") == "zh-CN"
 
-            page.get_by_text("纸上的数字", exact=True).click()
-            page.get_by_text("用深色笔在纸上写").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            problems["draw on paper (zh)"] = everything_wrong(page, axe)
-            open_page(page, f"{url}/draw?lang=en", "Draw a digit")
-            page.get_by_text("Digit on paper", exact=True).click()
-            page.get_by_text("Write a digit on paper").wait_for(timeout=60_000)
-            wait_for_the_run(page)
-            problems["draw on paper (en)"] = everything_wrong(page, axe)
-        finally:
-            browser.close()
-    problems = {state: found for state, found in problems.items() if found}
-    assert not problems, "\n".join(f"{state}: {found}" for state, found in problems.items())
+        page.get_by_text("纸上的数字", exact=True).click()
+        page.get_by_text("用深色笔在纸上写").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        problems["draw on paper (zh)"] = everything_wrong(page, axe)
+        open_page(page, f"{url}/draw?lang=en", "Draw a digit")
+        page.get_by_text("Digit on paper", exact=True).click()
+        page.get_by_text("Write a digit on paper").wait_for(timeout=60_000)
+        wait_for_the_run(page)
+        problems["draw on paper (en)"] = everything_wrong(page, axe)

@@ -34,10 +34,11 @@ test: lint data axe
 test-unsteady: lint data axe
 	$(BIN)/python -m pytest -m unsteady $(ARGS)
 
-# The same without the tests that start a real server, a browser or a fresh Python (markers
-# `server`, `browser`, `subprocess`, set in tests/conftest.py): for each change; `make test` before a commit.
+# The library's own tests, without those that start a real server (Streamlit, nginx or PostgreSQL), a
+# browser or a fresh Python, or run the site's pages (markers `server`, `browser`, `subprocess`, `site`,
+# set in tests/conftest.py): for each change, in under a minute; `make test` before a commit.
 test-fast: lint data
-	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser and not subprocess" $(ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not server and not browser and not subprocess and not site" $(ARGS)
 
 lint: setup
 	$(BIN)/python -m ruff check

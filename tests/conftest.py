@@ -19,7 +19,8 @@ _STARTED = time.time()
 # What the code of a test starts, recognised by what it calls. Servers: tests/sitetools.running_site,
 # and test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx). Browsers
 # always start a server. A fresh Python: the CLI, import checks from scratch, the tutorial's script.
-STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",)}
+# The site in this process: Streamlit's AppTest runs whole pages, often through a training run.
+STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",), "site": ("AppTest",)}
 
 
 @functools.cache
@@ -49,7 +50,10 @@ def starts(item) -> set[str]:
     """Which of STARTERS' markers `item` needs."""
     code = _code_of(item)
     needed = {marker for marker, calls in STARTERS.items() if any(call in code for call in calls)}
-    postgres = {"pg_server", "pg_url", "database"} & set(getattr(item, "fixturenames", ()))  # a real PostgreSQL
+    # A real PostgreSQL: asked for by name, or one parameter of a suite run against both back ends
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    postgres = {"pg_server", "pg_url", "database"} & set(getattr(item, "fixturenames", ())) or any(
+        isinstance(value, str) and value == "postgres" for value in params.values())
     return needed | ({"server"} if item.get_closest_marker("browser") or postgres else set())
 
 

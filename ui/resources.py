@@ -161,10 +161,10 @@ def saved_models_answers(image) -> dict[str, list]:
 def model_choices(live: Live) -> dict[str, str]:
     """Every saved model a visitor may pick, by name, with a line describing each. The live model is
     always listed, even when its file became unreadable since it was loaded."""
-    labels = {run.name: compare.describe_run(run.name, run.info) + (" (live)" if run.live else "")
+    labels = {run.name: (compare.live_marked if run.live else str)(compare.describe_run(run.name, run.info))
               for run in store().runs() if run.info is not None}
     if live.name not in labels:
-        labels = {live.name: compare.describe_run(live.name, live.info) + " (live)"} | labels
+        labels = {live.name: compare.live_marked(compare.describe_run(live.name, live.info))} | labels
     return labels
 
 

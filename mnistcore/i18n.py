@@ -84,7 +84,8 @@ def restated(text: str | None, templates: Sequence[str]) -> str | None:
     no template comes back as it is."""
     if not text:
         return text
-    for template in templates:
+    # The template with the most words of its own first: "{rate}, less momentum" must not pass for a "{rate}".
+    for template in sorted(templates, key=lambda t: len(_PLACEHOLDER.sub("", t)), reverse=True):
         parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
         pattern = "".join(re.escape(part) if k % 2 == 0 else f"(?P<{part}>.*?)" for k, part in enumerate(parts))
         found = re.fullmatch(pattern, text, flags=re.DOTALL)

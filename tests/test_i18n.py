@@ -226,3 +226,46 @@ def test_train_with_a_finished_run_and_the_board_in_chinese(site, monkeypatch):
     assert not english_sentences(visible_text(at)), [t for t in visible_text(at) if english_sentences([t])]
     board = site(i18n.CHINESE, "pages/board.py")
     assert board.dataframe and not english_sentences(visible_text(board)), english_sentences(visible_text(board))
+
+
+def test_train_while_running_and_after_stopping_in_chinese(site, monkeypatch):
+    """Train while the visitor's run trains (progress, estimate, settings) and after they stop it, in Chinese."""
+    from ui.resources import slot
+
+    monkeypatch.setattr("ui.visitor.client", lambda: "127.0.0.1")
+    at = site(i18n.CHINESE, "pages/train.py")
+    for name, value in {"epochs": 3, "hidden": 512, "batch_size": 16}.items():  # a minute or more: it runs as we look
+        at.number_input(key=name).set_value(value)
+    at.run()
+    next(b for b in at.button if b.label == "开始训练").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(b.label == "停止" for b in at.button), [b.label for b in at.button]
+    running = visible_text(at)
+    assert any("批大小 16" in text for text in running)  # the run's settings, in Chinese
+    assert not english_sentences(running), [t for t in running if english_sentences([t])]
+    next(b for b in at.button if b.label == "停止").click().run()
+    assert slot().wait(120)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    stopped = visible_text(at)
+    assert any("你停止了训练。" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert not english_sentences(stopped), [t for t in stopped if english_sentences([t])]
+
+
+def test_a_run_that_stopped_itself_in_chinese(site, monkeypatch):
+    """A run that learns nothing stops itself: why, and the red result, in Chinese (kept in English on the board)."""
+    from ui.resources import slot
+
+    monkeypatch.setenv("MNISTLAB_TRAIN_LIMIT", "300")
+    monkeypatch.setattr("ui.visitor.client", lambda: "127.0.0.1")
+    at = site(i18n.CHINESE, "pages/train.py")
+    for name, value in {"epochs": 1, "batch_size": 1, "hidden": 16, "learning_rate": 1.0, "momentum": 0.99}.items():
+        at.number_input(key=name).set_value(value)
+    at.run()
+    next(b for b in at.button if b.label == "开始训练").click().run()
+    assert slot().wait(60)
+    at.run()
+    errors = " ".join(e.value for e in at.error)
+    assert "训练自行停止了" in errors and "不比瞎猜好" in errors and "请试试比 1 更小的学习率" in errors, errors
+    texts = visible_text(at)
+    assert not english_sentences(texts), [t for t in texts if english_sentences([t])]

@@ -99,6 +99,38 @@ def test_words_numbers_and_plurals_follow_the_language():
         i18n.set_language("fr")
 
 
+def test_text_kept_in_english_is_shown_in_the_visitors_language():
+    """Notes and names kept on the shared run board in English, and the class board's recipes, read in Chinese."""
+    from dataclasses import asdict
+
+    from mnistcore.lab.classroom import ClassModel
+    from mnistcore.lab.model_list import recipe
+    from mnistcore.lab.names import anonymous_label, name_problem, shown_name
+    from mnistcore.lab.slot.runs import NOTES, PAGE_CLOSED, TIME_LIMIT
+    from mnistcore.training import STOP_REASONS, TrainSettings
+
+    note = PAGE_CLOSED.format(seconds="90")
+    settings = TrainSettings(epochs=2, hidden=64, robust=True)
+    kept = ClassModel("0" * 12, "key", anonymous_label("3F2A"), settings.describe(), 0.9, None, 0, "2026", "f.npz")
+    assert kept.label == "Visitor 3F2A" and i18n.restated(note, NOTES) == note  # English as it is kept
+    try:
+        i18n.set_language(i18n.CHINESE)
+        assert i18n.restated(note, NOTES) == "已停止，因为它的页面关闭了（90 秒没有收到它的消息）。"
+        assert i18n.restated(TIME_LIMIT.format(limit="about 12 minutes"), NOTES) == \
+            "已停止，因为它超过了这台服务器上训练的时限（约 12 分钟）。"
+        assert i18n.restated("a note of another kind", NOTES) == "a note of another kind"
+        reason = STOP_REASONS[1].format(epochs=1, accuracy="10%", advice=STOP_REASONS[4].format(rate="1"))
+        assert i18n.restated(reason, STOP_REASONS).endswith("请试试比 1 更小的学习率、更小的动量或更大的批，或者选一个配方。")
+        assert shown_name(kept.label) == "访客 3F2A" and shown_name("Ada") == "Ada"
+        assert recipe(kept) == kept.recipe  # kept without its settings: as it was kept
+        described = recipe(kept.__class__(**{**asdict(kept), "settings": asdict(settings)}))
+        assert described.startswith("NumPy relu 神经网络，隐藏层 64 个神经元") and "适应其他笔迹" in described
+        assert not english_sentences([described])
+    finally:
+        i18n.set_language(i18n.ENGLISH)
+    assert name_problem("访客 3F2A") and name_problem("Visitor 7") and name_problem("Ada") is None
+
+
 # ---------------------------------------------------------------------------- pages in Chinese
 
 SKIP_KEYS = {"id", "formId", "key", "url", "src", "icon", "type", "dataframeKey", "elementId", "fragmentId",

@@ -120,7 +120,8 @@ def test_text_kept_in_english_is_shown_in_the_visitors_language():
             "已停止，因为它超过了这台服务器上训练的时限（约 12 分钟）。"
         assert i18n.restated("a note of another kind", NOTES) == "a note of another kind"
         reason = STOP_REASONS[1].format(epochs=1, accuracy="10%", advice=STOP_REASONS[4].format(rate="1"))
-        assert i18n.restated(reason, STOP_REASONS).endswith("请试试比 1 更小的学习率、更小的动量或更大的批，或者选一个配方。")
+        assert i18n.restated(reason, STOP_REASONS).endswith(
+            "不比瞎猜好。请试试比 1 更小的学习率、更小的动量或更大的批，或者选一个配方。")
         assert shown_name(kept.label) == "访客 3F2A" and shown_name("Ada") == "Ada"
         assert recipe(kept) == kept.recipe  # kept without its settings: as it was kept
         described = recipe(kept.__class__(**{**asdict(kept), "settings": asdict(settings)}))

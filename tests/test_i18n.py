@@ -20,6 +20,8 @@ from sitetools import APP, drawing, shown_html, weights_copy
 PROJECT = Path(__file__).resolve().parent.parent
 LOCALES = PROJECT / "mnistcore" / "locale"
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
+# A number, then a breakable space, then a Chinese measure word ("{count} 个"): a line may break between them.
+MEASURE_AFTER_SPACE = re.compile(r"(?:\}|\d) (?:个|张|轮|秒|分钟|小时|次|位|批|层|天|项|种|步|笔|行|列)")
 # Proper names that stay as they are in Chinese text.
 NAMES = ["MNIST", "NumPy", "Keras", "CSV", "NPZ", "mnist_train.csv", "PNG", "JPG"]
 # Three or more English words in a row. A word glued to digits or a slash ("conv32", "relu/softmax") is part of
@@ -64,6 +66,15 @@ def test_every_chinese_message_is_translated_with_the_same_placeholders():
     assert not wrong, f"zh_CN translations whose {{placeholders}} differ from the English: {wrong}"
 
 
+def test_a_number_stays_on_the_line_of_its_chinese_measure_word():
+    """"10,000 个" must not break after the number on a phone: a no-break space, never a plain one, between."""
+    broken = [message.id for message in catalog(i18n.CHINESE) if message.id and any(
+        MEASURE_AFTER_SPACE.search(s) for s in (message.string if isinstance(message.string, tuple)
+                                                else (message.string,)))]
+    assert not broken, broken
+    assert MEASURE_AFTER_SPACE.search("已标注 {count} 个") and not MEASURE_AFTER_SPACE.search("已标注 {count}\u00a0个")
+
+
 @pytest.mark.parametrize("language", i18n.LANGUAGES)
 def test_the_compiled_catalogs_match_the_po_files(language):
     def pairs(messages):  # what each catalog changes (a compiled plural without msgstr repeats its msgids)
@@ -85,7 +96,7 @@ def test_words_numbers_and_plurals_follow_the_language():
         i18n.set_language(i18n.CHINESE)
         assert i18n.gettext("Gallery") == "图库" and i18n.percent(0.9912, 1) == "99.1%"
         accepted = i18n.ngettext("Accepted {count} drawing.", "Accepted {count} drawings.", 1)
-        assert accepted == "已接受 {count} 个手写数字。"
+        assert accepted == "已接受 {count}\u00a0个手写数字。"
         assert gallery.caption(9, 4, 0.61) == "✗ 4，实为 9 (61%)"
         assert "认错了" in gallery.alt_text(9, 4, 0.61)
         i18n.set_language(i18n.ENGLISH)
@@ -115,9 +126,9 @@ def test_text_kept_in_english_is_shown_in_the_visitors_language():
     assert kept.label == "Visitor 3F2A" and i18n.restated(note, NOTES) == note  # English as it is kept
     try:
         i18n.set_language(i18n.CHINESE)
-        assert i18n.restated(note, NOTES) == "已停止，因为它的页面关闭了（90 秒没有收到它的消息）。"
+        assert i18n.restated(note, NOTES) == "已停止，因为它的页面关闭了（90\u00a0秒没有收到它的消息）。"
         assert i18n.restated(TIME_LIMIT.format(limit="about 12 minutes"), NOTES) == \
-            "已停止，因为它超过了这台服务器上训练的时限（约 12 分钟）。"
+            "已停止，因为它超过了这台服务器上训练的时限（约 12\u00a0分钟）。"
         assert i18n.restated("a note of another kind", NOTES) == "a note of another kind"
         reason = STOP_REASONS[1].format(epochs=1, accuracy="10%", advice=STOP_REASONS[4].format(rate="1"))
         assert i18n.restated(reason, STOP_REASONS).endswith(
@@ -125,7 +136,7 @@ def test_text_kept_in_english_is_shown_in_the_visitors_language():
         assert shown_name(kept.label) == "访客 3F2A" and shown_name("Ada") == "Ada"
         assert recipe(kept) == kept.recipe  # kept without its settings: as it was kept
         described = recipe(kept.__class__(**{**asdict(kept), "settings": asdict(settings)}))
-        assert described.startswith("NumPy relu 神经网络，隐藏层 64 个神经元") and "适应其他笔迹" in described
+        assert described.startswith("NumPy relu 神经网络，隐藏层 64\u00a0个神经元") and "适应其他笔迹" in described
         assert not english_sentences([described])
     finally:
         i18n.set_language(i18n.ENGLISH)

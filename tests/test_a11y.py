@@ -235,9 +235,9 @@ def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
         page.get_by_text(re.compile("^Quick look")).click()
         wait_for_the_run(page)
         page.get_by_role("button", name="Start training").click()
-        page.locator("h2", has_text="Your model").wait_for(timeout=180_000)
+        page.get_by_role("heading", name="Your model", exact=True).wait_for(timeout=180_000)  # not "... is training"
         wait_for_the_run(page)
         problems["train finished (en)"] = everything_wrong(page, axe)
-        switch_language(page, "中文", page.locator("h2", has_text="你的模型"))
+        switch_language(page, "中文", page.get_by_role("heading", name="你的模型", exact=True))
         assert page_language(page, "zh-CN") == "zh-CN"
         problems["train finished (zh)"] = everything_wrong(page, axe)

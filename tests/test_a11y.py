@@ -207,6 +207,23 @@ def switch_language(page, to: str, shown) -> None:
     wait_for_the_run(page)
 
 
+def pick(page, option: str) -> None:
+    """Choose the radio option whose label starts with `option`, and see it chosen. A click that lands while
+    the page is being redrawn can be lost (the radio is drawn again as it was): then it is clicked again."""
+    chosen = ("o => [...document.querySelectorAll('label')].some(l => l.innerText.trim().startsWith(o) "
+              "&& l.querySelector('input[type=radio]')?.checked)")
+    for _ in range(3):
+        page.get_by_text(re.compile("^" + re.escape(option))).first.click()
+        try:
+            page.wait_for_function(chosen, arg=option, timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 (Playwright's TimeoutError: click again)
+            continue
+    else:
+        raise AssertionError(f"{option!r} could not be chosen")
+    wait_for_the_run(page)
+
+
 def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
     """Train while a run trains and after one has finished (its result, curves, tables, Publish), in Chinese
     and in English: no critical or serious axe problem, every control at least 44 px, nothing sideways."""
@@ -214,10 +231,10 @@ def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
     with chinese_phone(tmp_path, env) as (url, page, axe, problems):
         open_page(page, f"{url}/train", "训练神经网络")
         # A run slow enough to look at while it trains: one image at a time through 1,024 hidden neurons.
-        page.get_by_text("自定义：每项设置自己选").click()
-        wait_for_the_run(page)
+        pick(page, "自定义：每项设置自己选")
         for label, value in (("训练轮数", "30"), ("批大小", "1"), ("隐藏层神经元", "1024")):
             field = page.get_by_label(re.compile("^" + label + "（"))
+            field.wait_for(timeout=60_000)
             field.fill(value)
             field.press("Enter")
             wait_for_the_run(page)
@@ -232,8 +249,7 @@ def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
         page.get_by_text("You stopped the run.").wait_for(timeout=120_000)
 
         open_page(page, f"{url}/train?lang=en", "Train a network")
-        page.get_by_text(re.compile("^Quick look")).click()
-        wait_for_the_run(page)
+        pick(page, "Quick look")
         page.get_by_role("button", name="Start training").click()
         page.get_by_role("heading", name="Your model", exact=True).wait_for(timeout=180_000)  # not "... is training"
         wait_for_the_run(page)

@@ -126,7 +126,9 @@ def outcome(status, live, rules, allowed: bool) -> None:
     elif red:
         says = _(" It answers “{digit}” for {share} of the test images.").format(
             digit=lopsided[0], share=percent(lopsided[1])) if lopsided else ""
-        st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
+        st.error(_("**{headline}** {warning}{says} {place} {trained}.").format(
+            headline=check.headline, warning=check.warning, says=says, place=place, trained=trained),
+            icon=":material/thumb_down:")
     else:
         st.success(_("**It reads {accuracy} of the 10,000 test digits right.** {place}{against} {trained}.").format(
             accuracy=percent(status.test_accuracy, 2), place=place, against=against, trained=trained),

@@ -20,6 +20,15 @@ from sitetools import APP, drawing, shown_html, weights_copy
 PROJECT = Path(__file__).resolve().parent.parent
 LOCALES = PROJECT / "mnistcore" / "locale"
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
+CHINESE_PUNCTUATION = "。：，！？）」”、；"
+
+
+def bold_closed_before_text(text: str) -> bool:
+    """Is a **bold** closed after Chinese punctuation and followed at once by text (which Markdown does not see
+    as closing it)?"""
+    closings = [m.start() for m in re.finditer(r"\*\*", text)][1::2]
+    return any(0 < at and text[at - 1] in CHINESE_PUNCTUATION and re.match(r"[\w{]", text[at + 2:at + 3])
+               for at in closings)
 # A number, then a breakable space, then a Chinese measure word ("{count} 个"): a line may break between them.
 MEASURE_AFTER_SPACE = re.compile(r"(?:\}|\d) (?:个|张|轮|秒|分钟|小时|次|位|批|层|天|项|种|步|笔|行|列)")
 # Proper names that stay as they are in Chinese text.
@@ -73,6 +82,17 @@ def test_a_number_stays_on_the_line_of_its_chinese_measure_word():
                                                 else (message.string,)))]
     assert not broken, broken
     assert MEASURE_AFTER_SPACE.search("已标注 {count} 个") and not MEASURE_AFTER_SPACE.search("已标注 {count}\u00a0个")
+
+
+def test_chinese_bold_text_closes_where_markdown_sees_it_close():
+    """Markdown ends **bold** after a "。" or "：" only before a space or punctuation: "**无法下载。**这个" shows its
+    asterisks. A space after the closing ** keeps it bold."""
+    broken = [message.id for message in catalog(i18n.CHINESE) if message.id and any(
+        bold_closed_before_text(s) for s in (message.string if isinstance(message.string, tuple)
+                                             else (message.string,)))]
+    assert not broken, broken
+    assert bold_closed_before_text("**无法下载。**这个") and not bold_closed_before_text("**无法下载。** 这个")
+    assert not bold_closed_before_text("预计用时：**{time}**{loading}")  # an opening ** may follow punctuation
 
 
 @pytest.mark.parametrize("language", i18n.LANGUAGES)

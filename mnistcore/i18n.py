@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import functools
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from babel import Locale, dates, numbers
@@ -21,6 +23,7 @@ ENGLISH, CHINESE = "en", "zh_CN"
 LANGUAGES = (CHINESE, ENGLISH)        # the switch's order
 SOURCE = ENGLISH                      # the language the code is written in: its msgids
 _language = contextvars.ContextVar("language", default=SOURCE)
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def check(language: str) -> str:
@@ -73,6 +76,23 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:  # noqa: N802 (gettext's name for "mark for extraction, translate later")
     """Marks `message` for the catalog where it is defined; translated where it is shown, with gettext."""
     return message
+
+
+def restated(text: str | None, templates: Sequence[str]) -> str | None:
+    """`text`, made in English from one of `templates` (N_() msgids with {placeholders}) and kept so
+    (a note on the shared run board), in the current language; its values restated too. Text from
+    no template comes back as it is."""
+    if not text:
+        return text
+    # The template with the most words of its own first: "{rate}, less momentum" must not pass for a "{rate}".
+    for template in sorted(templates, key=lambda t: len(_PLACEHOLDER.sub("", t)), reverse=True):
+        parts = _PLACEHOLDER.split(template)  # literal, name, literal, name, ..., literal
+        pattern = "".join(re.escape(part) if k % 2 == 0 else f"(?P<{part}>.*?)" for k, part in enumerate(parts))
+        found = re.fullmatch(pattern, text, flags=re.DOTALL)
+        if found:
+            values = {name: restated(value, templates) for name, value in found.groupdict().items()}
+            return gettext(template).format(**values)
+    return text
 
 
 def _locale() -> Locale:

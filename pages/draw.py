@@ -151,7 +151,7 @@ def teach_box(reading: Reading, base, live) -> None:
                 before=before[0], before_chance=percent(before[1]), now=reading.answer.digit,
                 now_chance=percent(reading.answer.probability), rule=_(RULE)))
         if TEACH_PROBLEM in st.session_state:
-            st.warning(st.session_state.pop(TEACH_PROBLEM))
+            st.warning(_(st.session_state.pop(TEACH_PROBLEM)))
         digit = st.segmented_control(_("It is a"), list(range(10)), key="teach_digit")
         # Callbacks: they run before the rerun the click starts, which then reads with the new copy.
         st.button(_("Teach it"), key="teach", icon=":material/school:", disabled=digit is None, on_click=teach_it,

@@ -3,7 +3,7 @@ import streamlit as st
 
 from ui.chrome import live_banner, open_page, when
 from ui.resources import slot
-from ui.text import N_, _, number, percent, plain
+from ui.text import N_, _, number, percent, visitor_name
 from ui.visitor import access
 
 # (page, link text, what it is for): short link texts, so that none is cut off on a phone.
@@ -31,7 +31,7 @@ live_banner()
 status = slot().status()
 if status is not None and status.running:
     st.info(_("{who} is training a model right now ({done} done, expected to finish around {end}).").format(
-            who=plain(status.label), done=percent(status.fraction), end=when(status.expected_end)),
+            who=visitor_name(status.label), done=percent(status.fraction), end=when(status.expected_end)),
             icon=":material/hourglass_top:")
 
 rules = access()

@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui.chrome import live_banner, open_page, watch_class_board, when
 from ui.resources import class_board, slot
-from ui.text import N_, _, plain
+from ui.text import N_, _, visitor_name
 from ui.train_form import closed, settings_form
 from ui.train_run import earlier_runs, outcome, progress_panel
 from ui.visitor import access, may_train, may_train_own
@@ -30,7 +30,7 @@ if running is not None:
         join = (_(" One run at a time: join the queue below and yours starts by itself when it is your turn.")
                 if own else "")
         st.info(_("{name} is training a model, until around {time}.").format(
-            name=plain(running.label), time=when(running.expected_end)) + join,
+            name=visitor_name(running.label), time=when(running.expected_end)) + join,
                 icon=":material/hourglass_top:")
     progress_panel(running.run_id, me)
 if mine is not None and not mine.running:

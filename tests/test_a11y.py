@@ -88,14 +88,15 @@ def everything_wrong(page, axe: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def chinese_phone(tmp_path):
+def chinese_phone(tmp_path, env: dict[str, str] | None = None):
     """(site URL, a Chinese phone's page, axe-core, problems by page state): the site on a fresh
-    store; on leaving, every state's problems must be none."""
+    store (with `env` for the server besides); on leaving, every state's problems must be none."""
     sync_playwright = chromium_or_skip()
     axe = axe_or_skip()
     problems = {}
     with running_site(weights_copy(tmp_path / "weights", None), timeout=60,
-                      env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db")}) as url, sync_playwright() as p:
+                      env={"MNISTLAB_FEEDBACK_DB": str(tmp_path / "lab.db"), **(env or {})}) as url, \
+            sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             yield url, browser.new_context(**PHONE, locale="zh-CN").new_page(), axe, problems
@@ -197,3 +198,62 @@ def test_drawing_a_digit_in_chinese_on_a_phone(tmp_path):
         page.get_by_text("Write a digit on paper").wait_for(timeout=60_000)
         wait_for_the_run(page)
         problems["draw on paper (en)"] = everything_wrong(page, axe)
+
+
+def switch_language(page, to: str, shown) -> None:
+    """Click the language switch's `to` and wait for `shown` (a locator of something in the new language)."""
+    page.locator(".st-key-language_bar button", has_text=to).click()
+    shown.first.wait_for(timeout=90_000)
+    wait_for_the_run(page)
+
+
+def pick(page, option: str) -> None:
+    """Choose the radio option whose label starts with `option`, and see it chosen. A click that lands while
+    the page is being redrawn can be lost (the radio is drawn again as it was): then it is clicked again."""
+    chosen = ("o => [...document.querySelectorAll('label')].some(l => l.innerText.trim().startsWith(o) "
+              "&& l.querySelector('input[type=radio]')?.checked)")
+    for _ in range(3):
+        page.get_by_text(re.compile("^" + re.escape(option))).first.click()
+        try:
+            page.wait_for_function(chosen, arg=option, timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001 (Playwright's TimeoutError: click again)
+            continue
+    else:
+        raise AssertionError(f"{option!r} could not be chosen")
+    wait_for_the_run(page)
+
+
+def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
+    """Train while a run trains and after one has finished (its result, curves, tables, Publish), in Chinese
+    and in English: no critical or serious axe problem, every control at least 44 px, nothing sideways."""
+    env = {"MNISTLAB_TRAIN_LIMIT": "3000", "MNISTLAB_TIMINGS": str(tmp_path / "timings.json")}
+    with chinese_phone(tmp_path, env) as (url, page, axe, problems):
+        open_page(page, f"{url}/train", "训练神经网络")
+        # A run slow enough to look at while it trains: one image at a time through 1,024 hidden neurons.
+        pick(page, "自定义：每项设置自己选")
+        for label, value in (("训练轮数", "30"), ("批大小", "1"), ("隐藏层神经元", "1024")):
+            field = page.get_by_label(re.compile("^" + label + "（"))
+            field.wait_for(timeout=60_000)
+            field.fill(value)
+            field.press("Enter")
+            wait_for_the_run(page)
+        page.get_by_role("button", name="开始训练").click()
+        page.get_by_role("button", name="停止").wait_for(timeout=90_000)
+        wait_for_the_run(page)
+        problems["train running (zh)"] = everything_wrong(page, axe)
+        switch_language(page, "English", page.get_by_role("button", name="Stop"))
+        assert page_language(page, "en") == "en"
+        problems["train running (en)"] = everything_wrong(page, axe)
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("You stopped the run.").wait_for(timeout=120_000)
+
+        open_page(page, f"{url}/train?lang=en", "Train a network")
+        pick(page, "Quick look")
+        page.get_by_role("button", name="Start training").click()
+        page.get_by_role("heading", name="Your model", exact=True).wait_for(timeout=180_000)  # not "... is training"
+        wait_for_the_run(page)
+        problems["train finished (en)"] = everything_wrong(page, axe)
+        switch_language(page, "中文", page.get_by_role("heading", name="你的模型", exact=True))
+        assert page_language(page, "zh-CN") == "zh-CN"
+        problems["train finished (zh)"] = everything_wrong(page, axe)

@@ -17,7 +17,7 @@ from mnistcore.lab import compare, services
 from mnistcore.lab.services import feedback_store, handwriting_reports, saved_model  # noqa: F401 - for the pages
 from mnistcore.lab.store import Live
 from mnistcore.training.teach import RULE, teach  # noqa: F401 - RULE for the pages
-from ui.text import public
+from ui.text import N_, _, ngettext, number, public
 
 log = logging.getLogger("mnistlab")
 # One BLAS thread for the whole server process: what visitors ask for is tiny products (1 x 784),
@@ -62,16 +62,17 @@ slot = services.training_slot
 def mnist():
     """MNIST as load_mnist() returns it; if it cannot be had, a clear error and the page stops."""
     try:
-        with st.spinner("Getting MNIST… (the first time, this downloads about 11 MB)"):
+        with st.spinner(_("Getting MNIST… (the first time, this downloads about 11 MB)")):
             return services.mnist()
     except MnistUnavailable as err:
         log.error("MNIST could not be downloaded: %s", err)
-        st.error(f"**MNIST could not be downloaded.** This page needs the MNIST images.\n\n{public(err)}")
+        st.error(_("**MNIST could not be downloaded.** This page needs the MNIST images.\n\n{problem}").format(
+            problem=public(err)))
     except (ValueError, OSError) as err:
         log.error("MNIST in %s cannot be read: %s", resolve_data_dir(), err)
-        st.error(f"**The MNIST files in {public(resolve_data_dir())} cannot be read:** {public(err)}\n\n"
-                 f"Delete the folder's contents and reload this page to download them again, "
-                 f"or ask whoever runs the lab server to run `python -m mnistcore fetch`.")
+        st.error(_("**The MNIST files in {folder} cannot be read:** {problem}\n\nDelete the folder's contents and "
+                   "reload this page to download them again, or ask whoever runs the lab server to run "
+                   "`python -m mnistcore fetch`.").format(folder=public(resolve_data_dir()), problem=public(err)))
     st.stop()
 
 
@@ -119,7 +120,7 @@ def digit_reference():
     """What MNIST's digits look like (to tell a digit from a scribble), or None without MNIST:
     the Draw page then still answers, with one check fewer."""
     try:
-        return _made_once("digit reference", services.digit_reference, "Getting to know MNIST's digits…")
+        return _made_once("digit reference", services.digit_reference, _("Getting to know MNIST's digits…"))
     except (MnistUnavailable, ValueError, OSError) as err:
         log.warning("draw: no MNIST reference for judging drawings: %s", err)
         return None
@@ -127,8 +128,8 @@ def digit_reference():
 
 def nearest_images():
     """The finder over MNIST's training images (built once per server) and (x_train, y_train)."""
-    (x_train, y_train), _ = mnist()  # shows what to do and stops the page when MNIST is missing
-    with st.spinner("Indexing the 60,000 MNIST training images…"):
+    (x_train, y_train), _test = mnist()  # shows what to do and stops the page when MNIST is missing
+    with st.spinner(_("Indexing the {count} MNIST training images…").format(count=number(60_000))):
         return services.nearest_images(), (x_train, y_train)
 
 
@@ -136,8 +137,9 @@ def nearest_training_images(image, k: int = 3) -> tuple[tuple[int, int], ...]:
     """(index, label) of the k training images nearest `image`, nearest first; () without MNIST
     (`nearest_images()` then says why, where the page shows them)."""
     try:
-        finder = _made_once("nearest", services.nearest_images, "Indexing the 60,000 MNIST training images…")
-        (_, y_train), _ = services.mnist()
+        finder = _made_once("nearest", services.nearest_images,
+                            _("Indexing the {count} MNIST training images…").format(count=number(60_000)))
+        y_train = services.mnist()[0][1]
     except (MnistUnavailable, ValueError, OSError) as err:
         log.warning("draw: no nearest images: %s", err)
         return ()
@@ -154,17 +156,19 @@ def drawing_reader(live: Live) -> Reader:
 def saved_models_answers(image) -> dict[str, list]:
     """Every saved model's answer for a (28, 28) image, as the columns of mnistcore.lab.compare.table."""
     runs = store().runs()
-    with st.spinner(f"Asking {len(runs)} saved models… (the first Keras model takes a few seconds to load)"):
+    with st.spinner(ngettext("Asking {count} saved model… (the first Keras model takes a few seconds to load)",
+                             "Asking {count} saved models… (the first Keras model takes a few seconds to load)",
+                             len(runs)).format(count=len(runs))):
         return compare.table(compare.compare(image, runs, saved_model))
 
 
 def model_choices(live: Live) -> dict[str, str]:
     """Every saved model a visitor may pick, by name, with a line describing each. The live model is
     always listed, even when its file became unreadable since it was loaded."""
-    labels = {run.name: compare.describe_run(run.name, run.info) + (" (live)" if run.live else "")
+    labels = {run.name: (compare.live_marked if run.live else str)(compare.describe_run(run.name, run.info))
               for run in store().runs() if run.info is not None}
     if live.name not in labels:
-        labels = {live.name: compare.describe_run(live.name, live.info) + " (live)"} | labels
+        labels = {live.name: compare.live_marked(compare.describe_run(live.name, live.info))} | labels
     return labels
 
 
@@ -213,14 +217,14 @@ def teaching_of(live: Live) -> tuple | None:
 def teach_it(base: Live, image, digit: int) -> int:
     """Teach this visitor's copy of `base` (their newest taught one, if any) that `image` is `digit`;
     returns the steps taken. Only their session holds the copy: nobody else's answers change."""
-    (x_train, y_train), _ = mnist()
+    (x_train, y_train), _test = mnist()
     answering = taught_live(base)
     before = answer_of(answering, image)
     try:
         model, steps = teach(answering.model, image, digit, x_train, y_train)
     except Exception:  # noqa: BLE001 - a model that cannot be copied or taught here (Keras'): say so, log why
         log.warning("draw: teaching %s failed", base.name, exc_info=True)
-        st.session_state[TEACH_PROBLEM] = "This model cannot be taught here: try it with a NumPy model."
+        st.session_state[TEACH_PROBLEM] = N_("This model cannot be taught here: try it with a NumPy model.")
         return 0
     stack = st.session_state.setdefault(TAUGHT, [])
     stack.append((base.id, Live(model, model.info, f"taught:{len(stack) + 1}:{base.name}", version=0), before))

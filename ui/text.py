@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 
-from mnistcore.i18n import N_, ngettext, number, percent, time_of_day
+from mnistcore.i18n import N_, ngettext, number, percent, restated, time_of_day
 from mnistcore.i18n import gettext as _
+from mnistcore.lab.names import shown_name
 from mnistcore.paths import PROJECT_DIR
 
-__all__ = ["N_", "_", "ngettext", "number", "percent", "plain", "public", "time_of_day"]
+__all__ = ["N_", "_", "ngettext", "number", "percent", "plain", "public", "restated", "time_of_day", "visitor_name"]
 
 # Everything Markdown, or Streamlit's own :emoji:, :color[...]: and $math$, could act on.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$'\"&=^])")
@@ -20,6 +21,11 @@ def plain(text: str) -> str:
     """`text` for a Markdown element, shown as it is: every character Markdown could act on is
     escaped. For text that comes from visitors (names)."""
     return MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def visitor_name(label: str) -> str:
+    """A visitor's name for a Markdown element: as they gave it, or the anonymous label in the language shown."""
+    return plain(shown_name(label))
 
 
 def public(text: object) -> str:

@@ -19,7 +19,7 @@ from mnistcore.training import (
 )
 from ui import visitor
 from ui.resources import feedback_store, mnist, slot
-from ui.text import N_, _, public
+from ui.text import N_, _, public, visitor_name
 from ui.text import number as written
 
 CUSTOM = "custom"
@@ -142,7 +142,7 @@ def settings_form(me, busy: bool) -> None:
     data = mnist()
     settings = chosen_settings(len(data[0][0]))
     name = st.text_input(_("Your name, shown to others while you train (else you are “{name}”)").format(
-                         name=me.label),
+                         name=visitor_name(me.label)),
                          value=st.session_state.get("last_owner", ""), key="owner", max_chars=40)
     if settings.train_limit:
         st.caption(_("Test mode: training on the first {count} images only ({setting} is set).").format(

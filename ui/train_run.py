@@ -7,13 +7,14 @@ import streamlit as st
 
 from mnistcore.lab import config
 from mnistcore.lab import publish as policy
-from mnistcore.lab.model_list import models_table, shown_columns
-from mnistcore.training import describe_seconds, estimate_phases
+from mnistcore.lab.model_list import models_table, recipe, shown_columns
+from mnistcore.lab.slot.runs import NOTES
+from mnistcore.training import STOP_REASONS, describe_seconds, estimate_phases
 from ui.charts import curves, trail
 from ui.chrome import now, when
 from ui.language import use
 from ui.resources import class_board, slot, store
-from ui.text import N_, _, ngettext, percent, plain, public
+from ui.text import N_, _, ngettext, percent, public, restated, visitor_name
 from ui.train_form import timings
 
 
@@ -32,7 +33,7 @@ def progress_panel(run_id: str, me) -> None:
         st.rerun()  # the run has ended (or the next one began): redraw the whole page
     mine = status.owner == me.id
     who = (_("Your model is training") if mine
-           else _("{name}'s model is training").format(name=plain(status.label)))
+           else _("{name}'s model is training").format(name=visitor_name(status.label)))
     st.header(who, anchor=False)
     st.caption(_("{settings}. Started at {time}.").format(settings=status.settings.describe(),
                                                           time=when(status.started_at)))
@@ -71,7 +72,7 @@ def queue_panel(view) -> None:
     st.markdown(_("**Waiting ({taken} of {places} places taken)**").format(taken=len(view.queue),
                                                                           places=view.queue_size))
     st.markdown("\n".join(_("{place}. {who}: {settings}; should start around {time}").format(
-        place=w.position, who=_("You") if w is view.place else plain(w.label), settings=w.settings.describe(),
+        place=w.position, who=_("You") if w is view.place else visitor_name(w.label), settings=w.settings.describe(),
         time=when(w.expected_start)) for w in view.queue))
     place = view.place
     if place is not None:
@@ -93,15 +94,15 @@ def outcome(status, live, rules, allowed: bool) -> None:
     """
     if status.state == "failed":
         st.error(_("Training failed: {problem}\n\nTry other settings, or try again later.").format(
-            problem=status.error))
+            problem=restated(status.error, NOTES)))
         return
     result = slot().result(status.run_id)
-    reason = result.stop_reason if result is not None else None
+    reason = restated(result.stop_reason, STOP_REASONS) if result is not None else None
     if reason:
         st.error(reason, icon=":material/error:")
     elif status.state == "stopped":
         done, asked = len(status.history), status.settings.epochs
-        why = status.note or _("You stopped the run.")
+        why = restated(status.note, NOTES) or _("You stopped the run.")
         stopped = ngettext("It stopped after {done} of {asked} epoch.", "It stopped after {done} of {asked} epochs.",
                            asked).format(done=done, asked=asked)
         st.warning(f"{why} {stopped}" +
@@ -125,7 +126,9 @@ def outcome(status, live, rules, allowed: bool) -> None:
     elif red:
         says = _(" It answers “{digit}” for {share} of the test images.").format(
             digit=lopsided[0], share=percent(lopsided[1])) if lopsided else ""
-        st.error(f"**{check.headline}** {check.warning}{says} {place} {trained}.", icon=":material/thumb_down:")
+        st.error(_("**{headline}** {warning}{says} {place} {trained}.").format(
+            headline=check.headline, warning=check.warning, says=says, place=place, trained=trained),
+            icon=":material/thumb_down:")
     else:
         st.success(_("**It reads {accuracy} of the 10,000 test digits right.** {place}{against} {trained}.").format(
             accuracy=percent(status.test_accuracy, 2), place=place, against=against, trained=trained),
@@ -171,7 +174,7 @@ def class_place(run_id: str) -> str:
         return _("The first model trained in this class.")
     best = entries[0]
     top = "" if rank == 1 else _(" (the best: {accuracy}, {name}'s)").format(
-        accuracy=percent(best.test_accuracy, 2), name=plain(best.label))
+        accuracy=percent(best.test_accuracy, 2), name=visitor_name(best.label))
     return _("{place} of {count} models trained in this class{top}.").format(place=ordinal(rank), count=len(entries),
                                                                              top=top)
 
@@ -250,7 +253,7 @@ def earlier_runs(live, rules, allowed: bool) -> None:
 
 def make_class_model_live(entries, live, rules) -> None:
     """For whoever may change the live model: pick a model of the class board and make it live."""
-    labels = {entry.run_id: f"{plain(entry.label)}: {percent(entry.test_accuracy, 2)}, {entry.recipe}"
+    labels = {entry.run_id: f"{visitor_name(entry.label)}: {percent(entry.test_accuracy, 2)}, {recipe(entry)}"
               for entry in entries}
     picked = st.selectbox(_("Make a model live for everyone"), list(labels), format_func=labels.get, key="class-pick")
     entry = next(entry for entry in entries if entry.run_id == picked)
@@ -265,6 +268,6 @@ def make_class_model_live(entries, live, rules) -> None:
         except (ValueError, OSError) as err:  # ModelFileError is a ValueError
             st.error(_("Could not make that model live: {problem}").format(problem=public(err)))
             return
-        st.session_state.notice = _("{name}'s model is live now: {model}.").format(name=plain(entry.label),
+        st.session_state.notice = _("{name}'s model is live now: {model}.").format(name=visitor_name(entry.label),
                                                                                   model=made.info.summary())
         st.rerun()

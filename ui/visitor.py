@@ -27,6 +27,7 @@ import streamlit as st
 from streamlit.web.server.starlette.starlette_app_utils import decode_xsrf_token_string
 
 from mnistcore.lab import config, services
+from mnistcore.lab.names import anonymous_label
 from ui.text import _, ngettext
 
 log = logging.getLogger("mnistlab")
@@ -120,7 +121,7 @@ def feedback_key() -> str:
 
 def label_for(token: str) -> str:
     """The anonymous name others see for a token: the same after a reload, and not the token."""
-    return f"Visitor {hashlib.sha256(token.encode('ascii')).hexdigest()[:4].upper()}"
+    return anonymous_label(hashlib.sha256(token.encode('ascii')).hexdigest()[:4].upper())
 
 
 def access() -> config.Access:

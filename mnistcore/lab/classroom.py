@@ -49,6 +49,7 @@ class ClassModel:
     drawings: int                       # how many drawings that accuracy is measured on
     trained_at: str                     # UTC, ISO 8601
     file: str                           # the model's file name in the board's folder
+    settings: dict | None = None        # the TrainSettings' fields: the recipe in each visitor's language
 
 
 def ranked(entries: list[ClassModel]) -> list[ClassModel]:
@@ -110,7 +111,7 @@ class ClassBoard:
     # ------------------------------------------------------------------ adding
 
     def add(self, run_id: str, owner: str, label: str, recipe: str, model: DigitModel, trained_at: str,
-            drawings_accuracy: float | None = None, drawings: int = 0) -> ClassModel:
+            drawings_accuracy: float | None = None, drawings: int = 0, settings: dict | None = None) -> ClassModel:
         """Keep run `run_id`'s model on the board; the entry already there if it was kept before."""
         if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
             raise ValueError(f"{run_id!r} is not a training run's id (12 hexadecimal digits)")
@@ -121,7 +122,7 @@ class ClassBoard:
             raise ValueError(f"run {run_id}'s model was never tested: the board lists tested models only")
         entry = ClassModel(run_id, owner, label, recipe, float(model.info.test_accuracy),
                            None if drawings_accuracy is None else float(drawings_accuracy), int(drawings),
-                           trained_at, run_id + SUFFIX[engine])
+                           trained_at, run_id + SUFFIX[engine], settings)
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             entries = self._read()

@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..explain.answer import Answer, read_answer
+from ..i18n import gettext as _
+from ..i18n import ngettext, percent
 from ..nets.base import DigitModel, ModelFileError, ModelInfo
 from .store import DEFAULT_NAME, RunEntry
 
@@ -28,20 +30,26 @@ class ModelAnswer:
 
 
 def describe_run(name: str, info: ModelInfo | None) -> str:
-    """A saved model in a few words, e.g. "keras cnn conv32-conv64-10 relu/softmax, 12 epochs,
-    99.10%, trained 2025-01-01 12:00" (or "shipped default" in place of the date)."""
+    """A saved model in a few words, in the current language, e.g. "keras cnn conv32-conv64-10 relu/softmax,
+    12 epochs, 99.10%, trained 2025-01-01 12:00" (or "shipped default" in place of the date)."""
     if info is None:
-        return f"{name} (unreadable)"
-    accuracy = "untested" if info.test_accuracy is None else f"{info.test_accuracy:.2%}"
-    epochs = f"{info.epochs} epoch{'' if info.epochs == 1 else 's'}"
+        return _("{name} (unreadable)").format(name=name)
+    accuracy = _("untested") if info.test_accuracy is None else percent(info.test_accuracy, 2)
+    epochs = ngettext("{count} epoch", "{count} epochs", info.epochs).format(count=info.epochs)
     when = _when(name, info)
-    when = when if name == DEFAULT_NAME else "trained " + when
-    return f"{info.engine} {info.architecture}, {epochs}, {accuracy}, {when}"
+    when = when if name == DEFAULT_NAME else _("trained {when}").format(when=when)
+    return _("{model}, {epochs}, {accuracy}, {when}").format(
+        model=f"{info.engine} {info.architecture}", epochs=epochs, accuracy=accuracy, when=when)
+
+
+def live_marked(description: str) -> str:
+    """A model's description with "(live)" after it, in the current language."""
+    return _("{model} (live)").format(model=description)
 
 
 def _when(name: str, info: ModelInfo | None) -> str:
     if name == DEFAULT_NAME:
-        return "shipped default"
+        return _("shipped default")
     return info.trained_at[:16].replace("T", " ") if info is not None and info.trained_at else ""
 
 
@@ -55,7 +63,7 @@ def compare(image: np.ndarray, entries: Sequence[RunEntry],
     answers = []
     for entry in entries:
         if entry.info is None:
-            answers.append(ModelAnswer(entry.name, None, entry.live, None, entry.error or "unreadable"))
+            answers.append(ModelAnswer(entry.name, None, entry.live, None, entry.error or _("unreadable")))
             continue
         try:
             model = load(entry.name)
@@ -72,7 +80,7 @@ def table(answers: Sequence[ModelAnswer]) -> dict[str, list]:
     it was trained, answer, the answer's probability, and all ten probabilities (None where a model
     could not answer)."""
     return {
-        "model": [(f"{v.info.engine} {v.info.architecture}" if v.info else v.name) + (" (live)" if v.live else "")
+        "model": [(live_marked if v.live else str)(f"{v.info.engine} {v.info.architecture}" if v.info else v.name)
                   for v in answers],
         "test accuracy": [v.info.test_accuracy if v.info else None for v in answers],
         "trained": [_when(v.name, v.info) for v in answers],

@@ -7,7 +7,9 @@ import pandas as pd
 
 from ..i18n import N_, ngettext, number, percent
 from ..i18n import gettext as _
+from ..training import TrainSettings
 from .classroom import ClassModel
+from .names import shown_name
 from .store import RunEntry
 
 # Column names in English (N_): the page shows them in the visitor's language (`shown_columns`); the
@@ -47,6 +49,15 @@ def models_table(entries: Iterable[RunEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+def recipe(entry: ClassModel) -> str:
+    """How a class model was trained, in the current language (as it was kept, for an entry kept without its
+    settings or with settings this version does not know)."""
+    try:
+        return TrainSettings(**entry.settings).describe() if entry.settings else entry.recipe
+    except (TypeError, ValueError):
+        return entry.recipe
+
+
 CLASS_COLUMNS = ["", N_("who"), N_("MNIST test accuracy"), N_("lab drawings"), N_("recipe"), N_("trained (UTC)")]
 
 
@@ -55,11 +66,12 @@ def class_table(entries: Iterable[ClassModel], mine: str | None = None) -> pd.Da
     ("you" beside the visitor's own, whose key is `mine`), test accuracy (a fraction), accuracy on
     the lab's drawings in words (how many it was measured on), recipe, when. The figures come
     first, so that a phone shows them before the long recipe."""
-    rows = [{"": f"{place}", "who": entry.label + (_(" (you)") if mine is not None and entry.owner == mine else ""),
+    rows = [{"": f"{place}",
+             "who": shown_name(entry.label) + (_(" (you)") if mine is not None and entry.owner == mine else ""),
              "MNIST test accuracy": entry.test_accuracy,
              "lab drawings": (_("{accuracy} of {count}").format(accuracy=percent(entry.drawings_accuracy, 1),
                                                                 count=number(entry.drawings))
                               if entry.drawings_accuracy is not None else _("none yet")),
-             "recipe": entry.recipe, "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
+             "recipe": recipe(entry), "trained (UTC)": entry.trained_at[:16].replace("T", " ")}
             for place, entry in enumerate(entries, 1)]
     return pd.DataFrame(rows, columns=CLASS_COLUMNS)

@@ -10,10 +10,15 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from ..i18n import N_, restated
+from ..i18n import gettext as _
+
 # What a name others see may hold: letters, digits, spaces, ' and -. No dots (no "www.x.com" that
 # Markdown would make a link), no _ or * (no emphasis), no : (no emoji or colour codes).
 NOT_IN_NAMES = re.compile(r"[^\w '-]|_")
-ANONYMOUS = re.compile(r"\s*visitor\b", re.IGNORECASE)  # the site's own "Visitor 3F2A" labels
+ANONYMOUS = re.compile(r"\s*(?:visitor\b|访客)", re.IGNORECASE)  # the site's own "Visitor 3F2A" labels, 访客 3F2A
+# The anonymous label as kept (in English, shared by every visitor's pages) and shown (shown_name).
+ANONYMOUS_LABEL = N_("Visitor {code}")
 MAX_WORDS = 4  # a name, not a sentence
 SITE_WORDS = frozenset({"admin", "administrator", "teacher", "operator", "moderator", "server", "system",
                         "staff", "official", "mnist", "mnistlab", "support"})
@@ -40,19 +45,30 @@ def _alphabets(text: str) -> set[str]:
             for alphabet in LOOKALIKE_ALPHABETS if unicodedata.name(c, "").startswith(alphabet + " ")}
 
 
+def anonymous_label(code: str) -> str:
+    """The name others see for a visitor who gave none, as kept: "Visitor 3F2A"."""
+    return ANONYMOUS_LABEL.format(code=code)
+
+
+def shown_name(label: str) -> str:
+    """A visitor's name as kept, in the current language: an anonymous label becomes "访客 3F2A" in Chinese
+    (a name given cannot look like one: name_problem)."""
+    return restated(label, (ANONYMOUS_LABEL,))
+
+
 def name_problem(text: str) -> str | None:
     """Why `text` cannot be a visitor's name, in plain words; None when it can."""
     text = unicodedata.normalize("NFC", text)  # an accent typed as its own character joins its letter
     if NOT_IN_NAMES.search(text):
-        return "a name may hold letters, digits, spaces, ' and - only"
+        return _("a name may hold letters, digits, spaces, ' and - only")
     if len(_alphabets(text)) > 1:
-        return "a name may not mix letters of different alphabets (Latin, Cyrillic, Greek)"
+        return _("a name may not mix letters of different alphabets (Latin, Cyrillic, Greek)")
     seen = looks_like(text)
     if ANONYMOUS.match(seen):
-        return "names starting with “Visitor” are the site's own anonymous labels: choose another"
+        return _("names starting with “Visitor” are the site's own anonymous labels: choose another")
     words = re.findall(r"\w+", seen)
     if SITE_WORDS.intersection(words):
-        return "a name may not be one of the site's roles (teacher, admin, server, ...): choose another"
+        return _("a name may not be one of the site's roles (teacher, admin, server, ...): choose another")
     if len(words) > MAX_WORDS or " - " in f" {text} ":
-        return f"a name is at most {MAX_WORDS} words, not a message"
+        return _("a name is at most {count} words, not a message").format(count=MAX_WORDS)
     return None

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import threading
 from collections import OrderedDict
+from dataclasses import asdict
 from typing import TypeVar
 from collections.abc import Callable
 
@@ -167,7 +168,8 @@ def keep_for_class(run, result: TrainResult) -> None:
     drawings = len(report)
     accuracy = float(report.evaluation.accuracy) if drawings else None
     class_board().add(run.run_id, class_owner(run.owner), run.label, run.settings.describe(), model,
-                      (run.finished_at or run.queued_at).isoformat(timespec="seconds"), accuracy, drawings)
+                      (run.finished_at or run.queued_at).isoformat(timespec="seconds"), accuracy, drawings,
+                      asdict(run.settings))
 
 
 def class_owner(token: str) -> str:

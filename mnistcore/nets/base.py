@@ -26,6 +26,10 @@ from collections.abc import Callable
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from ..i18n import gettext as _
+from ..i18n import ngettext, percent
+
+
 class ModelFileError(ValueError):
     """A model file is missing, empty, damaged or not one of ours; the message names it."""
 
@@ -68,12 +72,15 @@ class ModelInfo:
             raise ModelFileError(f"{where}: model metadata is unreadable ({err})") from None
 
     def summary(self) -> str:
-        """One line for people: engine, architecture, training, accuracy, date."""
-        acc = "untested" if self.test_accuracy is None else f"{self.test_accuracy:.2%} test accuracy"
-        when = self.trained_at[:16].replace("T", " ") + " UTC" if self.trained_at else "never trained"
-        epochs = f"{self.epochs} epoch{'' if self.epochs == 1 else 's'}"
-        return (f"{self.engine} {self.architecture}, {epochs} at batch {self.batch_size}, "
-                f"{acc}, trained {when}")
+        """One line for people, in the current language: engine, architecture, training, accuracy, date."""
+        accuracy = _("untested") if self.test_accuracy is None else \
+            _("{accuracy} test accuracy").format(accuracy=percent(self.test_accuracy, 2))
+        when = _("trained {when} UTC").format(when=self.trained_at[:16].replace("T", " ")) if self.trained_at \
+            else _("never trained")
+        epochs = ngettext("{epochs} epoch at batch {batch}", "{epochs} epochs at batch {batch}",
+                          self.epochs).format(epochs=self.epochs, batch=self.batch_size)
+        return _("{engine} {architecture}, {epochs}, {accuracy}, {when}").format(
+            engine=self.engine, architecture=self.architecture, epochs=epochs, accuracy=accuracy, when=when)
 
     def trained(self, epochs: int, batch_size: int, train_samples: int, seconds: float) -> ModelInfo:
         """A copy stamped with a finished training run (test accuracy is set after evaluation)."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..i18n import N_
+from ..i18n import gettext as _
 from .base import DigitModel, ModelInfo
 from .saved import is_cnn
 
@@ -106,11 +107,13 @@ def _load_numpy_mlp(path) -> DigitModel:
 
 
 def _describe_numpy_mlp(s: Settings) -> str:
-    rule = (f"Adam, learning rate {s.learning_rate:g}" if s.optimizer == "adam" else
-            f"learning rate {s.learning_rate:g}, momentum {s.momentum:g}")
+    rule = (_("Adam, learning rate {rate}") if s.optimizer == "adam" else
+            _("learning rate {rate}, momentum {momentum}")).format(rate=f"{s.learning_rate:g}",
+                                                                   momentum=f"{s.momentum:g}")
     if s.schedule == "cosine":
-        rule += " falling to 0"
-    return f"NumPy {s.activation} network, {s.hidden} hidden units, {rule}"
+        rule = _("{rule} falling to 0").format(rule=rule)
+    return _("NumPy {activation} network, {hidden} hidden units, {rule}").format(
+        activation=s.activation, hidden=s.hidden, rule=rule)
 
 
 def _numpy_mlp_costs(s: Settings) -> tuple[float, float]:
@@ -133,14 +136,15 @@ def _numpy_mlp_risky(s: Settings) -> str | None:
     one epoch, while the same at batch 128 reaches 98%."""
     if s.optimizer == "adam":
         if s.learning_rate > 0.01:
-            return (f"Adam with learning rate {s.learning_rate:g} takes steps that are too big "
-                    "(0.001 to 0.003 work well): it is likely to learn nothing")
+            return _("Adam with learning rate {rate} takes steps that are too big (0.001 to 0.003 work well): "
+                     "it is likely to learn nothing").format(rate=f"{s.learning_rate:g}")
         return None
     step = s.learning_rate / (1 - s.momentum)
     if step >= 0.5 and s.batch_size < 32 or step >= 3:
-        return (f"learning rate {s.learning_rate:g} with momentum {s.momentum:g} at batch "
-                f"{s.batch_size} takes steps too big for so few images at a time: runs like this "
-                "usually blow up and learn nothing. Try a smaller learning rate, less momentum or a bigger batch")
+        return _("learning rate {rate} with momentum {momentum} at batch {batch} takes steps too big for so few "
+                 "images at a time: runs like this usually blow up and learn nothing. Try a smaller learning rate, "
+                 "less momentum or a bigger batch").format(rate=f"{s.learning_rate:g}", momentum=f"{s.momentum:g}",
+                                                           batch=s.batch_size)
     return None
 
 
@@ -158,7 +162,9 @@ def _load_numpy_cnn(path) -> DigitModel:
 
 
 def _describe_numpy_cnn(s: Settings) -> str:
-    return f"NumPy CNN, learning rate {s.learning_rate:g}{' falling to 0' if s.schedule == 'cosine' else ''}"
+    rule = _("learning rate {rate}").format(rate=f"{s.learning_rate:g}")
+    return _("NumPy CNN, {rule}").format(rule=_("{rule} falling to 0").format(rule=rule) if s.schedule == "cosine"
+                                         else rule)
 
 
 # ---------------------------------------------------------------------------- Keras
@@ -181,8 +187,8 @@ def keras_problem() -> str | None:
 
     Looks without importing anything (TensorFlow takes seconds to import).
     """
-    for module, what in (("tensorflow", "TensorFlow is not installed"),
-                         ("mnistcore.nets.keras_net", "the Keras engine (mnistcore/nets/keras_net.py) is missing")):
+    for module, what in (("tensorflow", _("TensorFlow is not installed")),
+                         ("mnistcore.nets.keras_net", _("the Keras engine (mnistcore/nets/keras_net.py) is missing"))):
         try:
             found = importlib.util.find_spec(module) is not None
         except (ImportError, ValueError):
@@ -194,7 +200,8 @@ def keras_problem() -> str | None:
 
 def _keras_unavailable() -> str | None:
     problem = keras_problem()
-    return f"Keras training is not available on this server: {problem}. Choose the NumPy engine." if problem else None
+    return _("Keras training is not available on this server: {problem}. Choose the NumPy engine.").format(
+        problem=problem) if problem else None
 
 
 # ---------------------------------------------------------------------------- the entries

@@ -17,12 +17,25 @@ import numpy as np
 
 from ..augment import ROBUST, make_augment
 from ..evaluation import Evaluation, evaluate
+from ..i18n import N_
 from ..nets.base import Callback, DigitModel, Progress
 from ..openset import fit_open_set, prepare_fitting_drawings
-from .settings import TrainSettings, new_model, plural
+from .settings import TrainSettings, new_model
 from .timing import Timings, modelled_epoch
 
 CHANCE = 0.15            # test accuracy at or below this after an epoch: no better than guessing (10%)
+# Why a run stopped itself, in English (a run's result is shared); pages show it with mnistcore.i18n.restated.
+BLEW_UP = N_("The run stopped itself: its loss became {loss} in epoch {epoch}, which means the weights blew up. "
+             "{advice}")
+GUESSING = N_("The run stopped itself: after {epochs} epoch it reads only {accuracy} of the test digits right, "
+              "no better than guessing. {advice}")
+GUESSING_EPOCHS = N_("The run stopped itself: after {epochs} epochs it reads only {accuracy} of the test digits "
+                     "right, no better than guessing. {advice}")
+SMALLER_STEPS = N_("Try a smaller learning rate than {rate} or a bigger batch, or pick one of the recipes.")
+SMALLER_STEPS_MOMENTUM = N_("Try a smaller learning rate than {rate}, less momentum or a bigger batch, or pick one "
+                            "of the recipes.")
+TRY_A_RECIPE = N_("Try one of the recipes.")
+STOP_REASONS = (BLEW_UP, GUESSING, GUESSING_EPOCHS, SMALLER_STEPS, SMALLER_STEPS_MOMENTUM, TRY_A_RECIPE)
 POINTS_FIRST_EPOCH = 8   # curve points in the first epoch while someone watches, when it changes most
 POINTS_PER_EPOCH = 4     # ...and in each later epoch: a point costs ~10-40 ms for the MLP, ~0.7 s for the CNN
 CURVE_SAMPLE = 1000      # test images scored at each curve point (the first 1,000: a fixed sample)
@@ -59,8 +72,7 @@ class _Watch:
         if self.first_batch_at is None:
             self.first_batch_at, self.first_batch_samples = time.perf_counter(), progress.samples_seen
         if not math.isfinite(progress.loss):
-            self.reason = (f"The run stopped itself: its loss became {progress.loss} in epoch {progress.epoch}, "
-                           f"which means the weights blew up. {self._advice()}")
+            self.reason = BLEW_UP.format(loss=progress.loss, epoch=progress.epoch, advice=self._advice())
             return True
         in_epoch = progress.samples_seen - (progress.epoch - 1) * self.n_train
         if self.outer_batch is not None and in_epoch >= self.next_point and in_epoch < self.n_train:
@@ -78,19 +90,18 @@ class _Watch:
         self.next_point = self.every  # the next epoch starts over
         outer = self.outer_epoch(progress) if self.outer_epoch is not None else None
         if progress.test_accuracy is not None and progress.test_accuracy <= CHANCE:
-            self.reason = (f"The run stopped itself: after {plural(progress.epoch, 'epoch')} it reads only "
-                           f"{progress.test_accuracy:.0%} of the test digits right, no better than guessing. "
-                           f"{self._advice()}")
+            self.reason = (GUESSING if progress.epoch == 1 else GUESSING_EPOCHS).format(
+                epochs=progress.epoch, accuracy=f"{progress.test_accuracy:.0%}", advice=self._advice())
             return True
         return outer
 
     def _advice(self) -> str:
         if "learning_rate" in self.settings.applies:
-            return (f"Try a smaller learning rate than {self.settings.learning_rate:g}"
-                    + (", less momentum" if "momentum" in self.settings.applies and self.settings.optimizer == "sgd"
-                       and self.settings.momentum else "")
-                    + " or a bigger batch, or pick one of the recipes.")
-        return "Try one of the recipes."
+            less_momentum = "momentum" in self.settings.applies and self.settings.optimizer == "sgd" \
+                and self.settings.momentum
+            return (SMALLER_STEPS_MOMENTUM if less_momentum else SMALLER_STEPS).format(
+                rate=f"{self.settings.learning_rate:g}")
+        return TRY_A_RECIPE
 
 
 def sample_score(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:

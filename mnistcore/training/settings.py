@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..i18n import N_
+from ..i18n import N_, ngettext
+from ..i18n import gettext as _
 from ..nets import Network, network
 from ..nets.base import DigitModel
 
@@ -22,6 +23,10 @@ LIMITS: dict[str, tuple[float, float]] = {
     "momentum": (0.0, 0.99),
 }
 WHOLE = ("epochs", "batch_size", "hidden")  # numbers that must be whole
+# The settings as errors name them (translated where the error is made).
+SETTING_NAMES = {"epochs": N_("epochs"), "batch_size": N_("batch size"), "hidden": N_("hidden"),
+                 "learning_rate": N_("learning rate"), "momentum": N_("momentum"),
+                 "lab_drawings": N_("lab drawings"), "robust": N_("robust")}
 ACTIVATIONS = ("relu", "sigmoid")
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "cosine")
@@ -73,34 +78,49 @@ class TrainSettings:
         """Return self, or raise ValueError naming the bad value and the allowed range."""
         limits = self.limits  # names an unknown engine or architecture
         if self.activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be relu or sigmoid; got {self.activation!r}")
+            raise ValueError(_("activation must be relu or sigmoid; got {value}").format(value=repr(self.activation)))
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}; got {self.optimizer!r}")
+            raise ValueError(_("optimizer must be one of {allowed}; got {value}").format(
+                allowed=", ".join(OPTIMIZERS), value=repr(self.optimizer)))
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}; got {self.schedule!r}")
+            raise ValueError(_("schedule must be one of {allowed}; got {value}").format(
+                allowed=", ".join(SCHEDULES), value=repr(self.schedule)))
         for name, (low, high) in limits.items():
             value = getattr(self, name)
             whole = name in WHOLE
             if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
                     or (whole and int(value) != value) or not (low <= value <= high):
-                kind = "a whole number" if whole else "a number"
-                raise ValueError(f"{name.replace('_', ' ')} must be {kind} from {low:g} to {high:g}; got {value!r}")
+                kind = _("{name} must be a whole number from {low} to {high}; got {value}") if whole else \
+                    _("{name} must be a number from {low} to {high}; got {value}")
+                raise ValueError(kind.format(name=setting_name(name), low=f"{low:g}", high=f"{high:g}",
+                                             value=repr(value)))
         if self.train_limit is not None and not (1 <= self.train_limit):
-            raise ValueError(f"train limit must be at least 1; got {self.train_limit!r}")
+            raise ValueError(_("train limit must be at least 1; got {value}").format(value=repr(self.train_limit)))
         for name in ("lab_drawings", "robust"):
             if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name.replace('_', ' ')} must be True or False; got {getattr(self, name)!r}")
+                raise ValueError(_("{name} must be True or False; got {value}").format(
+                    name=setting_name(name), value=repr(getattr(self, name))))
         return self
 
     def describe(self) -> str:
         """The settings in one line, e.g. "NumPy relu network, 512 hidden units, ..., 1 epoch at batch 128"."""
-        lab = ", made robust to other handwriting" if self.robust else ""
-        lab += ", with the lab's drawings" if self.lab_drawings else ""
-        return f"{self.network.describe(self)}, {plural(self.epochs, 'epoch')} at batch {self.batch_size}{lab}"
+        described = _("{network}, {epochs}").format(network=self.network.describe(self), epochs=ngettext(
+            "{epochs} epoch at batch {batch}", "{epochs} epochs at batch {batch}", self.epochs).format(
+            epochs=self.epochs, batch=self.batch_size))
+        if self.robust:
+            described = _("{settings}, made robust to other handwriting").format(settings=described)
+        if self.lab_drawings:
+            described = _("{settings}, with the lab's drawings").format(settings=described)
+        return described
 
     def model_settings(self) -> dict:
         """The settings this network uses, by name: what its `build` takes besides the seed."""
         return {name: getattr(self, name) for name in self.network.applies}
+
+
+def setting_name(name: str) -> str:
+    """A setting's name as a person reads it, in the current language: "batch_size" -> "batch size"."""
+    return _(SETTING_NAMES.get(name, name.replace("_", " ")))
 
 
 def plural(count: int, word: str) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from ...i18n import gettext as _
 from ...i18n import percent
-from .runs import FAILED, RUNNING, WAITING, QueueFull, Record, Run, SlotBusy
+from .runs import FAILED, PAGE_CLOSED, PROCESS_STOPPED, RUNNING, WAITING, QueueFull, Record, Run, SlotBusy
 
 log = logging.getLogger("mnistlab")
 
@@ -84,13 +84,12 @@ def give_up(records: list[Record], now: dt.datetime, timeout: float, stopped: se
     for record in records:
         if record.run.running and not record.stop and unheard(record, now, timeout):
             record.stop = True  # the run ends at its next batch and frees the slot; the live model stays
-            record.run = replace(record.run, note=f"Stopped because its page was closed (nothing heard from "
-                                                  f"it for {timeout:g} s).")
+            record.run = replace(record.run, note=PAGE_CLOSED.format(seconds=f"{timeout:g}"))
     records[:] = [r for r in records if not (r.run.state == WAITING and unheard(r, now, timeout))]
     for record in records:
         if record.run.running and record.process in stopped:
             record.run = replace(record.run, state=FAILED, finished_at=now,
-                                 error="the server process that trained it stopped")
+                                 error=PROCESS_STOPPED)
             record.ended = next_ended(records)
             log.warning("slot: run %s of %s failed: its server process stopped", record.run.run_id,
                         record.run.label)

@@ -9,11 +9,20 @@ import datetime as dt
 import math
 from dataclasses import asdict, dataclass, fields, replace
 
+from ...i18n import N_
 from ...nets.base import Progress
 from ...training import TrainSettings
 
 WAITING, RUNNING, FINISHED, STOPPED, FAILED = "waiting", "running", "finished", "stopped", "failed"
 MAX_POINTS = 400  # curve points one run keeps (8 per epoch at most: 30 epochs need 240)
+# A run's note and error as the board keeps them: in English, one text for every visitor; the Train page
+# shows them in each visitor's language (mnistcore.i18n.restated).
+PAGE_CLOSED = N_("Stopped because its page was closed (nothing heard from it for {seconds} s).")
+TIME_LIMIT = N_("Stopped because it ran past the time limit for runs on this server ({limit}).")
+PROCESS_STOPPED = N_("the server process that trained it stopped")
+ENDED = N_("training ended unexpectedly")
+DURATIONS = (N_("about {minutes} minutes"), N_("about {seconds} seconds"), N_("a few seconds"))  # a time limit's
+NOTES = (PAGE_CLOSED, TIME_LIMIT, PROCESS_STOPPED, ENDED, *DURATIONS)
 
 
 class SlotBusy(RuntimeError):

@@ -17,7 +17,7 @@ from ...nets.base import Progress
 from ...training import TrainResult, describe_seconds
 from . import rules
 from .book import Book, Local
-from .runs import FAILED, FINISHED, STOPPED, Record, Run, after_batch, after_epoch, with_progress
+from .runs import ENDED, FAILED, FINISHED, STOPPED, TIME_LIMIT, Record, Run, after_batch, after_epoch, with_progress
 
 log = logging.getLogger("mnistlab")
 
@@ -88,7 +88,7 @@ class Worker:
         book, run_id = self.book, record.run.run_id
         local = book.local.get(run_id)
         training = _Training(record.run, local or Local(None))
-        result, changes = None, dict(state=FAILED, error="training ended unexpectedly")
+        result, changes = None, dict(state=FAILED, error=ENDED)
         try:
             if local is None:
                 raise RuntimeError("this process no longer has the run's data")
@@ -128,8 +128,7 @@ class Worker:
         limit = self.max_seconds * (1 + OVERTIME)
         if (now - run.started_at).total_seconds() > limit and training.note is None:
             # Estimates can be low (a busy server, a slow machine): the limit holds all the same.
-            training.note = (f"Stopped because it ran past the time limit for runs on this server "
-                             f"({describe_seconds(limit)}).")
+            training.note = TIME_LIMIT.format(limit=describe_seconds(limit))
             training.local.stop.set()
             log.warning("slot: stopped run %s of %s at the time limit (%.0f s)", run.run_id, run.label, limit)
             self._sync(training)

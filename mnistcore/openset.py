@@ -4,7 +4,7 @@ A network trained on MNIST answers with a digit for anything, often very sure of
 heart a 0. The companion looks at what the model said (its ten probabilities, how sure, how close its
 two best digits), at the ink's shape (loops, pieces, stroke width), at how far the drawing is from
 MNIST's own images of each digit (DigitReference) and at which way its edges run where (edge_histograms),
-and says how likely the drawing is to be a digit at all. It is a tiny network (164 measures in, 16
+and says how likely the drawing is to be a digit at all. It is a tiny network (164 measures in, 32
 hidden units) fitted on drawings the model never trained on: digits of MNIST's test set drawn the way
 the canvas draws them, and letters, shapes, scribbles, two-digit numbers and cut-off digits
 (nondigits.FIT), and the drawings the lab's visitors said are not digits when training reads them.
@@ -36,7 +36,7 @@ SURE_RIGHT = 0.995       # "sure" from the probability above which the fitting d
 FAIRLY_RIGHT = 0.85      # "fairly sure" where they are right this often
 FIT_DIGITS = 4000        # drawings of digits and of non-digits the companion is fitted on
 FIT_OTHERS = 4000
-HIDDEN = 16
+HIDDEN = 32
 LAB_WEIGHT = 5.0         # a visitor's drawing of what is not a digit counts as much as this many of ours
 EDGE_CELLS, EDGE_ANGLES = 4, 8  # edge_histograms: a 4 x 4 grid of cells, 8 directions in each
 CACHE_DIR = DATA_DIR / "cache"  # the fitting drawings, made once
@@ -375,7 +375,7 @@ def fit_open_set(model, train: tuple[np.ndarray, np.ndarray], unseen: tuple[np.n
     return OpenSet(weights, round(threshold, 6), temperature, sure, fairly, record)
 
 
-def _train_head(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, steps: int = 300, l2: float = 1e-2,
+def _train_head(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, steps: int = 300, l2: float = 3e-3,
                 weights: np.ndarray | None = None):
     """A tanh network with HIDDEN units fitted on the whole set at once, classes weighted equally
     (and each drawing by its `weights`, 1 when None): the weighted log loss plus `l2` on the weights,

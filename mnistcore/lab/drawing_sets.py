@@ -38,8 +38,7 @@ class TrainingSet:
     def record(self) -> dict:
         """What a model trained on these keeps in its info (ModelInfo.lab_drawings), so that the
         Lab handwriting page can measure it only on drawings newer than `up_to_id`."""
-        return {"count": len(self), "up_to_id": self.up_to_id, "newest": self.newest,
-                "not_digits": len(self.not_digits)}
+        return {"count": len(self), "up_to_id": self.up_to_id, "newest": self.newest}
 
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from bench import record
 from mnistcore.data import load_mnist
-from mnistcore.explain.answer import CERTAINTY, DigitReference, judge_drawing, temperature_for
+from mnistcore.explain.answer import CERTAINTY, DigitReference, judge_drawing, open_set_for, temperature_for
 from mnistcore.nets import load_model
 from mnistcore.preprocess import ink_steps
 from tests.drawings import (CANVAS, as_canvas, pen_blob, pen_digit, pen_dot, pen_line, pen_number,
@@ -104,12 +104,14 @@ def read_all(drawings, model, reference):
     """Each drawing through the page's path: rows of (group, kind, label, verdict, verdict without
     the reference, raw top probability, seconds for ink_steps + predict + judge_drawing)."""
     rows = []
+    companion = open_set_for(model.info)  # the page answers with it when the model has one
     for group, kind, label, ink in drawings:
         canvas = as_canvas(ink)
         started = time.perf_counter()
         steps = ink_steps(canvas)
         probabilities = None if steps is None else model.predict_proba(steps.centred)[0]
-        verdict = judge_drawing(steps, probabilities, reference=reference, temperature=temperature_for(model.info))
+        verdict = judge_drawing(steps, probabilities, reference=reference, temperature=temperature_for(model.info),
+                                open_set=companion)
         seconds = time.perf_counter() - started
         plain = judge_drawing(steps, probabilities, temperature=temperature_for(model.info))
         raw = None if probabilities is None else float(probabilities.max())

@@ -7,8 +7,9 @@ its companion (mnistcore.openset), against the goals:
 
 The held-out drawings (mnistcore.nondigits.HELD_OUT: other letters and shapes, other hands, other
 seeds) are made from MNIST test images 5,000-9,999; companions are fitted on drawings of images
-0-4,999 in the FIT style, so nothing here was fitted on. "Before" is Draw without the companion
-(hand-set thresholds, the model's own temperature); "after" with it.
+0-4,999 in the FIT style, so nothing here was fitted on. Columns: "hand-set" is Draw without a
+companion (hand-set thresholds, the model's own temperature); "saved" with the companion the model
+file carries (when it has one); "refitted" with one fitted now by this code (--refit, --write-to).
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ TAUGHT = ("letter", "sign", "scribble")  # what the goal on non-digits counts; n
 
 
 def rates(rows, which: int) -> dict:
-    """The goals' figures for one column of verdicts (0 = before, 1 = after)."""
+    """The goals' figures for one column of verdicts (0 = the first)."""
     digits = [r for r in rows if r[0].label >= 0]
     others = [r for r in rows if r[0].kind in TAUGHT]
     read = [r for r in digits if r[1 + which].kind == "digit"]
@@ -66,42 +67,53 @@ def run(args) -> None:
     started = time.perf_counter()
     (x_train, y_train), (x_test, y_test) = load_mnist()
     model = load_model(args.write_to or args.model)
-    if args.refit or args.write_to or open_set_for(model.info) is None:
+    companions = {"hand-set": None}
+    if open_set_for(model.info) is not None:
+        companions["saved"] = open_set_for(model.info)
+    if args.refit or args.write_to or len(companions) == 1:
+        tick = time.perf_counter()
         fitted = fit_open_set(model, (x_train, y_train), (x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES]))
-        model.info = replace(model.info, open_set=fitted.as_dict())
-        print(f"companion fitted in {time.perf_counter() - started:.0f} s: {fitted.fitted_on}")
+        print(f"companion fitted in {time.perf_counter() - tick:.1f} s: {fitted.fitted_on}")
+        companions["refitted"] = fitted
         if args.write_to:
+            model.info = replace(model.info, open_set=fitted.as_dict())
             model.save(args.write_to)
             print(f"{args.write_to}: companion saved in its info")
-    companion = open_set_for(model.info)
-    print(f"model {model.info.architecture}, {model.info.test_accuracy} on MNIST's test set; companion: threshold "
-          f"{companion.threshold}, temperature {companion.temperature}, sure from {companion.sure}, "
-          f"fairly sure from {companion.fairly_sure}")
+    print(f"model {model.info.architecture}, {model.info.test_accuracy} on MNIST's test set")
+    for name, companion in companions.items():
+        if companion is not None:
+            print(f"  {name} companion: threshold {companion.threshold}, temperature {companion.temperature}, "
+                  f"sure from {companion.sure}, fairly sure from {companion.fairly_sure}")
     reference = reference_for(x_train, y_train)
     rows, seconds = [], []
     for drawing in drawings(x_test[OPEN_SET_IMAGES:], y_test[OPEN_SET_IMAGES:], HELD_OUT, args.count, args.count):
         steps = canvas_steps(drawing)
         p = None if steps is None else model.predict_proba(steps.centred)[0]
-        before = judge_drawing(steps, p, reference=reference, temperature=model.info.temperature or 2.0)
-        tick = time.perf_counter()
-        after = judge_drawing(steps, p, reference=reference, open_set=companion)
-        seconds.append(time.perf_counter() - tick)
-        rows.append((drawing, before, after))
+        verdicts = []
+        for companion in companions.values():
+            tick = time.perf_counter()
+            verdicts.append(judge_drawing(steps, p, reference=reference, open_set=companion,
+                                          temperature=model.info.temperature or 2.0))
+            if companion is not None:
+                seconds.append(time.perf_counter() - tick)
+        rows.append((drawing, *verdicts))
     print(f"\n{len(rows)} held-out drawings ({HELD_OUT.name} style)")
-    print(f"  {'goal':34s} {'before':>8s} {'after':>8s}  target")
-    figures = [rates(rows, 0), rates(rows, 1)]
+    columns = range(len(companions))
+    print(f"  {'goal':34s} " + " ".join(f"{name:>9s}" for name in companions) + "  target")
+    figures = [rates(rows, c) for c in columns]
     for name, target in GOALS.items():
         sign = ">=" if name == "sure_right" else "<="
-        print(f"  {name.replace('_', ' '):34s} {figures[0][name]:8.3f} {figures[1][name]:8.3f}  {sign} {target}")
+        print(f"  {name.replace('_', ' '):34s} " + " ".join(f"{f[name]:9.3f}" for f in figures) + f"  {sign} {target}")
     for name in ("sure_share", "read_right"):
-        print(f"  {name.replace('_', ' '):34s} {figures[0][name]:8.3f} {figures[1][name]:8.3f}")
+        print(f"  {name.replace('_', ' '):34s} " + " ".join(f"{f[name]:9.3f}" for f in figures))
     for kind in ("letter", "sign", "scribble", "number", "cut"):
         mine = [r for r in rows if r[0].kind == kind]
-        taken = [np.mean([r[1 + w].kind == "digit" for r in mine]) for w in (0, 1)]
-        print(f"  {kind + 's taken for a digit':34s} {taken[0]:8.3f} {taken[1]:8.3f}  (n={len(mine)})")
-    worst = Counter(r[0].name for r in rows if r[0].kind in TAUGHT and r[2].kind == "digit").most_common(8)
-    print(f"  still taken for a digit, after: {worst}")
-    print(f"  judge_drawing with the companion: median {np.median(seconds) * 1000:.2f} ms per drawing")
+        taken = [np.mean([r[1 + c].kind == "digit" for r in mine]) for c in columns]
+        print(f"  {kind + 's taken for a digit':34s} " + " ".join(f"{t:9.3f}" for t in taken) + f"  (n={len(mine)})")
+    worst = Counter(r[0].name for r in rows if r[0].kind in TAUGHT and r[-1].kind == "digit").most_common(8)
+    print(f"  still taken for a digit, {list(companions)[-1]}: {worst}")
+    if seconds:
+        print(f"  judge_drawing with a companion: median {np.median(seconds) * 1000:.2f} ms per drawing")
     print(f"\n{time.perf_counter() - started:.0f} s in all")
 
 

@@ -150,10 +150,13 @@ def _train(args) -> int:
 
     result = run_training(settings, mnist, on_epoch=report,
                           lab_drawings=(lab.images, lab.labels) if lab is not None else None,
+                          lab_not_digits=lab.not_digits if lab is not None else None,
                           lab_record=lab.record if lab is not None else None)
     if result.lab_evaluation is not None:
         print(f"lab drawings: {result.lab_count} added to training; "
               f"accuracy on them: {result.lab_evaluation.accuracy:.4f}")
+    if lab is not None and len(lab.not_digits):
+        print(f"lab drawings said not to be digits: {len(lab.not_digits)}, learned as such by its companion")
     if result.stop_reason:
         print(result.stop_reason, file=sys.stderr)
     if result.evaluation is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import ndimage
 
 from .pen import CANVAS, pen_digit, pen_number, pen_scribble, pen_shape
 from .preprocess import Steps, ink_steps
@@ -30,11 +31,13 @@ class Style:
     turn: float                # degrees a stroke may turn (a hand's slant)
     wobble: float              # how far a point may stray, as a fraction of the size
     seed: int
+    hands: float = 1.0         # each drawing's hand between this share of turn and wobble and all of them
 
 
 LETTERS = tuple("ABCDEFGHKLMNPRSTVWXYZ")  # not I or O: drawn, they are a 1 and a 0
 SIGNS = ("+", "#", "star", "square", "triangle", "heart", "arrow", "smiley", "spiral", "check", "circle-x", "cloud")
-FIT = Style("fit", LETTERS, SIGNS, turn=10, wobble=0.02, seed=11)
+# The fitting set's hands go from neat to sloppy: a companion that knows one hand only is fooled by the next.
+FIT = Style("fit", LETTERS, SIGNS, turn=25, wobble=0.05, seed=11, hands=0.2)
 HELD_OUT = Style("held-out", LETTERS, SIGNS, turn=18, wobble=0.035, seed=29)
 
 # Shares of the non-digits, by kind.
@@ -71,7 +74,8 @@ def non_digit(kind: str, style: Style, images: np.ndarray, rng: np.random.Genera
         names = style.letters if kind == "letter" else style.signs
         name = names[k % len(names)]
         pen = float(rng.choice([22, 22, 10, 30]))
-        return f"{kind} {name}", pen_shape(name, size, centre, rng, pen, style.turn, style.wobble)
+        hand = 1.0 if style.hands == 1.0 else rng.uniform(style.hands, 1.0)
+        return f"{kind} {name}", pen_shape(name, size, centre, rng, pen, style.turn * hand, style.wobble * hand)
     if kind == "scribble":
         return "scribble", pen_scribble(rng, size, int(rng.integers(5, 16)), centre)
     a, b = rng.choice(len(images), 2, replace=False)
@@ -115,3 +119,13 @@ def each_drawing(images: np.ndarray, labels: np.ndarray, style: Style, digits: i
 def canvas_steps(drawing: Drawing) -> Steps | None:
     """The Draw page's preprocessing of a drawing, as the browser sends it."""
     return ink_steps(as_canvas(drawing.ink))
+
+
+def image_steps(image: np.ndarray) -> Steps | None:
+    """A drawing kept in MNIST's format ((28, 28) uint8, as the lab keeps visitors' drawings) sent
+    again as the canvas would send it: scaled up to the canvas and read by the Draw page's preprocessing."""
+    image = np.asarray(image)
+    if image.shape != (28, 28):
+        raise ValueError(f"expected a (28, 28) image, got shape {image.shape}")
+    ink = ndimage.zoom(image.astype(np.float32) / 255.0, CANVAS / 28, order=1)
+    return ink_steps(as_canvas(ink))

@@ -1,15 +1,17 @@
 """Knowing what is not a digit: a small companion fitted beside every model when it is trained.
 
 A network trained on MNIST answers with a digit for anything, often very sure of it: an S is a 5, a
-heart a 0. The companion looks at what the model said (how sure, how close its two best digits), at
-the ink's shape (loops, pieces, stroke width) and at how far the drawing is from MNIST's own images
-of the digit named (DigitReference), and says how likely the drawing is to be a digit at all. It is
-a tiny network (the image at half size and 16 measures in, 16 hidden units) fitted on drawings the
-model never trained on: digits of MNIST's test set drawn the way the canvas draws them, and letters,
-shapes, scribbles, two-digit numbers and cut-off digits (nondigits.FIT). The same drawings, split
-apart, set its refusal threshold, the temperature that calibrates the model's probabilities, and the
-probability from which the model's answer is called "sure". All of it is saved in the model's info
-(ModelInfo.open_set), so any model, the shipped one or a visitor's, answers the same way.
+heart a 0. The companion looks at what the model said (its ten probabilities, how sure, how close its
+two best digits), at the ink's shape (loops, pieces, stroke width), at how far the drawing is from
+MNIST's own images of each digit (DigitReference) and at which way its edges run where (edge_histograms),
+and says how likely the drawing is to be a digit at all. It is a tiny network (164 measures in, 32
+hidden units) fitted on drawings the model never trained on: digits of MNIST's test set drawn the way
+the canvas draws them, and letters, shapes, scribbles, two-digit numbers and cut-off digits
+(nondigits.FIT), and the drawings the lab's visitors said are not digits when training reads them.
+The same drawings, split apart, set its refusal threshold, the temperature that calibrates the
+model's probabilities, and the probability from which the model's answer is called "sure". All of it
+is saved in the model's info (ModelInfo.open_set), so any model, the shipped one or a visitor's,
+answers the same way.
 """
 from __future__ import annotations
 
@@ -25,27 +27,31 @@ import numpy as np
 from scipy import ndimage, optimize
 from threadpoolctl import threadpool_limits
 
-from .nondigits import FIT, canvas_steps, drawing_count, each_drawing
+from .nondigits import FIT, NOT_A_DIGIT, canvas_steps, drawing_count, each_drawing, image_steps
 from .paths import DATA_DIR
 from .preprocess import Shape
 
-REFUSE_DIGITS = 0.015    # the threshold refuses at most this share of the fitting digits the shape rules let by
+REFUSE_DIGITS = 0.01     # the threshold refuses this share of the fitting digits (they are MNIST's easier half)
 SURE_RIGHT = 0.995       # "sure" from the probability above which the fitting digits are right this often
 FAIRLY_RIGHT = 0.85      # "fairly sure" where they are right this often
 FIT_DIGITS = 4000        # drawings of digits and of non-digits the companion is fitted on
 FIT_OTHERS = 4000
-HIDDEN = 16
+HIDDEN = 32
+LAB_WEIGHT = 5.0         # a visitor's drawing of what is not a digit counts as much as this many of ours
+EDGE_CELLS, EDGE_ANGLES = 4, 8  # edge_histograms: a 4 x 4 grid of cells, 8 directions in each
 CACHE_DIR = DATA_DIR / "cache"  # the fitting drawings, made once
 
 FEATURES = ("top logit", "margin", "entropy", "distance", "nearest distance", "distance gap", "holes", "parts",
             "columns", "log pens", "extent", "fill", "log aspect", "across", "thickness", "tilt",
-            *(f"ink {row},{col}" for row in range(14) for col in range(14)))  # the image at half size
+            *(f"distance from {digit}" for digit in range(10)), *(f"log p({digit})" for digit in range(10)),
+            *(f"edges {row},{col} at {angle * 180 // EDGE_ANGLES} degrees"
+              for row in range(EDGE_CELLS) for col in range(EDGE_CELLS) for angle in range(EDGE_ANGLES)))
 
 
 def features(shape: Shape, probabilities: np.ndarray, distances: np.ndarray, centred: np.ndarray) -> np.ndarray:
     """(len(FEATURES),) float64 for one drawing: the model's raw (10,) `probabilities`, the ink's
     `shape`, the drawing's (10,) `distances` from MNIST's digits (DigitReference.distances) and
-    its (28, 28) `centred` image in [0, 1], which the features keep at half size."""
+    its (28, 28) `centred` image in [0, 1] (for its edge_histograms)."""
     return features_of([shape], np.reshape(probabilities, (1, 10)), np.reshape(distances, (1, 10)),
                        np.reshape(centred, (1, 28, 28)))[0]
 
@@ -66,8 +72,23 @@ def features_of(shapes, probabilities: np.ndarray, distances: np.ndarray, centre
         -(p * np.log(p)).sum(axis=1), near, d.min(axis=1), near - d.min(axis=1), np.minimum(s[:, 1], 4),
         np.minimum(s[:, 2], 4), s[:, 3], np.log(s[:, 4]), s[:, 5], s[:, 6], np.log(np.maximum(s[:, 7], 1e-3)),
         s[:, 8] / pen, s[:, 9] / pen, s[:, 10] / 90])
-    half = np.asarray(centred, np.float64).reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(-1, 196)
-    return np.hstack([measures, half])
+    return np.hstack([measures, d, np.log(p), edge_histograms(centred)])
+
+
+def edge_histograms(centred: np.ndarray) -> np.ndarray:
+    """(n, EDGE_CELLS**2 * EDGE_ANGLES): for (n, 28, 28) images, how much edge runs in each direction
+    in each cell of a grid (square-rooted): an S and a 5 share their ink's place, not its turns."""
+    x = np.asarray(centred, np.float32).reshape(-1, 28, 28)
+    # Sobel within each image (ndimage.sobel would also smooth across the images of the batch).
+    dy = ndimage.correlate1d(ndimage.correlate1d(x, [-1, 0, 1], axis=1), [1, 2, 1], axis=2)
+    dx = ndimage.correlate1d(ndimage.correlate1d(x, [-1, 0, 1], axis=2), [1, 2, 1], axis=1)
+    angle = np.minimum((np.mod(np.arctan2(dy, dx), np.pi) * (EDGE_ANGLES / np.pi)).astype(np.int64), EDGE_ANGLES - 1)
+    cell = (np.arange(28) // (28 // EDGE_CELLS)).clip(max=EDGE_CELLS - 1)
+    where = (cell[:, None] * EDGE_CELLS + cell[None, :]) * EDGE_ANGLES  # (28, 28): each pixel's cell
+    size = EDGE_CELLS * EDGE_CELLS * EDGE_ANGLES
+    slot = (np.arange(len(x))[:, None, None] * size + where + angle).ravel()  # one bin per image, cell and angle
+    cells = np.bincount(slot, weights=np.hypot(dx, dy).ravel(), minlength=len(x) * size)
+    return np.sqrt(cells.reshape(len(x), -1))
 
 
 @dataclass(frozen=True)
@@ -309,13 +330,19 @@ def _shape_row(row: np.ndarray) -> list:
 
 
 def fit_open_set(model, train: tuple[np.ndarray, np.ndarray], unseen: tuple[np.ndarray, np.ndarray],
-                 digits: int = FIT_DIGITS, others: int = FIT_OTHERS, seed: int = 0) -> OpenSet:
+                 digits: int = FIT_DIGITS, others: int = FIT_OTHERS, seed: int = 0,
+                 lab_others: np.ndarray | None = None) -> OpenSet:
     """Fit a model's companion: `train` = the (images, labels) it trained on (for the reference),
-    `unseen` = MNIST images it never trained on, which are drawn as the canvas draws them."""
+    `unseen` = MNIST images it never trained on, which are drawn as the canvas draws them;
+    `lab_others` = (n, 28, 28) uint8 drawings the lab's visitors said are not digits, learned from too."""
     images, labels = unseen
     others = min(others, len(images))  # a small test set makes a small fitting set
     with _lock:
         centred, shapes, drawn = _fitting_drawings(images, labels, digits, others)
+    lab = [s for s in map(image_steps, lab_others if lab_others is not None else ()) if s is not None]
+    if lab:
+        centred = np.concatenate([centred, np.array([s.centred for s in lab], np.float32)])
+        shapes, drawn = shapes + tuple(s.shape for s in lab), np.r_[drawn, np.full(len(lab), NOT_A_DIGIT)]
     reference = reference_for(*train)
     with threadpool_limits(limits=1, user_api="blas"):
         probabilities = np.asarray(model.predict_proba(centred), np.float64)
@@ -326,8 +353,11 @@ def fit_open_set(model, train: tuple[np.ndarray, np.ndarray], unseen: tuple[np.n
         raise ValueError(f"need drawings of digits and of non-digits to fit on, got {len(drawn)} of one kind")
     rng = np.random.default_rng(seed)
     head = rng.uniform(size=len(x)) < 0.65   # the network learns on these, the threshold is set on the rest
+    from_lab = np.arange(len(x)) >= len(x) - len(lab)
+    head |= from_lab  # too few to spare: all learned from
     mean, scale = x[head].mean(axis=0), np.maximum(x[head].std(axis=0), 1e-3)
-    hidden, out = _train_head((x[head] - mean) / scale, is_digit[head], rng)
+    hidden, out = _train_head((x[head] - mean) / scale, is_digit[head], rng,
+                              weights=np.where(from_lab[head], LAB_WEIGHT, 1.0))
     weights = OpenSet.pack(mean, scale, hidden, out)
     chances = OpenSet(weights, 0.5, 1.0, 0.9, 0.6, {})._chances(x)  # as saved, float16 and all
     held_digits = chances[~head & (drawn >= 0)]
@@ -337,22 +367,28 @@ def fit_open_set(model, train: tuple[np.ndarray, np.ndarray], unseen: tuple[np.n
     calibrated = scaled(probabilities[accepted], temperature)
     sure, fairly = _word_thresholds(calibrated.max(axis=1), calibrated.argmax(axis=1) == drawn[accepted])
     others_held = ~head & (drawn < 0)
-    record = dict(style=FIT.name, digits=int((drawn >= 0).sum()), others=int((drawn < 0).sum()),
+    record = dict(style=FIT.name, digits=int((drawn >= 0).sum()), others=int((drawn < 0).sum() - len(lab)),
+                  lab_others=len(lab),
                   digits_refused=round(float(np.mean(held_digits < threshold)), 4) if len(held_digits) else None,
                   others_accepted=round(float(np.mean(chances[others_held] >= threshold)), 4)
                   if others_held.any() else None)
     return OpenSet(weights, round(threshold, 6), temperature, sure, fairly, record)
 
 
-def _train_head(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, steps: int = 300, l2: float = 1e-2):
-    """A tanh network with HIDDEN units fitted on the whole set at once, classes weighted equally:
-    the weighted log loss plus `l2` on the weights, minimised by L-BFGS (at most `steps` iterations)
-    with its exact gradient, which gets as far in a few hundred steps as Adam in thousands."""
+def _train_head(x: np.ndarray, y: np.ndarray, rng: np.random.Generator, steps: int = 300, l2: float = 3e-3,
+                weights: np.ndarray | None = None):
+    """A tanh network with HIDDEN units fitted on the whole set at once, classes weighted equally
+    (and each drawing by its `weights`, 1 when None): the weighted log loss plus `l2` on the weights,
+    minimised by L-BFGS (at most `steps` iterations) with its exact gradient, which gets as far in a
+    few hundred steps as Adam in thousands."""
     n = x.shape[1]
     shapes = ((n, HIDDEN), (HIDDEN,), (HIDDEN,), (1,))
     start = np.r_[rng.normal(0, 1 / np.sqrt(n), n * HIDDEN), np.zeros(HIDDEN),
                   rng.normal(0, 1 / np.sqrt(HIDDEN), HIDDEN), 0.0]
-    weight = (np.where(y > 0, 0.5 / max(y.mean(), 1e-9), 0.5 / max(1 - y.mean(), 1e-9)) / len(y)).astype(np.float32)
+    each = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    share = (each * y).sum() / each.sum()  # of the weight on digits
+    weight = each * np.where(y > 0, 0.5 / max(share, 1e-9), 0.5 / max(1 - share, 1e-9)) / each.sum()
+    weight = weight.astype(np.float32)
     x, y = x.astype(np.float32), y.astype(np.float32)  # float32 halves the time; L-BFGS keeps its own in float64
 
     def loss_and_gradient(flat: np.ndarray) -> tuple[float, np.ndarray]:

@@ -83,6 +83,7 @@ def test_train_with_lab_drawings(tmp_path, mnist):
     store = FeedbackStore(tmp_path / "lab.db")
     for image, label in zip(x_test[:12], y_test[:12]):
         store.add(image, label=int(label), predicted=int(label), confidence=0.9, model="m", raw_size=(280, 280))
+    store.add(x_test[20].T.copy(), label=0, predicted=0, confidence=0.9, model="m", raw_size=(280, 280), not_digit=True)
     out = tmp_path / "model.npz"
     done = cli("train", "--epochs", 1, "--hidden", 32, "--train-limit", 2000, "--with-lab-drawings",
                "--feedback-db", store.path, "--out", out)
@@ -96,6 +97,9 @@ def test_train_with_lab_drawings(tmp_path, mnist):
     assert info.train_samples == 2000 + 12
     assert info.lab_drawings["count"] == 12 and info.lab_drawings["up_to_id"] == store.training_set().record["up_to_id"]
     assert info.augment is None
+    # The drawing said not to be a digit is not trained on as a digit, but its companion learned from it.
+    assert "lab drawings said not to be digits: 1, learned as such by its companion" in lines
+    assert info.open_set["fitted_on"]["lab_others"] == 1
 
 
 def test_train_robust_records_its_distortions(tmp_path, mnist):

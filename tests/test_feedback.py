@@ -580,8 +580,11 @@ def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(make, tmp_p
     assert store.count() == 2 and store.usable_count() == 1
     assert store.training_set().labels.tolist() == [1] and store.read().labels.tolist() == [1]
     assert np.array_equal(store.not_digits(), image[None]) and store.all().status == ["ok", "ok"]  # never held
+    # What training reads: the digits to learn, and beside them what its companion learns to refuse.
+    assert np.array_equal(store.training_set().not_digits, image[None])
     store.undo(drawn, "visitor-1")
     assert len(store.not_digits()) == 0 and store.count() == 1
+    assert len(store.training_set().not_digits) == 0
 
 
 def test_an_older_database_gets_the_not_a_digit_column(tmp_path):

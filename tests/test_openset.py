@@ -7,8 +7,8 @@ from drawings import as_canvas, pen_digit, pen_shape
 from mnistcore.explain.answer import judge_drawing, open_set_for
 from mnistcore.nets import load_model
 from mnistcore.nets.base import ModelInfo
-from mnistcore.nondigits import FIT, HELD_OUT, LETTERS, NOT_A_DIGIT, SIGNS, canvas_steps, drawings
-from mnistcore.openset import FEATURES, OpenSet, _word_thresholds, reference_for
+from mnistcore.nondigits import FIT, HELD_OUT, LETTERS, NOT_A_DIGIT, SIGNS, canvas_steps, drawings, image_steps
+from mnistcore.openset import EDGE_ANGLES, FEATURES, OpenSet, _word_thresholds, edge_histograms, reference_for
 from mnistcore.preprocess import ink_steps
 
 
@@ -127,3 +127,49 @@ def test_the_temperature_is_the_best_on_its_grid():
         p = np.exp(logits * sharpness) / np.exp(logits * sharpness).sum(axis=1, keepdims=True)
         losses = [-np.mean(np.log(scaled(p, t)[np.arange(500), labels])) for t in grid]
         assert fit_temperature(p, labels) == pytest.approx(grid[int(np.argmin(losses))], rel=1e-9)
+
+
+def test_edge_histograms_say_where_the_edges_run_which_way():
+    upright, lying = np.zeros((28, 28), np.float32), np.zeros((28, 28), np.float32)
+    upright[2:26, 4:7] = 1.0   # a bar in the left column of cells: its edges change from left to right
+    lying[4:7, 2:26] = 1.0     # a bar in the top row of cells: its edges change from top to bottom
+    cells = edge_histograms(np.stack([upright, lying])).reshape(2, 4, 4, EDGE_ANGLES)
+    assert cells.shape == (2, 4, 4, EDGE_ANGLES) and len(FEATURES) == 36 + cells[0].size
+    side, middle = cells[0, 1:3, 0], cells[1, 0, 1:3]  # cells along each bar, away from its ends
+    assert side[:, 0].min() > 1 and side[:, 1:].max() < 0.1 * side[:, 0].min()
+    assert middle[:, EDGE_ANGLES // 2].min() > 1 and np.delete(middle, EDGE_ANGLES // 2, axis=1).max() < 0.1
+    assert cells[0, :, 2:].max() == 0 and cells[1, 2:].max() == 0  # nothing where there is no ink
+
+
+def test_a_drawing_kept_in_mnist_format_is_read_again_as_drawn(mnist):
+    image = mnist[1][0][0]
+    steps = image_steps(image)
+    assert steps is not None and steps.shape.extent > 0.5
+    assert np.corrcoef(steps.centred.ravel(), image.ravel())[0, 1] > 0.9
+    assert image_steps(np.zeros((28, 28), np.uint8)) is None
+    with pytest.raises(ValueError, match=r"\(28, 28\) image, got shape \(280, 280\)"):
+        image_steps(np.zeros((280, 280), np.uint8))
+
+
+def test_drawings_said_not_to_be_digits_teach_the_companion_to_refuse_them(small_mnist):
+    """Upside-down digits a visitor called "not a digit": a model trained with the lab's drawings
+    learns to refuse them more than the same model's companion fitted without them."""
+    from mnistcore.openset import fit_open_set
+    from mnistcore.training import TrainSettings, run_training
+    (x_train, y_train), (x_test, y_test) = small_mnist
+    upside_down = np.rot90(x_test[-60:], 2, axes=(1, 2)).copy()
+    settings = TrainSettings(epochs=1, batch_size=64, hidden=32, learning_rate=0.2, lab_drawings=True)
+    result = run_training(settings, small_mnist, lab_drawings=(x_train[:12], y_train[:12]),
+                          lab_not_digits=upside_down)
+    taught = open_set_for(result.model.info)
+    assert taught.fitted_on["lab_others"] == 60 and taught.fitted_on["others"] > 0
+    untaught = fit_open_set(result.model, (x_train, y_train), (x_test[:1000], y_test[:1000]))
+    assert untaught.fitted_on["lab_others"] == 0
+    reference = reference_for(x_train, y_train)
+    steps = [image_steps(image) for image in upside_down]
+    p = result.model.predict_proba(np.array([s.centred for s in steps]))
+
+    def refused(companion):
+        return np.mean([companion.digit_chance(s.shape, q, reference.distances(s.centred), s.centred)
+                        < companion.threshold for s, q in zip(steps, p)])
+    assert refused(taught) >= refused(untaught) + 0.2, (refused(taught), refused(untaught))

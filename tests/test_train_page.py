@@ -146,6 +146,8 @@ def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(
     for image, label in zip(x[:5], y[:5]):
         feedback_store().add(image, int(label), predicted=int(label), confidence=0.9, model="default",
                              raw_size=(280, 280))
+    feedback_store().add(x[5].T.copy(), 0, predicted=0, confidence=0.9, model="default", raw_size=(280, 280),
+                         not_digit=True)  # "That is not a digit": no digit to learn, a shape to refuse
     at.run()
     assert not at.toggle(key="lab_drawings").disabled and "5 labelled" in at.toggle(key="lab_drawings").label
     at.radio(key="recipe").set_value("quick").run()
@@ -161,6 +163,7 @@ def test_the_robust_and_lab_drawings_switches_reach_the_run_and_the_models_info(
     assert info.augment is not None and info.augment["rotate"] > 0  # the distortions it trained with
     assert info.lab_drawings["count"] == 5 and info.lab_drawings["up_to_id"] == FeedbackStore(
         tmp_path / "lab.db").training_set().record["up_to_id"]
+    assert info.open_set["fitted_on"]["lab_others"] == 1  # its companion learned the drawing said not to be a digit
 
 
 def test_choosing_the_cnn_gives_it_a_step_size_it_learns_with(at):

@@ -2,7 +2,7 @@
 the drawings training may use (`TrainingSet`), and which state of the collection they come from (`Version`)."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -22,12 +22,14 @@ class Version(NamedTuple):
 
 @dataclass(frozen=True)
 class TrainingSet:
-    """The drawings training may use (labels not held or rejected), oldest first, and how far they go."""
+    """The drawings training may use (labels not held or rejected), oldest first, and how far they go;
+    and the drawings visitors said are not digits, which the model's companion learns to refuse."""
 
     images: np.ndarray  # (n, 28, 28) uint8, MNIST format
     labels: np.ndarray  # (n,) uint8
     up_to_id: int       # the newest included drawing's id (0: none); every newer drawing is not in it
     newest: str | None  # when that drawing was saved (ISO 8601, UTC)
+    not_digits: np.ndarray = field(default_factory=lambda: np.zeros((0, 28, 28), np.uint8))  # (m, 28, 28) uint8
 
     def __len__(self) -> int:
         return len(self.labels)

@@ -289,7 +289,8 @@ class FeedbackStore:
                               ).fetchall()
         images = np.frombuffer(b"".join(r[2] for r in rows), np.uint8).reshape(-1, 28, 28).copy()
         return TrainingSet(images, np.array([r[3] for r in rows], np.uint8),
-                           up_to_id=int(rows[-1][0]) if rows else 0, newest=rows[-1][1] if rows else None)
+                           up_to_id=int(rows[-1][0]) if rows else 0, newest=rows[-1][1] if rows else None,
+                           not_digits=self.not_digits())
 
     def read(self, after: int = 0, up_to: int | None = None, limit: int | None = None) -> Collected:
         """The drawings with `after` < id <= `up_to` (no upper bound when None), oldest first, at most `limit`.

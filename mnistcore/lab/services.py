@@ -111,6 +111,7 @@ def training_slot() -> TrainingSlot:
         lab = feedback_store().training_set() if settings.lab_drawings else None
         return run_training(settings, data, timings=timings, **callbacks,
                             lab_drawings=(lab.images, lab.labels) if lab is not None else None,
+                            lab_not_digits=lab.not_digits if lab is not None else None,
                             lab_record=lab.record if lab is not None else None)
 
     def make() -> TrainingSlot:

@@ -4,7 +4,8 @@ evaluate it.
 
 With `lab_drawings`, extra labelled images (the drawings visitors labelled on the Draw page, which
 the caller reads from the lab's store) join the MNIST training images, and the result reports the
-new model's accuracy on them separately.
+new model's accuracy on them separately; the drawings visitors said are not digits are what the
+model's companion learns to refuse, beside its own non-digits.
 """
 from __future__ import annotations
 
@@ -115,7 +116,8 @@ def sample_score(model: DigitModel, images: np.ndarray, labels: np.ndarray) -> t
 def run_training(settings: TrainSettings, data, on_batch: Callback | None = None,
                  on_epoch: Callback | None = None,
                  lab_drawings: tuple[np.ndarray, np.ndarray] | None = None,
-                 timings: Timings | None = None, lab_record: dict | None = None) -> TrainResult:
+                 timings: Timings | None = None, lab_record: dict | None = None,
+                 lab_not_digits: np.ndarray | None = None) -> TrainResult:
     """Train a new model on `data` = load_mnist()'s ((x_train, y_train), (x_test, y_test)).
 
     Progress goes to the callbacks (returning True stops); test accuracy is reported per epoch.
@@ -126,7 +128,9 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
     `settings.lab_drawings`, `lab_drawings` = (images (n, 28, 28) uint8, labels (n,)) are added to
     the training images (after `train_limit` is applied to MNIST's); ValueError when there are
     none; `lab_record` (FeedbackStore.training_set().record) says which, and goes into the model's
-    info (ModelInfo.lab_drawings). With `timings`, the run's pace is recorded there for the next estimates.
+    info (ModelInfo.lab_drawings); `lab_not_digits` = (m, 28, 28) uint8 drawings said not to be digits,
+    which the companion is fitted on as non-digits. With `timings`, the run's pace is recorded there for
+    the next estimates.
     """
     settings.validate()
     started = time.perf_counter()
@@ -158,7 +162,8 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
     ev = evaluate(model, x_test, y_test)
     model.info = replace(model.info, test_accuracy=round(ev.accuracy, 6),
                          lab_drawings=lab_record if lab is not None else None,
-                         augment=asdict(ROBUST) if settings.robust else None, open_set=companion(model, data))
+                         augment=asdict(ROBUST) if settings.robust else None,
+                         open_set=companion(model, data, lab_not_digits if lab is not None else None))
     lab_ev = evaluate(model, *lab) if lab is not None else None
     return TrainResult(model, ev, stopped, history, lab_count, lab_ev, watch.reason, watch.points)
 
@@ -166,12 +171,14 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
 OPEN_SET_IMAGES = 5000   # test images drawn as the canvas draws them, to fit the companion on
 
 
-def companion(model: DigitModel, data) -> dict | None:
+def companion(model: DigitModel, data, lab_not_digits: np.ndarray | None = None) -> dict | None:
     """The model's companion that knows what is not a digit (mnistcore.openset), fitted on drawings
-    of test images it never trained on; None when the data are too few to fit one."""
+    of test images it never trained on (and `lab_not_digits`, the lab's drawings said not to be
+    digits); None when the data are too few to fit one."""
     (x_train, y_train), (x_test, y_test) = data
     try:
-        return fit_open_set(model, (x_train, y_train), (x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES])).as_dict()
+        return fit_open_set(model, (x_train, y_train), (x_test[:OPEN_SET_IMAGES], y_test[:OPEN_SET_IMAGES]),
+                            lab_others=lab_not_digits).as_dict()
     except ValueError:
         return None
 

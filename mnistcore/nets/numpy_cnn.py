@@ -148,15 +148,15 @@ class ConvNet(DigitModel):
         if a["keep"] is not None:
             d *= a["keep"]
         # the second block's ReLU and bias, its pooling, its convolution
-        d *= a["a2"] > 0
+        np.copyto(d, 0, where=a["a2"] <= 0)                                        # ReLU
         d = d.reshape(b, 5, 5, f2)
-        np.sum(d, axis=(0, 1, 2), out=g["b2"])
+        _column_sums(d, g["b2"], buffer)
         dz2 = pool_backward(a["z2"], a["m2"], d, buffer("dz2", a["z2"].shape))
         da1 = buffer("da1", (b, 13, 13, f1))
         conv_backward(a["cols2"], self.w2, dz2, g["w2"], buffer("dcols2", by_kernel(a["cols2"].shape)), da1)
         # the first block's: the pixels need no gradient to train
-        da1 *= a["a1"] > 0
-        np.sum(da1, axis=(0, 1, 2), out=g["b1"])
+        np.copyto(da1, 0, where=a["a1"] <= 0)
+        _column_sums(da1, g["b1"], buffer)
         dz1 = pool_backward(a["z1"], a["m1"], da1, buffer("dz1", a["z1"].shape))
         if input_gradient:
             dx = np.empty((b, SIDE, SIDE, 1), self.w1.dtype)
@@ -388,6 +388,17 @@ class ConvNet(DigitModel):
 def _blas_threads() -> int:
     """How many threads NumPy's BLAS may use right now (threadpoolctl limits included)."""
     return min((info["num_threads"] for info in blas_controller().select(user_api="blas").info()), default=1)
+
+
+def _column_sums(d: np.ndarray, out: np.ndarray, buffer) -> np.ndarray:
+    """A bias gradient: d (..., F) summed over all but the last axis, into out (F,).
+
+    As a product with a row of ones: BLAS sums the rows several times faster than np.sum does.
+    """
+    rows = d.reshape(-1, d.shape[-1])
+    ones = buffer("ones", (len(rows),))
+    ones.fill(1)
+    return np.matmul(ones, rows, out=out)
 
 
 def _buffers(buffers: dict, dtype: np.dtype):

@@ -111,6 +111,11 @@ def test_pooling_gives_a_tied_window_its_gradient_once():
     dz = np.empty_like(z)
     pool_backward(z, pool(z, np.empty((1, 1, 1, 1))), np.full((1, 1, 1, 1), 5.0), dz)
     assert dz.ravel().tolist() == [5.0, 0.0, 0.0, 0.0]  # the first in reading order, as TensorFlow does
+    # Three windows side by side: a tie in the middle, the maximum last, a tie at the end.
+    z = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 4.0], [3.0, 0.0, 4.0], [2.0, 7.0, 1.0]]).reshape(2, 2, 1, 1, 3, 1)
+    dz = np.full_like(z, np.nan)
+    pool_backward(z, pool(z, np.empty((1, 1, 3, 1))), np.array([2.0, 3.0, 4.0]).reshape(1, 1, 3, 1), dz)
+    assert dz.reshape(4, 3).T.tolist() == [[0, 2, 0, 0], [0, 0, 0, 3], [0, 4, 0, 0]]
 
 
 @pytest.mark.parametrize("batch", [1, 5])

@@ -4,15 +4,20 @@
     .venv/bin/python -m bench.cnn --epochs 14 --save runs/cnn.npz
     .venv/bin/python -m bench.cnn --no-keras --epochs 2  # NumPy only
     .venv/bin/python -m bench.cnn --accuracy --epochs 15 --robust --schedule cosine --save runs/cnn.npz
+    git worktree add --detach ../before COMMIT && .venv/bin/python -m bench.cnn --before ../before --epochs 3
 
 One run trains both networks from scratch (seed 0), the same architecture (keras-io's convnet:
 conv 32, pool, conv 64, pool, dropout 0.5, dense 10, Adam), on the same 60,000 images at batch
-128, float32, alternating epoch by epoch so both see the same machine. Prints, per epoch, each
-one's training seconds (test scoring excluded) and test accuracy; then the median epoch time over
-epochs 2 onwards (epoch 1 is the warm-up: Keras traces its graph, NumPy allocates its buffers),
-their ratio, the GFLOP/s that NumPy reaches against a plain float32 matmul measured in the same
-run, and each one's training time to 99.0% test accuracy. Then inference: one image through
-predict_proba, one 280x280 drawing from canvas to probabilities, and the 10,000 test images.
+128, float32, alternating epoch by epoch so both see the same machine; --before adds the NumPy
+convnet of another checkout (an older commit's worktree) to the rotation. Prints, per epoch, each
+one's training seconds (test scoring excluded), test accuracy, and a short float32 matmul timing
+taken right after; then the median epoch time over epochs 2 onwards (epoch 1 is the warm-up:
+Keras traces its graph, NumPy allocates its buffers), each one's GFLOP/s (as Keras counts the
+network's work) as a share of the matmul rate three ways (its best at the start; the median of
+the timings between epochs, under the same load; per CPU-second, which other programs' turns on
+the cores do not move), the ratio to Keras' epoch, and each one's training time to 99.0% test
+accuracy. Then inference: one image through predict_proba, one 280x280 drawing from canvas to
+probabilities, and the 10,000 test images.
 With --accuracy, NumPy only: one `fit` over all the epochs (so a cosine schedule falls once, over
 the whole run, not once per epoch as alternating single-epoch fits would make it), optionally with
 the training distortions (--robust); per epoch the training seconds (scoring excluded) and test

@@ -222,6 +222,16 @@ def test_a_batch_split_between_two_workers_has_the_whole_batch_gradients(small_m
     for name in CNN_WEIGHTS:
         np.testing.assert_allclose(split[2][name], whole[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
         np.testing.assert_array_equal(again[2][name], split[2][name], err_msg=name)  # whichever thread took what
+    # A batch smaller than two pieces is still shared: 9 images as 5 and 4.
+    small = net._batch_gradients(x[:9], y[:9], keep[:9], None, 1)
+    small = {name: g.copy() for name, g in small[2].items()}
+    taken = []
+    net._loss_gradients = lambda xb, *rest, f=net._loss_gradients: taken.append(len(xb)) or f(xb, *rest)
+    with ThreadPoolExecutor(2) as pool:
+        shared = net._batch_gradients(x[:9], y[:9], keep[:9], pool, 2)[2]
+    assert sorted(taken) == [4, 5]
+    for name in CNN_WEIGHTS:
+        np.testing.assert_allclose(shared[name], small[name], rtol=1e-4, atol=1e-7, err_msg=name)
 
 
 def test_a_stop_mid_epoch_restores_the_last_complete_epoch(small_mnist):

@@ -255,15 +255,16 @@ class ConvNet(DigitModel):
         return run_epochs(self, x, y, epochs, batch_size, train_batch, on_batch, on_epoch, validation, started)
 
     def _batch_gradients(self, x, y, keep, pool, workers) -> tuple[float, np.ndarray, dict]:
-        """_loss_gradients of one batch, in pieces of PIECE images that `workers` threads take in turn.
+        """_loss_gradients of one batch, in pieces of up to PIECE images that `workers` threads take in turn.
 
         A thread that finishes a piece takes the next one, so a thread the machine holds back for a
         while does not hold up the batch. The pieces' gradients are summed in order: the result does
         not depend on which thread took which piece.
         """
-        if pool is None or workers == 1 or len(x) <= PIECE:
+        size = min(PIECE, -(-len(x) // workers))  # a small batch still goes to every thread
+        if pool is None or workers == 1 or size >= len(x):
             return self._loss_gradients(x, y, keep, self._buffers[0])
-        bounds = list(range(0, len(x), PIECE)) + [len(x)]
+        bounds = list(range(0, len(x), size)) + [len(x)]
         pieces = len(bounds) - 1
         results = [None] * pieces
         taken = itertools.count()  # next() on it is one step under the GIL: each piece goes to one thread

@@ -4,15 +4,20 @@
     .venv/bin/python -m bench.cnn --epochs 14 --save runs/cnn.npz
     .venv/bin/python -m bench.cnn --no-keras --epochs 2  # NumPy only
     .venv/bin/python -m bench.cnn --accuracy --epochs 15 --robust --schedule cosine --save runs/cnn.npz
+    git worktree add --detach ../before COMMIT && .venv/bin/python -m bench.cnn --before ../before --epochs 3
 
 One run trains both networks from scratch (seed 0), the same architecture (keras-io's convnet:
 conv 32, pool, conv 64, pool, dropout 0.5, dense 10, Adam), on the same 60,000 images at batch
-128, float32, alternating epoch by epoch so both see the same machine. Prints, per epoch, each
-one's training seconds (test scoring excluded) and test accuracy; then the median epoch time over
-epochs 2 onwards (epoch 1 is the warm-up: Keras traces its graph, NumPy allocates its buffers),
-their ratio, the GFLOP/s that NumPy reaches against a plain float32 matmul measured in the same
-run, and each one's training time to 99.0% test accuracy. Then inference: one image through
-predict_proba, one 280x280 drawing from canvas to probabilities, and the 10,000 test images.
+128, float32, alternating epoch by epoch so both see the same machine; --before adds the NumPy
+convnet of another checkout (an older commit's worktree) to the rotation. Prints, per epoch, each
+one's training seconds (test scoring excluded), test accuracy, and a short float32 matmul timing
+taken right after; then the median epoch time over epochs 2 onwards (epoch 1 is the warm-up:
+Keras traces its graph, NumPy allocates its buffers), each one's GFLOP/s (as Keras counts the
+network's work) as a share of the matmul rate three ways (its best at the start; the median of
+the timings between epochs, under the same load; per CPU-second, which other programs' turns on
+the cores do not move), the ratio to Keras' epoch, and each one's training time to 99.0% test
+accuracy. Then inference: one image through predict_proba, one 280x280 drawing from canvas to
+probabilities, and the 10,000 test images.
 With --accuracy, NumPy only: one `fit` over all the epochs (so a cosine schedule falls once, over
 the whole run, not once per epoch as alternating single-epoch fits would make it), optionally with
 the training distortions (--robust); per epoch the training seconds (scoring excluded) and test
@@ -22,11 +27,15 @@ Figures, never pass/fail; the load average is printed with them, since other wor
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import platform
 import statistics
+import sys
 import time
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -52,72 +61,117 @@ def load() -> str:
     return "load average " + " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
-def matmul_rate(threads: int | None = None, repeats: int = 20) -> float:
-    """Best sustained float32 GFLOP/s of NumPy's BLAS on a 2048 x 2048 product."""
+def matmul_rate(threads: int | None = None, repeats: int = 20) -> tuple[float, float]:
+    """Float32 GFLOP/s of NumPy's BLAS on a 2048 x 2048 product: (best of `repeats`, per CPU-second).
+
+    The second figure divides by the process' CPU time over all repeats, so it does not count the
+    moments other programs had the cores: it is what the product does with the time it gets.
+    """
     a = np.random.default_rng(0).random((2048, 2048), dtype=np.float32)
     b = np.random.default_rng(1).random((2048, 2048), dtype=np.float32)
     c = np.empty_like(a)
     with threadpool_limits(threads, user_api="blas"):
         np.matmul(a, b, out=c)
-        best = float("inf")
+        best, cpu = float("inf"), time.process_time()
         for _ in range(repeats):
             start = time.perf_counter()
             np.matmul(a, b, out=c)
             best = min(best, time.perf_counter() - start)
-    return 2 * 2048**3 / best / 1e9
+        cpu = time.process_time() - cpu
+    return 2 * 2048**3 / best / 1e9, 2 * 2048**3 * repeats / cpu / 1e9
 
 
-def timed_epoch(model, x, y) -> float:
-    start = time.perf_counter()
+def timed_epoch(model, x, y) -> tuple[float, float]:
+    """(seconds, CPU seconds of the whole process) of one epoch of `fit`."""
+    start, cpu = time.perf_counter(), time.process_time()
     model.fit(x, y, epochs=1, batch_size=BATCH)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def race(data, epochs: int, keras: bool, rate: float, save: str | None, limit: int | None) -> ConvNet:
-    """Both networks trained side by side, alternating epochs; the figures printed as they come."""
+def older_convnet(root: str):
+    """The ConvNet class of another checkout of this project (e.g. an older commit's worktree).
+
+    Its `mnistcore` is imported under another name, so both versions train in one process.
+    """
+    package = Path(root).resolve() / "mnistcore"
+    if not (package / "nets" / "numpy_cnn.py").is_file():
+        raise SystemExit(f"--before: {root} holds no mnistcore/nets/numpy_cnn.py")
+    spec = importlib.util.spec_from_file_location("mnistcore_before", package / "__init__.py",
+                                                  submodule_search_locations=[str(package)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mnistcore_before"] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module("mnistcore_before.nets.numpy_cnn")
+
+
+def race(data, epochs: int, keras: bool, rates: tuple[float, float], save: str | None, limit: int | None,
+         before: str | None) -> ConvNet:
+    """The networks trained side by side, alternating epochs; the figures printed as they come."""
     (x, y), (xt, yt) = data
     if limit:
         x, y = x[:limit], y[:limit]
     net = ConvNet(CnnConfig(seed=0))
     models = {"NumPy": net}
+    if before:
+        old = older_convnet(before)
+        models["NumPy before"] = old.ConvNet(old.CnnConfig(seed=0))
     if keras:
         from mnistcore.nets.keras_net import KerasModel
         models["Keras"] = KerasModel("cnn", seed=0)
-    print(f"\n## Training side by side: {len(x)} images, batch {BATCH}, float32, seed 0, {epochs} epochs")
+    print(f"\n## Training side by side: {len(x)} images, batch {BATCH}, float32, seed 0, {epochs} epochs"
+          + (f"; 'NumPy before' is {before}" if before else ""))
     times = {name: [] for name in models}
+    cpu = {name: [] for name in models}
     accuracy = {name: [] for name in models}
+    between = []  # the matmul rate measured after each round of epochs, under the same load
     for epoch in range(1, epochs + 1):
         parts = []
         for name, model in models.items():
-            seconds = timed_epoch(model, x, y)
+            seconds, cpu_seconds = timed_epoch(model, x, y)
             acc = float(np.mean(model.predict(xt) == yt))
             times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
             accuracy[name].append(acc)
             parts.append(f"{name} {seconds:6.1f} s, test accuracy {acc:.4f}")
-        print(f"epoch {epoch:2d}: " + "   ".join(parts) + f"   ({load()})", flush=True)
-
-    print("\n## Summary")
-    later = slice(1, None) if epochs > 1 else slice(None)  # epoch 1 is the warm-up
-    medians = {name: statistics.median(t[later]) for name, t in times.items()}
-    flop = FLOP_PER_IMAGE * len(x)
-    for name, seconds in medians.items():
-        print(f"{name} epoch: median {seconds:.1f} s over epochs {'2' if epochs > 1 else '1'}-{epochs} "
-              f"({flop / 1e9:.0f} GFLOP as Keras counts them: {flop / seconds / 1e9:.1f} GFLOP/s)")
-    numpy_rate = flop / medians["NumPy"] / 1e9
-    print(f"NumPy reaches {numpy_rate / rate:.0%} of the float32 matmul rate ({rate:.0f} GFLOP/s); "
-          f"executed {EXECUTED_PER_IMAGE * len(x) / medians['NumPy'] / 1e9:.1f} GFLOP/s of its own work")
-    if "Keras" in medians:
-        print(f"ratio NumPy/Keras epoch time: {medians['NumPy'] / medians['Keras']:.2f} (goal <= 1.0)")
-    for name in models:
-        reached = next((i for i, acc in enumerate(accuracy[name]) if acc >= 0.99), None)
-        best = max(accuracy[name])
-        when = (f"{sum(times[name][: reached + 1]):.0f} s of training ({reached + 1} epochs)" if reached is not None
-                else f"not reached in {epochs} epochs")
-        print(f"{name}: 99.0% after {when}; final test accuracy {accuracy[name][-1]:.4f}, best {best:.4f}")
+        between.append(matmul_rate(repeats=5)[0])
+        print(f"epoch {epoch:2d}: " + "   ".join(parts) + f"   (matmul {between[-1]:.0f} GFLOP/s, {load()})",
+              flush=True)
+    summary(models, times, cpu, accuracy, rates, between, len(x))
     if save:
         net.info = replace(net.info, test_accuracy=accuracy["NumPy"][-1])
         print(f"saved the NumPy convnet to {net.save(save)}")
     return net
+
+
+def summary(models, times, cpu, accuracy, rates, between, n) -> None:
+    """Median epochs (the first is the warm-up), shares of the matmul rate, ratios to Keras, time to 99%."""
+    print("\n## Summary")
+    epochs = len(times["NumPy"])
+    later = slice(1, None) if epochs > 1 else slice(None)  # epoch 1 is the warm-up
+    medians = {name: statistics.median(t[later]) for name, t in times.items()}
+    flop = FLOP_PER_IMAGE * n
+    best, per_cpu = rates
+    alongside = statistics.median(between)
+    print(f"float32 matmul rate: {best:.0f} GFLOP/s (best at the start), {alongside:.0f} GFLOP/s (median of the "
+          f"measurements between epochs), {per_cpu:.0f} GFLOP per CPU-second")
+    for name, seconds in medians.items():
+        rate = flop / seconds / 1e9
+        cpu_rate = flop / statistics.median(cpu[name][later]) / 1e9
+        print(f"{name} epoch: median {seconds:.1f} s over epochs {'2' if epochs > 1 else '1'}-{epochs} "
+              f"({flop / 1e9:.0f} GFLOP as Keras counts them: {rate:.1f} GFLOP/s)")
+        print(f"  share of the matmul rate: {rate / best:.0%} of the best, {rate / alongside:.0%} of the one "
+              f"alongside, {cpu_rate / per_cpu:.0%} per CPU-second" +
+              (f"; epoch time / Keras' {seconds / medians['Keras']:.2f}" if "Keras" in medians else ""))
+    if "NumPy before" in medians:
+        print(f"NumPy now / before: epoch time {medians['NumPy'] / medians['NumPy before']:.2f}")
+    print(f"NumPy executes {EXECUTED_PER_IMAGE * n / medians['NumPy'] / 1e9:.1f} GFLOP/s of its own work "
+          f"({EXECUTED_PER_IMAGE / FLOP_PER_IMAGE:.0%} of what Keras counts)")
+    for name in models:
+        reached = next((i for i, acc in enumerate(accuracy[name]) if acc >= 0.99), None)
+        when = (f"{sum(times[name][: reached + 1]):.0f} s of training ({reached + 1} epochs)" if reached is not None
+                else f"not reached in {epochs} epochs")
+        print(f"{name}: 99.0% after {when}; final test accuracy {accuracy[name][-1]:.4f}, "
+              f"best {max(accuracy[name]):.4f}")
 
 
 def accuracy_run(data, epochs: int, robust: bool, schedule: str, seed: int, save: str | None) -> ConvNet:
@@ -199,6 +253,9 @@ def main() -> None:
     parser.add_argument("--no-keras", action="store_true", help="NumPy only")
     parser.add_argument("--save", metavar="PATH", help="write the trained NumPy convnet here (.npz)")
     parser.add_argument("--limit", type=int, help="train on the first N images only (a quick look)")
+    parser.add_argument("--before", metavar="DIR",
+                        help="also train the convnet of another checkout, alternating (e.g. a worktree of an "
+                             "older commit: git worktree add --detach DIR COMMIT)")
     parser.add_argument("--mlp", action="store_true", help="also time the MLP's epoch")
     parser.add_argument("--accuracy", action="store_true",
                         help="NumPy only, one fit over all epochs (see --robust, --schedule, --seed)")
@@ -223,9 +280,10 @@ def run(args) -> None:
         from mnistcore.nets.keras_net import keras  # first: it quiets TensorFlow before importing it
         import tensorflow as tf
         print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    rate, rate_one = matmul_rate(), matmul_rate(threads=1)
-    print(f"float32 matmul (2048 x 2048): {rate:.0f} GFLOP/s on all cores, {rate_one:.0f} GFLOP/s on one")
-    net = race(data, args.epochs, not args.no_keras, rate, args.save, args.limit)
+    print(record.cpu_line())
+    rates, rate_one = matmul_rate(), matmul_rate(threads=1)[0]
+    print(f"float32 matmul (2048 x 2048): {rates[0]:.0f} GFLOP/s on all cores, {rate_one:.0f} GFLOP/s on one")
+    net = race(data, args.epochs, not args.no_keras, rates, args.save, args.limit, args.before)
     inference(net, data)
     if args.mlp:
         mlp_epoch(data)

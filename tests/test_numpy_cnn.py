@@ -111,6 +111,11 @@ def test_pooling_gives_a_tied_window_its_gradient_once():
     dz = np.empty_like(z)
     pool_backward(z, pool(z, np.empty((1, 1, 1, 1))), np.full((1, 1, 1, 1), 5.0), dz)
     assert dz.ravel().tolist() == [5.0, 0.0, 0.0, 0.0]  # the first in reading order, as TensorFlow does
+    # Three windows side by side: a tie in the middle, the maximum last, a tie at the end.
+    z = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, 4.0], [3.0, 0.0, 4.0], [2.0, 7.0, 1.0]]).reshape(2, 2, 1, 1, 3, 1)
+    dz = np.full_like(z, np.nan)
+    pool_backward(z, pool(z, np.empty((1, 1, 3, 1))), np.array([2.0, 3.0, 4.0]).reshape(1, 1, 3, 1), dz)
+    assert dz.reshape(4, 3).T.tolist() == [[0, 2, 0, 0], [0, 0, 0, 3], [0, 4, 0, 0]]
 
 
 @pytest.mark.parametrize("batch", [1, 5])
@@ -198,19 +203,35 @@ def test_learns_digits_from_a_small_slice(small_mnist):
 def test_a_batch_split_between_two_workers_has_the_whole_batch_gradients(small_mnist):
     from concurrent.futures import ThreadPoolExecutor
 
+    from mnistcore.nets.numpy_cnn import PIECE
+
     (x_train, y_train), _ = small_mnist
+    n = 2 * PIECE + 5  # three pieces, the last a short one
     net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=6))
-    x, y = x_train[:9].reshape(9, 784) / np.float32(255), y_train[:9].astype(np.int64)
-    keep = (np.random.default_rng(0).random((9, 200)) >= 0.5).astype(np.float32) * 2
+    x, y = x_train[:n].reshape(n, 784) / np.float32(255), y_train[:n].astype(np.int64)
+    keep = (np.random.default_rng(0).random((n, 200)) >= 0.5).astype(np.float32) * 2
     net._buffers = [{}, {}]
     whole = net._batch_gradients(x, y, keep, None, 1)
     whole = (whole[0], whole[1].copy(), {name: g.copy() for name, g in whole[2].items()})
     with ThreadPoolExecutor(2) as pool:
-        split = net._batch_gradients(x, y, keep, pool, 2)  # 4 images and 5
+        split = net._batch_gradients(x, y, keep, pool, 2)
+        split = (split[0], split[1], {name: g.copy() for name, g in split[2].items()})
+        again = net._batch_gradients(x, y, keep, pool, 2)
     assert split[0] == pytest.approx(whole[0], rel=1e-6)
     np.testing.assert_array_equal(split[1], whole[1])
     for name in CNN_WEIGHTS:
         np.testing.assert_allclose(split[2][name], whole[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
+        np.testing.assert_array_equal(again[2][name], split[2][name], err_msg=name)  # whichever thread took what
+    # A batch smaller than two pieces is still shared: 9 images as 5 and 4.
+    small = net._batch_gradients(x[:9], y[:9], keep[:9], None, 1)
+    small = {name: g.copy() for name, g in small[2].items()}
+    taken = []
+    net._loss_gradients = lambda xb, *rest, f=net._loss_gradients: taken.append(len(xb)) or f(xb, *rest)
+    with ThreadPoolExecutor(2) as pool:
+        shared = net._batch_gradients(x[:9], y[:9], keep[:9], pool, 2)[2]
+    assert sorted(taken) == [4, 5]
+    for name in CNN_WEIGHTS:
+        np.testing.assert_allclose(shared[name], small[name], rtol=1e-4, atol=1e-7, err_msg=name)
 
 
 def test_a_stop_mid_epoch_restores_the_last_complete_epoch(small_mnist):

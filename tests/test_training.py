@@ -139,7 +139,7 @@ def test_a_good_run_has_no_stop_reason_and_curve_points_within_each_epoch(small_
 
 def test_recipes_are_valid_and_the_tutorial_is_the_tutorial():
     menu = recipes()
-    assert list(menu) == ["quick", "best", "tutorial", "cnn"]
+    assert list(menu) == ["quick", "best", "tutorial", "cnn-quick", "cnn"]
     for recipe in menu.values():
         recipe.settings.validate()
         assert risky(recipe.settings) is None
@@ -147,6 +147,9 @@ def test_recipes_are_valid_and_the_tutorial_is_the_tutorial():
     assert (tutorial.activation, tutorial.hidden, tutorial.learning_rate, tutorial.momentum, tutorial.epochs,
             tutorial.batch_size, tutorial.optimizer) == ("sigmoid", 200, 0.1, 0.0, 5, 1, "sgd")
     assert menu["best"].settings == BEST and menu["cnn"].settings.arch == "cnn"
+    quick = menu["cnn-quick"].settings
+    assert (quick.engine, quick.arch, quick.schedule, quick.robust) == ("numpy", "cnn", "cosine", False)
+    assert quick.epochs <= menu["cnn"].settings.epochs  # and no distortions to slow it down
 
 
 def test_risky_settings_are_named():

@@ -12,6 +12,7 @@ that pooling floors away (conv2's 11th row and column) are never computed.
 from __future__ import annotations
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
 KERNEL = 3  # both convolutions are 3x3, stride 1, no padding ("valid")
 
@@ -23,13 +24,17 @@ def pooled_side(side: int) -> int:
 
 def unroll(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """im2col: x (B, H, W, C) -> cols (2, 2, B, h, w, 3, 3, C), the 3x3 window under each output."""
+    b, _, _, c = x.shape
     h, w = cols.shape[3:5]
-    for pi in range(2):
-        for pj in range(2):
-            for di in range(KERNEL):
-                for dj in range(KERNEL):
-                    top, left = pi + di, pj + dj
-                    cols[pi, pj, :, :, :, di, dj, :] = x[:, top : top + 2 * h : 2, left : left + 2 * w : 2, :]
+    if c == 1:  # runs of 3 values are too short for one strided copy: 36 block copies instead
+        for pi, pj, di, dj in np.ndindex(2, 2, KERNEL, KERNEL):
+            top, left = pi + di, pj + dj
+            cols[pi, pj, :, :, :, di, dj, :] = x[:, top : top + 2 * h : 2, left : left + 2 * w : 2, :]
+        return cols
+    # One copy from a strided view: a window row (3 columns x C channels) is contiguous in x.
+    sb, sh, sw, sc = x.strides
+    windows = as_strided(x, (2, 2, b, h, w, KERNEL, KERNEL * c), (sh, sw, sb, 2 * sh, 2 * sw, sh, sc))
+    np.copyto(cols.reshape(windows.shape), windows)
     return cols
 
 
@@ -101,19 +106,15 @@ def pool_backward(z: np.ndarray, pooled: np.ndarray, dpooled: np.ndarray, dz: np
     """Gradient of `pool`: each window's gradient goes to its maximum; dz like z (overwritten).
 
     Where a window holds its maximum twice (a thick stroke saturates many pixels at 1.0, so equal
-    windows are common) only the first in reading order takes it, as in TensorFlow.
+    windows are common) only the first in reading order takes it, as in TensorFlow. dz[1, 1]
+    holds what is not taken yet; what is left after the first three is the last one's.
     """
     hit = np.empty(pooled.shape, bool)
-    free = None  # windows whose maximum is not taken yet
-    for k, (pi, pj) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+    rest = dz[1, 1]
+    for k, (pi, pj) in enumerate(((0, 0), (0, 1), (1, 0))):
         np.equal(z[pi, pj], pooled, out=hit)
-        if free is None:
-            free = ~hit
-        else:
-            hit &= free
-            if k < 3:
-                free ^= hit  # hit is within free: this clears the windows just taken
-        np.multiply(dpooled, hit, out=dz[pi, pj])
+        np.multiply(dpooled if k == 0 else rest, hit, out=dz[pi, pj])
+        np.subtract(dpooled if k == 0 else rest, dz[pi, pj], out=rest)  # exact: x - x or x - 0
     return dz
 
 

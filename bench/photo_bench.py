@@ -404,11 +404,11 @@ def run(args) -> None:
     print(f"  a printed page of text ({len(printed)} photos): refused as print in "
           f"{printed.count('printed')}, as no paper in {printed.count('no_paper')}, "
           f"a digit found in {sum(isinstance(answer, int) for answer in printed)}")
-    no_paper = [read(data, model)[0] for data in no_paper_photos(rng, max(4, args.count // 10))]
+    no_paper = [read(data, model)[0] for data in no_paper_photos(rng, max(20, args.count // 10))]
     print(f"  photos with no sheet of paper (a face, a person, a cat, a cup; {len(no_paper)} photos): refused as "
           f"no paper in {no_paper.count('no_paper')}, as print in {no_paper.count('printed')}, "
           f"a digit found in {sum(isinstance(answer, int) for answer in no_paper)}")
-    beside = objects_beside(digits, labels, rng, model, max(3, args.count // 30))
+    beside = objects_beside(digits, labels, rng, model, max(10, args.count // 30))
     for thing in OBJECTS:
         pairs = beside[thing]
         print(f"  digits with a {thing} beside the sheet ({len(pairs)} photos): read right in "

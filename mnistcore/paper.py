@@ -25,8 +25,8 @@ TEXT_PIECES = 40               # this many separate marks of writing on the pape
 TEXT_INK = 0.4                 # ...each at least this much darker than its paper...
 TEXT_PAPER = 0.5               # ...on paper at least this bright (of the photo's brightest): not the table
 TEXT_PLAIN = 0.65              # ...and that much of it plain paper (a face's many marks are on no paper)
-PLAIN_GRAIN = 0.02             # paper varies by less than this (grey levels 0-1) over a few pixels...
-PLAIN_SHARE = 0.65             # ...over at least this share of the sheet (photos of digits: 77% or more)
+PLAIN_GRAIN = 0.02             # paper varies by less than this (of the photo's brightest) over a few pixels...
+PLAIN_SHARE = 0.78             # ...over this share of the sheet at least (digits' photos 85%+, faces 40-75%)
 
 
 def sheet_of_paper(grey: np.ndarray) -> np.ndarray | None:
@@ -88,7 +88,10 @@ def refusal(grey: np.ndarray, paper: np.ndarray, sheet: np.ndarray | None) -> st
     if _marks(np.where(bright, darkness, 0.0)) >= TEXT_PIECES and np.mean(darkness[region] < 0.1) >= TEXT_PLAIN:
         return "printed"
     factor = max(1, int(np.ceil(max(grey.shape) / PAPER_SIDE)))
-    small, inside = block_mean(grey, factor), block_mean(region.astype(np.float32), factor) > 0.99
+    # Blurred a little first: a camera's noise, or a palette's dithering, is not the texture of a face.
+    small = ndimage.gaussian_filter(block_mean(grey, factor), 1.0)
+    small = small / max(float(np.percentile(small, 99)), 0.05)  # as exposed for its brightest part
+    inside = block_mean(region.astype(np.float32), factor) > 0.99
     mean = ndimage.uniform_filter(small, 5)
     spread = np.sqrt(np.clip(ndimage.uniform_filter(small * small, 5) - mean * mean, 0.0, None))
     if not inside.any() or np.mean(spread[inside] < PLAIN_GRAIN) < PLAIN_SHARE:

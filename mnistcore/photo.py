@@ -56,6 +56,7 @@ MIN_PIECE = 0.02               # a dark region shorter than this fraction of the
 MAX_PIECE = 0.9                # ...and one longer than this, a line: a fold, an edge
 MAX_THICKNESS = 0.3            # the digit's thickest stroke is at most this fraction of its size
 MARGIN = 0.15                  # the digit is cut out with this much of its size around it
+MIN_SOLID = 0.5                # of the digit's ink at least this share is inside a stroke (photos of digits: 73%+)
 
 
 class PhotoError(ValueError):
@@ -271,7 +272,10 @@ def _pieces_at(darkness: np.ndarray, clear: np.ndarray, strong_level: float) -> 
         if gap <= reach and not line(int(i)):
             keep.append(int(i))
             box = [min(box[0], top[i]), max(box[1], bottom[i]), min(box[2], left[i]), max(box[3], right[i])]
-    return np.isin(labels, np.array(keep) + 1)
+    pieces = np.isin(labels, np.array(keep) + 1)
+    # Strokes are solid; the camera's grain along a ruled line, chained into one region, is specks.
+    inside = ndimage.convolve(pieces.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") >= 6
+    return pieces if np.mean(inside[pieces]) >= MIN_SOLID else None
 
 
 def _thickness(mask: np.ndarray) -> float:

@@ -141,6 +141,13 @@ def test_a_kind_of_refusal_that_does_not_exist_is_refused():
         NotPaper("blurry")
 
 
+def test_camera_grain_along_ruled_lines_is_no_digit():
+    """A blank ruled sheet, a pen on the table beside it (bench/photo_bench.py's "pen beside"): the
+    camera's grain along the faint lines, chained into one region, is specks, not strokes."""
+    data = (Path(__file__).parent / "data" / "blank_lined_with_pen.jpg").read_bytes()
+    assert photo_steps(read_photo(data)) is None
+
+
 def test_light_ink_on_a_dark_board_is_read(model):
     path = EXAMPLES[0]
     chalk = 255 - np.asarray(Image.open(path).convert("L"))

@@ -11,8 +11,11 @@ made-up paper (grain, a tint, sometimes ruled lines) on a table, and is photogra
 unevenly, a shadow, the sheet turned and seen in perspective, out of focus, sensor noise, the
 phone's exposure, saved as a JPEG of 1.2 or 1.9 megapixels. Every photo has a mild dose of all
 of these and one condition pushed hard; "everything" pushes six at once (see EVERYTHING). Then
-the same camera on blank paper (nothing should be found), and on digits typed in the machine's
-fonts (DejaVu, Liberation): printed, not handwritten, so not MNIST's style at all.
+the same camera on blank paper (nothing should be found), on blank paper with a pen beside it, on
+a page of printed text (refused), on digits with a pen, a mug or a table edge beside the sheet, and
+on digits typed in the machine's fonts (DejaVu, Liberation): printed, not handwritten, so not
+MNIST's style at all. Photos with no sheet of paper in them (a face, a person, a cat, a cup: real
+photos from tests/data/no_paper, cropped, turned and lit anew) must be refused.
 
 Each photo goes the site's way: mnistcore.photo.read_photo (the JPEG's bytes), photo_steps, the
 shipped model (weights/default.npz). Printed: the model on the same digits straight from MNIST
@@ -36,7 +39,7 @@ from scipy import ndimage
 from bench import record
 from mnistcore.data import load_mnist
 from mnistcore.nets import load_model
-from mnistcore.photo import PhotoError, photo_steps, read_photo
+from mnistcore.photo import NotPaper, photo_steps, read_photo
 from mnistcore.preprocess import digit_steps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +54,8 @@ FONTS = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Oblique.ttf", "dejavu/DejaV
          "liberation/LiberationMono-Regular.ttf")
 FONT_DIR = Path("/usr/share/fonts/truetype")
 EXAMPLES = ((3, "shadow"), (7, "table edge"), (2, "tilted"), (5, "lined paper"))   # (digit, condition): for the tests
+NO_PAPER = sorted((ROOT / "tests" / "data" / "no_paper").glob("*.jpg"))   # real photos with no sheet in them
+OBJECTS = ("pen", "mug", "table edge")   # beside the sheet of a digit photo
 
 
 # The ink: a digit as pen strokes ------------------------------------------------------------
@@ -216,6 +221,8 @@ def photograph(ink: np.ndarray, s: dict, rng: np.random.Generator) -> np.ndarray
     cover_alpha = warped[..., 3:]
     if s.get("pen_beside"):
         table = _pen_on(table, cover_alpha[..., 0], rng)
+    if s.get("mug_beside"):
+        table = _mug_on(table, cover_alpha[..., 0], rng)
     photo = table * (1 - cover_alpha) + warped[..., :3] * cover_alpha
     # Light: exposure and colour cast, a gradient across the photo, a vignette, perhaps a shadow.
     y, x = np.ogrid[0:height, 0:width]
@@ -260,6 +267,29 @@ def _pen_on(table: np.ndarray, sheet: np.ndarray, rng: np.random.Generator) -> n
     return table * (1 - body[..., None]) + colour.astype(np.float32) * body[..., None]
 
 
+def _mug_on(table: np.ndarray, sheet: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The table with a mug seen from above beside the sheet: a coloured rim round dark coffee, a handle."""
+    height, width = sheet.shape
+    free = ndimage.distance_transform_edt(sheet < 0.5)
+    radius = rng.uniform(0.08, 0.13) * min(height, width)
+    near = np.argwhere((free > 1.05 * radius) & (free < 1.4 * radius))
+    if len(near) == 0:
+        return table
+    cy, cx = near[rng.integers(len(near))]
+    y, x = np.ogrid[0:height, 0:width]
+    distance = np.hypot(y - cy, x - cx)
+    angle = rng.uniform(0, 2 * np.pi)
+    along = (x - cx) * np.cos(angle) + (y - cy) * np.sin(angle)
+    across = -(x - cx) * np.sin(angle) + (y - cy) * np.cos(angle)
+    handle = (along > radius * 0.9) & (along < radius * 1.45) & (np.abs(across) < radius * 0.18)
+    mug = np.clip(radius + 0.5 - distance, 0, 1)
+    mug = np.maximum(mug, handle.astype(np.float32))
+    coffee = np.clip(radius * 0.85 + 0.5 - distance, 0, 1)
+    rim = np.array([[0.9, 0.9, 0.88], [0.7, 0.15, 0.12], [0.15, 0.3, 0.6]])[rng.integers(3)]
+    out = table * (1 - mug[..., None]) + rim.astype(np.float32) * mug[..., None]
+    return out * (1 - coffee[..., None]) + np.array([0.18, 0.1, 0.05], np.float32) * coffee[..., None]
+
+
 def _texture(rng: np.random.Generator, shape: tuple[int, int], sigma: tuple[float, float]) -> np.ndarray:
     """Smooth noise, about unit spread: white noise blurred by `sigma` (made at a quarter size
     when the blur is wide, for speed)."""
@@ -297,9 +327,10 @@ def jpeg(photo: np.ndarray, quality: int, size: tuple[int, int] | None = None) -
     return buffer.getvalue()
 
 
-def make_photo(ink_source, condition: str, rng: np.random.Generator) -> tuple[bytes, np.ndarray, dict]:
-    """(JPEG bytes, the clean ink as drawn, the settings) for one photo."""
-    s = settings(condition, rng)
+def make_photo(ink_source, condition: str, rng: np.random.Generator,
+               changes: dict | None = None) -> tuple[bytes, np.ndarray, dict]:
+    """(JPEG bytes, the clean ink as drawn, the settings) for one photo (`changes`: settings to override)."""
+    s = settings(condition, rng) | (changes or {})
     box = max(12, round(s["digit_height"] * min(s["size"])))
     ink = ink_source(box, s)
     photo = photograph(ink, s, rng)
@@ -308,15 +339,16 @@ def make_photo(ink_source, condition: str, rng: np.random.Generator) -> tuple[by
 
 # Running it -----------------------------------------------------------------------------------
 
-def read(data: bytes, model) -> tuple[int | None, float, float, float]:
-    """(the model's answer or None, seconds reading, finding the digit, asking the model)."""
+def read(data: bytes, model) -> tuple[int | str | None, float, float, float]:
+    """(the model's answer, None for no digit, or why the photo was refused: "printed", "no_paper";
+    then seconds reading, finding the digit, asking the model)."""
     t0 = time.perf_counter()
     grey = read_photo(data)
     t1 = time.perf_counter()
     try:
         steps = photo_steps(grey)
-    except PhotoError:  # refused in plain words (a page of text)
-        return "refused", t1 - t0, time.perf_counter() - t1, 0.0
+    except NotPaper as refused:  # refused in plain words: a page of print, no paper at all
+        return refused.kind, t1 - t0, time.perf_counter() - t1, 0.0
     t2 = time.perf_counter()
     answer = None if steps is None else int(model.predict(steps.centred[None])[0])
     return answer, t1 - t0, t2 - t1, time.perf_counter() - t2
@@ -362,16 +394,27 @@ def run(args) -> None:
     blank = [read(make_photo(lambda box, s: np.zeros((box, box), np.float32), CONDITIONS[i % len(CONDITIONS)],
                              rng)[0], model)[0] for i in range(args.count // 10)]
     print(f"  blank paper, nothing written ({len(blank)} photos, conditions in turn): "
-          f"a digit found in {sum(answer is not None for answer in blank)}")
+          f"a digit found in {sum(isinstance(answer, int) for answer in blank)}")
     with_pen = [read(make_photo(lambda box, s: np.zeros((box, box), np.float32), "pen beside", rng)[0], model)[0]
                 for _ in range(max(10, args.count // 10))]
     print(f"  blank paper with a pen beside it ({len(with_pen)} photos): "
-          f"a digit found in {sum(answer is not None for answer in with_pen)}")
+          f"a digit found in {sum(isinstance(answer, int) for answer in with_pen)}")
     printed = [read(make_photo(lambda box, s: printed_page(s), CONDITIONS[i % 3], rng)[0], model)[0]
-               for i in range(10)]
-    print(f"  a printed page of text ({len(printed)} photos): a digit found in "
-          f"{sum(answer not in (None, 'refused') for answer in printed)}, refused as a page of writing in "
-          f"{sum(answer == 'refused' for answer in printed)}")
+               for i in range(max(10, args.count // 10))]
+    print(f"  a printed page of text ({len(printed)} photos): refused as print in "
+          f"{printed.count('printed')}, as no paper in {printed.count('no_paper')}, "
+          f"a digit found in {sum(isinstance(answer, int) for answer in printed)}")
+    no_paper = [read(data, model)[0] for data in no_paper_photos(rng, max(20, args.count // 10))]
+    print(f"  photos with no sheet of paper (a face, a person, a cat, a cup; {len(no_paper)} photos): refused as "
+          f"no paper in {no_paper.count('no_paper')}, as print in {no_paper.count('printed')}, "
+          f"a digit found in {sum(isinstance(answer, int) for answer in no_paper)}")
+    beside = objects_beside(digits, labels, rng, model, max(10, args.count // 30))
+    for thing in OBJECTS:
+        pairs = beside[thing]
+        print(f"  digits with a {thing} beside the sheet ({len(pairs)} photos): read right in "
+              f"{sum(answer == label for answer, label in pairs)}")
+    everything = [pair for pairs in beside.values() for pair in pairs]
+    print(f"  ...any of them: {sum(answer == label for answer, label in everything)} of {len(everything)} right")
 
     print("\nTyped digits (fonts, not handwriting), the same synthetic camera, conditions in turn")
     typed = {}
@@ -407,15 +450,50 @@ def run(args) -> None:
     if args.save_examples:
         save_examples(x_test, y_test)
 
+def no_paper_photos(rng: np.random.Generator, count: int) -> list[bytes]:
+    """`count` JPEGs made from the photos with no paper in them: cropped, turned, lit and sized anew."""
+    made = []
+    for i in range(count):
+        picture = Image.open(NO_PAPER[i % len(NO_PAPER)]).convert("RGB")
+        w, h = picture.size
+        keep = rng.uniform(0.6, 1.0)
+        left, top = rng.uniform(0, 1 - keep) * w, rng.uniform(0, 1 - keep) * h
+        picture = picture.crop((round(left), round(top), round(left + keep * w), round(top + keep * h)))
+        picture = picture.rotate(rng.uniform(-15, 15), Image.Resampling.BICUBIC, expand=False)
+        side = int(rng.choice([960, 1280, 1600]))
+        picture = picture.resize((side, round(side * picture.height / picture.width)), Image.Resampling.BICUBIC)
+        photo = np.asarray(picture, np.float32) / 255 * rng.uniform(0.6, 1.15)
+        photo = photo + rng.standard_normal(photo.shape).astype(np.float32) * rng.uniform(0.005, 0.02)
+        made.append(jpeg(np.clip(photo, 0, 1), int(rng.uniform(60, 92))))
+    return made
+
+
+def objects_beside(digits: np.ndarray, labels: np.ndarray, rng: np.random.Generator, model,
+                   each: int) -> dict[str, list]:
+    """(answer, label) for `each` digit photos with a pen, a mug or a table edge beside the sheet."""
+    beside = {}
+    for k, thing in enumerate(OBJECTS):
+        changes = {"pen": None, "mug": {"pen_beside": False, "mug_beside": True}, "table edge": None}[thing]
+        condition = "table edge" if thing == "table edge" else "pen beside"
+        beside[thing] = []
+        for i in range(each):
+            digit, label = digits[(k * each + i) % len(digits)], labels[(k * each + i) % len(digits)]
+            data, _, _ = make_photo(lambda box, s, digit=digit: pen_ink(digit, box, rng, s["kind"]), condition,
+                                    rng, changes)
+            beside[thing].append((read(data, model)[0], label))
+    return beside
+
+
 def report(results: dict[str, list], kind: str = "condition") -> None:
     everything = [pair for pairs in results.values() for pair in pairs]
-    print(f"  {kind:28s} {'photos':>6s} {'right':>7s} {'no digit':>9s}")
+    print(f"  {kind:28s} {'photos':>6s} {'right':>7s} {'no digit':>9s} {'refused':>8s}")
     for name, pairs in list(results.items()) + [("all", everything)]:
         if not pairs:
             continue
         right = np.mean([answer == label for answer, label in pairs])
         missing = np.mean([answer is None for answer, _ in pairs])
-        print(f"  {name:28s} {len(pairs):6d} {right:7.1%} {missing:9.1%}")
+        refused = np.mean([isinstance(answer, str) for answer, _ in pairs])
+        print(f"  {name:28s} {len(pairs):6d} {right:7.1%} {missing:9.1%} {refused:8.1%}")
 
 
 def save_examples(x_test: np.ndarray, y_test: np.ndarray) -> None:

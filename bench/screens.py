@@ -5,6 +5,7 @@
 Starts the site on 127.0.0.1 with a copy of the shipped model, opens each page in Debian's
 Chromium, and saves PAGE-desktop.png and PAGE-phone.png (full page). With --draw, the Draw page
 is shot again after a 7 is drawn on it (a finger stroke on the phone): its first screen, and all of it.
+With --letter, Draw is shot after a letter A is drawn on it (three strokes): its first screen.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from tests.strokes import PHONE, stroke, touch_stroke
 
 PAGES = ["home", "train", "gallery", "draw", "handwriting", "inside"]
 SEVEN = [(0.3, 0.08), (0.85, 0.08), (0.5, 0.92)]
+LETTER_A = [[(0.15, 0.92), (0.5, 0.08)], [(0.5, 0.08), (0.85, 0.92)], [(0.3, 0.6), (0.7, 0.6)]]
 
 
 def main() -> None:
@@ -28,6 +30,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/screens"))
     parser.add_argument("--pages", nargs="*", default=PAGES, choices=PAGES)
     parser.add_argument("--draw", action="store_true", help="also shoot Draw with a 7 drawn on it")
+    parser.add_argument("--letter", action="store_true", help="also shoot Draw with a letter A drawn on it")
     parser.add_argument("--locale", default="en-US", help="the browser's language, e.g. zh-CN (the site follows it)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -60,8 +63,28 @@ def main() -> None:
                     page.wait_for_timeout(1000)
                     page.screenshot(path=args.out / f"draw-drawn-{device}-full{suffix}.png")
                     page.set_viewport_size(size)
+                if name == "draw" and args.letter:
+                    draw_letter(page, device, args.out / f"draw-letter-{device}{suffix}.png")
                 print(f"{name} ({device}) done", flush=True)
         browser.close()
+
+
+def draw_letter(page, device: str, path: Path) -> None:
+    """Draw, fresh, with an A drawn on it: what the page answers to a letter, shot at its first screen."""
+    page.reload()
+    canvas = page.locator("canvas.upper-canvas")
+    canvas.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    box = canvas.bounding_box()
+    for points in LETTER_A:
+        if device == "phone":
+            touch_stroke(page.context.new_cdp_session(page), box, points)
+        else:
+            stroke(page, box, points)
+        page.wait_for_timeout(400)  # one stroke at a time, as a hand draws
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
+    page.wait_for_timeout(2500)
+    page.screenshot(path=path)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@
 A photo is not a drawing: the paper is grey and unevenly lit, there is a shadow, a table edge, a
 fold, and the digit is somewhere off-centre. So before the canvas' steps (mnistcore.preprocess)
 can run, the ink is found:
+0. the sheet of paper is found (mnistcore.paper), and a photo of no paper (a face, a room) or of a
+   page of print is refused;
 1. the paper's own brightness, lighting and shadows included, is estimated everywhere (the photo
    with its thin dark strokes closed over) and divided out: what remains is how much darker than
    its paper each pixel is;
@@ -32,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
+from .paper import otsu, paper_light, refusal, sheet_of_paper
 from .preprocess import Steps, digit_steps
 
 MAX_BYTES = 10 * 1024 * 1024  # a 12-megapixel phone JPEG is 2-5 MB
@@ -46,8 +49,6 @@ _decoding = threading.BoundedSemaphore(DECODES_AT_ONCE)
 MIN_SIDE = 28                 # MNIST's own size: anything smaller cannot hold a readable digit
 WORK_SIDE = 1024              # photos are read at most this large (the longer side): plenty for a digit
 
-PAPER_SIDE = 256               # the paper's lighting is estimated at this size (the longer side)...
-PAPER_CLOSING = 1 / 10         # ...closing over dark strokes narrower than this fraction of it
 MIN_CONTRAST = 0.15            # ink is at least this much darker than its paper (0.15 = 15%)
 BOARD_CONTRAST = 0.4           # light ink (chalk) at least this much lighter than its board, inverted
 NOISE_MARGIN = 6.0             # ...and stands this many noise deviations above the paper's grain
@@ -55,15 +56,27 @@ MIN_PIECE = 0.02               # a dark region shorter than this fraction of the
 MAX_PIECE = 0.9                # ...and one longer than this, a line: a fold, an edge
 MAX_THICKNESS = 0.3            # the digit's thickest stroke is at most this fraction of its size
 MARGIN = 0.15                  # the digit is cut out with this much of its size around it
-SHEET_SIDE = 160               # the sheet of paper is looked for at this size (the longer side)...
-SHEET_CONTRAST = 0.15          # ...as the largest region this much brighter than the rest of the photo
-SHEET_SHARE = (0.15, 0.96)     # a sheet covers this much of the photo; more is all paper, less no sheet
-SHEET_EDGE = 0.3               # a sheet's edge is sharp (the brightness step mostly within a pixel), a shadow's soft
-TEXT_PIECES = 40               # this many separate marks of writing on the sheet: a page of text
+MIN_SOLID = 0.5                # of the digit's ink at least this share is inside a stroke (photos of digits: 73%+)
 
 
 class PhotoError(ValueError):
     """The file is not a photo that can be read; the message says why, in plain words."""
+
+
+class NotPaper(PhotoError):
+    """The photo is read, but it does not show one digit on paper: `kind` says what it shows instead,
+    "printed" (a page of print or writing) or "no_paper" (a face, a room: no sheet of paper)."""
+
+    def __init__(self, kind: str):
+        if kind not in NOT_PAPER:
+            raise ValueError(f"a photo that is not of paper is one of {', '.join(NOT_PAPER)}, got {kind!r}")
+        super().__init__(NOT_PAPER[kind])
+        self.kind = kind
+
+
+NOT_PAPER = {"printed": "it looks like a page of writing or print, not one digit: write a single digit large "
+                        "on a sheet of its own",
+             "no_paper": "there is no sheet of paper in it: write a digit large on white paper and photograph that"}
 
 
 # Reading a file ---------------------------------------------------------------------------
@@ -160,82 +173,29 @@ def photo_steps(image: np.ndarray) -> Steps | None:
     `image`: the photo as read_photo returns it, (H, W) grey, or (H, W, 3) RGB / (H, W, 4) RGBA;
     uint8 0-255 or float 0-1. Dark ink on light paper, or light ink on a dark board. The steps
     are the canvas' (mnistcore.preprocess.Steps), `ink` being the digit's ink cut out of the photo.
+    NotPaper when the photo shows no sheet of paper, or a page of print.
     """
     grey = _grey(image)
     sheet = sheet_of_paper(grey)
+    # A face, a room, a page of print: said so before any ink is looked for.
+    grey_paper = paper_light(grey)
+    kind = refusal(grey, grey_paper, sheet)
+    if kind is not None:
+        raise NotPaper(kind)
     # Dark ink on light paper; failing that, in a dark photo, light ink on a dark board (chalk),
     # turned round, and standing out more (a shadow or a table must not pass for a board).
     tries = [(grey, MIN_CONTRAST)] + ([(1.0 - grey, BOARD_CONTRAST)] if np.median(grey) < 0.5 else [])
     for seen, contrast in tries:
-        paper = paper_light(seen)
+        paper = grey_paper if seen is grey else paper_light(seen)
         drop = np.clip(paper - seen, 0.0, None)      # the light the ink takes away
         darkness = drop / paper                      # ...as a fraction of its paper's: 0 paper, 1 black
         if sheet is not None and seen is grey:       # only what is on the sheet: not a pen beside it
             darkness = np.where(sheet, darkness, 0.0)
             drop = np.where(sheet, drop, 0.0)
-            if _marks(darkness, contrast) >= TEXT_PIECES:
-                raise PhotoError("it looks like a page of writing or print, not one digit: write a single "
-                                 "digit large on a sheet of its own")
         pieces = _digit_pieces(darkness, drop, contrast)
         if pieces is not None:
             return digit_steps(_cut_out(darkness, pieces))
     return None
-
-
-def sheet_of_paper(grey: np.ndarray) -> np.ndarray | None:
-    """(H, W) bool: the sheet of paper in the photo, with all that is written on it; None when there
-    is no sheet distinct from its surroundings (the photo is all paper, or shows no paper).
-
-    The sheet is the largest bright region of the photo shrunk to SHEET_SIDE px (the table, a pen
-    or a mug beside it are darker), its holes (the writing) filled, a little inside its edge. A
-    region whose edge is soft is lit paper beside a shadow, not a sheet on a table: None then.
-    """
-    factor = max(1, int(np.ceil(max(grey.shape) / SHEET_SIDE)))
-    raw = _block_mean(grey, factor)
-    small = ndimage.gaussian_filter(raw, 1.0)
-    bright = small > _otsu(small.ravel())
-    if not bright.any() or bright.all() or small[bright].mean() - small[~bright].mean() < SHEET_CONTRAST:
-        return None
-    labels, count = ndimage.label(bright)
-    largest = labels == 1 + int(np.argmax(np.bincount(labels.ravel(), minlength=count + 1)[1:]))
-    edge = largest ^ ndimage.binary_erosion(largest, border_value=1)  # its edge inside the photo
-    step = raw[largest].mean() - raw[~largest].mean()
-    slope = np.hypot(ndimage.sobel(raw, 0), ndimage.sobel(raw, 1)) / 8
-    if not edge.any() or np.median(slope[edge]) < SHEET_EDGE * step:
-        return None
-    sheet = ndimage.binary_fill_holes(ndimage.binary_closing(largest, iterations=2))
-    if not SHEET_SHARE[0] <= sheet.mean() <= SHEET_SHARE[1]:
-        return None
-    sheet = ndimage.binary_erosion(sheet, iterations=1)
-    grown = np.kron(sheet, np.ones((factor, factor), bool))
-    return grown[: grey.shape[0], : grey.shape[1]]
-
-
-def _marks(darkness: np.ndarray, contrast: float) -> int:
-    """How many separate dark marks of some size there are (clear of the paper's grain): print's
-    letters are many, a digit's strokes few."""
-    ink = ndimage.median_filter(darkness[::2, ::2], size=3) > max(0.4, 2 * contrast)
-    labels, count = ndimage.label(ink)
-    if count < TEXT_PIECES:
-        return count
-    sizes = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    return int(np.sum(sizes >= 6))
-
-
-def paper_light(grey: np.ndarray) -> np.ndarray:
-    """The paper's brightness under each pixel, as if nothing were written on it: (H, W) float32.
-
-    `grey`: (H, W) float32 in [0, 1], dark ink on light paper. The photo, shrunk to PAPER_SIDE
-    px, is closed (a maximum, then a minimum filter) over strokes narrower than PAPER_CLOSING of
-    it, so lighting and shadows stay while the writing goes; blurred a little and grown back.
-    """
-    factor = max(1, int(np.ceil(max(grey.shape) / PAPER_SIDE)))
-    small = _block_mean(grey, factor)
-    size = max(3, round(PAPER_CLOSING * max(small.shape)) | 1)
-    paper = ndimage.grey_closing(small, size=(size, size), mode="nearest")
-    paper = ndimage.gaussian_filter(paper, 1.0, mode="nearest")
-    paper = Image.fromarray(paper.astype(np.float32), "F").resize(grey.shape[::-1], Image.Resampling.BILINEAR)
-    return np.maximum(np.asarray(paper, np.float32), 1e-3)
 
 
 def _digit_pieces(darkness: np.ndarray, drop: np.ndarray, contrast: float) -> np.ndarray | None:
@@ -256,7 +216,7 @@ def _digit_pieces(darkness: np.ndarray, drop: np.ndarray, contrast: float) -> np
         return None
     # Strong ink starts at Otsu's split of the clear pixels (pen ink from the paper's faint
     # lines); if nothing there looks like a digit, at the least contrast ink has (a pencil).
-    for strong_level in dict.fromkeys((max(contrast, _otsu(candidates)), contrast)):
+    for strong_level in dict.fromkeys((max(contrast, otsu(candidates)), contrast)):
         pieces = _pieces_at(darkness, clear, strong_level)
         if pieces is not None:
             return pieces
@@ -312,7 +272,10 @@ def _pieces_at(darkness: np.ndarray, clear: np.ndarray, strong_level: float) -> 
         if gap <= reach and not line(int(i)):
             keep.append(int(i))
             box = [min(box[0], top[i]), max(box[1], bottom[i]), min(box[2], left[i]), max(box[3], right[i])]
-    return np.isin(labels, np.array(keep) + 1)
+    pieces = np.isin(labels, np.array(keep) + 1)
+    # Strokes are solid; the camera's grain along a ruled line, chained into one region, is specks.
+    inside = ndimage.convolve(pieces.astype(np.uint8), np.ones((3, 3), np.uint8), mode="constant") >= 6
+    return pieces if np.mean(inside[pieces]) >= MIN_SOLID else None
 
 
 def _thickness(mask: np.ndarray) -> float:
@@ -391,26 +354,3 @@ def _grey(image: np.ndarray) -> np.ndarray:
         size = (max(1, round(img.shape[1] * scale)), max(1, round(img.shape[0] * scale)))
         img = np.asarray(Image.fromarray(img, "F").resize(size, Image.Resampling.BOX), np.float32)
     return np.clip(img, 0.0, 1.0)
-
-
-def _block_mean(img: np.ndarray, factor: int) -> np.ndarray:
-    """`img` shrunk by `factor` each way, each pixel the mean of its block (edges padded)."""
-    if factor == 1:
-        return img
-    h, w = img.shape
-    padded = np.pad(img, ((0, -h % factor), (0, -w % factor)), mode="edge")
-    return padded.reshape(padded.shape[0] // factor, factor, padded.shape[1] // factor, factor).mean(axis=(1, 3))
-
-
-def _otsu(values: np.ndarray) -> float:
-    """Otsu's threshold of `values` in [0, 1]: the level that best splits them into two groups."""
-    counts, edges = np.histogram(values, bins=128, range=(0.0, 1.0))
-    centres = (edges[:-1] + edges[1:]) / 2
-    below = np.cumsum(counts)
-    above = below[-1] - below
-    sum_below = np.cumsum(counts * centres)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_below = sum_below / below
-        mean_above = (sum_below[-1] - sum_below) / above
-        between = below * above * (mean_below - mean_above) ** 2
-    return float(edges[1:][np.nanargmax(np.where(np.isfinite(between), between, -1))])

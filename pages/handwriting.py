@@ -15,7 +15,7 @@ import streamlit as st
 from mnistcore.lab import handwriting
 from mnistcore.lab.feedback import FeedbackError
 from ui.chrome import open_page, require_live_model
-from ui.handwriting import measured_section, review_section
+from ui.handwriting import measured_section, not_digit_section, review_section
 from ui.resources import feedback_store, handwriting_reports, mnist, store
 from ui.text import N_, _, ngettext, number, percent, public
 
@@ -28,11 +28,12 @@ try:
     lab = feedback_store()
     with st.spinner(_("The live model is reading the lab's drawings…")):  # only the first visitor after a change waits
         report = handwriting_reports().report(live.id, live.model, trained_up_to or 0)
+        not_digits = handwriting_reports().not_digits()
 except (FeedbackError, OSError) as err:
     log.error("lab handwriting: the drawings cannot be read: %s", err)
     st.error(_("The lab's drawings cannot be read: {error}").format(error=public(err)))
     st.stop()
-if report.collected == 0:
+if report.collected == 0 and not_digits.count == 0:
     st.info(_("No drawings yet. Draw a digit on the Draw page and tell the model whether it was right: "
               "every answer is collected here, to see how well the model reads the lab's own handwriting."),
             icon=":material/draw:")
@@ -66,7 +67,7 @@ if trained_up_to is None:
                  "may be drawings it has seen."))
 if len(report):
     measured_section(report, on_mnist)
-else:
+elif report.collected:  # (with none collected, only drawings said not to be digits are here)
     st.info(_("The live model trained on every drawing collected so far, so they cannot tell how well it reads new "
               "ones. Draw some on the Draw page."), icon=":material/draw:")
 kind, notice = st.session_state.pop("review_notice", (None, None))  # what the last Accept or Reject did
@@ -74,6 +75,8 @@ if notice:
     (st.success if kind == "success" else st.error)(notice)
 if report.held:
     review_section(report)
+if not_digits.count:
+    not_digit_section(not_digits)
 
 st.header(_("Download"), anchor=False)
 if report.usable <= lab.download_rows:

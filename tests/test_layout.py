@@ -9,8 +9,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 # package); never from a higher layer, nor from another entry of its own layer.
 LAYERS = [
     ["mnistcore.paths", "mnistcore.files", "mnistcore.i18n"],  # where files live; writing them safely; the words
-    # MNIST; a drawing made MNIST-like; distortions; drawing as the canvas draws
-    ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment", "mnistcore.pen"],
+    # MNIST; a drawing made MNIST-like; distortions; drawing as the canvas draws; the sheet of paper in a photo
+    ["mnistcore.data", "mnistcore.preprocess", "mnistcore.augment", "mnistcore.pen", "mnistcore.paper"],
     # what the browser sends: a drawing, a photo of paper; what visitors draw that is not a digit
     ["mnistcore.canvas", "mnistcore.photo", "mnistcore.nondigits"],
     ["mnistcore.nets"],                              # the model interface, file format, engines, registry of networks

@@ -13,9 +13,10 @@ import pytest
 from PIL import Image, ImageFile
 
 from mnistcore.nets import load_model
-from mnistcore.photo import MAX_BYTES, PhotoError, photo_steps, read_photo
+from mnistcore.photo import MAX_BYTES, NotPaper, PhotoError, photo_steps, read_photo
 
 EXAMPLES = sorted((Path(__file__).parent / "data").glob("photo_*.jpg"))
+NO_PAPER = sorted((Path(__file__).parent / "data" / "no_paper").glob("*.jpg"))   # a face, a person, a cat, a cup
 
 
 @pytest.fixture(scope="module")
@@ -105,6 +106,45 @@ def test_blank_paper_is_no_digit():
     photo[400:] = 0.25 + 0.03 * np.sin(x[400:] * 90)                        # the table
     photo = photo + rng.normal(0, 0.02, photo.shape)
     data = encoded(Image.fromarray(np.clip(photo * 255, 0, 255).astype(np.uint8)), "JPEG", quality=80)
+    assert photo_steps(read_photo(data)) is None
+
+
+@pytest.mark.parametrize("path", NO_PAPER, ids=lambda path: path.stem)
+def test_a_photo_with_no_sheet_of_paper_is_refused_as_such(path):
+    grey = read_photo(path.read_bytes())
+    with pytest.raises(NotPaper, match="no sheet of paper") as refused:
+        photo_steps(grey)
+    assert refused.value.kind == "no_paper"
+    # Bigger, turned round, darker: still no paper.
+    big = Image.fromarray(grey).resize((grey.shape[1] * 2, grey.shape[0] * 2)).rotate(90, expand=True)
+    with pytest.raises(NotPaper):
+        photo_steps(np.asarray(big, np.float32) / 255 * 0.6)
+
+
+def test_there_are_photos_with_no_paper_in_them():
+    assert len(NO_PAPER) >= 4 and any("face" in path.stem for path in NO_PAPER)
+
+
+def test_a_page_of_printed_text_is_refused_as_print():
+    from bench import photo_bench
+
+    for seed, condition in ((0, "plain"), (1, "uneven light"), (2, "shadow")):
+        rng = np.random.default_rng(seed)
+        data = photo_bench.make_photo(lambda box, s: photo_bench.printed_page(s), condition, rng)[0]
+        with pytest.raises(NotPaper, match="page of writing or print") as refused:
+            photo_steps(read_photo(data))
+        assert refused.value.kind == "printed", condition
+
+
+def test_a_kind_of_refusal_that_does_not_exist_is_refused():
+    with pytest.raises(ValueError, match="'blurry'"):
+        NotPaper("blurry")
+
+
+def test_camera_grain_along_ruled_lines_is_no_digit():
+    """A blank ruled sheet, a pen on the table beside it (bench/photo_bench.py's "pen beside"): the
+    camera's grain along the faint lines, chained into one region, is specks, not strokes."""
+    data = (Path(__file__).parent / "data" / "blank_lined_with_pen.jpg").read_bytes()
     assert photo_steps(read_photo(data)) is None
 
 

@@ -1,9 +1,11 @@
-"""The Lab handwriting page's two sections: the drawings the live model reads wrong, digit by digit,
-and the labels held for review, with Accept and Reject for whoever may train."""
+"""The Lab handwriting page's sections: the drawings the live model reads wrong, digit by digit, the
+labels held for review, with Accept and Reject for whoever may train, and the drawings visitors said
+are not digits at all."""
 from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -16,6 +18,7 @@ from ui.resources import feedback_store
 from ui.language import use
 from ui.text import _, ngettext, number, public
 
+NOT_DIGITS_SHOWN = 40  # the newest drawings said not to be digits, shown as pictures
 HELD_PER_PAGE = 6  # held drawings an operator sees at a time: one decision can take them all
 CARD_WIDTH = 300   # pixels: a held drawing's card fits a 390 px phone, and three sit side by side on a laptop
 # A small picture's fullscreen button shows on hover, and on a phone a tap leaves it showing over
@@ -142,3 +145,21 @@ def measured_section(report: handwriting.HandwritingReport, on_mnist) -> None:
         answers = (report.labels, report.evaluation.predictions, report.evaluation.confidence, page)
         st.image(tiles(drawings.images, report.mistakes[page]), caption=gallery.captions(*answers),
                  alt=gallery.alt_texts(*answers))
+
+
+def not_digit_section(not_digits: handwriting.NotDigits) -> None:
+    """The drawings visitors answered "That is not a digit" for: how many, the newest as pictures, a download."""
+    st.header(_("That is not a digit"), anchor=False)
+    shown = not_digits.images[:NOT_DIGITS_SHOWN]
+    words = ngettext("{count} drawing visitors said is not a digit: kept apart, never counted as the model's "
+                     "mistake nor trained on as a digit.",
+                     "{count} drawings visitors said are not digits: kept apart, never counted as the model's "
+                     "mistakes nor trained on as digits.", not_digits.count).format(count=number(not_digits.count))
+    if len(shown) < not_digits.count:
+        words += " " + _("The newest {shown} are shown.").format(shown=number(len(shown)))
+    st.caption(words)
+    st.image(tiles(shown, np.zeros(len(shown), bool)), alt=[_("A drawing a visitor said is not a digit")] * len(shown))
+    st.download_button(_("CSV of these drawings"), not_digits.csv, file_name="lab_not_digits.csv", mime="text/csv",
+                       icon=":material/download:", on_click="ignore", key="not_digits_csv",
+                       help=_("One row per drawing: x (not a digit), then 784 pixel values 0-255, like "
+                              "mnist_train.csv but never a digit."))

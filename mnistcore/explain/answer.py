@@ -91,6 +91,13 @@ MESSAGES = {
     "two_digits": N_("That looks like two digits: draw one at a time."),
     "not_a_digit": N_("That does not look like a digit to me. Draw one digit, 0 to 9."),
 }
+# What a photo shows instead of one digit on paper (mnistcore.photo.NotPaper's kinds).
+PHOTO_MESSAGES = {
+    "printed": N_("This looks like a page of printed text, not one digit. Write a single digit large on a sheet "
+                  "of its own, then take a photo of that."),
+    "no_paper": N_("I can't find a sheet of paper in this photo. Write a digit large on white paper with a dark "
+                   "pen, then take a photo of the paper."),
+}
 BEST_GUESS = N_(" (If it is one, my best guess is a {digit}.)")
 GUESSING = N_("guessing: {digit} or {runner_up}?")
 

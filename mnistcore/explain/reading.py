@@ -19,9 +19,10 @@ import numpy as np
 from ..canvas import data_url_from, read_canvas_png
 from ..i18n import gettext as _
 from ..nets.base import DigitModel
-from ..photo import photo_steps, read_photo
+from ..photo import NotPaper, photo_steps, read_photo
 from ..preprocess import Steps, ink_steps
-from .answer import TEMPERATURE, Answer, DigitReference, DrawingVerdict, judge_drawing, open_set_for, read_answer
+from .answer import (PHOTO_MESSAGES, TEMPERATURE, Answer, DigitReference, DrawingVerdict, judge_drawing, open_set_for,
+                     read_answer)
 from .pictures import png_data_url, shrink, square
 
 log = logging.getLogger("mnistlab")
@@ -151,6 +152,9 @@ def _photo_steps(data: bytes) -> Steps | str:
     """The photo's preprocessing steps, or why it cannot be read (finding the ink takes ~0.1 s)."""
     try:
         steps = photo_steps(read_photo(data))
+    except NotPaper as err:  # a face, a room, a page of print: said in the visitor's words
+        log.info("draw: refused a photo: %s", err)
+        return _(PHOTO_MESSAGES[err.kind])
     except ValueError as err:  # PhotoError, or a picture preprocessing cannot use
         log.warning("draw: refused a photo: %s", err)
         return _("This picture cannot be read: {reason}. Try another one.").format(reason=err)

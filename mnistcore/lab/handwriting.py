@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..data import csv_bytes
 from ..evaluation import Evaluation, evaluation_from_proba
 from ..nets.base import DigitModel
 from .drawing_sets import Collected, Version
@@ -30,6 +31,7 @@ CHUNK = 5_000  # drawings read and predicted at a time (a few MB), however many 
 # Readings kept, newest model first: two, so that a page view still running with the model live
 # a moment ago does not throw away the new live model's reading (both would be worked out in turn).
 MODELS_KEPT = 2
+NOT_DIGITS_KEPT = 10_000  # drawings said not to be digits kept for the page and its download: the newest
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,23 @@ class _Reading:
             trained_up_to=trained_up_to)
 
 
+@dataclass(frozen=True)
+class NotDigits:
+    """The drawings visitors said are not digits ("That is not a digit"; rejected ones left out):
+    how many, and the newest NOT_DIGITS_KEPT of them, newest first. No model is measured on them."""
+
+    count: int
+    images: np.ndarray          # (k, 28, 28) uint8, k <= NOT_DIGITS_KEPT, newest first
+
+    def csv(self) -> bytes:
+        """The kept drawings in the tutorial's CSV layout, each row's label `x` for "not a digit":
+        a tutorial reading it as digits stops at the first row rather than learn a wrong digit."""
+        if len(self.images) == 0:
+            return b""
+        rows = csv_bytes(self.images, np.zeros(len(self.images), np.uint8)).split(b"\n")
+        return b"\n".join(b"x" + row[1:] if row else row for row in rows)
+
+
 class HandwritingReports:
     """The live model's report on the lab's drawings, worked out once and shared by every visitor.
 
@@ -140,6 +159,16 @@ class HandwritingReports:
         self._lock = threading.Lock()  # one report is worked out at a time
         # By model id, oldest first: its reading, and the report made from it (with its trained_up_to).
         self._made: OrderedDict[str, tuple[_Reading, HandwritingReport]] = OrderedDict()
+        self._not_digits: tuple[Version, NotDigits] | None = None
+
+    def not_digits(self) -> NotDigits:
+        """The drawings said not to be digits, read again only when the collection has changed."""
+        version = self.store.version()
+        with self._lock:
+            if self._not_digits is None or self._not_digits[0] != version:
+                images = self.store.not_digits()  # oldest first
+                self._not_digits = (version, NotDigits(len(images), images[::-1][:NOT_DIGITS_KEPT].copy()))
+            return self._not_digits[1]
 
     def report(self, model_id: str, model: DigitModel, trained_up_to: int = 0) -> HandwritingReport:
         """How `model` reads the drawings in the store now (an empty report when there are none),

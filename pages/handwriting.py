@@ -29,11 +29,12 @@ try:
     with st.spinner(_("The live model is reading the lab's drawings…")):  # only the first visitor after a change waits
         report = handwriting_reports().report(live.id, live.model, trained_up_to or 0)
         not_digits = handwriting_reports().not_digits()
+        held = lab.held_count()  # digits and "not a digit" answers alike
 except (FeedbackError, OSError) as err:
     log.error("lab handwriting: the drawings cannot be read: %s", err)
     st.error(_("The lab's drawings cannot be read: {error}").format(error=public(err)))
     st.stop()
-if report.collected == 0 and not_digits.count == 0:
+if report.collected == 0 and not_digits.count == 0 and held == 0:
     st.info(_("No drawings yet. Draw a digit on the Draw page and tell the model whether it was right: "
               "every answer is collected here, to see how well the model reads the lab's own handwriting."),
             icon=":material/draw:")
@@ -57,8 +58,8 @@ measured = [ngettext("Measured on {count} drawing the live model did not train o
     count=number(len(report)))]
 if report.trained_on:
     measured.append(_("it trained on {count} more").format(count=number(report.trained_on)))
-if report.held:
-    measured.append(_("{count} held for review").format(count=number(report.held)))
+if held:
+    measured.append(_("{count} held for review").format(count=number(held)))
 if report.rejected:
     measured.append(_("{count} with rejected labels").format(count=number(report.rejected)))
 st.caption(_("; ").join(measured) + _("."))
@@ -73,8 +74,8 @@ elif report.collected:  # (with none collected, only drawings said not to be dig
 kind, notice = st.session_state.pop("review_notice", (None, None))  # what the last Accept or Reject did
 if notice:
     (st.success if kind == "success" else st.error)(notice)
-if report.held:
-    review_section(report)
+if held:
+    review_section(held)
 if not_digits.count:
     not_digit_section(not_digits)
 

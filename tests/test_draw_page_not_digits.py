@@ -72,7 +72,8 @@ def test_photos_of_no_digit_on_paper_are_refused_in_plain_words(site):
 
 
 def test_that_is_not_a_digit_is_saved_taken_back_and_listed_on_lab_handwriting(site, mnist):
-    """A drawing the model reads as a digit, which the visitor says is not one."""
+    """A drawing the model reads as a digit, which the visitor says is not one: like any label the
+    model disagrees with, it waits for the lab's review before anything learns from it."""
     at, db = site
     run(at, "pages/draw.py")
     at.session_state["canvas"] = drawing(mnist[1][0][0])
@@ -80,7 +81,9 @@ def test_that_is_not_a_digit_is_saved_taken_back_and_listed_on_lab_handwriting(s
     at.button(key="not-a-digit").click()
     run(at)
     store = FeedbackStore(db)
-    assert at.success[0].value.startswith("Saved: you said it is not a digit;") and len(store.not_digits()) == 1
+    assert at.success[0].value.startswith("Saved: you said it is not a digit;")
+    assert "the lab will check your answer" in at.success[0].value
+    assert store.all().not_digit.tolist() == [True] and store.held_count() == 1
     take_back, = [b for b in at.button if b.key and b.key.startswith("undo-")]
     assert take_back.label == "Take back my answer"
     take_back.click()
@@ -88,9 +91,14 @@ def test_that_is_not_a_digit_is_saved_taken_back_and_listed_on_lab_handwriting(s
     assert store.count() == 0 and at.button(key="not-a-digit")  # gone, and asked again
     at.button(key="not-a-digit").click()
     run(at)
-    assert len(store.not_digits()) == 1
+    assert store.count() == 1 and len(store.not_digits()) == 0  # held, not yet learnt from
 
     run(at, "pages/handwriting.py")
+    held, = [b for b in at.button if b.key and b.key.startswith("accept-")]
+    assert any("Said **not a digit**" in m.value for m in at.markdown)
+    held.click()
+    run(at)
+    assert len(store.not_digits()) == 1  # the lab agreed: listed and learnt from
     assert "No drawings yet" not in " ".join(i.value for i in at.info)
     assert [h.value for h in at.header][-2:] == ["That is not a digit", "Download"]
     assert any(c.value.startswith("1 drawing visitors said is not a digit") for c in at.caption)

@@ -564,27 +564,43 @@ def test_only_a_models_agreement_lets_a_label_stand():
         review.should_hold(1, sure, others=[sure] * 32)
     with pytest.raises(ValueError, match=r"numbers in \[0, 1\]"):
         review.should_hold(1, np.full(10, np.nan))
-    with pytest.raises(ValueError, match="label must be a digit 0-9, got 10"):
+    with pytest.raises(ValueError, match="label must be a digit 0-9 or None"):
         review.should_hold(10, sure)
+    # "Not a digit" (None) stands only where no model is even half sure of a digit
+    assert review.should_hold(None, sure) and not review.should_hold(None, sure_of(7, 0.45))
+    assert not review.should_hold(None, sure, others=[sure_of(3, 0.3)])
 
 
 def test_not_a_digit_is_kept_as_such_and_never_trained_on_as_a_digit(make, tmp_path):
     store = make(tmp_path / "lab.db")
     image = np.zeros((28, 28), np.uint8)
     image[5:20, 10:14] = 255
-    sure_seven = np.full(10, 0.001)
-    sure_seven[7] = 0.991
-    drawn = store.add(image, label=7, predicted=7, confidence=0.99, model="m", raw_size=(280, 280),
-                      visitor="visitor-1", probabilities=sure_seven, not_digit=True)
+    drawn = store.add(image, label=7, predicted=7, confidence=0.3, model="m", raw_size=(280, 280),
+                      visitor="visitor-1", probabilities=sure_of(7, 0.3), not_digit=True)  # not even half sure
     store.add(image, label=1, predicted=1, confidence=0.9, model="m", raw_size=(280, 280))
     assert store.count() == 2 and store.usable_count() == 1
     assert store.training_set().labels.tolist() == [1] and store.read().labels.tolist() == [1]
-    assert np.array_equal(store.not_digits(), image[None]) and store.all().status == ["ok", "ok"]  # never held
+    assert np.array_equal(store.not_digits(), image[None]) and store.all().status == ["ok", "ok"]
+    assert store.all().not_digit.tolist() == [True, False]
     # What training reads: the digits to learn, and beside them what its companion learns to refuse.
     assert np.array_equal(store.training_set().not_digits, image[None])
     store.undo(drawn, "visitor-1")
     assert len(store.not_digits()) == 0 and store.count() == 1
     assert len(store.training_set().not_digits) == 0
+
+
+def test_not_a_digit_said_of_what_the_model_reads_surely_waits_for_review(make, tmp_path):
+    """Else anyone could teach the lab's models to refuse clear digits: like a wrong digit, it is held."""
+    store = make(tmp_path / "lab.db")
+    image = np.zeros((28, 28), np.uint8)
+    image[5:20, 10:14] = 255
+    said = store.add(image, label=1, predicted=1, confidence=0.99, model="m", raw_size=(280, 280),
+                     visitor="visitor-1", probabilities=sure_of(1, 0.99), not_digit=True)
+    assert store.all().status == ["held"] and store.held(5).not_digit.tolist() == [True]
+    assert len(store.not_digits()) == 0 and len(store.training_set().not_digits) == 0  # not learnt from yet
+    assert store.review([said], "accepted") == 1
+    assert np.array_equal(store.not_digits(), image[None])  # an operator agreed: now it is
+    assert np.array_equal(store.training_set().not_digits, image[None]) and len(store.training_set()) == 0
 
 
 def test_an_older_database_gets_the_not_a_digit_column(tmp_path):

@@ -49,15 +49,15 @@ def decide(ids: list[int], decision: str) -> None:
     st.session_state.review_notice = ("success", done)
 
 
-def review_section(report: handwriting.HandwritingReport) -> None:
-    """The held drawings: how many, and for whoever may train, each with Accept and Reject."""
+def review_section(held_count: int) -> None:
+    """The `held_count` held drawings: how many, and for whoever may train, each with Accept and Reject."""
     st.header(_("Held for review"), anchor=False)
     st.caption(ngettext(
         "{count} drawing whose label every model strongly disagrees with (a mis-tap, perhaps): not counted as the "
         "model's mistakes, and not trained on until someone running the lab accepts them.",
         "{count} drawings whose label every model strongly disagrees with (a mis-tap, perhaps): not counted as the "
         "model's mistakes, and not trained on until someone running the lab accepts them.",
-        report.held).format(count=number(report.held)))
+        held_count).format(count=number(held_count)))
     rules = visitor.access()
     if not visitor.may_train(rules):
         if rules.passcode is not None:
@@ -69,7 +69,7 @@ def review_section(report: handwriting.HandwritingReport) -> None:
                         st.rerun()
                     st.error(problem)
         return
-    pages = max(1, -(-report.held // HELD_PER_PAGE))
+    pages = max(1, -(-held_count // HELD_PER_PAGE))
     if st.session_state.get("review_page", 1) > pages:  # fewer pages than before: decisions were made
         del st.session_state["review_page"]
     page_number = st.pagination(pages, key="review_page") if pages > 1 else 1
@@ -90,10 +90,14 @@ def review_section(report: handwriting.HandwritingReport) -> None:
                 with st.container(horizontal=True, vertical_alignment="center"):
                     said = {"label": held.labels[k], "read": held.predicted[k],
                             "sure": gallery.percent(held.confidence[k])}
-                    st.image(enlarge(held.images[k], 56), width=56, alt=_(
-                        "A drawing labelled {label}; the model read {read}, {sure} sure.").format(**said))
-                    # Only digits and numbers here, nothing a visitor typed.
-                    st.markdown(_("Labelled **{label}**  \nthe model read **{read}**, {sure} sure").format(**said))
+                    if held.not_digit[k]:
+                        alt = _("A drawing said not to be a digit; the model read {read}, {sure} sure.")
+                        words = _("Said **not a digit**  \nthe model read **{read}**, {sure} sure")
+                    else:
+                        alt = _("A drawing labelled {label}; the model read {read}, {sure} sure.")
+                        words = _("Labelled **{label}**  \nthe model read **{read}**, {sure} sure")
+                    st.image(enlarge(held.images[k], 56), width=56, alt=alt.format(**said))
+                    st.markdown(words.format(**said))  # only digits and numbers here, nothing a visitor typed
                 with st.container(horizontal=True):
                     st.button(_("Accept"), key=f"accept-{drawing_id}", icon=":material/check:", on_click=decide,
                               args=([drawing_id], ACCEPTED))

@@ -85,7 +85,10 @@ def save(label: int | str | None, drawing_id: str, image, raw_size, answer: Answ
         message = _("Saved: you said {label}; the model said {model}. Thank you!")
     message = message.format(label=label, model=answer.digit)
     # What add() decided: this label is held for review.
-    if label != NOT_A_DIGIT and review.should_hold(label, probabilities):
+    if label == NOT_A_DIGIT and review.should_hold(None, probabilities):
+        message += _(" The model reads a {digit} here: the lab will check your answer before it is "
+                     "used.").format(digit=answer.digit)
+    elif label != NOT_A_DIGIT and review.should_hold(label, probabilities):
         message += _(" The model is very sure it is a {digit}: the lab will check your answer before it is "
                      "used.").format(digit=answer.digit)
     st.session_state.saved[drawing_id] = message

@@ -8,7 +8,8 @@ from typing import NamedTuple
 import numpy as np
 
 # The columns a read selects, in the order `collected` takes them.
-COLUMNS = "id, created_at, image, raw_height, raw_width, label, predicted, confidence, model, status, label_probability"
+COLUMNS = ("id, created_at, image, raw_height, raw_width, label, predicted, confidence, model, status,"
+           " label_probability, not_digit")
 
 
 class Version(NamedTuple):
@@ -56,6 +57,7 @@ class Collected:
     created_at: list[str]
     status: list[str]                # "ok", "held", "accepted" or "rejected"
     label_probability: np.ndarray    # (n,) float32: the live model's probability for the label (NaN: not known)
+    not_digit: np.ndarray            # (n,) bool: the visitor said it is no digit (`labels` then holds the model's)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -75,6 +77,7 @@ def collected(rows: list[tuple]) -> Collected:
         created_at=[r[1] for r in rows],
         status=[r[9] for r in rows],
         label_probability=np.array([np.nan if r[10] is None else r[10] for r in rows], np.float32),
+        not_digit=np.array([bool(r[11]) for r in rows], bool),
     )
 
 
@@ -83,7 +86,7 @@ def take(c: Collected, positions: list[int]) -> Collected:
     return Collected(c.ids[positions], c.images[positions], c.labels[positions], c.predicted[positions],
                      c.confidence[positions], c.raw_sizes[positions].reshape(-1, 2),
                      [c.models[k] for k in positions], [c.created_at[k] for k in positions],
-                     [c.status[k] for k in positions], c.label_probability[positions])
+                     [c.status[k] for k in positions], c.label_probability[positions], c.not_digit[positions])
 
 
 def concat(parts: list[Collected]) -> Collected:
@@ -92,4 +95,5 @@ def concat(parts: list[Collected]) -> Collected:
                      np.concatenate([p.labels for p in parts]), np.concatenate([p.predicted for p in parts]),
                      np.concatenate([p.confidence for p in parts]), np.concatenate([p.raw_sizes for p in parts]),
                      [m for p in parts for m in p.models], [t for p in parts for t in p.created_at],
-                     [s for p in parts for s in p.status], np.concatenate([p.label_probability for p in parts]))
+                     [s for p in parts for s in p.status], np.concatenate([p.label_probability for p in parts]),
+                     np.concatenate([p.not_digit for p in parts]))

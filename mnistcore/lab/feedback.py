@@ -164,14 +164,14 @@ class FeedbackStore:
         agrees with `label` the drawing is held for review (review.should_hold).
         FeedbackFull when the store holds `max_rows` drawings already. `not_digit`: the visitor says
         it is not a digit at all (`label` is then the model's digit): stored as such, never trained
-        on as a digit, never held.
+        on as a digit, and held like any label no model agrees with.
         """
         pixels = _as_uint8(image)
         for name, value in (("label", label), ("predicted", predicted)):
             if not (isinstance(value, (int, np.integer)) and 0 <= value <= 9):
                 raise ValueError(f"{name} must be a digit 0-9, got {value!r}")
         _check_visitor(visitor, allow_none=True)
-        held = not not_digit and probabilities is not None and should_hold(label, probabilities, others)
+        held = probabilities is not None and should_hold(None if not_digit else label, probabilities, others)
         label_probability = (float(np.asarray(probabilities)[label]) if probabilities is not None and not not_digit
                              else None)
         height, width = (int(v) for v in raw_size)
@@ -308,10 +308,10 @@ class FeedbackStore:
                             (int(after), int(up_to), int(limit)))
 
     def not_digits(self) -> np.ndarray:
-        """(n, 28, 28) uint8: the drawings visitors said are not digits (not rejected), oldest first."""
+        """(n, 28, 28) uint8: the drawings visitors said are not digits (not held or rejected), oldest first."""
         with self._database() as db:
-            rows = db.execute("SELECT image FROM drawings WHERE not_digit = 1 AND status != 'rejected' ORDER BY id"
-                              ).fetchall()
+            rows = db.execute("SELECT image FROM drawings WHERE not_digit = 1 AND status IN ('ok', 'accepted') "
+                              "ORDER BY id").fetchall()
         return np.frombuffer(b"".join(r[0] for r in rows), np.uint8).reshape(-1, 28, 28).copy()
 
     def rows(self, ids) -> Collected:

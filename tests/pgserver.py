@@ -1,16 +1,17 @@
 """A real PostgreSQL server for tests: Debian's binaries, a throwaway cluster in a temporary folder,
-listening on 127.0.0.1 at a free port with trust authentication, removed afterwards."""
+listening on 127.0.0.1 at a port from tests/ports.py with trust authentication, removed afterwards."""
 from __future__ import annotations
 
 import contextlib
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ports import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # the newest version first
 USER = "postgres"  # initdb refuses to run as root; Debian's package makes this user
@@ -42,17 +43,11 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", USER, "--", *args] if os.geteuid() == 0 else args
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def postgres_server() -> Iterator[str]:
     """Start a server; yields the URL of its `postgres` database. Stopped and deleted at the end."""
     folder = Path(tempfile.mkdtemp(prefix="mnistlab-pg-"))
-    data, bin_dir, port = folder / "data", binaries(), _free_port()
+    data, bin_dir, port = folder / "data", binaries(), free_port()
     if os.geteuid() == 0:
         shutil.chown(folder, USER)
     run = dict(check=True, capture_output=True, text=True)

@@ -5,7 +5,6 @@ killed mid-run gives its slot up to the other."""
 import contextlib
 import os
 import signal
-import socket
 
 import numpy as np
 import pytest
@@ -76,17 +75,12 @@ def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machine
     grace.close()
 
 
-@pytest.mark.unsteady  # serve_lab and machine B race for ports beside the whole suite
 def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
     (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
     with contextlib.ExitStack() as stack:
         machine_b = stack.enter_context(running_site(weights_b, env=env_b, timeout=90)).removeprefix("http://")
         env = {"STATE": tmp_path / "state", "ENV": {**env_a, "MNISTLAB_WEIGHTS_DIR": str(weights_a)}}
-        with socket.socket() as below_b:  # serve_lab's process takes the port after nginx's: not B's
-            with contextlib.suppress(OSError):  # taken already: then serve_lab cannot be given it either
-                below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
-            lab = serve_lab(1, env, "--process-header", "--upstream", machine_b)
-            url, _, state = stack.enter_context(lab)
+        url, _, state = stack.enter_context(serve_lab(1, env, "--process-header", "--upstream", machine_b))
         upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
                      if line.strip().startswith("server ") and ":" in line]
         assert len(upstreams) == 2 and machine_b in upstreams

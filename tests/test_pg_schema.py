@@ -21,21 +21,35 @@ def tables(url: str) -> set[str]:
 
 def test_an_empty_database_is_brought_to_the_newest_version(pg_url):
     assert schema.upgrade(pg_url) == (0, schema.VERSION)
-    expected = {"runs", "processes", "limit_events", "models", "live", "drawings", "counters", "schema_version"}
+    expected = {"runs", "processes", "limit_events", "models", "live", "drawings", "counters", "class_models",
+                "class_version", "schema_version"}
     assert expected <= tables(pg_url)
     assert schema.upgrade(pg_url) == (schema.VERSION, schema.VERSION)  # a second start changes nothing
 
 
 def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url):
     assert schema.upgrade(pg_url, to=schema.VERSION - 1) == (0, schema.VERSION - 1)
-    assert "drawings" not in tables(pg_url) and {"runs", "models"} <= tables(pg_url)
+    assert "class_models" not in tables(pg_url) and {"runs", "models", "drawings"} <= tables(pg_url)
     with psycopg.connect(pg_url) as db:
         db.execute("""INSERT INTO runs (id, row) VALUES ('r1', '{"state": "running"}')""")
+        db.execute("INSERT INTO counters VALUES ('undone', 3)")
     assert schema.upgrade(pg_url) == (schema.VERSION - 1, schema.VERSION)
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT row FROM runs WHERE id = 'r1'").fetchone()[0] == {"state": "running"}
+        assert db.execute("SELECT value FROM counters WHERE name = 'undone'").fetchone()[0] == 3
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] == schema.VERSION
-    assert "drawings" in tables(pg_url)
+        assert db.execute("SELECT version FROM class_version").fetchone()[0] == 0
+    assert "class_models" in tables(pg_url)
+
+
+def test_each_version_adds_its_tables_on_the_one_before(pg_url):
+    added = {1: {"runs", "processes", "board_version", "limit_events"}, 2: {"models", "live"},
+             3: {"drawings", "counters"}, 4: {"class_models", "class_version"}}
+    assert sorted(added) == list(range(1, schema.VERSION + 1))
+    for version in range(1, schema.VERSION + 1):
+        before = tables(pg_url)
+        assert schema.upgrade(pg_url, to=version) == (version - 1, version)
+        assert tables(pg_url) - before - {"schema_version"} == added[version]
 
 
 def test_a_newer_database_is_refused(pg_url):

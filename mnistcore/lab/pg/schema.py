@@ -42,6 +42,18 @@ MIGRATIONS = [
     CREATE INDEX drawings_by_status ON drawings (status, id);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
+    # 4: the class board (classroom.ClassBoard's entries, each with its model's file, size-checked)
+    # and its version, which open pages compare.
+    """
+    CREATE TABLE class_models (
+        run_id TEXT PRIMARY KEY CHECK (run_id ~ '^[0-9a-f]{12}$'), owner TEXT NOT NULL, label TEXT NOT NULL,
+        recipe TEXT NOT NULL, test_accuracy DOUBLE PRECISION NOT NULL, drawings_accuracy DOUBLE PRECISION,
+        drawings INTEGER NOT NULL, trained_at TEXT NOT NULL, file TEXT NOT NULL,
+        body BYTEA NOT NULL, size BIGINT NOT NULL, CHECK (octet_length(body) = size));
+    CREATE INDEX class_models_by_time ON class_models (trained_at);
+    CREATE TABLE class_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), version BIGINT NOT NULL);
+    INSERT INTO class_version VALUES (TRUE, 0);
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -1,13 +1,15 @@
 """Two machines of one lab on one host: two server processes, each with its own empty local folders
 (model store, SQLite files, timings), sharing nothing but PostgreSQL (a real server). What one does,
-the other sees: the live model, the training slot and its queue, the lab's drawings; and a machine
-killed mid-run gives its slot up to the other."""
+the other sees: the live model, the training slot and its queue, the lab's drawings; a machine
+killed mid-run gives its slot up to the other; and a visitor's budgets (labelled drawings, passcode
+guesses) are counted once, whichever machine they are on."""
 import contextlib
 import os
 import signal
 
 import numpy as np
 import pytest
+from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
 import protocol
 from mnistcore.lab import config
@@ -15,14 +17,15 @@ from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.slot import book
 from sitetools import running_site, tiny_model, weights_copy
+from test_hostile import CANVAS, guess, numbered_drawing
 from test_processes import answer, banner, buttons, serve_lab, start_slow_run, wait_until
 
 
-def machine_env(tmp_path, name: str, url: str, small_mnist) -> tuple:
-    """(weights folder, environment) of one machine: its own folders, the lab's database."""
+def machine_env(tmp_path, name: str, url: str, small_mnist, **more: str) -> tuple:
+    """(weights folder, environment) of one machine: its own folders, the lab's database (and `more`)."""
     folder = tmp_path / name
     weights = weights_copy(folder / "weights", small_mnist)
-    env = {config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
+    env = {**more, config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
            "MNISTLAB_SLOT_DB": str(folder / "slot.db"), "MNISTLAB_LIMITS_DB": str(folder / "limits.db"),
            "MNISTLAB_TIMINGS": str(folder / "timings.json")}
     return weights, env
@@ -89,3 +92,33 @@ def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
         visitor = protocol.Visitor(url).open("draw")  # a page through the one nginx
         assert "Live model" in banner(visitor)
         visitor.close()
+
+
+def test_a_visitors_budgets_hold_across_both_machines(pg_url, tmp_path, small_mnist):
+    # One browser (one cookie) whose requests land on both machines; machines behind one nginx share
+    # the cookie secret, so they name the browser alike.
+    shared = {"MNISTLAB_DRAWINGS_PER_MINUTE": "2", "MNISTLAB_PASSCODE": "correct horse battery staple",
+              "STREAMLIT_SERVER_COOKIE_SECRET": generate_xsrf_token_string()}
+    (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist, **shared)
+                                              for name in ("a", "b"))
+    cookie = f"_streamlit_xsrf={generate_xsrf_token_string()}"
+    with running_site(weights_a, env=env_a, timeout=90) as a, running_site(weights_b, env=env_b, timeout=90) as b:
+        saved = []
+        for n, url in enumerate((a, a, b)):  # two labelled drawings a minute for this browser: the third waits
+            visitor = protocol.Visitor(url, cookie=cookie).open("draw")
+            canvas = next(c.id for c in visitor.of_type(CANVAS)
+                          if "drawable_canvas" in c.component_name)
+            value = protocol.component(canvas, numbered_drawing(n))
+            visitor.run(value)
+            visitor.run(value, protocol.click(visitor.widget_id("button", "Yes, it's a")))
+            saved.append("please wait" not in visitor.text())
+            visitor.close()
+        assert saved == [True, True, False] and PgFeedbackStore(pg_url).count() == 2
+        # Ten wrong passcodes an hour per device, counted once: the guesses alternate between A and B.
+        guessers = [protocol.Visitor(url, cookie=cookie).open("train") for url in (a, b)]
+        outcomes = [guess(guessers[n % 2], f"guess {n}") for n in range(12)]
+        checked = ["not the passcode" in shown for shown in outcomes]
+        assert checked == [True] * 10 + [False] * 2
+        assert all("Too many wrong passcodes" in shown for shown in outcomes[10:])
+        for visitor in guessers:
+            visitor.close()

@@ -44,8 +44,9 @@ def _as_server_user(args: list[str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yields the URL of its `postgres` database. Stopped and deleted at the end."""
+def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start a server; yields the URL of its `postgres` database. Stopped and deleted at the end.
+    `settings`: more server settings, each "name=value" (a benchmark counting statements)."""
     folder = Path(tempfile.mkdtemp(prefix="mnistlab-pg-"))
     data, bin_dir, port = folder / "data", binaries(), free_port()
     if os.geteuid() == 0:
@@ -54,7 +55,8 @@ def postgres_server() -> Iterator[str]:
     try:
         subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust",
                                         "-E", "UTF8", "--no-sync"]), **run)
-        options = f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=500"
+        options = " ".join([f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=500",
+                            *(f"-c {setting}" for setting in settings)])
         subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                                         "-l", str(folder / "log"), "-w", "start"]), **run)
         try:

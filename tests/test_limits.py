@@ -1,4 +1,7 @@
 """Budgets: so many a minute per key, and slower after repeated failures. Time is a fake clock."""
+import concurrent.futures
+import threading
+
 import pytest
 
 from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit, SharedRateLimit
@@ -107,3 +110,19 @@ def test_a_shared_rate_limit_counts_once_across_processes(tmp_path, database):
         one.take(person="a")
     with pytest.raises(ValueError, match="counts >= 1"):
         shared_limit(database, tmp_path, "x", {"device": 0}, 60)
+
+
+def test_a_shared_rate_limit_lets_exactly_its_count_through_at_once(tmp_path, database):
+    clock = Clock()
+    limits = [shared_limit(database, tmp_path, "drawings", {"device": 5, "address": 50}, 60, clock=clock)
+              for _ in range(2)]  # two processes, or machines
+    start = threading.Barrier(16)
+
+    def take(n: int) -> float:
+        start.wait()  # all sixteen count at the same moment
+        return limits[n % 2].take(device="a", address="room")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(take, range(16)))
+    assert sum(wait == 0 for wait in waits) == 5 and all(wait == pytest.approx(60) for wait in waits if wait)
+    assert limits[0].wait(device="b", address="room") == 0 and limits[1].take(device="b", address="room") == 0

@@ -14,42 +14,57 @@ from mnistcore.lab.pg import schema
 PROJECT = Path(__file__).resolve().parent.parent
 
 
+# What each version adds: tables, and (from version 5) functions.
+ADDED = {1: {"runs", "processes", "board_version", "limit_events"}, 2: {"models", "live"},
+         3: {"drawings", "counters"}, 4: {"class_models", "class_version"}, 5: {"lab_limit_wait()", "lab_limit_take()"}}
+
+
 def tables(url: str) -> set[str]:
     with psycopg.connect(url) as db:
         return {name for (name,) in db.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+
+
+def objects(url: str) -> set[str]:
+    """The tables, and the functions (named with "()"), of the database at `url`."""
+    with psycopg.connect(url) as db:
+        functions = {name + "()" for (name,) in db.execute(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace")}
+    return tables(url) | functions
 
 
 def test_an_empty_database_is_brought_to_the_newest_version(pg_url):
     assert schema.upgrade(pg_url) == (0, schema.VERSION)
     expected = {"runs", "processes", "limit_events", "models", "live", "drawings", "counters", "class_models",
                 "class_version", "schema_version"}
-    assert expected <= tables(pg_url)
+    assert expected <= tables(pg_url) and set().union(*ADDED.values()) <= objects(pg_url)
     assert schema.upgrade(pg_url) == (schema.VERSION, schema.VERSION)  # a second start changes nothing
 
 
 def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url):
     assert schema.upgrade(pg_url, to=schema.VERSION - 1) == (0, schema.VERSION - 1)
-    assert "class_models" not in tables(pg_url) and {"runs", "models", "drawings"} <= tables(pg_url)
+    assert ADDED[schema.VERSION].isdisjoint(objects(pg_url)) and {"runs", "models", "drawings"} <= tables(pg_url)
     with psycopg.connect(pg_url) as db:
         db.execute("""INSERT INTO runs (id, row) VALUES ('r1', '{"state": "running"}')""")
         db.execute("INSERT INTO counters VALUES ('undone', 3)")
+        db.execute("INSERT INTO limit_events VALUES ('drawings', 'device', 'd1', 1000.0)")
     assert schema.upgrade(pg_url) == (schema.VERSION - 1, schema.VERSION)
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT row FROM runs WHERE id = 'r1'").fetchone()[0] == {"state": "running"}
         assert db.execute("SELECT value FROM counters WHERE name = 'undone'").fetchone()[0] == 3
         assert db.execute("SELECT version FROM schema_version").fetchone()[0] == schema.VERSION
         assert db.execute("SELECT version FROM class_version").fetchone()[0] == 0
-    assert "class_models" in tables(pg_url)
+        # The event recorded before the upgrade counts in the new function: one a minute, 30 s later.
+        assert db.execute("SELECT lab_limit_wait('drawings', ARRAY['device'], ARRAY['d1'], ARRAY[1], 60, 1030)"
+                          ).fetchone()[0] == 30
+    assert ADDED[schema.VERSION] <= objects(pg_url)
 
 
-def test_each_version_adds_its_tables_on_the_one_before(pg_url):
-    added = {1: {"runs", "processes", "board_version", "limit_events"}, 2: {"models", "live"},
-             3: {"drawings", "counters"}, 4: {"class_models", "class_version"}}
-    assert sorted(added) == list(range(1, schema.VERSION + 1))
+def test_each_version_adds_its_own_on_the_one_before(pg_url):
+    assert sorted(ADDED) == list(range(1, schema.VERSION + 1))
     for version in range(1, schema.VERSION + 1):
-        before = tables(pg_url)
+        before = objects(pg_url)
         assert schema.upgrade(pg_url, to=version) == (version - 1, version)
-        assert tables(pg_url) - before - {"schema_version"} == added[version]
+        assert objects(pg_url) - before - {"schema_version"} == ADDED[version]
 
 
 def test_a_newer_database_is_refused(pg_url):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import astuple, fields
 from pathlib import Path
 
@@ -20,6 +21,7 @@ CHANNEL = "lab_class"
 COLUMNS = ", ".join(f.name for f in fields(ClassModel))
 ADD_LOCK = 27_0004  # held while a model is added: the newest `kept` stay, across machines
 RECONNECT_SECONDS = 2.0
+CHECK_SECONDS = 1.0  # the longest a machine lists an older board (when a NOTIFY is lost on the way)
 
 log = logging.getLogger("mnistlab")
 
@@ -33,6 +35,7 @@ class PgClassBoard(ClassBoard):
         self.url = url
         self._pool = pool(url)
         self._cached: tuple[int, list[ClassModel]] | None = None
+        self._checked = -CHECK_SECONDS  # when the database's version was last read (time.monotonic)
         self._closed = threading.Event()
         if listen:
             threading.Thread(target=self._listen, daemon=True, name="class-board-listen").start()
@@ -46,17 +49,26 @@ class PgClassBoard(ClassBoard):
             return f"v{db.execute('SELECT version FROM class_version').fetchone()[0]}"
 
     def _read(self) -> list[ClassModel]:
-        """Every entry, reloaded only when the board's version moved."""
+        """Every entry. Draw reads the board on every drawing: the database is asked at most once
+        a CHECK_SECONDS (at once after a NOTIFY of a change), and the rows only when its version moved."""
+        cached, now = self._cached, time.monotonic()
+        if cached is not None and now - self._checked < CHECK_SECONDS:
+            return list(cached[1])
         with self._pool.connection() as db:
             version = db.execute("SELECT version FROM class_version").fetchone()[0]
-            cached = self._cached
             if cached is None or cached[0] != version:
                 with db.transaction():  # the rows and their version, seen together
                     version = db.execute("SELECT version FROM class_version").fetchone()[0]
                     rows = db.execute(f"SELECT {COLUMNS} FROM class_models ORDER BY trained_at DESC").fetchall()
                 cached = (version, [ClassModel(*row) for row in rows])
                 self._cached = cached
+        self._checked = now
         return list(cached[1])
+
+    def _changed(self) -> None:
+        """The board changed (here, or a NOTIFY from elsewhere): the next read asks the database."""
+        self._checked = -CHECK_SECONDS
+        self.write_signal()
 
     def _keep(self, entry: ClassModel, model: DigitModel) -> ClassModel:
         path = self.folder / entry.file
@@ -79,6 +91,7 @@ class PgClassBoard(ClassBoard):
             db.execute(f"NOTIFY {CHANNEL}")
         for (file,) in gone:  # other machines' caches keep theirs: the board no longer names them
             (self.folder / file).unlink(missing_ok=True)
+        self._checked = -CHECK_SECONDS
         return entry
 
     def _file(self, entry: ClassModel) -> Path:
@@ -105,10 +118,10 @@ class PgClassBoard(ClassBoard):
             try:
                 with psycopg.connect(self.url, autocommit=True) as db:
                     db.execute(f"LISTEN {CHANNEL}")
-                    self.write_signal()  # what changed while not listening
+                    self._changed()  # what changed while not listening
                     while not self._closed.is_set():
                         if any(True for _ in db.notifies(timeout=1.0, stop_after=1)):
-                            self.write_signal()
+                            self._changed()
             except Exception:  # noqa: BLE001 - a lost connection: listen again; pages still read the board
                 log.warning("class board: lost the database's notifications; listening again", exc_info=True)
                 self._closed.wait(RECONNECT_SECONDS)

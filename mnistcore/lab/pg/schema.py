@@ -54,6 +54,46 @@ MIGRATIONS = [
     CREATE TABLE class_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), version BIGINT NOT NULL);
     INSERT INTO class_version VALUES (TRUE, 0);
     """,
+    # 5: a budget's count and record in one round trip (limits.PgSharedRateLimit): the seconds to
+    # wait before one more event under every (kind, key); `take` records it when that is 0, holding
+    # each key's lock (the same locks, in the same order, as version 4's code) between the two.
+    """
+    CREATE FUNCTION lab_limit_wait(p_name TEXT, p_kinds TEXT[], p_keys TEXT[], p_counts INT[],
+                                   p_seconds DOUBLE PRECISION, p_now DOUBLE PRECISION)
+    RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+    DECLARE
+        wait DOUBLE PRECISION := 0;
+        oldest DOUBLE PRECISION;
+    BEGIN
+        DELETE FROM limit_events WHERE name = p_name AND at <= p_now - p_seconds;
+        FOR i IN 1 .. coalesce(array_length(p_kinds, 1), 0) LOOP
+            SELECT min(at) INTO oldest FROM (
+                SELECT at FROM limit_events WHERE name = p_name AND kind = p_kinds[i] AND key = p_keys[i]
+                ORDER BY at DESC LIMIT p_counts[i]) AS newest
+            HAVING count(*) >= p_counts[i];
+            IF oldest IS NOT NULL THEN
+                wait := greatest(wait, oldest + p_seconds - p_now);
+            END IF;
+        END LOOP;
+        RETURN wait;
+    END $$;
+    CREATE FUNCTION lab_limit_take(p_name TEXT, p_kinds TEXT[], p_keys TEXT[], p_counts INT[],
+                                   p_seconds DOUBLE PRECISION, p_now DOUBLE PRECISION)
+    RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+    DECLARE
+        each RECORD;
+        wait DOUBLE PRECISION;
+    BEGIN
+        FOR each IN SELECT kind, key FROM unnest(p_kinds, p_keys) AS k(kind, key) ORDER BY kind LOOP
+            PERFORM pg_advisory_xact_lock(hashtext(p_name || chr(31) || each.kind || chr(31) || each.key));
+        END LOOP;
+        wait := lab_limit_wait(p_name, p_kinds, p_keys, p_counts, p_seconds, p_now);
+        IF wait <= 0 THEN
+            INSERT INTO limit_events SELECT p_name, kind, key, p_now FROM unnest(p_kinds, p_keys) AS k(kind, key);
+        END IF;
+        RETURN greatest(wait, 0);
+    END $$;
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -126,3 +126,24 @@ def test_a_shared_rate_limit_lets_exactly_its_count_through_at_once(tmp_path, da
         waits = list(pool.map(take, range(16)))
     assert sum(wait == 0 for wait in waits) == 5 and all(wait == pytest.approx(60) for wait in waits if wait)
     assert limits[0].wait(device="b", address="room") == 0 and limits[1].take(device="b", address="room") == 0
+
+
+def test_in_postgresql_a_take_waits_while_another_machine_counts_the_same_key(pg_url):
+    import psycopg
+
+    clock = Clock()
+    limit = PgSharedRateLimit(pg_url, "drawings", {"device": 1}, 60, clock=clock)
+    limit.wait(device="a")  # the schema is in place
+    with psycopg.connect(pg_url) as other:  # another machine, between counting and recording "a"
+        other.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("drawings\x1fdevice\x1fa",))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            taken = pool.submit(limit.take, device="a")
+            waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                       "AND query LIKE '%lab_limit_take%'")
+            pause = threading.Event()
+            while other.execute(waiting).fetchone()[0] == 0 and not taken.done():
+                pause.wait(0.01)  # until the take is seen waiting for the lock (or, wrongly, done)
+            assert not taken.done()
+            other.execute("INSERT INTO limit_events VALUES ('drawings', 'device', 'a', %s)", (clock.now,))
+            other.commit()  # the other machine recorded its event and let go: now it counts
+            assert taken.result(30) == pytest.approx(60)

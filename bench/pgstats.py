@@ -38,21 +38,63 @@ def reset(url: str) -> None:
         db.execute("SELECT pg_stat_statements_reset()")
 
 
-def counted(url: str) -> list[tuple[int, float, str]]:
-    """(calls, total ms, statement) of every statement since `reset`, the most called first; the
-    counting's own statements left out. BEGIN and COMMIT count: each is a round trip."""
+def counted(url: str) -> list[tuple[int, float, bool, str]]:
+    """(calls, total ms, sent by the lab, statement) of every statement since `reset`, the most called
+    first; the counting's own left out. Sent by the lab (top level): a round trip each, BEGIN and
+    COMMIT too; the others ran inside a function the lab called."""
     import psycopg
 
     with psycopg.connect(url, autocommit=True) as db:
-        rows = db.execute("SELECT calls, total_exec_time, query FROM pg_stat_statements "
-                          "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY calls DESC").fetchall()
-    return [(calls, ms, " ".join(query.split())) for calls, ms, query in rows]
+        rows = db.execute("SELECT calls, total_exec_time, toplevel, query FROM pg_stat_statements "
+                          "WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY toplevel DESC, calls DESC").fetchall()
+    return [(calls, ms, toplevel, " ".join(query.split())) for calls, ms, toplevel, query in rows]
 
 
 def report(url: str, drawings: int, top: int = 12) -> str:
-    """The statements per drawing since `reset`, in all and the most called."""
+    """Round trips and statements per drawing since `reset`, and the round trips most made."""
     rows = counted(url)
-    lines = [f"PostgreSQL: {sum(r[0] for r in rows) / drawings:.2f} statements per drawing "
-             f"({sum(r[1] for r in rows) / drawings:.2f} ms of the server's time per drawing)"]
-    lines += [f"  {calls / drawings:6.2f}  {query[:110]}" for calls, _, query in rows[:top]]
+    sent = [row for row in rows if row[2]]
+    lines = [f"PostgreSQL: {sum(r[0] for r in sent) / drawings:.2f} round trips per drawing, "
+             f"{sum(r[0] for r in rows) / drawings:.2f} statements in all "
+             f"({sum(r[1] for r in sent) / drawings:.2f} ms of the server's time)"]
+    lines += [f"  {calls / drawings:6.2f}  {query[:110]}" for calls, _, _, query in sent[:top]]
     return "\n".join(lines)
+
+
+def main() -> None:
+    """What labelling one drawing costs in PostgreSQL: the budget's take, then the drawing's add,
+    as the Draw page does them (ui.visitor.drawing_budget_problem, ui.labels)."""
+    import argparse
+    import time
+
+    import numpy as np
+
+    parser = argparse.ArgumentParser(description=main.__doc__.splitlines()[0])
+    parser.add_argument("--drawings", type=int, default=200, help="drawings labelled (1-5000)")
+    args = parser.parse_args()
+    if not 1 <= args.drawings <= 5000:
+        parser.error(f"--drawings must be from 1 to 5000; got {args.drawings}")
+    sys.path.insert(0, str(PROJECT))
+    from mnistcore.lab.pg.feedback import PgFeedbackStore
+    from mnistcore.lab.pg.limits import PgSharedRateLimit
+
+    image = np.zeros((28, 28), np.uint8)
+    with lab_database() as url:
+        limit = PgSharedRateLimit(url, "drawings", {"device": 10**6, "address": 10**6}, 60.0)
+        store = PgFeedbackStore(url)
+        for n in range(20):  # the pool's connections open, statements are prepared: not counted
+            limit.take(device=f"warm {n}", address="room")
+            store.add(image, label=n % 10, predicted=n % 10, confidence=0.9, model="m", raw_size=(280, 280))
+        reset(url)
+        started = time.perf_counter()
+        for n in range(args.drawings):
+            limit.take(device=f"browser {n % 30}", address="room")
+            store.add(image, label=n % 10, predicted=n % 10, confidence=0.9, model="m", raw_size=(280, 280))
+        seconds = time.perf_counter() - started
+        print(f"{args.drawings} drawings labelled one after another: {seconds / args.drawings * 1000:.2f} ms each "
+              "(the budget's take and the add, this process and the database together)")
+        print(report(url, args.drawings))
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 
 # What each version adds: tables, and (from version 5) functions.
 ADDED = {1: {"runs", "processes", "board_version", "limit_events"}, 2: {"models", "live"},
-         3: {"drawings", "counters"}, 4: {"class_models", "class_version"}, 5: {"lab_limit_wait()", "lab_limit_take()"}}
+         3: {"drawings", "counters"}, 4: {"class_models", "class_version"}, 5: {"lab_limit_wait()", "lab_limit_take()"},
+         6: {"drawing_count", "lab_count_drawings()"}}
 
 
 def tables(url: str) -> set[str]:
@@ -47,6 +48,9 @@ def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url)
         db.execute("""INSERT INTO runs (id, row) VALUES ('r1', '{"state": "running"}')""")
         db.execute("INSERT INTO counters VALUES ('undone', 3)")
         db.execute("INSERT INTO limit_events VALUES ('drawings', 'device', 'd1', 1000.0)")
+        for label in (3, 4):
+            db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                       " model) VALUES ('t', %s, 1, 1, %s, 1, 0.5, 'm')", (bytes(784), label))
     assert schema.upgrade(pg_url) == (schema.VERSION - 1, schema.VERSION)
     with psycopg.connect(pg_url) as db:
         assert db.execute("SELECT row FROM runs WHERE id = 'r1'").fetchone()[0] == {"state": "running"}
@@ -56,6 +60,15 @@ def test_a_database_of_the_previous_version_is_upgraded_keeping_its_rows(pg_url)
         # The event recorded before the upgrade counts in the new function: one a minute, 30 s later.
         assert db.execute("SELECT lab_limit_wait('drawings', ARRAY['device'], ARRAY['d1'], ARRAY[1], 60, 1030)"
                           ).fetchone()[0] == 30
+        # The drawings there before are counted, and so are those added and removed after.
+        assert db.execute("SELECT n FROM drawing_count").fetchone()[0] == 2
+        db.execute("DELETE FROM drawings WHERE label = 3")
+        db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence,"
+                   " model) SELECT 't', %s, 1, 1, g, 1, 0.5, 'm' FROM generate_series(5, 7) g", (bytes(784),))
+        assert db.execute("SELECT n FROM drawing_count").fetchone()[0] == 4 == \
+            db.execute("SELECT count(*) FROM drawings").fetchone()[0]
+        db.execute("TRUNCATE drawings")
+        assert db.execute("SELECT n FROM drawing_count").fetchone()[0] == 0
     assert ADDED[schema.VERSION] <= objects(pg_url)
 
 

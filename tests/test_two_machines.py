@@ -1,11 +1,12 @@
 """Two machines of one lab on one host: two server processes, each with its own empty local folders
 (model store, SQLite files, timings), sharing nothing but PostgreSQL (a real server). What one does,
-the other sees: the live model, the training slot and its queue, the lab's drawings; a machine
-killed mid-run gives its slot up to the other; and a visitor's budgets (labelled drawings, passcode
-guesses) are counted once, whichever machine they are on."""
+the other sees: the live model, the training slot and its queue, the lab's drawings, the class
+board; a machine killed mid-run gives its slot up to the other; and a visitor's budgets (labelled
+drawings, passcode guesses) are counted once, whichever machine they are on."""
 import contextlib
 import os
 import signal
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_tok
 
 import protocol
 from mnistcore.lab import config
+from mnistcore.lab.pg.classroom import PgClassBoard
 from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.slot import book
@@ -58,6 +60,14 @@ def test_a_publish_and_a_drawing_on_one_machine_are_served_by_the_other(two_mach
     reader = protocol.Visitor(b).open("handwriting")
     assert "Measured on 1 drawing the live model did not train on" in reader.text()
     reader.close()
+    # A model kept for its owner on A is on B's class board.
+    kept = tiny_model(small_mnist, hidden=16, samples=500)
+    kept.info = replace(kept.info, test_accuracy=0.8)
+    board = PgClassBoard(pg_url, weights_a / "class", listen=False)
+    board.add("abcdefabcdef", "key-ada", "Ada Lovelace", "a recipe", kept, "2026-12-04T10:00:00+00:00")
+    looker = protocol.Visitor(b).open("board")
+    assert any(b"Ada Lovelace" in table.arrow_data.data for table in looker.of_type("dataframe"))  # its rows
+    looker.close()
 
 
 def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machines):

@@ -90,7 +90,8 @@ def main() -> None:
 
         with psycopg.connect(url, autocommit=True) as db:  # a lab that has collected for a while
             db.execute("INSERT INTO drawings (created_at, image, raw_height, raw_width, label, predicted, confidence, "
-                       "model) SELECT 'earlier', %s, 280, 280, g %% 10, g %% 10, 0.9, 'm' FROM generate_series(1, %s) g",
+                       "model) SELECT 'earlier', %s, 280, 280, g %% 10, g %% 10, 0.9, 'm' "
+                       "FROM generate_series(1, %s) g",
                        (bytes(784), args.held))
             db.execute("VACUUM ANALYZE drawings")
         for n in range(20):  # the pool's connections open, statements are prepared: not counted

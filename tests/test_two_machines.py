@@ -27,9 +27,9 @@ def machine_env(tmp_path, name: str, url: str, small_mnist, **more: str) -> tupl
     """(weights folder, environment) of one machine: its own folders, the lab's database (and `more`)."""
     folder = tmp_path / name
     weights = weights_copy(folder / "weights", small_mnist)
-    env = {**more, config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
-           "MNISTLAB_SLOT_DB": str(folder / "slot.db"), "MNISTLAB_LIMITS_DB": str(folder / "limits.db"),
-           "MNISTLAB_TIMINGS": str(folder / "timings.json")}
+    env = {**more, config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000",
+           "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"), "MNISTLAB_SLOT_DB": str(folder / "slot.db"),
+           "MNISTLAB_LIMITS_DB": str(folder / "limits.db"), "MNISTLAB_TIMINGS": str(folder / "timings.json")}
     return weights, env
 
 

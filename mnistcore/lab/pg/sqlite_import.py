@@ -81,7 +81,8 @@ def _class_board(db, folder: Path) -> Iterator[str]:
     for entry in entries:
         body = (folder / entry.file).read_bytes()
         if len(body) > MAX_ARCHIVE_BYTES:
-            raise ValueError(f"{folder / entry.file} has {len(body)} bytes, more than a model may ({MAX_ARCHIVE_BYTES})")
+            raise ValueError(f"{folder / entry.file} has {len(body)} bytes, "
+                             f"more than a model may ({MAX_ARCHIVE_BYTES})")
         db.execute(f"INSERT INTO class_models ({COLUMNS}, body, size) VALUES ({', '.join(['%s'] * 11)})",
                    (*astuple(entry), body, len(body)))
     if entries:

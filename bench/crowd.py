@@ -561,8 +561,9 @@ def run(args) -> None:
     # The goal's measure: the most each serves with p95 within P95_GOAL, whichever row that is.
     best_one, best_many = (max([served for _, served, p95 in rows if p95 <= P95_GOAL], default=0.0)
                            for rows in (one, many))
+    ratio = f"{best_many / best_one:.2f}x" if best_one else "no ratio (no row of one process within it)"
     print(f"most served at p95 <= {P95_GOAL:.0f} ms: one process {best_one:.1f}/s, {args.processes} processes "
-          f"{best_many:.1f}/s: {best_many / best_one if best_one else math.inf:.2f}x")
+          f"{best_many:.1f}/s: {ratio}")
 
 
 def serve(args, processes: int, postgres: bool) -> list[tuple[int, float, float]]:

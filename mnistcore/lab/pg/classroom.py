@@ -36,6 +36,7 @@ class PgClassBoard(ClassBoard):
         self._pool = pool(url)
         self._cached: tuple[int, list[ClassModel]] | None = None
         self._checked = -CHECK_SECONDS  # when the database's version was last read (time.monotonic)
+        self._asking = threading.Lock()  # held by the one thread reading the database's version
         self._closed = threading.Event()
         if listen:
             threading.Thread(target=self._listen, daemon=True, name="class-board-listen").start()
@@ -54,6 +55,15 @@ class PgClassBoard(ClassBoard):
         cached, now = self._cached, time.monotonic()
         if cached is not None and now - self._checked < CHECK_SECONDS:
             return list(cached[1])
+        if cached is not None and not self._asking.acquire(blocking=False):
+            return list(cached[1])  # another thread is asking the database: a crowd's reruns do not all ask
+        try:
+            return self._reread(cached, now)
+        finally:
+            if cached is not None:
+                self._asking.release()
+
+    def _reread(self, cached: tuple[int, list[ClassModel]] | None, now: float) -> list[ClassModel]:
         with self._pool.connection() as db:
             version = db.execute("SELECT version FROM class_version").fetchone()[0]
             if cached is None or cached[0] != version:

@@ -1,6 +1,7 @@
 """Budgets: so many a minute per key, and slower after repeated failures. Time is a fake clock."""
 import concurrent.futures
 import threading
+import time
 
 import pytest
 
@@ -134,16 +135,18 @@ def test_in_postgresql_a_take_waits_while_another_machine_counts_the_same_key(pg
     clock = Clock()
     limit = PgSharedRateLimit(pg_url, "drawings", {"device": 1}, 60, clock=clock)
     limit.wait(device="a")  # the schema is in place
-    with psycopg.connect(pg_url) as other:  # another machine, between counting and recording "a"
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE 'SELECT lab_limit_take%'")
+    # Another machine, between counting and recording "a"; and a look at the server from outside any
+    # transaction (inside one, pg_stat_activity would stay as it was first read).
+    with psycopg.connect(pg_url) as other, psycopg.connect(pg_url, autocommit=True) as observer:
         other.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("drawings\x1fdevice\x1fa",))
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             taken = pool.submit(limit.take, device="a")
-            waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                       "AND query LIKE '%lab_limit_take%'")
-            pause = threading.Event()
-            while other.execute(waiting).fetchone()[0] == 0 and not taken.done():
+            pause, deadline = threading.Event(), time.monotonic() + 60
+            while observer.execute(waiting).fetchone()[0] == 0 and not taken.done() and time.monotonic() < deadline:
                 pause.wait(0.01)  # until the take is seen waiting for the lock (or, wrongly, done)
-            assert not taken.done()
+            assert not taken.done() and observer.execute(waiting).fetchone()[0] == 1
             other.execute("INSERT INTO limit_events VALUES ('drawings', 'device', 'a', %s)", (clock.now,))
             other.commit()  # the other machine recorded its event and let go: now it counts
             assert taken.result(30) == pytest.approx(60)

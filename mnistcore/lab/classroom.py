@@ -6,7 +6,8 @@ its owner can try it on Draw and everyone can compare it with the class. Files, 
 - `<run id>.npz|.keras`: each run's model, never overwritten; the newest `kept` are kept;
 - `board.json`: one entry per model (owner's name, recipe, test accuracy, accuracy on the lab's
   drawings it did not train on), rewritten atomically under a lock file, so processes sharing the
-  folder (`make serve-lab`) never lose each other's entries.
+  folder (`make serve-lab`) never lose each other's entries. (mnistcore.lab.pg.classroom: the same
+  board in PostgreSQL, for every machine of the lab.)
 
 Owners are named by a key (a hash of the visitor's token, made by the pages), never the token.
 After every change the board writes `{"live": "<version>"}` to `signal_path`, the small static file

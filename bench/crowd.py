@@ -5,6 +5,9 @@
     .venv/bin/python -m bench.crowd --visitors 20 --mix            # with Gallery paging and a training run
     .venv/bin/python -m bench.crowd --visitors 50 --processes 2    # two processes behind nginx (make serve-lab)
     .venv/bin/python -m bench.crowd --back-to-back 200 --visitors  # what one drawing costs, alone
+    .venv/bin/python -m bench.crowd --postgres --back-to-back 200 --visitors  # ... and in PostgreSQL statements
+    .venv/bin/python -m bench.crowd --compare --processes 2 --visitors 100 --every 1  # one process (SQLite), then
+                                                                   # two behind nginx sharing a PostgreSQL
 
 How: starts the site on 127.0.0.1 (a copy of the shipped weights, a throwaway lab database), then
 has Chromium draw a 7 on the Draw page once and keeps the exact message its canvas sent
@@ -24,6 +27,10 @@ busy on average, and CPU ms per drawing served; with --mix, training included) a
 memory (resident now, and peak), with the machine's load average, since other work shares it, and
 the cores the simulated visitors themselves took (this script: a real class's phones would not
 share the server's two cores).
+`--postgres` keeps the lab's shared state in a throwaway PostgreSQL (tests/pgserver.py, as machines
+sharing one lab do: MNISTLAB_DATABASE_URL) and prints the statements it was sent per drawing
+(bench/pgstats.py). `--compare` runs the rows twice in one run, side by side: one process on its
+SQLite files, then `--processes` processes behind nginx with `--postgres`, and prints the ratio.
 `--mix` adds, during each row, 5 visitors paging through the Gallery (a new page every 2 s) and
 one training run in progress (NumPy, 30 epochs, started on the Train page through the protocol).
 Before the table: the server's memory after Draw (one drawing) and Gallery were opened; with
@@ -56,7 +63,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 
-from bench import record
+from bench import pgstats, record
 from tests import protocol
 from tests.sitetools import (CHROMIUM, CHROMIUM_ARGS, SiteURL, forget_live_signal, free_port, running_site,
                              weights_copy)
@@ -73,6 +80,7 @@ GRACE = 10.0           # s after the last send to wait for the last answers
 TABLE = (1, 5, 10, 20, 50)
 GALLERY_VISITORS, GALLERY_EVERY = 5, 2.0
 PREDICTION = b"Prediction: "
+P95_GOAL = 500.0       # ms to the answer: --compare's "most served" counts rows within it
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -206,6 +214,19 @@ async def back_to_back(url: str, page_hash: str, messages: list[bytes], count: i
     cpu = cpu_seconds(pids) - cpu
     await ws.close()
     return cpu / len(seconds), seconds
+
+
+async def warm(url: str, pages: dict[str, str], messages: list[bytes]) -> None:
+    """A process's first Gallery render (it reads the 10,000 test digits) and first drawings, which
+    cost more than the rest: done before anything is measured."""
+    ws = await connect(url)
+    await run_to_end(ws, open_message(pages["gallery"]))
+    await run_to_end(ws, open_message(pages["draw"]))
+    for raw in messages[:3]:
+        drawn = BackMsg()
+        drawn.ParseFromString(raw)
+        await run_to_end(ws, drawn)
+    await ws.close()
 
 
 def open_message(page_hash: str) -> BackMsg:
@@ -432,6 +453,7 @@ def proxied_site(weights_dir: Path, processes: int, env: dict[str, str]):
             lab.start()
             url = SiteURL(f"http://127.0.0.1:{port}")
             url.pids = [process.pid for process in lab.streamlits.values()]
+            url.processes = [f"http://127.0.0.1:{port}" for port in lab.ports]
             url.pid = url.pids[0]
             yield url
         finally:
@@ -500,8 +522,14 @@ def main() -> None:
                              "what one drawing costs the server (up to 1000; --visitors alone skips the rows)")
     parser.add_argument("--no-timers", action="store_true", help="visitors do not rerun the page's run_every "
                         "fragments (a browser does: the live-model check every few seconds)")
+    parser.add_argument("--postgres", action="store_true", help="the lab's shared state in a throwaway PostgreSQL; "
+                        "prints its statements per drawing")
+    parser.add_argument("--compare", action="store_true", help="the rows on one process with SQLite, then on "
+                        "--processes processes behind nginx with --postgres, in one run, and their ratio")
     record.add_argument(parser)
     args = parser.parse_args()
+    if args.compare and args.processes < 2:
+        parser.error("--compare needs --processes 2 or more (the side compared with one process)")
     for n in args.visitors:
         if not 1 <= n <= 100:
             parser.error(f"--visitors must be from 1 to 100; got {n}")
@@ -516,42 +544,80 @@ def main() -> None:
 
 
 def run(args) -> None:
-    for name in SITE_VARIABLES:
+    for name in (*SITE_VARIABLES, "MNISTLAB_DATABASE_URL"):
         os.environ.pop(name, None)
+    if not args.compare:
+        serve(args, args.processes, args.postgres)
+        return
+    one = serve(args, 1, False)
+    many = serve(args, args.processes, True)
+    if not one:
+        return
+    print(f"\nside by side: served/s and p95 to the answer, one process (SQLite) | {args.processes} processes "
+          "behind nginx (PostgreSQL)")
+    for (visitors, served_one, p95_one), (_, served_many, p95_many) in zip(one, many):
+        print(f"{visitors:4d} visitors: {served_one:6.1f}/s p95 {p95_one:5.0f} ms | {served_many:6.1f}/s p95 "
+              f"{p95_many:5.0f} ms | {served_many / max(served_one, 1e-9):.2f}x")
+    # The goal's measure: the most each serves with p95 within P95_GOAL, whichever row that is.
+    best_one, best_many = (max([served for _, served, p95 in rows if p95 <= P95_GOAL], default=0.0)
+                           for rows in (one, many))
+    ratio = f"{best_many / best_one:.2f}x" if best_one else "no ratio (no row of one process within it)"
+    print(f"most served at p95 <= {P95_GOAL:.0f} ms: one process {best_one:.1f}/s, {args.processes} processes "
+          f"{best_many:.1f}/s: {ratio}")
+
+
+def serve(args, processes: int, postgres: bool) -> list[tuple[int, float, float]]:
+    """The bench on `processes` processes (behind nginx when more than one), the lab's shared state
+    in a throwaway PostgreSQL with `postgres`; returns (visitors, served/s, p95 ms to the answer) per row."""
+    with contextlib.ExitStack() as stack:
+        database = stack.enter_context(pgstats.lab_database()) if postgres else None
+        print(f"\n{processes} process{'es behind nginx' if processes > 1 else ''}, the lab's shared state in "
+              f"{'PostgreSQL' if postgres else 'SQLite files'}", flush=True)
+        return serve_site(args, processes, database)
+
+
+def serve_site(args, processes: int, database: str | None) -> list[tuple[int, float, float]]:
+    done = []
     with tempfile.TemporaryDirectory(prefix="mnistlab-crowd-") as folder:
         env = {"MNISTLAB_FEEDBACK_DB": str(Path(folder) / "lab.db"),
                "MNISTLAB_HEARTBEAT_SECONDS": "600",  # the protocol-level trainer sends no heartbeat
                "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}  # as `make run` starts the site
+        if database is not None:
+            env["MNISTLAB_DATABASE_URL"] = database
         weights = weights_copy(Path(folder) / "weights", None)
-        site = (running_site(weights, timeout=60, env=env) if args.processes == 1
-                else proxied_site(weights, args.processes, env))
+        site = (running_site(weights, timeout=60, env=env) if processes == 1
+                else proxied_site(weights, processes, env))
         with site as url:
             captured = capture_drawing(url)
             most = max(args.visitors, default=0) * (math.ceil(args.seconds / args.every) + 1)
             messages = variants(captured, min(max(most, args.back_to_back + 10), (2 * SHIFT + 1) ** 2))
             first = protocol.Visitor(url)
-            pages = first.pages
-            first.open("gallery")  # the Gallery's first render reads the 10,000 test digits: not in the table
+            pages = first.pages  # filled as it opens a page
+            first.open("gallery")
             first.close()
-            for _ in range(4 * (args.processes - 1)):  # behind nginx: likely every process's first render too
-                warm = protocol.Visitor(url)
-                warm.open("gallery")
-                warm.close()
+            for process in getattr(url, "processes", [url]):  # behind nginx: each process, straight
+                asyncio.run(warm(process, pages, messages))
             rss, peak = memory_mb(server_pids(url))
             print(f"{PROJECT_DIR}: {len(messages)} different drawings of {len(captured):,} bytes each; server "
                   f"memory after Draw (one drawing) and Gallery were opened: {rss:.0f} MB (peak {peak:.0f} MB); "
                   f"{load()}", flush=True)
             if args.back_to_back:
+                if database is not None:
+                    pgstats.reset(database)
                 cpu, seconds = asyncio.run(back_to_back(url, pages["draw"], messages, args.back_to_back))
                 print(f"one visitor, {len(seconds)} drawings back to back: {cpu * 1000:.1f} ms of the server's CPU "
                       f"per drawing; its rerun, send to end, p50/p95 {statistics.median(seconds) * 1000:.0f}/"
                       f"{percentile(seconds, 0.95) * 1000:.0f} ms; {load()}", flush=True)
+                if database is not None:  # the 10 first drawings, not timed, are counted too
+                    print(pgstats.report(database, len(seconds) + 10), flush=True)
             if not args.visitors:
-                return
+                return done
             print(f"{'mix: ' if args.mix else ''}each row {args.seconds:g} s, open loop, "
                   f"{'without' if args.no_timers else 'with'} the pages' timers\n{HEADER}", flush=True)
             for visitors in args.visitors:
                 training = Training(url) if args.mix else None
+                if database is not None:
+                    pgstats.reset(database)
                 try:
                     mine = time.process_time()
                     tally, cpu = asyncio.run(crowd(url, pages, messages, visitors, args.every, args.seconds, args.mix,
@@ -563,13 +629,18 @@ def run(args) -> None:
                     tally.errors.append(problem)
                 print(row(visitors, args.every, args.seconds, tally, cpu, memory_mb(server_pids(url)), load())
                       + f"; the visitors themselves {mine / (args.seconds + GRACE):.2f} cores", flush=True)
+                served = [(d.answered - d.sent) * 1000 for d in tally.drawings if d.answered is not None]
+                done.append((visitors, len(served) / args.seconds, percentile(served, 0.95) if served else math.inf))
+                if database is not None and served:
+                    print("      " + pgstats.report(database, len(served), top=6).replace("\n", "\n      "),
+                          flush=True)
                 if tally.gallery_pages:
                     print(f"      Gallery: {len(tally.gallery_pages)} pages, p50/p95 "
                           f"{statistics.median(tally.gallery_pages) * 1000:.0f}/"
                           f"{percentile(tally.gallery_pages, 0.95) * 1000:.0f} ms", flush=True)
                 for error in tally.errors[:5]:
                     print(f"      {error}", flush=True)
-
+    return done
 
 if __name__ == "__main__":
     main()

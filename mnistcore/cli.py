@@ -68,7 +68,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="also train on the drawings visitors labelled on the Draw page")
     train.add_argument("--feedback-db", metavar="PATH",
                        help="with --with-lab-drawings: the lab drawings database "
-                            "(default: $MNISTLAB_FEEDBACK_DB or data/lab.db)")
+                            "(default: the lab's PostgreSQL if $MNISTLAB_DATABASE_URL is set, "
+                            "else $MNISTLAB_FEEDBACK_DB or data/lab.db)")
     train.add_argument("--data-dir", help="MNIST folder (default: $MNIST_DATA_DIR or data/mnist)")
     train.add_argument("--out", required=True, help="where to save the model (" + ", ".join(
         f"{suffix} for {engine}" for engine, suffix in dict.fromkeys((n.engine, n.suffix) for n in NETWORKS.values()))
@@ -140,7 +141,7 @@ def _train(args) -> int:
     if args.feedback_db is not None and not settings.lab_drawings:
         raise ValueError("--feedback-db only says where the lab drawings are: add --with-lab-drawings to train on them")
     # Only labels that stand: none held for review or rejected (FeedbackStore.training_set).
-    lab = FeedbackStore(args.feedback_db, create=False).training_set() if settings.lab_drawings else None
+    lab = lab_drawings_store(args.feedback_db).training_set() if settings.lab_drawings else None
     mnist = data.load_mnist(args.data_dir)
     print(f"training: {settings.describe()}", flush=True)
 
@@ -167,6 +168,20 @@ def _train(args) -> int:
     print(f"saved {out}")
     print(f"test accuracy: {result.evaluation.accuracy:.4f}")
     return 0
+
+
+def lab_drawings_store(path: str | None) -> FeedbackStore:
+    """Where `train --with-lab-drawings` reads the lab's drawings: the file `path` if given; else the
+    lab's PostgreSQL when MNISTLAB_DATABASE_URL is set (every machine's drawings); else this
+    machine's SQLite file, which must exist."""
+    from .lab import config
+
+    url = None if path is not None else config.database_url()
+    if url is None:
+        return FeedbackStore(path, create=False)
+    from .lab.pg.feedback import PgFeedbackStore
+
+    return PgFeedbackStore(url)
 
 
 def _evaluate(args) -> int:

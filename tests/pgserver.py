@@ -1,16 +1,17 @@
 """A real PostgreSQL server for tests: Debian's binaries, a throwaway cluster in a temporary folder,
-listening on 127.0.0.1 at a free port with trust authentication, removed afterwards."""
+listening on 127.0.0.1 at a port from tests/ports.py with trust authentication, removed afterwards."""
 from __future__ import annotations
 
 import contextlib
 import itertools
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ports import free_port
 
 BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)  # the newest version first
 USER = "postgres"  # initdb refuses to run as root; Debian's package makes this user
@@ -42,24 +43,20 @@ def _as_server_user(args: list[str]) -> list[str]:
     return ["runuser", "-u", USER, "--", *args] if os.geteuid() == 0 else args
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
-def postgres_server() -> Iterator[str]:
-    """Start a server; yields the URL of its `postgres` database. Stopped and deleted at the end."""
+def postgres_server(settings: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start a server; yields the URL of its `postgres` database. Stopped and deleted at the end.
+    `settings`: more server settings, each "name=value" (a benchmark counting statements)."""
     folder = Path(tempfile.mkdtemp(prefix="mnistlab-pg-"))
-    data, bin_dir, port = folder / "data", binaries(), _free_port()
+    data, bin_dir, port = folder / "data", binaries(), free_port()
     if os.geteuid() == 0:
         shutil.chown(folder, USER)
     run = dict(check=True, capture_output=True, text=True)
     try:
         subprocess.run(_as_server_user([str(bin_dir / "initdb"), "-D", str(data), "-U", USER, "-A", "trust",
                                         "-E", "UTF8", "--no-sync"]), **run)
-        options = f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=500"
+        options = " ".join([f"-h 127.0.0.1 -p {port} -k {folder} -F -c max_connections=500",
+                            *(f"-c {setting}" for setting in settings)])
         subprocess.run(_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options,
                                         "-l", str(folder / "log"), "-w", "start"]), **run)
         try:

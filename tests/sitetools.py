@@ -6,7 +6,6 @@ import contextlib
 import io
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,11 @@ from PIL import Image
 from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import DEFAULT_MODEL_PATH, WEIGHTS_DIR
 from mnistcore.nets.numpy_net import NeuralNetWork
+
+if __package__:  # imported as tests.sitetools (the benchmarks)
+    from .ports import free_port, free_ports  # noqa: F401 - the site's tests take ports from here
+else:
+    from ports import free_port, free_ports  # noqa: F401
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 APP = PROJECT_DIR / "streamlit_app.py"
@@ -78,12 +82,6 @@ def drawing(image: np.ndarray, side: int = 280) -> dict:
     Image.fromarray(canvas_image(image, side)).save(buffer, format="PNG")
     url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
     return {"drawing": {"raw": {"objects": [], "background": "#000000"}, "data": url}}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SiteURL(str):

@@ -1,4 +1,8 @@
 """Budgets: so many a minute per key, and slower after repeated failures. Time is a fake clock."""
+import concurrent.futures
+import threading
+import time
+
 import pytest
 
 from mnistcore.lab.limits import MAX_KEYS, Backoff, RateLimit, SharedRateLimit
@@ -107,3 +111,42 @@ def test_a_shared_rate_limit_counts_once_across_processes(tmp_path, database):
         one.take(person="a")
     with pytest.raises(ValueError, match="counts >= 1"):
         shared_limit(database, tmp_path, "x", {"device": 0}, 60)
+
+
+def test_a_shared_rate_limit_lets_exactly_its_count_through_at_once(tmp_path, database):
+    clock = Clock()
+    limits = [shared_limit(database, tmp_path, "drawings", {"device": 5, "address": 50}, 60, clock=clock)
+              for _ in range(2)]  # two processes, or machines
+    start = threading.Barrier(16)
+
+    def take(n: int) -> float:
+        start.wait()  # all sixteen count at the same moment
+        return limits[n % 2].take(device="a", address="room")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        waits = list(pool.map(take, range(16)))
+    assert sum(wait == 0 for wait in waits) == 5 and all(wait == pytest.approx(60) for wait in waits if wait)
+    assert limits[0].wait(device="b", address="room") == 0 and limits[1].take(device="b", address="room") == 0
+
+
+def test_in_postgresql_a_take_waits_while_another_machine_counts_the_same_key(pg_url):
+    import psycopg
+
+    clock = Clock()
+    limit = PgSharedRateLimit(pg_url, "drawings", {"device": 1}, 60, clock=clock)
+    limit.wait(device="a")  # the schema is in place
+    waiting = ("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+               "AND query LIKE 'SELECT lab_limit_take%'")
+    # Another machine, between counting and recording "a"; and a look at the server from outside any
+    # transaction (inside one, pg_stat_activity would stay as it was first read).
+    with psycopg.connect(pg_url) as other, psycopg.connect(pg_url, autocommit=True) as observer:
+        other.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("drawings\x1fdevice\x1fa",))
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            taken = pool.submit(limit.take, device="a")
+            pause, deadline = threading.Event(), time.monotonic() + 60
+            while observer.execute(waiting).fetchone()[0] == 0 and not taken.done() and time.monotonic() < deadline:
+                pause.wait(0.01)  # until the take is seen waiting for the lock (or, wrongly, done)
+            assert not taken.done() and observer.execute(waiting).fetchone()[0] == 1
+            other.execute("INSERT INTO limit_events VALUES ('drawings', 'device', 'a', %s)", (clock.now,))
+            other.commit()  # the other machine recorded its event and let go: now it counts
+            assert taken.result(30) == pytest.approx(60)

@@ -2,13 +2,16 @@
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from mnistcore.lab import config
+from mnistcore.lab.classroom import ClassBoard
 from mnistcore.lab.feedback import FeedbackStore
+from mnistcore.lab.pg.classroom import PgClassBoard
 from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.store import ModelStore
@@ -19,7 +22,7 @@ VISITOR = "visitor-key-1"
 
 
 def a_lab(tmp_path, small_mnist):
-    """An SQLite lab: drawings with an undo and a review, and a published live model."""
+    """An SQLite lab: drawings with an undo and a review, a published live model, a model on the class board."""
     lab = FeedbackStore(tmp_path / "lab.db")
     rng = np.random.default_rng(0)
     ids = [lab.add(rng.random((28, 28)), label=d, predicted=d, confidence=0.9, model="m", raw_size=(280, 280),
@@ -30,6 +33,9 @@ def a_lab(tmp_path, small_mnist):
     assert lab.review([held], "rejected") == 1
     weights = weights_copy(tmp_path / "weights", small_mnist)
     live = ModelStore(weights).publish(tiny_model(small_mnist, hidden=16, samples=500, seed=1))
+    model = tiny_model(small_mnist, hidden=16, samples=500, seed=2)
+    model.info = replace(model.info, test_accuracy=0.8)
+    ClassBoard(weights / "class").add("abcdefabcdef", "key-ada", "Ada", "a recipe", model, "2026-12-04T10:00")
     return lab, weights, live.name
 
 
@@ -41,6 +47,7 @@ def test_the_command_line_moves_a_lab_into_postgresql(pg_url, tmp_path, small_mn
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "imported 3 drawings" in done.stdout and "imported 1 published runs" in done.stdout
+    assert "imported 1 models of the class board" in done.stdout
     moved = PgFeedbackStore(pg_url)
     assert moved.version() == lab.version()  # count, newest id and changes (an undo, a review)
     before, after = lab.all(), moved.all()
@@ -50,8 +57,13 @@ def test_the_command_line_moves_a_lab_into_postgresql(pg_url, tmp_path, small_mn
     assert moved.add(np.zeros((28, 28)), label=5, predicted=5, confidence=1.0, model="m",
                      raw_size=(1, 1)) == before.ids.max() + 1  # new drawings continue after the old ids
     store = PgModelStore(pg_url, weights_copy(tmp_path / "elsewhere", small_mnist))  # another machine
+    board = PgClassBoard(pg_url, tmp_path / "elsewhere" / "class", listen=False)
     try:
         assert store.live().name == live_name and not store.warning
+        assert board.entries() == ClassBoard(weights / "class").entries()
+        images = small_mnist[1][0][:5]
+        np.testing.assert_allclose(board.model("abcdefabcdef").predict_proba(images),
+                                   ClassBoard(weights / "class").model("abcdefabcdef").predict_proba(images))
     finally:
         store.close()
     again = subprocess.run([sys.executable, "-m", "mnistcore", "db", "import"], env=env, capture_output=True,

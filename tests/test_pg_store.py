@@ -86,3 +86,19 @@ def test_model_sizes_are_checked_going_in_and_coming_out(pg_url, tmp_path, small
     finally:
         a.close()
         b.close()
+
+
+def test_a_process_silent_for_an_hour_is_forgotten_at_the_next_beat(pg_url):
+    from mnistcore.lab.pg.board import FORGOTTEN_SECONDS, PgRunBoard
+
+    board = PgRunBoard(pg_url)
+    board.beat("a")
+    board.beat("b")
+    assert board.alive(60) == {"a", "b"}
+    with psycopg.connect(pg_url) as db:  # "a" said nothing for longer than FORGOTTEN_SECONDS
+        db.execute("UPDATE processes SET seen = seen - %s WHERE id = 'a'", (FORGOTTEN_SECONDS + 1,))
+    assert board.alive(2 * FORGOTTEN_SECONDS) == {"a", "b"}  # still listed, until someone beats
+    board.beat("b")
+    assert board.alive(2 * FORGOTTEN_SECONDS) == {"b"} and board.alive(60) == {"b"}
+    board.beat("a")  # back again
+    assert board.alive(60) == {"a", "b"}

@@ -31,7 +31,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 from mnistcore.lab.config import live_signal_path
 from mnistcore.lab.coordination import RunBoard
 from mnistcore.lab.store import ModelStore
-from sitetools import PROJECT_DIR, free_port, running_site, tiny_model, weights_copy
+from sitetools import PROJECT_DIR, free_ports, running_site, tiny_model, weights_copy
 
 sys.path.insert(0, str(PROJECT_DIR / "deploy"))
 from serve_lab import find_nginx  # noqa: E402 - deploy/ is not a package
@@ -151,28 +151,18 @@ def serve_lab(processes: int, env: dict, *options: str):
             pytest.fail("nginx must be installed in CI (.ci/run installs nginx-light)")
         pytest.skip("nginx is not installed (apt-get install nginx-light)")
     state = env["STATE"]
-    for attempt in range(3):
-        # The ports after a free one are free only by chance: another test's client may take one
-        # between the choice and Streamlit's bind ("Port N is not available"); then new ports.
-        port = free_port()
-        command = [sys.executable, str(PROJECT_DIR / "deploy" / "serve_lab.py"), "--processes", str(processes),
-                   "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx,
-                   *options]
-        launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
-                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        ready = launcher.stdout.readline()  # the launcher prints one line once everything answers
-        if "behind nginx" not in ready:
-            launcher.wait(60)  # it is ending: its logs are complete
-        taken = "behind nginx" not in ready and any(
-            "is not available" in log.read_text(errors="replace") for log in Path(state).glob("streamlit-*.log"))
-        if not taken or attempt == 2:
-            break
-        launcher.wait(60)
-        for log in Path(state).glob("streamlit-*.log"):
-            log.unlink()
+    port = free_ports(processes + 1)  # nginx's, then the processes' (reserved: nobody else takes them)
+    command = [sys.executable, str(PROJECT_DIR / "deploy" / "serve_lab.py"), "--processes", str(processes),
+               "--port", str(port), "--address", "127.0.0.1", "--state-dir", str(state), "--nginx", nginx, *options]
+    launcher = subprocess.Popen(command, cwd=PROJECT_DIR, env={**os.environ, **env["ENV"]},
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ready = launcher.stdout.readline()  # the launcher prints one line once everything answers
     url = f"http://127.0.0.1:{port}"
     try:
-        assert "behind nginx" in ready, ready + launcher.stdout.read() if launcher.poll() is not None else ready
+        if "behind nginx" not in ready:
+            launcher.wait(60)  # it is ending: its output and logs are complete
+            logs = "".join(log.read_text(errors="replace")[-1500:] for log in Path(state).glob("streamlit-*.log"))
+            pytest.fail(f"serve_lab did not start: {ready}{launcher.stdout.read()}\n{logs}")
         yield url, launcher, state
     finally:
         if launcher.poll() is None:

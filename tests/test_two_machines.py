@@ -1,31 +1,35 @@
 """Two machines of one lab on one host: two server processes, each with its own empty local folders
 (model store, SQLite files, timings), sharing nothing but PostgreSQL (a real server). What one does,
-the other sees: the live model, the training slot and its queue, the lab's drawings; and a machine
-killed mid-run gives its slot up to the other."""
+the other sees: the live model, the training slot and its queue, the lab's drawings, the class
+board; a machine killed mid-run gives its slot up to the other; and a visitor's budgets (labelled
+drawings, passcode guesses) are counted once, whichever machine they are on."""
 import contextlib
 import os
 import signal
-import socket
+from dataclasses import replace
 
 import numpy as np
 import pytest
+from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
 
 import protocol
 from mnistcore.lab import config
+from mnistcore.lab.pg.classroom import PgClassBoard
 from mnistcore.lab.pg.feedback import PgFeedbackStore
 from mnistcore.lab.pg.store import PgModelStore
 from mnistcore.lab.slot import book
 from sitetools import running_site, tiny_model, weights_copy
+from test_hostile import CANVAS, guess, numbered_drawing
 from test_processes import answer, banner, buttons, serve_lab, start_slow_run, wait_until
 
 
-def machine_env(tmp_path, name: str, url: str, small_mnist) -> tuple:
-    """(weights folder, environment) of one machine: its own folders, the lab's database."""
+def machine_env(tmp_path, name: str, url: str, small_mnist, **more: str) -> tuple:
+    """(weights folder, environment) of one machine: its own folders, the lab's database (and `more`)."""
     folder = tmp_path / name
     weights = weights_copy(folder / "weights", small_mnist)
-    env = {config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000", "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"),
-           "MNISTLAB_SLOT_DB": str(folder / "slot.db"), "MNISTLAB_LIMITS_DB": str(folder / "limits.db"),
-           "MNISTLAB_TIMINGS": str(folder / "timings.json")}
+    env = {**more, config.DATABASE_ENV: url, "MNISTLAB_TRAIN_LIMIT": "2000",
+           "MNISTLAB_FEEDBACK_DB": str(folder / "lab.db"), "MNISTLAB_SLOT_DB": str(folder / "slot.db"),
+           "MNISTLAB_LIMITS_DB": str(folder / "limits.db"), "MNISTLAB_TIMINGS": str(folder / "timings.json")}
     return weights, env
 
 
@@ -56,6 +60,14 @@ def test_a_publish_and_a_drawing_on_one_machine_are_served_by_the_other(two_mach
     reader = protocol.Visitor(b).open("handwriting")
     assert "Measured on 1 drawing the live model did not train on" in reader.text()
     reader.close()
+    # A model kept for its owner on A is on B's class board.
+    kept = tiny_model(small_mnist, hidden=16, samples=500)
+    kept.info = replace(kept.info, test_accuracy=0.8)
+    board = PgClassBoard(pg_url, weights_a / "class", listen=False)
+    board.add("abcdefabcdef", "key-ada", "Ada Lovelace", "a recipe", kept, "2026-12-04T10:00:00+00:00")
+    looker = protocol.Visitor(b).open("board")
+    assert any(b"Ada Lovelace" in table.arrow_data.data for table in looker.of_type("dataframe"))  # its rows
+    looker.close()
 
 
 def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machines):
@@ -76,17 +88,12 @@ def test_a_run_on_one_machine_holds_the_slot_until_that_machine_dies(two_machine
     grace.close()
 
 
-@pytest.mark.unsteady  # serve_lab and machine B race for ports beside the whole suite
 def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
     (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist) for name in ("a", "b"))
     with contextlib.ExitStack() as stack:
         machine_b = stack.enter_context(running_site(weights_b, env=env_b, timeout=90)).removeprefix("http://")
         env = {"STATE": tmp_path / "state", "ENV": {**env_a, "MNISTLAB_WEIGHTS_DIR": str(weights_a)}}
-        with socket.socket() as below_b:  # serve_lab's process takes the port after nginx's: not B's
-            with contextlib.suppress(OSError):  # taken already: then serve_lab cannot be given it either
-                below_b.bind(("127.0.0.1", int(machine_b.rsplit(":", 1)[1]) - 1))
-            lab = serve_lab(1, env, "--process-header", "--upstream", machine_b)
-            url, _, state = stack.enter_context(lab)
+        url, _, state = stack.enter_context(serve_lab(1, env, "--process-header", "--upstream", machine_b))
         upstreams = [line.split()[1].rstrip(";") for line in (state / "nginx.conf").read_text().splitlines()
                      if line.strip().startswith("server ") and ":" in line]
         assert len(upstreams) == 2 and machine_b in upstreams
@@ -95,3 +102,33 @@ def test_one_nginx_in_front_of_both_machines(pg_url, tmp_path, small_mnist):
         visitor = protocol.Visitor(url).open("draw")  # a page through the one nginx
         assert "Live model" in banner(visitor)
         visitor.close()
+
+
+def test_a_visitors_budgets_hold_across_both_machines(pg_url, tmp_path, small_mnist):
+    # One browser (one cookie) whose requests land on both machines; machines behind one nginx share
+    # the cookie secret, so they name the browser alike.
+    shared = {"MNISTLAB_DRAWINGS_PER_MINUTE": "2", "MNISTLAB_PASSCODE": "correct horse battery staple",
+              "STREAMLIT_SERVER_COOKIE_SECRET": generate_xsrf_token_string()}
+    (weights_a, env_a), (weights_b, env_b) = (machine_env(tmp_path, name, pg_url, small_mnist, **shared)
+                                              for name in ("a", "b"))
+    cookie = f"_streamlit_xsrf={generate_xsrf_token_string()}"
+    with running_site(weights_a, env=env_a, timeout=90) as a, running_site(weights_b, env=env_b, timeout=90) as b:
+        saved = []
+        for n, url in enumerate((a, a, b)):  # two labelled drawings a minute for this browser: the third waits
+            visitor = protocol.Visitor(url, cookie=cookie).open("draw")
+            canvas = next(c.id for c in visitor.of_type(CANVAS)
+                          if "drawable_canvas" in c.component_name)
+            value = protocol.component(canvas, numbered_drawing(n))
+            visitor.run(value)
+            visitor.run(value, protocol.click(visitor.widget_id("button", "Yes, it's a")))
+            saved.append("please wait" not in visitor.text())
+            visitor.close()
+        assert saved == [True, True, False] and PgFeedbackStore(pg_url).count() == 2
+        # Ten wrong passcodes an hour per device, counted once: the guesses alternate between A and B.
+        guessers = [protocol.Visitor(url, cookie=cookie).open("train") for url in (a, b)]
+        outcomes = [guess(guessers[n % 2], f"guess {n}") for n in range(12)]
+        checked = ["not the passcode" in shown for shown in outcomes]
+        assert checked == [True] * 10 + [False] * 2
+        assert all("Too many wrong passcodes" in shown for shown in outcomes[10:])
+        for visitor in guessers:
+            visitor.close()

@@ -6,7 +6,8 @@ its owner can try it on Draw and everyone can compare it with the class. Files, 
 - `<run id>.npz|.keras`: each run's model, never overwritten; the newest `kept` are kept;
 - `board.json`: one entry per model (owner's name, recipe, test accuracy, accuracy on the lab's
   drawings it did not train on), rewritten atomically under a lock file, so processes sharing the
-  folder (`make serve-lab`) never lose each other's entries.
+  folder (`make serve-lab`) never lose each other's entries. (mnistcore.lab.pg.classroom: the same
+  board in PostgreSQL, for every machine of the lab.)
 
 Owners are named by a key (a hash of the visitor's token, made by the pages), never the token.
 After every change the board writes `{"live": "<version>"}` to `signal_path`, the small static file
@@ -101,7 +102,7 @@ class ClassBoard:
         entry = self.find(run_id)
         if entry is None:
             raise ValueError(f"no model of run {run_id!r} is on the class board")
-        model = load_model(self.folder / entry.file)
+        model = load_model(self._file(entry))
         with self._lock:
             self._loaded[run_id] = model
             while len(self._loaded) > MODELS_LOADED:
@@ -123,10 +124,21 @@ class ClassBoard:
         entry = ClassModel(run_id, owner, label, recipe, float(model.info.test_accuracy),
                            None if drawings_accuracy is None else float(drawings_accuracy), int(drawings),
                            trained_at, run_id + SUFFIX[engine], settings)
+        kept = self._keep(entry, model)
+        if kept is not entry:
+            return kept
+        with self._lock:
+            self._loaded[run_id] = model
+        self.write_signal()
+        return entry
+
+    def _keep(self, entry: ClassModel, model: DigitModel) -> ClassModel:
+        """Put `entry` and its model on the board, the newest `kept` staying; returns the entry
+        already there for that run, if any (then nothing changes), else `entry`."""
         self.folder.mkdir(parents=True, exist_ok=True)
         with self._locked():
             entries = self._read()
-            known = next((e for e in entries if e.run_id == run_id), None)
+            known = next((e for e in entries if e.run_id == entry.run_id), None)
             if known is not None:
                 return known
             model.save(self.folder / entry.file)  # complete before the board names it
@@ -135,10 +147,11 @@ class ClassBoard:
             for old in entries[self.kept:]:
                 (self.folder / old.file).unlink(missing_ok=True)
             self._write(entries[:self.kept])
-        with self._lock:
-            self._loaded[run_id] = model
-        self.write_signal()
         return entry
+
+    def _file(self, entry: ClassModel) -> Path:
+        """Where `entry`'s model file is on this machine."""
+        return self.folder / entry.file
 
     def write_signal(self) -> None:
         """{"live": version()} in `signal_path`, for open pages. Best effort, as the store's."""

@@ -155,9 +155,18 @@ def probe_networks(timings: Timings) -> None:
 
 
 def class_board() -> ClassBoard:
-    """Every model trained in this lab (mnistcore.lab.classroom), in class/ beside the model store."""
-    folder = config.class_dir()
-    return _once(("class", str(folder)), lambda: ClassBoard(folder, signal_path=config.class_signal_path()))
+    """Every model trained in this lab (mnistcore.lab.classroom), in class/ beside the model store;
+    in the lab's PostgreSQL when it has one (class/ is then this machine's cache)."""
+    folder, signal, url = config.class_dir(), config.class_signal_path(), config.database_url()
+
+    def make() -> ClassBoard:
+        if url is None:
+            return ClassBoard(folder, signal_path=signal)
+        from .pg.classroom import PgClassBoard
+
+        return PgClassBoard(url, folder, signal_path=signal)
+
+    return _once(("class", str(folder), url), make)
 
 
 def keep_for_class(run, result: TrainResult) -> None:

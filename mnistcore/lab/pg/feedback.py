@@ -16,6 +16,7 @@ from . import pool
 
 ADD_LOCK = 27_0003  # held while a drawing is counted and added: the cap holds across machines
 _PASSWORD = re.compile(r"//([^:/@]+):[^@/]*@")
+_ALL_COUNTED = re.compile(r"COUNT\(\*\) FROM drawings(?=\)|$)")  # every drawing counted, none filtered
 
 
 class _Cursor:
@@ -45,7 +46,8 @@ class _Dialect:
         elif sql == "BEGIN":  # a read of one moment: the first statement of the transaction
             sql = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
         else:
-            sql = (sql.replace(" INDEXED BY drawings_by_status", "")
+            sql = (_ALL_COUNTED.sub("n FROM drawing_count", sql)  # the kept count (schema version 6)
+                   .replace(" INDEXED BY drawings_by_status", "")
                    .replace("LIMIT ?", "LIMIT NULLIF(?, -1)")  # SQLite's -1: no limit
                    .replace("SET value = value + 1", "SET value = counters.value + 1")
                    .replace("?", "%s"))

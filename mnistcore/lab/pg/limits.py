@@ -1,4 +1,8 @@
-"""limits.SharedRateLimit's interface in PostgreSQL: a budget counted once for every machine."""
+"""limits.SharedRateLimit's interface in PostgreSQL: a budget counted once for every machine.
+
+Each `take` and `wait` is one statement, one round trip: the counting is the database's own
+function (schema version 5), run under each key's lock, so no two machines count the same event
+twice or let one more through between counting and recording."""
 from __future__ import annotations
 
 import time
@@ -17,37 +21,20 @@ class PgSharedRateLimit:
         self.name, self.counts, self.seconds, self._clock = name, dict(counts), seconds, clock
         self._pool = pool(url)
 
-    def _wait(self, db, keys: dict[str, str], now: float) -> float:
-        db.execute("DELETE FROM limit_events WHERE name = %s AND at <= %s", (self.name, now - self.seconds))
-        wait = 0.0
-        for kind, key in keys.items():
-            rows = db.execute("SELECT at FROM limit_events WHERE name = %s AND kind = %s AND key = %s "
-                              "ORDER BY at DESC LIMIT %s", (self.name, kind, key, self.counts[kind])).fetchall()
-            if len(rows) >= self.counts[kind]:
-                wait = max(wait, rows[-1][0] + self.seconds - now)
-        return wait
-
     def wait(self, **keys: str) -> float:
         """Seconds before one more event may happen under all `keys` (kind=value); 0: now."""
-        self._known(keys)
-        with self._pool.connection() as db:
-            return self._wait(db, keys, self._clock())
+        return self._call("lab_limit_wait", keys)
 
     def take(self, **keys: str) -> float:
         """Record one event under all `keys` and return 0, or return the seconds to wait (nothing recorded)."""
-        self._known(keys)
-        now = self._clock()
-        with self._pool.connection() as db, db.transaction():
-            # One taker per key at a time, on any machine, between counting and recording.
-            for kind, key in sorted(keys.items()):
-                db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"{self.name}\x1f{kind}\x1f{key}",))
-            wait = self._wait(db, keys, now)
-            if wait <= 0:
-                db.cursor().executemany("INSERT INTO limit_events VALUES (%s, %s, %s, %s)",
-                               [(self.name, kind, key, now) for kind, key in keys.items()])
-        return max(0.0, wait)
+        return max(0.0, self._call("lab_limit_take", keys))
 
-    def _known(self, keys: dict[str, str]) -> None:
+    def _call(self, function: str, keys: dict[str, str]) -> float:
         unknown = set(keys) - set(self.counts)
         if unknown:
             raise ValueError(f"no count set for key kinds {sorted(unknown)}; known: {sorted(self.counts)}")
+        kinds = sorted(keys)
+        with self._pool.connection() as db:  # autocommit: the statement is its own transaction
+            return db.execute(f"SELECT {function}(%s, %s, %s, %s, %s, %s)",
+                              (self.name, kinds, [keys[k] for k in kinds], [self.counts[k] for k in kinds],
+                               float(self.seconds), float(self._clock()))).fetchone()[0]

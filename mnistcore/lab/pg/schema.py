@@ -42,6 +42,84 @@ MIGRATIONS = [
     CREATE INDEX drawings_by_status ON drawings (status, id);
     CREATE TABLE counters (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
     """,
+    # 4: the class board (classroom.ClassBoard's entries, each with its model's file, size-checked)
+    # and its version, which open pages compare.
+    """
+    CREATE TABLE class_models (
+        run_id TEXT PRIMARY KEY CHECK (run_id ~ '^[0-9a-f]{12}$'), owner TEXT NOT NULL, label TEXT NOT NULL,
+        recipe TEXT NOT NULL, test_accuracy DOUBLE PRECISION NOT NULL, drawings_accuracy DOUBLE PRECISION,
+        drawings INTEGER NOT NULL, trained_at TEXT NOT NULL, file TEXT NOT NULL,
+        body BYTEA NOT NULL, size BIGINT NOT NULL, CHECK (octet_length(body) = size));
+    CREATE INDEX class_models_by_time ON class_models (trained_at);
+    CREATE TABLE class_version (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), version BIGINT NOT NULL);
+    INSERT INTO class_version VALUES (TRUE, 0);
+    """,
+    # 5: a budget's count and record in one round trip (limits.PgSharedRateLimit): the seconds to
+    # wait before one more event under every (kind, key); `take` records it when that is 0, holding
+    # each key's lock (the same locks, in the same order, as version 4's code) between the two.
+    """
+    CREATE FUNCTION lab_limit_wait(p_name TEXT, p_kinds TEXT[], p_keys TEXT[], p_counts INT[],
+                                   p_seconds DOUBLE PRECISION, p_now DOUBLE PRECISION)
+    RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+    DECLARE
+        wait DOUBLE PRECISION := 0;
+        oldest DOUBLE PRECISION;
+    BEGIN
+        DELETE FROM limit_events WHERE name = p_name AND at <= p_now - p_seconds;
+        FOR i IN 1 .. coalesce(array_length(p_kinds, 1), 0) LOOP
+            SELECT min(at) INTO oldest FROM (
+                SELECT at FROM limit_events WHERE name = p_name AND kind = p_kinds[i] AND key = p_keys[i]
+                ORDER BY at DESC LIMIT p_counts[i]) AS newest
+            HAVING count(*) >= p_counts[i];
+            IF oldest IS NOT NULL THEN
+                wait := greatest(wait, oldest + p_seconds - p_now);
+            END IF;
+        END LOOP;
+        RETURN wait;
+    END $$;
+    CREATE FUNCTION lab_limit_take(p_name TEXT, p_kinds TEXT[], p_keys TEXT[], p_counts INT[],
+                                   p_seconds DOUBLE PRECISION, p_now DOUBLE PRECISION)
+    RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+    DECLARE
+        each RECORD;
+        wait DOUBLE PRECISION;
+    BEGIN
+        FOR each IN SELECT kind, key FROM unnest(p_kinds, p_keys) AS k(kind, key) ORDER BY kind LOOP
+            PERFORM pg_advisory_xact_lock(hashtext(p_name || chr(31) || each.kind || chr(31) || each.key));
+        END LOOP;
+        wait := lab_limit_wait(p_name, p_kinds, p_keys, p_counts, p_seconds, p_now);
+        IF wait <= 0 THEN
+            INSERT INTO limit_events SELECT p_name, kind, key, p_now FROM unnest(p_kinds, p_keys) AS k(kind, key);
+        END IF;
+        RETURN greatest(wait, 0);
+    END $$;
+    """,
+    # 6: the number of drawings, kept by triggers: counting a full collection row by row took a few
+    # ms on every add (under the lock that keeps the cap) and every version read.
+    """
+    CREATE TABLE drawing_count (one BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one), n BIGINT NOT NULL);
+    INSERT INTO drawing_count SELECT TRUE, count(*) FROM drawings;
+    CREATE FUNCTION lab_count_drawings() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'INSERT' THEN
+            UPDATE drawing_count SET n = n + 1;
+        ELSIF TG_OP = 'DELETE' THEN
+            UPDATE drawing_count SET n = n - 1;
+        ELSE
+            UPDATE drawing_count SET n = 0;  -- TRUNCATE
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER drawings_counted AFTER INSERT OR DELETE ON drawings
+        FOR EACH ROW EXECUTE FUNCTION lab_count_drawings();
+    CREATE TRIGGER drawings_emptied AFTER TRUNCATE ON drawings
+        FOR EACH STATEMENT EXECUTE FUNCTION lab_count_drawings();
+    """,
+    # 7: a class model's training settings (classroom.ClassModel.settings), so each visitor reads its
+    # recipe in their own language; NULL for the models added before.
+    """
+    ALTER TABLE class_models ADD COLUMN settings JSONB;
+    """,
 ]
 VERSION = len(MIGRATIONS)
 

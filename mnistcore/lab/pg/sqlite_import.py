@@ -1,9 +1,11 @@
 """Moving a lab that lived on one machine (SQLite files and weights/) into PostgreSQL: its drawings
-with their ids, labels, reviews and counters, every published run's file, and which model is live.
-The slot's board and the budgets are not moved: they only hold the present moment."""
+with their ids, labels, reviews and counters, every published run's file, which model is live, and
+the class board with its models. The slot's board and the budgets are not moved: they only hold
+the present moment."""
 from __future__ import annotations
 
 import json
+from dataclasses import astuple
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -11,6 +13,7 @@ from pathlib import Path
 
 from ...nets.file_format import MAX_ARCHIVE_BYTES
 from .. import config
+from ..classroom import ClassBoard
 from ..feedback import FeedbackStore
 from ..store import RUN_NAME
 
@@ -33,6 +36,7 @@ def import_lab(url: str, lab_db: Path | None = None, weights: Path | None = None
                              "import into a new, empty lab database")
         yield from _drawings(db, lab_db)
         yield from _runs(db, weights)
+        yield from _class_board(db, weights / "class")
 
 
 def _drawings(db, lab_db: Path) -> Iterator[str]:
@@ -68,3 +72,19 @@ def _runs(db, weights: Path) -> Iterator[str]:
         db.execute("INSERT INTO live (one, name) VALUES (TRUE, %s) ON CONFLICT (one) DO UPDATE SET name = %s",
                    (name, name))
         yield f"live model: {name}"
+
+
+def _class_board(db, folder: Path) -> Iterator[str]:
+    from .classroom import COLUMNS
+
+    entries = ClassBoard(folder).entries()
+    for entry in entries:
+        body = (folder / entry.file).read_bytes()
+        if len(body) > MAX_ARCHIVE_BYTES:
+            raise ValueError(f"{folder / entry.file} has {len(body)} bytes, "
+                             f"more than a model may ({MAX_ARCHIVE_BYTES})")
+        db.execute(f"INSERT INTO class_models ({COLUMNS}, body, size) VALUES ({', '.join(['%s'] * 11)})",
+                   (*astuple(entry), body, len(body)))
+    if entries:
+        db.execute("UPDATE class_version SET version = version + 1")
+    yield f"imported {len(entries)} models of the class board from {folder}"

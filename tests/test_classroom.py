@@ -44,10 +44,12 @@ def with_accuracy(model, accuracy: float):
 def test_a_kept_model_is_listed_with_its_owner_and_loads_again(class_board, database, tmp_path, small_mnist):
     board = class_board(tmp_path / "class", signal_path=tmp_path / "static" / "class.json")
     model = with_accuracy(tiny_model(small_mnist), 0.91)
-    entry = board.add("0123456789ab", "key-ada", "Ada", "a recipe", model, "2026-12-04T10:00:00+00:00", 0.5, 4)
+    settings = {"engine": "numpy", "arch": "mlp", "epochs": 2, "hidden": 16}  # each visitor reads it in their language
+    entry = board.add("0123456789ab", "key-ada", "Ada", "a recipe", model, "2026-12-04T10:00:00+00:00", 0.5, 4,
+                      settings=settings)
     # Another process reading the same folder; in PostgreSQL, another machine with a folder of its own.
     again = class_board(tmp_path / ("class" if database is None else "other-machine"))
-    assert again.entries() == [entry]
+    assert again.entries() == [entry] and again.entries()[0].settings == settings
     assert again.latest_of("key-ada") == entry and again.latest_of("key-bob") is None
     images = small_mnist[1][0][:20]
     np.testing.assert_allclose(again.model("0123456789ab").predict_proba(images), model.predict_proba(images),

@@ -42,6 +42,7 @@ from .handwriting import HandwritingReports, trained_up_to
 from .limits import SharedRateLimit
 from .slot import TrainingSlot
 from .slot.runs import RUNNING, Run, after_batch
+from .slot.worker import TRAINING_NICENESS, lower_priority
 from .store import ModelStore
 
 T = TypeVar("T")
@@ -152,6 +153,7 @@ def probe_networks(timings: Timings) -> None:
     """Time a few batches of each recipe's network that this server has never timed (seconds, once),
     as the slot trains them (one BLAS thread, its bookkeeping after every batch, the companion's fit
     after the last epoch): the first visitor's estimate is then this machine's, not the cost model's."""
+    lower_priority(TRAINING_NICENESS)  # as the slot's worker trains: behind the pages, and timed so
     try:
         data = mnist()
         if timings.companion_seconds() is None:  # the companion is timed as a run fits it: its reference made

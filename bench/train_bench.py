@@ -121,7 +121,8 @@ def first(data, limit: int, names: list[str]) -> None:
              for name in menu if name in names and not menu[name].settings.network.tensorflow
              and (name == "tutorial" or menu[name].settings.arch == "cnn") for batch in BATCHES
              if batch != menu[name].settings.batch_size]
-    reference_for(x_train, y_train)  # made once per server process before its first run
+    reference_for(x_train, y_train)  # the probe's companion reads the whole set, as the lab's does...
+    reference_for(*small[0])  # ...and the runs' theirs: made once per process before the first run, as the lab does
     print(f"{'run':14s} {'estimate':>9s} {'actual':>7s} {'ratio':>6s}   settings")
     ratios = []
     for name, settings in runs:
@@ -133,15 +134,18 @@ def first(data, limit: int, names: list[str]) -> None:
             probe(settings, data, timings, on_batch=slot_bookkeeping(settings), finish=lambda m: companion(m, data))
             guess = estimate_seconds(settings, limit, timings)
             started = time.perf_counter()
-            run_training(settings, small, on_batch=slot_bookkeeping(settings))
+            result = run_training(settings, small, on_batch=slot_bookkeeping(settings))
             actual = time.perf_counter() - started
-        ratios.append(guess / actual)
-        print(f"{name:14s} {guess:8.1f}s {actual:6.1f}s {guess / actual:6.2f}   {settings.describe()[:80]} "
+        stopped = f"stopped itself after {len(result.history)} of {settings.epochs} epochs; " if result.stopped else ""
+        if not result.stopped:  # a run that gave up early says nothing of the estimate
+            ratios.append(guess / actual)
+        print(f"{name:14s} {guess:8.1f}s {actual:6.1f}s {guess / actual:6.2f}   {stopped}{settings.describe()[:80]} "
               f"({load()})", flush=True)
     if ratios:
         inside = sum(0.7 <= r <= 1.3 for r in ratios)
-        print(f"estimate / actual from {min(ratios):.2f} to {max(ratios):.2f}; {inside} of {len(ratios)} "
-              f"within +-30%; {record.cpu_line()}", flush=True)
+        clock = "CPU" if time.perf_counter is time.process_time else "wall-clock"
+        print(f"estimate / actual from {min(ratios):.2f} to {max(ratios):.2f} ({clock} seconds); {inside} of "
+              f"{len(ratios)} runs that did not stop early within +-30%; {record.cpu_line()}", flush=True)
 
 
 def teach_part(data, count: int = 20) -> None:

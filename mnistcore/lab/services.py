@@ -156,8 +156,7 @@ def probe_networks(timings: Timings) -> None:
     lower_priority(TRAINING_NICENESS)  # as the slot's worker trains: behind the pages, and timed so
     try:
         data = mnist()
-        if timings.companion_seconds() is None:  # the companion is timed as a run fits it: its reference made
-            reference_for(*data[0])
+        reference_for(*data[0])  # every run's companion needs it: made once per process, before the first run
         with threadpool_limits(limits=1, user_api="blas"):
             for recipe in recipes().values():
                 if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more

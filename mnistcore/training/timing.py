@@ -109,8 +109,8 @@ def _modelled_forward(settings: TrainSettings) -> float:
     return settings.network.costs(settings)[0] / 3
 
 
-PROBE_IMAGES = 256   # images a start-up probe trains on at each batch size: a few seconds in all for the convnet
-PROBE_BATCHES = (1, 2, 4, 16, 64, 256)  # batch sizes a probe times; others are interpolated between them
+PROBE_IMAGES = 128   # images a start-up probe trains on at each batch size (at least two batches): ~1 s in all
+PROBE_BATCHES = (1, 4, 32, 256)  # batch sizes a probe times; others are interpolated between them
 
 
 @dataclass(frozen=True)

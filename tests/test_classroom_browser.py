@@ -5,8 +5,7 @@ import re
 
 import pytest
 
-from mnistcore.training import Timings, recipes
-from mnistcore.training.timing import Probed
+from probed import probed_already
 from sitetools import CHROMIUM, CHROMIUM_ARGS, running_site, weights_copy
 from strokes import stroke
 from test_browser import chromium_or_skip, wait_for_the_run
@@ -26,16 +25,6 @@ def train(page, url, name: str) -> None:
     field.press("Enter")
     wait_for_the_run(page)
     page.get_by_role("button", name=re.compile("Start training|Join the queue")).click()
-
-
-def probed_already(path):
-    """A timings file as a server that has probed its networks before has one: the start-up probe
-    (tests/test_estimates.py) would only take the CPU the two runs need beside the suite."""
-    timings = Timings(path)
-    for recipe in recipes().values():
-        timings.record_probe(recipe.settings, Probed({1: 1e-4, 128: 1e-5}, 1e-6))
-    timings.record_companion(1.0)
-    return path
 
 
 def test_two_visitors_train_try_their_models_and_the_operator_makes_one_live(tmp_path, small_mnist):

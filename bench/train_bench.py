@@ -112,14 +112,14 @@ def estimate(data, limit: int) -> None:
 BATCHES = (1, 4, 32, 128, 1024)  # batch sizes tried for the tutorial's network and the convnet (the page allows 1-1024)
 
 
-def first(data, limit: int, names: list[str]) -> None:
+def first(data, limit: int, names: list[str], batches: tuple[int, ...] = BATCHES) -> None:
     (x_train, y_train), test = data
     small = ((x_train[:limit], y_train[:limit]), test)
     menu = recipes()
     runs = [(name, menu[name].settings) for name in names if name in menu]
     runs += [(f"{name} b{batch}", replace(menu[name].settings, batch_size=batch))
              for name in menu if name in names and not menu[name].settings.network.tensorflow
-             and (name == "tutorial" or menu[name].settings.arch == "cnn") for batch in BATCHES
+             and (name == "tutorial" or menu[name].settings.arch == "cnn") for batch in batches
              if batch != menu[name].settings.batch_size]
     reference_for(x_train, y_train)  # the probe's companion reads the whole set, as the lab's does...
     reference_for(*small[0])  # ...and the runs' theirs: made once per process before the first run, as the lab does
@@ -190,6 +190,8 @@ def main() -> None:
                         choices=["reach", "first", "estimate", "points", "teach"])
     parser.add_argument("--recipes", nargs="*", default=["quick", "best", "tutorial", "cnn", "keras-tutorial"])
     parser.add_argument("--limit", type=int, default=10_000, help="training images per estimate run")
+    parser.add_argument("--batches", type=int, nargs="*", default=list(BATCHES),
+                        help="first: the batch sizes tried besides the recipes' own (none: the recipes only)")
     parser.add_argument("--threads", type=int, default=1,
                         help="reach: BLAS threads (default 1, as the lab's slot trains)")
     parser.add_argument("--clock", choices=["wall", "cpu"], default="wall",
@@ -208,7 +210,7 @@ def run(args) -> None:
     for part in args.part:
         print(f"--- {part}", flush=True)
         {"reach": lambda: reach(data, args.recipes, args.threads), "estimate": lambda: estimate(data, args.limit),
-         "first": lambda: first(data, args.limit, args.recipes), "teach": lambda: teach_part(data),
+         "first": lambda: first(data, args.limit, args.recipes, tuple(args.batches)), "teach": lambda: teach_part(data),
          "points": lambda: points(data)}[part]()
 
 

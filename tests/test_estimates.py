@@ -81,3 +81,12 @@ def test_a_bad_probe_or_companion_time_is_refused(tmp_path):
     with pytest.raises(ValueError, match="from 0 up, got -1"):
         timings.record_companion(-1)
     assert timings.probed(TrainSettings()) is None and timings.companion_seconds() is None
+
+
+def test_the_slot_bookkeeping_a_probe_times_follows_the_run_and_never_stops_it():
+    from mnistcore.lab.services import slot_bookkeeping
+    from mnistcore.nets.base import Progress
+
+    on_batch = slot_bookkeeping(recipes()["tutorial"].settings)
+    for seen in range(1, 200):
+        assert on_batch(Progress(1, 5, seen, 300_000, 0.5, 0.9, seen * 1e-4)) is False

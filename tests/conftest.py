@@ -14,6 +14,7 @@ from mnistcore.data import load_mnist
 from mnistcore.lab import pg
 from mnistcore.lab.config import class_signal_path, live_signal_path
 from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
+from probed import probed_already
 
 _STARTED = time.time()
 # What the code of a test starts, recognised by what it calls. Servers: tests/sitetools.running_site,
@@ -94,8 +95,10 @@ def _session_variable(name: str, value: str):
 @pytest.fixture(scope="session", autouse=True)
 def private_timings(tmp_path_factory):
     """Runs trained by tests record their pace in a file of the test session's (servers started by
-    tests inherit it), never in the project's data/timings.json, which the lab's estimates read."""
-    yield from _session_variable("MNISTLAB_TIMINGS", str(tmp_path_factory.mktemp("timings") / "timings.json"))
+    tests inherit it), never in the project's data/timings.json, which the lab's estimates read.
+    Its networks count as probed already (tests/probed.py)."""
+    path = probed_already(tmp_path_factory.mktemp("timings") / "timings.json")
+    yield from _session_variable("MNISTLAB_TIMINGS", str(path))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -12,6 +12,7 @@ from mnistcore.explain import inside
 from mnistcore.nets import ENGINES, NETWORKS, build_model, network, network_of, registry
 from mnistcore.training import (LIMITS, TrainSettings, engine_problem, estimate_phases, new_model, risky,
                                 run_training, shape_key)
+from mnistcore.training.timing import COMPANION_SECONDS
 
 PROJECT = Path(__file__).resolve().parent.parent
 VIEWS = {inside.BACK_QUERY, inside.CONV_FILTERS, inside.FEATURE_MAPS, inside.FIRST_LAYER_UNITS, inside.HIDDEN_UNITS}
@@ -86,8 +87,10 @@ def test_a_new_network_is_one_entry(monkeypatch, small_mnist, tmp_path):
     assert settings.learning_rate == 0.05 and settings.applies == ("learning_rate",)
     assert settings.describe() == "Tiny MLP, learning rate 0.05, 2 epochs at batch 64"
     assert shape_key(settings) == "numpy/tiny/b64"
-    # Testing and the curve points' scoring (16,000 images an epoch) are forward passes: a third of an image each.
-    assert estimate_phases(settings, 60_000) == (0.0, pytest.approx(2 * (1e-6 * (2000 + 16_000 / 3) + 32 * 1e-5)))
+    # Testing and the curve points' scoring (30,000 images in 2 epochs), the final test and the companion's
+    # 8,000 drawings are forward passes: a third of an image each; then the companion's own fit.
+    assert estimate_phases(settings, 60_000) == (0.0, pytest.approx(
+        2 * (1e-6 * 2000 + 32 * 1e-5) + 1e-6 * (30_000 + 18_000) / 3 + COMPANION_SECONDS))
     assert risky(settings) is None and engine_problem(settings) is None
     with pytest.raises(ValueError, match="epochs must be a whole number from 1 to 2; got 3"):
         dataclasses.replace(settings, epochs=3).validate()

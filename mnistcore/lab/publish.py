@@ -1,8 +1,8 @@
 """When a model may become the live one: the rule that protects everyone's Draw and Gallery pages.
 
 One click on Publish (or Make live) changes the model every visitor uses. A model that is better
-than the live one and above the floor (an operator setting, `config.publish_floor`) goes live
-without a question. A worse one, one under the floor, or one never tested is `risky`: it goes
+than the live one (a tie is not) and above the floor (an operator setting, `config.publish_floor`) goes live
+without a question. A worse or level one, one under the floor, or one never tested is `risky`: it goes
 live only after a confirmation that names both accuracies, and never in demo mode (where those
 who have the passcode may still publish good models).
 """
@@ -48,9 +48,12 @@ def check_publish(accuracy: float | None, live_accuracy: float | None, floor: fl
     if accuracy < floor:
         problems.append(_("it reads fewer than {floor} of the test digits right").format(floor=percent(floor))
                         + (_(" — about as well as guessing") if accuracy < 0.2 else ""))
-    if live_accuracy is not None and accuracy < live_accuracy:
+    if live_accuracy is not None and shown(accuracy) < shown(live_accuracy):
         problems.append(_("it is worse than the live model ({accuracy} against {live})").format(
             accuracy=percent(accuracy, 2), live=percent(live_accuracy, 2)))
+    elif live_accuracy is not None and shown(accuracy) == shown(live_accuracy):
+        problems.append(_("it is no better than the live model (both read {accuracy})").format(
+            accuracy=percent(accuracy, 2)))
     if not problems:
         return PublishCheck(GOOD, headline, None, None)
     live_words = (_("the live model's {accuracy}").format(accuracy=percent(live_accuracy, 2))
@@ -59,6 +62,11 @@ def check_publish(accuracy: float | None, live_accuracy: float | None, floor: fl
                         _("Not a good model for everyone: {problems}.").format(problems=_("; and ").join(problems)),
                         _("Yes: replace {live} with this model's {accuracy} for every visitor.").format(
                             live=live_words, accuracy=percent(accuracy, 2)))
+
+
+def shown(accuracy: float) -> int:
+    """An accuracy as the page shows it (hundredths of a percent): models that look level are level."""
+    return round(accuracy * 10_000)
 
 
 def refusal(check: PublishCheck, demo: bool, confirmed: bool) -> str | None:

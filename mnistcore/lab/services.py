@@ -14,19 +14,26 @@ MNISTLAB_FEEDBACK_DB elsewhere get their own. Everything here is thread-safe.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import asdict
 from typing import TypeVar
 from collections.abc import Callable
 
+from threadpoolctl import threadpool_limits
+
 from ..data import load_mnist, resolve_data_dir
 from ..explain.answer import DigitReference
 from ..explain.nearest import NearestImages
 from ..nets import DigitModel, load_model
+from ..nets.base import Progress
+from ..openset import reference_for
 from ..training import Timings, TrainResult, TrainSettings, recipes, run_training
+from ..training.run import companion
 from ..training.timing import probe
 from . import config
 from .classroom import ClassBoard
@@ -35,6 +42,8 @@ from .feedback import FeedbackStore
 from .handwriting import HandwritingReports, trained_up_to
 from .limits import SharedRateLimit
 from .slot import TrainingSlot
+from .slot.runs import RUNNING, Run, after_batch
+from .slot.worker import TRAINING_NICENESS, lower_priority
 from .store import ModelStore
 
 T = TypeVar("T")
@@ -143,15 +152,34 @@ def _shared_limit(path, name: str, counts: dict[str, int], seconds: float):
 
 
 def probe_networks(timings: Timings) -> None:
-    """Time a few batches of each recipe's network that this server has never timed (a second at
-    most, once): the first visitor's estimate is then this machine's, not the cost model's."""
+    """Time a few batches of each recipe's network that this server has never timed (seconds, once),
+    as the slot trains them (one BLAS thread, its bookkeeping after every batch, the companion's fit
+    after the last epoch): the first visitor's estimate is then this machine's, not the cost model's."""
+    lower_priority(TRAINING_NICENESS)  # as the slot's worker trains: behind the pages, and timed so
     try:
         data = mnist()
-        for recipe in recipes().values():
-            if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more
-                probe(recipe.settings, data, timings)
+        reference_for(*data[0])  # every run's companion needs it: made once per process, before the first run
+        with threadpool_limits(limits=1, user_api="blas"):
+            for recipe in recipes().values():
+                if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more
+                    probe(recipe.settings, data, timings, on_batch=slot_bookkeeping(recipe.settings),
+                          finish=lambda model: companion(model, data))
     except Exception:  # noqa: BLE001 - estimates fall back on the cost model; the log says why
         log.warning("training: timing the networks at start-up failed", exc_info=True)
+
+
+def slot_bookkeeping(settings: TrainSettings) -> Callable[[Progress], bool]:
+    """What the slot's worker does after every batch of a run (its figures, its expected end), for a
+    probe to time with the batches: for the tutorial's one image at a time it is a good part of the run."""
+    now = dt.datetime.now(dt.UTC)
+    run = [Run("probe", "probe", "probe", settings, RUNNING, now, now, started_at=now)]
+
+    def on_batch(progress: Progress) -> bool:
+        now = dt.datetime.now(dt.UTC)
+        run[0] = after_batch(run[0], progress, now)
+        return (now - run[0].started_at).total_seconds() < 0 and time.monotonic() < 0  # never stops
+
+    return on_batch
 
 
 def class_board() -> ClassBoard:

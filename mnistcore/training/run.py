@@ -150,11 +150,7 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
     model.fit(x_train, y_train, epochs=int(settings.epochs), batch_size=int(settings.batch_size),
               on_batch=watch.on_batch, on_epoch=watch.on_epoch, validation=(x_test, y_test), augment=augment)
     history = watch.history
-    if timings is not None and watch.first_batch_at is not None:
-        samples = (history[-1].samples_seen if history else 0) - watch.first_batch_samples
-        timings.record(settings, samples, time.perf_counter() - watch.first_batch_at,
-                       watch.first_batch_at - started, cold,
-                       modelled=modelled_epoch(settings, len(x_train)) / len(x_train))
+    trained_at = time.perf_counter()
     stopped = len(history) < settings.epochs
     lab_count = len(lab[0]) if lab is not None else 0
     if not history:
@@ -164,6 +160,11 @@ def run_training(settings: TrainSettings, data, on_batch: Callback | None = None
                          lab_drawings=lab_record if lab is not None else None,
                          augment=asdict(ROBUST) if settings.robust else None,
                          open_set=companion(model, data, lab_not_digits if lab is not None else None))
+    if timings is not None and watch.first_batch_at is not None:
+        samples = history[-1].samples_seen - watch.first_batch_samples
+        timings.record(settings, samples, trained_at - watch.first_batch_at, watch.first_batch_at - started, cold,
+                       modelled=modelled_epoch(settings, len(x_train)) / len(x_train),
+                       finish=time.perf_counter() - trained_at)
     lab_ev = evaluate(model, *lab) if lab is not None else None
     return TrainResult(model, ev, stopped, history, lab_count, lab_ev, watch.reason, watch.points)
 

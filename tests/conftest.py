@@ -21,7 +21,8 @@ _STARTED = time.time()
 # and test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx). Browsers
 # always start a server. A fresh Python: the CLI, import checks from scratch, the tutorial's script.
 # The site in this process: Streamlit's AppTest runs whole pages, often through a training run.
-STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",), "site": ("AppTest",)}
+STARTERS = {"server": ("running_site(", "serve_lab("), "subprocess": ("sys.executable",),
+            "site": ("AppTest", "private_site(")}
 
 
 @functools.cache

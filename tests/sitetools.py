@@ -60,6 +60,20 @@ def weights_copy(folder: Path, data, default: Path | None = None) -> Path:
     return folder
 
 
+def private_site(tmp_path: Path, monkeypatch, data):
+    """The site in AppTest with its own weights folder and lab database, after its first run; returns
+    (AppTest, weights folder, database path)."""
+    from streamlit.testing.v1 import AppTest
+
+    folder = weights_copy(tmp_path / "weights", data)
+    db = tmp_path / "lab.db"
+    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
+    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(db))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    return at, folder, db
+
+
 def canvas_image(image: np.ndarray, side: int = 280) -> np.ndarray:
     """`image` (grey uint8, 0 = background) as the canvas would hold it: (side, side, 4) RGBA."""
     picture = Image.fromarray(np.asarray(image, np.uint8)).resize((side, side), Image.BILINEAR)

@@ -12,7 +12,7 @@ from drawings import pen_shape
 from mnistcore.explain.answer import PHOTO_MESSAGES
 from mnistcore.lab.feedback import FeedbackStore
 from mnistcore.lab.handwriting import HandwritingReports, NotDigits
-from sitetools import APP, drawing, weights_copy
+from sitetools import drawing, private_site
 
 NO_PAPER = Path(__file__).parent / "data" / "no_paper"
 
@@ -20,12 +20,7 @@ NO_PAPER = Path(__file__).parent / "data" / "no_paper"
 @pytest.fixture
 def site(tmp_path, monkeypatch, small_mnist):
     """The site with private weights and lab database; returns (AppTest, database path)."""
-    folder = weights_copy(tmp_path / "weights", small_mnist)
-    db = tmp_path / "lab.db"
-    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
-    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
+    at, _, db = private_site(tmp_path, monkeypatch, small_mnist)
     return at, db
 
 

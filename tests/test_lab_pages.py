@@ -25,7 +25,7 @@ from mnistcore.nets.base import ModelFileError, ModelInfo
 from mnistcore.lab.store import RunEntry
 from mnistcore.preprocess import canvas_to_mnist
 from ui.resources import READS
-from sitetools import APP, canvas_image, drawing, shown_html, tiny_model, weights_copy
+from sitetools import APP, canvas_image, drawing, private_site, shown_html, tiny_model, weights_copy
 
 RUN_NAME = "{day}T120000Z-{engine}-0123abcd.{suffix}"  # what the model store calls a saved run
 
@@ -193,13 +193,7 @@ def test_compare_every_saved_model(small_mnist):
 @pytest.fixture
 def site(tmp_path, monkeypatch, small_mnist):
     """The site with private weights and lab database; returns (AppTest, weights folder, database path)."""
-    folder = weights_copy(tmp_path / "weights", small_mnist)
-    db = tmp_path / "lab.db"
-    monkeypatch.setenv("MNISTLAB_WEIGHTS_DIR", str(folder))
-    monkeypatch.setenv("MNISTLAB_FEEDBACK_DB", str(db))
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    return at, folder, db
+    return private_site(tmp_path, monkeypatch, small_mnist)
 
 
 def visit(at: AppTest, page: str) -> AppTest:

@@ -13,16 +13,15 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
-from ...files import atomic_write_bytes
 from ...nets.base import DigitModel
 from ...nets.file_format import MAX_ARCHIVE_BYTES
 from ..classroom import KEPT, ClassBoard, ClassModel
 from . import pool
+from .cache import fetch_to_cache, listen
 
 CHANNEL = "lab_class"
 COLUMNS = ", ".join(f.name for f in fields(ClassModel))
 ADD_LOCK = 27_0004  # held while a model is added: the newest `kept` stay, across machines
-RECONNECT_SECONDS = 2.0
 CHECK_SECONDS = 1.0  # the longest a machine lists an older board (when a NOTIFY is lost on the way)
 
 log = logging.getLogger("mnistlab")
@@ -109,32 +108,12 @@ class PgClassBoard(ClassBoard):
 
     def _file(self, entry: ClassModel) -> Path:
         """`entry`'s model file in this machine's cache, fetched from the database the first time."""
-        path = self.folder / entry.file
-        if not path.exists():
-            with self._pool.connection() as db:
-                row = db.execute("SELECT body, size FROM class_models WHERE run_id = %s", (entry.run_id,)).fetchone()
-            if row is None:
-                raise ValueError(f"no model of run {entry.run_id!r} is on the class board")
-            body, size = bytes(row[0]), row[1]
-            if len(body) != size or size > MAX_ARCHIVE_BYTES:
-                raise ValueError(f"run {entry.run_id}'s model in the database has {len(body)} bytes; expected {size}, "
-                                 f"at most {MAX_ARCHIVE_BYTES}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, body)
-        return path
+        query = "SELECT body, size FROM class_models WHERE run_id = %s"
+        try:
+            return fetch_to_cache(self._pool, query, entry.run_id, self.folder / entry.file, "class board model")
+        except FileNotFoundError as err:
+            raise ValueError(f"no model of run {entry.run_id!r} is on the class board") from err
 
     def _listen(self) -> None:
         """Tell this machine's open pages (the signal file) of each model another machine adds."""
-        import psycopg
-
-        while not self._closed.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True) as db:
-                    db.execute(f"LISTEN {CHANNEL}")
-                    self._changed()  # what changed while not listening
-                    while not self._closed.is_set():
-                        if any(True for _ in db.notifies(timeout=1.0, stop_after=1)):
-                            self._changed()
-            except Exception:  # noqa: BLE001 - a lost connection: listen again; pages still read the board
-                log.warning("class board: lost the database's notifications; listening again", exc_info=True)
-                self._closed.wait(RECONNECT_SECONDS)
+        listen(self.url, CHANNEL, self._closed, self._changed, "class board")

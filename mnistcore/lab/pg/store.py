@@ -13,16 +13,15 @@ import threading
 import time
 from pathlib import Path
 
-from ...files import atomic_write_bytes
 from ...nets.file_format import MAX_ARCHIVE_BYTES
 from ..store import DEFAULT_NAME, ModelStore
 from . import pool
+from .cache import fetch_to_cache, listen
 
 log = logging.getLogger("mnistlab")
 
 CHANNEL = "lab_live"          # NOTIFY'd with the new live model's name
 CHANGE_LOCK = 27_0002         # the advisory lock held while the live model changes (any machine)
-RECONNECT_SECONDS = 2.0       # the listener's wait before listening again after losing its connection
 
 
 class PgModelStore(ModelStore):
@@ -93,36 +92,15 @@ class PgModelStore(ModelStore):
     def path_of(self, name: str) -> Path:
         """The run's file in this machine's cache, fetched from the database the first time."""
         path = super().path_of(name)
-        if name != DEFAULT_NAME and not path.exists():
-            with self._pool.connection() as db:
-                row = db.execute("SELECT body, size FROM models WHERE name = %s", (name,)).fetchone()
-            if row is None:
-                raise FileNotFoundError(f"no run {name!r} in the lab's database")
-            body, size = bytes(row[0]), row[1]
-            if len(body) != size or size > MAX_ARCHIVE_BYTES:
-                raise ValueError(f"the run {name!r} in the database has {len(body)} bytes; expected {size}, "
-                                 f"at most {MAX_ARCHIVE_BYTES}")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(path, body)
-        return path
+        if name == DEFAULT_NAME:
+            return path
+        return fetch_to_cache(self._pool, "SELECT body, size FROM models WHERE name = %s", name, path, "run")
 
     # ------------------------------------------------------------------ changes made on other machines
 
     def _listen(self) -> None:
         """Notice each model another machine makes live as soon as it says so (LISTEN)."""
-        import psycopg
-
-        while not self._closed.is_set():
-            try:
-                with psycopg.connect(self.url, autocommit=True) as db:
-                    db.execute(f"LISTEN {CHANNEL}")
-                    self.refresh()  # what changed while not listening
-                    while not self._closed.is_set():
-                        if any(True for _ in db.notifies(timeout=1.0, stop_after=1)):
-                            self.refresh()
-            except Exception:  # noqa: BLE001 - a lost connection: listen again; live() still checks
-                log.warning("store: lost the database's notifications; listening again", exc_info=True)
-                self._closed.wait(RECONNECT_SECONDS)
+        listen(self.url, CHANNEL, self._closed, self.refresh, "store")
 
     def refresh(self) -> None:
         """The next `live()` looks at the database at once; this machine's open pages are told (the

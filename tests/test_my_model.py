@@ -144,7 +144,7 @@ def test_a_student_model_above_the_floor_is_no_failure_though_worse_than_the_liv
     monkeypatch.setenv("MNISTLAB_PUBLISH_FLOOR", "0.5")
     ada = site()
     train(ada, "Ada")
-    assert not ada.error  # worse than the shipped model's 99.33%, yet nothing red
+    assert not ada.error  # worse than the shipped model's 99.31%, yet nothing red
     said = ada.success[0].value
     assert "It reads" in said and "first model trained in this class" in said and "The live model reads" in said
     assert any("Yes: replace" in box.label for box in ada.checkbox)  # publishing it still asks first

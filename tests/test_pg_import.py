@@ -35,7 +35,8 @@ def a_lab(tmp_path, small_mnist):
     live = ModelStore(weights).publish(tiny_model(small_mnist, hidden=16, samples=500, seed=1))
     model = tiny_model(small_mnist, hidden=16, samples=500, seed=2)
     model.info = replace(model.info, test_accuracy=0.8)
-    ClassBoard(weights / "class").add("abcdefabcdef", "key-ada", "Ada", "a recipe", model, "2026-12-04T10:00")
+    ClassBoard(weights / "class").add("abcdefabcdef", "key-ada", "Ada", "a recipe", model, "2026-12-04T10:00",
+                                      settings={"epochs": 2, "hidden": 16})
     return lab, weights, live.name
 
 
@@ -60,7 +61,8 @@ def test_the_command_line_moves_a_lab_into_postgresql(pg_url, tmp_path, small_mn
     board = PgClassBoard(pg_url, tmp_path / "elsewhere" / "class", listen=False)
     try:
         assert store.live().name == live_name and not store.warning
-        assert board.entries() == ClassBoard(weights / "class").entries()
+        assert board.entries() == ClassBoard(weights / "class").entries()  # settings too
+        assert board.entries()[0].settings == {"epochs": 2, "hidden": 16}
         images = small_mnist[1][0][:5]
         np.testing.assert_allclose(board.model("abcdefabcdef").predict_proba(images),
                                    ClassBoard(weights / "class").model("abcdefabcdef").predict_proba(images))

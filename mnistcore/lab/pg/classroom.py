@@ -27,6 +27,12 @@ CHECK_SECONDS = 1.0  # the longest a machine lists an older board (when a NOTIFY
 log = logging.getLogger("mnistlab")
 
 
+def insert(db, entry: ClassModel, body: bytes) -> None:
+    """Add `entry` with its model file's bytes to the class_models table (on connection `db`)."""
+    values = (*astuple(entry)[:-1], None if entry.settings is None else Jsonb(entry.settings), body, len(body))
+    db.execute(f"INSERT INTO class_models ({COLUMNS}, body, size) VALUES ({', '.join(['%s'] * len(values))})", values)
+
+
 class PgClassBoard(ClassBoard):
     """The class board of the lab whose PostgreSQL database is at `url`; `folder`: this machine's cache."""
 
@@ -94,9 +100,7 @@ class PgClassBoard(ClassBoard):
             known = db.execute(f"SELECT {COLUMNS} FROM class_models WHERE run_id = %s", (entry.run_id,)).fetchone()
             if known is not None:
                 return ClassModel(*known)
-            values = (*astuple(entry)[:-1], None if entry.settings is None else Jsonb(entry.settings), body, len(body))
-            db.execute(f"INSERT INTO class_models ({COLUMNS}, body, size) VALUES ({', '.join(['%s'] * len(values))})",
-                       values)
+            insert(db, entry, body)
             gone = db.execute("DELETE FROM class_models WHERE run_id IN (SELECT run_id FROM class_models "
                               "ORDER BY trained_at DESC OFFSET %s) RETURNING file", (self.kept,)).fetchall()
             db.execute("UPDATE class_version SET version = version + 1")

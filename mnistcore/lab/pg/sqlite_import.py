@@ -5,7 +5,6 @@ the present moment."""
 from __future__ import annotations
 
 import json
-from dataclasses import astuple
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
@@ -75,7 +74,7 @@ def _runs(db, weights: Path) -> Iterator[str]:
 
 
 def _class_board(db, folder: Path) -> Iterator[str]:
-    from .classroom import COLUMNS
+    from .classroom import insert
 
     entries = ClassBoard(folder).entries()
     for entry in entries:
@@ -83,8 +82,7 @@ def _class_board(db, folder: Path) -> Iterator[str]:
         if len(body) > MAX_ARCHIVE_BYTES:
             raise ValueError(f"{folder / entry.file} has {len(body)} bytes, "
                              f"more than a model may ({MAX_ARCHIVE_BYTES})")
-        db.execute(f"INSERT INTO class_models ({COLUMNS}, body, size) VALUES ({', '.join(['%s'] * 11)})",
-                   (*astuple(entry), body, len(body)))
+        insert(db, entry, body)
     if entries:
         db.execute("UPDATE class_version SET version = version + 1")
     yield f"imported {len(entries)} models of the class board from {folder}"

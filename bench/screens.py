@@ -25,17 +25,45 @@ SEVEN = [(0.3, 0.08), (0.85, 0.08), (0.5, 0.92)]
 LETTER_A = [[(0.15, 0.92), (0.5, 0.08)], [(0.5, 0.08), (0.85, 0.92)], [(0.3, 0.6), (0.7, 0.6)]]
 
 
+def fill_lab(path: Path) -> None:
+    """Twenty MNIST test digits labelled as they are, one labelled wrong and one said to be no digit
+    (both held for review: the model is sure of another digit), and one shape said to be no digit."""
+    import numpy as np
+
+    from mnistcore.data import load_mnist
+    from mnistcore.lab.feedback import FeedbackStore
+
+    (_, _), (x_test, y_test) = load_mnist()
+    lab, sure = FeedbackStore(path), lambda digit: np.eye(10)[digit] * 0.98 + 0.002
+    for k in range(20):
+        lab.add(x_test[k], label=int(y_test[k]), predicted=int(y_test[k]), confidence=0.98, model="m",
+                raw_size=(280, 280), probabilities=sure(int(y_test[k])))
+    lab.add(x_test[20], label=(int(y_test[20]) + 1) % 10, predicted=int(y_test[20]), confidence=0.98, model="m",
+            raw_size=(280, 280), probabilities=sure(int(y_test[20])))
+    lab.add(x_test[21], label=int(y_test[21]), predicted=int(y_test[21]), confidence=0.98, model="m",
+            raw_size=(280, 280), probabilities=sure(int(y_test[21])), not_digit=True)
+    ring = np.zeros((28, 28), np.uint8)
+    yy, xx = np.mgrid[:28, :28]
+    ring[np.abs(np.hypot(yy - 14, xx - 14) - 8) < 1.5] = 255
+    lab.add(ring, label=0, predicted=0, confidence=0.3, model="m", raw_size=(280, 280),
+            probabilities=np.full(10, 0.1), not_digit=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/screens"))
     parser.add_argument("--pages", nargs="*", default=PAGES, choices=PAGES)
     parser.add_argument("--draw", action="store_true", help="also shoot Draw with a 7 drawn on it")
     parser.add_argument("--letter", action="store_true", help="also shoot Draw with a letter A drawn on it")
+    parser.add_argument("--lab", action="store_true", help="fill the lab's drawings first: labelled digits, and "
+                        "answers held for review, a digit and a 'not a digit' (for Lab handwriting)")
     parser.add_argument("--locale", default="en-US", help="the browser's language, e.g. zh-CN (the site follows it)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     suffix = "" if args.locale == "en-US" else f"-{args.locale}"
     folder = Path(tempfile.mkdtemp())
+    if args.lab:
+        fill_lab(folder / "lab.db")
     with running_site(weights_copy(folder / "weights", None), env={"MNISTLAB_FEEDBACK_DB": str(folder / "lab.db")}) \
             as url, sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -47,6 +75,11 @@ def main() -> None:
                 page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=60_000)
                 page.wait_for_timeout(1500)  # charts and images finish drawing: a picture, not a measurement
                 page.screenshot(path=args.out / f"{name}-{device}{suffix}.png", full_page=True)
+                if name == "handwriting" and args.lab:  # the page scrolls inside: its held answers, in view
+                    held = page.locator("h2").filter(has_text="待审核" if "zh" in args.locale else "Held for review")
+                    held.first.scroll_into_view_if_needed()
+                    page.wait_for_timeout(500)
+                    page.screenshot(path=args.out / f"handwriting-held-{device}{suffix}.png")
                 if name == "draw" and args.draw:
                     canvas = page.locator("canvas.upper-canvas")
                     box = canvas.bounding_box()

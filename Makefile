@@ -30,9 +30,10 @@ serve-lab: data
 test: lint data axe
 	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not unsteady" $(ARGS)
 
-# The tests marked unsteady (pyproject.toml): each passes alone here, not yet reliably beside the rest.
+# The tests marked unsteady (pyproject.toml): each passes alone here, not yet reliably beside the rest
+# (none at the moment: pytest's "no tests collected", status 5, is no failure here).
 test-unsteady: lint data axe
-	$(BIN)/python -m pytest -m unsteady $(ARGS)
+	status=0; $(BIN)/python -m pytest -m unsteady $(ARGS) || status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 # The library's own tests, without those that start a real server (Streamlit, nginx or PostgreSQL), a
 # browser or a fresh Python, or run the site's pages (markers `server`, `browser`, `subprocess`, `site`,

@@ -106,6 +106,16 @@ def chinese_phone(tmp_path, env: dict[str, str] | None = None):
     assert not problems, "\n".join(f"{state}: {found}" for state, found in problems.items())
 
 
+def switch_and_reload(page, language: str, heading: str) -> None:
+    """Press the language switch's `language`, then reload: the page shows `heading` both times."""
+    page.locator(".st-key-language_bar button", has_text=language).click()
+    page.locator("h1", has_text=heading).wait_for(timeout=60_000)
+    wait_for_the_run(page)
+    page.reload()
+    page.locator("h1", has_text=heading).wait_for(timeout=60_000)
+    wait_for_the_run(page)
+
+
 def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp_path):
     with chinese_phone(tmp_path) as (url, page, axe, problems):
         for path, (title, _) in PAGES.items():
@@ -116,12 +126,7 @@ def test_the_site_in_chinese_on_a_phone_is_accessible_and_keeps_its_language(tmp
 
         # The switch: English at once, kept across a reload and another page, and back.
         open_page(page, f"{url}/inside", "看看内部")
-        page.locator(".st-key-language_bar button", has_text="English").click()
-        page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
-        wait_for_the_run(page)
-        page.reload()
-        page.locator("h1", has_text="Look inside").wait_for(timeout=60_000)
-        wait_for_the_run(page)
+        switch_and_reload(page, "English", "Look inside")
         assert page_language(page, "en") == "en"
         problems["inside (en)"] = everything_wrong(page, axe)
         for path, (_, title) in PAGES.items():
@@ -181,12 +186,7 @@ def test_drawing_a_digit_in_chinese_on_a_phone(tmp_path):
         assert page_language(page, "en") == "en"
         page.get_by_role("button", name="Undo stroke", exact=True).wait_for(timeout=30_000)
         problems["draw answered (en)"] = everything_wrong(page, axe)
-        page.locator(".st-key-language_bar button", has_text="中文").click()
-        page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
-        wait_for_the_run(page)
-        page.reload()
-        page.locator("h1", has_text="画一个数字").wait_for(timeout=60_000)
-        wait_for_the_run(page)
+        switch_and_reload(page, "中文", "画一个数字")
         assert page_language(page, "zh-CN") == "zh-CN"
 
         page.get_by_text("纸上的数字", exact=True).click()

@@ -32,11 +32,15 @@ import numpy as np
 from ..files import atomic_write
 from .base import (Augment, Callback, DigitModel, ModelFileError, ModelInfo, Progress, as_batch, augmented,
                    blas_controller, cosine_factor, fit_data, run_epochs)
-from .conv_layers import KERNEL, by_kernel, conv, conv_all, conv_backward, interleave, pool, pool_backward, softmax
+from .conv_layers import KERNEL, conv, conv_all, conv_backward, gradient_room, pool, pool_backward, pooled_side, softmax
 from .saved import CNN_ARCH, CNN_WEIGHTS, cnn_shapes, is_cnn, open_checked, read_weights
 
 DTYPE = np.float32
 SIDE = 28                   # input images are 28 x 28, one channel
+POOLED2 = pooled_side(pooled_side(SIDE))  # 5: the second block's pooled rows (and columns)
+# The first block's pooled rows that the second convolution's kept outputs read: 12 of 13. Its
+# 13th row and column feed only conv2's 11th, which pooling floors away, so training skips them.
+POOLED1 = 2 * POOLED2 + KERNEL - 1
 PREDICT_VALUES = 4_000_000  # activations per forward pass in predict_proba (16 MB): bounded memory
 MAX_WORKERS = 2             # threads fit may split a batch between (this lab's machines have 2 cores)
 PIECE = 32                  # images a thread takes from a batch at a time (pieces of 16 to 64 cost the same)
@@ -120,15 +124,16 @@ class ConvNet(DigitModel):
         b, f1, f2 = len(x), self.config.filters1, self.config.filters2
         buffer = _buffers(buffers, self.w1.dtype)
         a = {"x": x.reshape(b, SIDE, SIDE, 1), "keep": keep}
-        a["cols1"] = buffer("cols1", (2, 2, b, 13, 13, KERNEL, KERNEL, 1))
-        a["z1"] = conv(a["x"], self.w1, a["cols1"], buffer("z1", (2, 2, b, 13, 13, f1)))   # 26 x 26 outputs
-        a["m1"] = pool(a["z1"], buffer("m1", (b, 13, 13, f1)))
-        a1 = np.add(a["m1"], self.b1, out=buffer("a1", (b, 13, 13, f1)))
+        p1, p2 = POOLED1, POOLED2
+        a["cols1"] = buffer("cols1", (2, 2, b, p1, p1, KERNEL, KERNEL, 1))
+        a["z1"] = conv(a["x"], self.w1, a["cols1"], buffer("z1", (2, 2, b, p1, p1, f1)))   # 24 x 24 of 26 x 26
+        a["m1"] = pool(a["z1"], buffer("m1", (b, p1, p1, f1)))
+        a1 = np.add(a["m1"], self.b1, out=buffer("a1", (b, p1, p1, f1)))
         a["a1"] = np.maximum(a1, 0, out=a1)                                                 # ReLU after pooling
-        a["cols2"] = buffer("cols2", (2, 2, b, 5, 5, KERNEL, KERNEL, f1))
-        a["z2"] = conv(a["a1"], self.w2, a["cols2"], buffer("z2", (2, 2, b, 5, 5, f2)))    # 10 x 10 of 11 x 11
-        a["m2"] = pool(a["z2"], buffer("m2", (b, 5, 5, f2)))
-        a2 = np.add(a["m2"], self.b2, out=buffer("a2", (b, 5, 5, f2)))
+        a["cols2"] = buffer("cols2", (2, 2, b, p2, p2, KERNEL, KERNEL, f1))
+        a["z2"] = conv(a["a1"], self.w2, a["cols2"], buffer("z2", (2, 2, b, p2, p2, f2)))  # 10 x 10 of 11 x 11
+        a["m2"] = pool(a["z2"], buffer("m2", (b, p2, p2, f2)))
+        a2 = np.add(a["m2"], self.b2, out=buffer("a2", (b, p2, p2, f2)))
         a["a2"] = np.maximum(a2, 0, out=a2).reshape(b, 25 * f2)                              # (B, 1600)
         a["flat"] = a["a2"] if keep is None else np.multiply(a["a2"], keep, out=buffer("flat", (b, 25 * f2)))
         logits = np.matmul(a["flat"], self.w3, out=buffer("p", (b, 10)))
@@ -141,7 +146,7 @@ class ConvNet(DigitModel):
 
         Follows `_forward`'s activations `a` backwards; returns {"w1": ..., "b3": ..., "x": ...}.
         """
-        b, f1, f2 = len(dlogits), self.config.filters1, self.config.filters2
+        b, f2 = len(dlogits), self.config.filters2
         buffer = _buffers(buffers, self.w1.dtype)
         g = {name: buffer("d" + name, getattr(self, name).shape) for name in CNN_WEIGHTS}
         # dense
@@ -155,15 +160,16 @@ class ConvNet(DigitModel):
         d = d.reshape(b, 5, 5, f2)
         _column_sums(d, g["b2"], buffer)
         dz2 = pool_backward(a["z2"], a["m2"], d, buffer("dz2", a["z2"].shape))
-        da1 = buffer("da1", (b, 13, 13, f1))
-        conv_backward(a["cols2"], self.w2, dz2, g["w2"], buffer("dcols2", by_kernel(a["cols2"].shape)), da1)
+        da1 = buffer("da1", a["a1"].shape)
+        room = [buffer(f"room2_{k}", shape) for k, shape in enumerate(gradient_room(dz2.shape, da1.shape))]
+        conv_backward(a["cols2"], self.w2, dz2, g["w2"], da1, room)
         # the first block's: the pixels need no gradient to train
         np.copyto(da1, 0, where=a["a1"] <= 0)
         _column_sums(da1, g["b1"], buffer)
         dz1 = pool_backward(a["z1"], a["m1"], da1, buffer("dz1", a["z1"].shape))
         if input_gradient:
             dx = np.empty((b, SIDE, SIDE, 1), self.w1.dtype)
-            conv_backward(a["cols1"], self.w1, dz1, g["w1"], np.empty(by_kernel(a["cols1"].shape), self.w1.dtype), dx)
+            conv_backward(a["cols1"], self.w1, dz1, g["w1"], dx)
             g["x"] = dx.reshape(b, SIDE * SIDE)
         else:
             conv_backward(a["cols1"], self.w1, dz1, g["w1"])
@@ -306,7 +312,7 @@ class ConvNet(DigitModel):
             return self._predict_one(x)
         out = np.empty((len(x), 10), DTYPE)
         f1, f2 = self.config.filters1, self.config.filters2
-        per_image = 676 * (f1 + 9) + 100 * (f2 + 9 * f1)  # both convolutions' outputs and unrolled windows
+        per_image = 4 * POOLED1**2 * (f1 + 9) + 4 * POOLED2**2 * (f2 + 9 * f1)  # both convolutions' outputs and windows
         step = max(1, PREDICT_VALUES // per_image)  # bounded memory for any n
         buffers = {}  # this call's own: other threads may predict with this model at the same time
         for begin in range(0, len(x), step):
@@ -323,10 +329,11 @@ class ConvNet(DigitModel):
         """
         f1, f2 = self.config.filters1, self.config.filters2
         x4 = x.reshape(1, SIDE, SIDE, 1)
-        cols1 = np.empty((2, 2, 1, 13, 13, KERNEL, KERNEL, 1), DTYPE)
-        z1 = conv(x4, self.w1, cols1, np.empty((2, 2, 1, 13, 13, f1), DTYPE))
-        a1 = np.maximum(pool(z1, np.empty((1, 13, 13, f1), DTYPE)) + self.b1, 0)
-        z2 = conv_all(a1, self.w2)[0, :10, :10]                                        # (10, 10, f2)
+        p1 = POOLED1
+        cols1 = np.empty((2, 2, 1, p1, p1, KERNEL, KERNEL, 1), DTYPE)
+        z1 = conv(x4, self.w1, cols1, np.empty((2, 2, 1, p1, p1, f1), DTYPE))
+        a1 = np.maximum(pool(z1, np.empty((1, p1, p1, f1), DTYPE)) + self.b1, 0)
+        z2 = conv_all(a1, self.w2)[0]                                                  # (10, 10, f2)
         a2 = np.maximum(z2.reshape(5, 2, 5, 2, f2).max(axis=(1, 3)) + self.b2, 0)     # (5, 5, f2)
         return softmax((a2.reshape(1, 25 * f2) @ self.w3 + self.b3).astype(DTYPE))
 
@@ -342,9 +349,10 @@ class ConvNet(DigitModel):
         x = as_batch(image)
         if len(x) != 1:
             raise ValueError(f"feature_maps takes one image, got {len(x)}")
-        a = self._forward(x, {})
-        conv1 = np.maximum(interleave(a["z1"])[0] + self.b1, 0)                     # (26, 26, filters1)
-        conv2 = np.maximum(conv_all(a["a1"], self.w2)[0] + self.b2, 0)             # (11, 11, filters2)
+        f1 = self.config.filters1
+        conv1 = np.maximum(conv_all(x.reshape(1, SIDE, SIDE, 1), self.w1)[0] + self.b1, 0)  # (26, 26, filters1)
+        a1 = conv1.reshape(13, 2, 13, 2, f1).max(axis=(1, 3))  # pooled, all 13 rows: conv2's 11th needs the 13th
+        conv2 = np.maximum(conv_all(a1[None], self.w2)[0] + self.b2, 0)             # (11, 11, filters2)
         return [("conv1", conv1.astype(DTYPE)), ("conv2", conv2.astype(DTYPE))]
 
     def input_gradient(self, images: np.ndarray, digits: np.ndarray) -> np.ndarray:

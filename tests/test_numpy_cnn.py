@@ -6,6 +6,8 @@ differences are exact to ~1e-7 and a wrong index anywhere shows up as a large er
 """
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 
@@ -204,36 +206,57 @@ def test_learns_digits_from_a_small_slice(small_mnist):
 
 def test_a_batch_split_between_two_workers_has_the_whole_batch_gradients(small_mnist):
     from concurrent.futures import ThreadPoolExecutor
+    from dataclasses import replace
 
     from mnistcore.nets.numpy_cnn import PIECE
 
     (x_train, y_train), _ = small_mnist
     n = 2 * PIECE + 5  # three pieces, the last a short one
-    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=6))
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, seed=6))  # with dropout: each piece draws its own
     x, y = x_train[:n].reshape(n, 784) / np.float32(255), y_train[:n].astype(np.int64)
-    keep = (np.random.default_rng(0).random((n, 200)) >= 0.5).astype(np.float32) * 2
     net._buffers = [{}, {}]
-    whole = net._batch_gradients(x, y, keep, None, 1)
-    whole = (whole[0], whole[1].copy(), {name: g.copy() for name, g in whole[2].items()})
-    with ThreadPoolExecutor(2) as pool:
-        split = net._batch_gradients(x, y, keep, pool, 2)
-        split = (split[0], split[1], {name: g.copy() for name, g in split[2].items()})
-        again = net._batch_gradients(x, y, keep, pool, 2)
-    assert split[0] == pytest.approx(whole[0], rel=1e-6)
-    np.testing.assert_array_equal(split[1], whole[1])
+
+    def gradients(x, y, pool, workers):
+        net._rng = np.random.default_rng(1)  # the same draws for every call
+        loss, predicted, grads = net._batch_gradients(x, y, pool, workers)
+        return loss, predicted.copy(), {name: g.copy() for name, g in grads.items()}
+
+    alone = gradients(x, y, None, 1)
+    with ThreadPoolExecutor(1) as pool:
+        shared = [gradients(x, y, pool, 2) for _ in range(3)]
+    for split in shared:  # the same numbers, whichever thread took which piece
+        assert split[0] == alone[0]
+        np.testing.assert_array_equal(split[1], alone[1])
+        for name in CNN_WEIGHTS:
+            np.testing.assert_array_equal(split[2][name], alone[2][name], err_msg=name)
+    # the pieces' gradients add up to the batch's: without dropout, one piece of all n gives the same
+    net.config = replace(net.config, dropout=0.0)
+    pieces = gradients(x, y, None, 1)
+    with mock.patch("mnistcore.nets.numpy_cnn.PIECE", n):
+        whole = gradients(x, y, None, 1)
+    assert pieces[0] == pytest.approx(whole[0], rel=1e-6)
     for name in CNN_WEIGHTS:
-        np.testing.assert_allclose(split[2][name], whole[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
-        np.testing.assert_array_equal(again[2][name], split[2][name], err_msg=name)  # whichever thread took what
+        np.testing.assert_allclose(pieces[2][name], whole[2][name], rtol=1e-4, atol=1e-7, err_msg=name)
     # A batch smaller than two pieces is still shared: 9 images as 5 and 4.
-    small = net._batch_gradients(x[:9], y[:9], keep[:9], None, 1)
-    small = {name: g.copy() for name, g in small[2].items()}
+    one_piece = gradients(x[:9], y[:9], None, 1)[2]
     taken = []
     net._loss_gradients = lambda xb, *rest, f=net._loss_gradients: taken.append(len(xb)) or f(xb, *rest)
-    with ThreadPoolExecutor(2) as pool:
-        shared = net._batch_gradients(x[:9], y[:9], keep[:9], pool, 2)[2]
+    with ThreadPoolExecutor(1) as pool:
+        small = gradients(x[:9], y[:9], pool, 2)[2]
     assert sorted(taken) == [4, 5]
     for name in CNN_WEIGHTS:
-        np.testing.assert_allclose(shared[name], small[name], rtol=1e-4, atol=1e-7, err_msg=name)
+        np.testing.assert_allclose(small[name], one_piece[name], rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_dropout_drops_about_its_rate_and_scales_the_rest():
+    net = ConvNet(CnnConfig(filters1=4, filters2=8, dropout=0.25, seed=0))
+    keep = net._dropout(500, 7, {})
+    assert keep.shape == (500, 200) and keep.dtype == np.float32
+    assert set(np.unique(keep)) == {0.0, np.float32(1 / 0.75)}
+    assert abs(np.mean(keep == 0) - 0.25) < 0.01  # 100,000 draws: the rate within 4 standard deviations
+    np.testing.assert_array_equal(net._dropout(500, 7, {}), keep)  # a piece's seed fixes its mask
+    assert not np.array_equal(net._dropout(500, 8, {}), keep)
+    assert ConvNet(CnnConfig(filters1=4, filters2=8, dropout=0.0))._dropout(5, None, {}) is None
 
 
 def test_a_stop_mid_epoch_restores_the_last_complete_epoch(small_mnist):

@@ -231,7 +231,7 @@ class ConvNet(DigitModel):
         with contextlib.ExitStack() as stack:
             pool = None
             if workers > 1:
-                pool = stack.enter_context(ThreadPoolExecutor(workers, thread_name_prefix="convnet"))
+                pool = stack.enter_context(ThreadPoolExecutor(workers - 1, thread_name_prefix="convnet"))
                 stack.enter_context(blas_controller().limit(limits=1, user_api="blas"))
             completed = self._epochs(x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
                                      pool, workers)
@@ -243,16 +243,11 @@ class ConvNet(DigitModel):
     def _epochs(self, x, y, epochs, batch_size, on_batch, on_epoch, validation, started, augment,
                 pool=None, workers=1) -> int:
         """fit's loop (base.run_epochs); returns the number of complete epochs."""
-        rate = self.config.dropout
 
         def train_batch(xb, yb, done):
             if augment is not None:
                 xb = augmented(augment, xb, self._rng)
-            keep = None
-            if rate:  # Keras' Dropout: drop with probability `rate`, scale the rest by 1 / (1 - rate)
-                keep = self._rng.random((len(xb), self.w3.shape[0]), dtype=DTYPE) >= rate
-                keep = keep * DTYPE(1 / (1 - rate))
-            loss, predicted, grads = self._batch_gradients(xb, yb, keep, pool, workers)
+            loss, predicted, grads = self._batch_gradients(xb, yb, pool, workers)
             if self.config.schedule == "cosine":  # big steps first, fine ones at the end
                 self._step_scale = cosine_factor(done)
             self._adam_step(grads)
@@ -260,35 +255,50 @@ class ConvNet(DigitModel):
 
         return run_epochs(self, x, y, epochs, batch_size, train_batch, on_batch, on_epoch, validation, started)
 
-    def _batch_gradients(self, x, y, keep, pool, workers) -> tuple[float, np.ndarray, dict]:
-        """_loss_gradients of one batch, in pieces of up to PIECE images that `workers` threads take in turn.
+    def _batch_gradients(self, x, y, pool, workers) -> tuple[float, np.ndarray, dict]:
+        """_loss_gradients of one batch (with dropout), in pieces of up to PIECE images that `workers`
+        threads take in turn: the calling thread and `workers` - 1 from `pool`.
 
         A thread that finishes a piece takes the next one, so a thread the machine holds back for a
-        while does not hold up the batch. The pieces' gradients are summed in order: the result does
-        not depend on which thread took which piece.
+        while does not hold up the batch. Each piece draws its dropout from a generator of its own,
+        seeded here in order, and the pieces' gradients are summed in order: the result does not
+        depend on which thread took which piece, nor on how many threads there are.
         """
         size = min(PIECE, -(-len(x) // workers))  # a small batch still goes to every thread
-        if pool is None or workers == 1 or size >= len(x):
-            return self._loss_gradients(x, y, keep, self._buffers[0])
         bounds = list(range(0, len(x), size)) + [len(x)]
         pieces = len(bounds) - 1
+        seeds = self._rng.integers(2**63, size=pieces) if self.config.dropout else [None] * pieces
         results = [None] * pieces
         taken = itertools.count()  # next() on it is one step under the GIL: each piece goes to one thread
 
         def work(buffers: dict) -> None:
             while (i := next(taken)) < pieces:
                 a, b = bounds[i], bounds[i + 1]
-                loss, predicted, grads = self._loss_gradients(x[a:b], y[a:b], None if keep is None else keep[a:b],
-                                                              buffers, len(x))
+                keep = self._dropout(b - a, seeds[i], buffers)
+                loss, predicted, grads = self._loss_gradients(x[a:b], y[a:b], keep, buffers, len(x))
                 results[i] = loss, predicted, {name: grad.copy() for name, grad in grads.items()}
 
-        for future in [pool.submit(work, self._buffers[k]) for k in range(min(workers, pieces))]:
+        helpers = [pool.submit(work, self._buffers[k]) for k in range(1, min(workers, pieces))] if pool else []
+        work(self._buffers[0])
+        for future in helpers:
             future.result()
         grads = results[0][2]
         for _, _, more in results[1:]:
             for name in CNN_WEIGHTS:
                 grads[name] += more[name]
         return sum(r[0] for r in results), np.concatenate([r[1] for r in results]), grads
+
+    def _dropout(self, n: int, seed: int | None, buffers: dict) -> np.ndarray | None:
+        """Keras' Dropout for n images: a (n, 25 * filters2) mask, 0 with probability `dropout`, else
+        1 / (1 - dropout); None without dropout."""
+        rate = self.config.dropout
+        if not rate:
+            return None
+        keep = np.random.default_rng(seed).random((n, self.w3.shape[0]), DTYPE,
+                                                  out=_buffers(buffers, DTYPE)("keep", (n, self.w3.shape[0])))
+        np.greater_equal(keep, rate, out=keep)  # 1.0 where kept
+        keep *= DTYPE(1 / (1 - rate))
+        return keep
 
     def _snapshot(self) -> tuple[list[np.ndarray], dict | None]:
         adam = None

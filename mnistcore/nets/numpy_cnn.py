@@ -10,6 +10,9 @@ Adam with Keras' defaults), behind the shared model interface (`fit`, `predict_p
 Why it is computed this way (bench/cnn.py measures it):
 - ReLU commutes with max-pooling, and so does adding a per-filter bias, so both are applied
   after pooling, on a quarter of the values. The first convolution needs no input gradient.
+- Pooling floors away conv2's 11th row and column, and only they read conv1's 13th pooled row
+  and column: training computes neither (24 x 24 of conv1's 26 x 26 outputs, 10 x 10 of conv2's
+  11 x 11). The probabilities are exactly Keras'.
 - `fit` splits each batch between two threads with one BLAS thread each: NumPy's element-wise
   loops release the GIL, so they use both cores too, and OpenBLAS's own second thread, which
   stalls whenever the machine is busy, is not needed. The threads take the batch in small
@@ -156,7 +159,7 @@ class ConvNet(DigitModel):
         if a["keep"] is not None:
             d *= a["keep"]
         # the second block's ReLU and bias, its pooling, its convolution
-        np.copyto(d, 0, where=a["a2"] <= 0)                                        # ReLU
+        _relu_backward(d, a["a2"], buffer)                                         # ReLU
         d = d.reshape(b, 5, 5, f2)
         _column_sums(d, g["b2"], buffer)
         dz2 = pool_backward(a["z2"], a["m2"], d, buffer("dz2", a["z2"].shape))
@@ -164,7 +167,7 @@ class ConvNet(DigitModel):
         room = [buffer(f"room2_{k}", shape) for k, shape in enumerate(gradient_room(dz2.shape, da1.shape))]
         conv_backward(a["cols2"], self.w2, dz2, g["w2"], da1, room)
         # the first block's: the pixels need no gradient to train
-        np.copyto(da1, 0, where=a["a1"] <= 0)
+        _relu_backward(da1, a["a1"], buffer)
         _column_sums(da1, g["b1"], buffer)
         dz1 = pool_backward(a["z1"], a["m1"], da1, buffer("dz1", a["z1"].shape))
         if input_gradient:
@@ -425,6 +428,15 @@ def _blas_threads() -> int:
     return min((info["num_threads"] for info in blas_controller().select(user_api="blas").info()), default=1)
 
 
+def _relu_backward(d: np.ndarray, activation: np.ndarray, buffer) -> np.ndarray:
+    """ReLU's gradient: d (overwritten) kept where the activation is above 0, else 0.
+
+    As a product with a mask: np.copyto(d, 0, where=...) takes 15 times as long here.
+    """
+    live = np.greater(activation, 0, out=buffer("live", activation.shape, bool))
+    return np.multiply(d, live, out=d)
+
+
 def _column_sums(d: np.ndarray, out: np.ndarray, buffer) -> np.ndarray:
     """A bias gradient: d (..., F) summed over all but the last axis, into out (F,).
 
@@ -437,16 +449,17 @@ def _column_sums(d: np.ndarray, out: np.ndarray, buffer) -> np.ndarray:
 
 
 def _buffers(buffers: dict, dtype: np.dtype):
-    """buffer(name, shape): a C-contiguous array kept in `buffers`, reused by the next call of that shape.
+    """buffer(name, shape, kind=dtype): a C-contiguous array kept in `buffers`, reused by the next call of
+    that shape.
 
     Reusing fit's 30 MB of activations from batch to batch saves the page faults of fresh ones;
     kept by exact shape (an epoch's last, smaller batch gets its own) so every array stays
     contiguous, as the matrix products' `out=` reshapes need.
     """
-    def buffer(name: str, shape: tuple[int, ...]) -> np.ndarray:
-        key = (name, tuple(shape), np.dtype(dtype).str)
+    def buffer(name: str, shape: tuple[int, ...], kind: np.dtype = dtype) -> np.ndarray:
+        key = (name, tuple(shape), np.dtype(kind).str)
         array = buffers.get(key)
         if array is None:
-            array = buffers[key] = np.empty(shape, dtype)
+            array = buffers[key] = np.empty(shape, kind)
         return array
     return buffer

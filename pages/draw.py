@@ -30,7 +30,7 @@ from ui.resources import (
     untaught,
     warm_up,
 )
-from ui.text import N_, _, number, percent
+from ui.text import N_, _, choose, number, percent
 
 SOURCES = {"draw": (":material/draw:", N_("Draw")), "paper": (":material/photo_camera:", N_("Digit on paper"))}
 CAMERA, UPLOAD = "camera", "upload"
@@ -60,10 +60,10 @@ def answering_model(token: str, live):
     mine = my_model(token)
     if mine is None:
         return live, None
-    whose = st.segmented_control(_("Whose model answers"), list(WHOSE), default="mine",
-                                 format_func=shown(WHOSE), key="whose",
-                                 help=_("Your model is the one you trained on the Train page; the live model is "
-                                        "the one everybody's pages use."))
+    whose = choose(st.segmented_control, _("Whose model answers"), WHOSE, default="mine",
+                   format_func=shown(WHOSE), key="whose",
+                   help=_("Your model is the one you trained on the Train page; the live model is "
+                          "the one everybody's pages use."))
     return (live, mine) if whose == "live" else (mine, live)
 
 
@@ -217,7 +217,7 @@ def compare_models(reading: Reading) -> None:
 me = open_page(N_("Draw a digit"))
 require_live_model()
 warm_up()
-on_paper = st.segmented_control(_("Read a digit"), list(SOURCES), default="draw", format_func=shown(SOURCES),
-                                key="source", label_visibility="collapsed") == "paper"
+on_paper = choose(st.segmented_control, _("Read a digit"), SOURCES, default="draw", format_func=shown(SOURCES),
+                  key="source", label_visibility="collapsed") == "paper"
 fix_toolbars()
 drawing_and_answer(on_paper, me.id)

@@ -6,10 +6,15 @@ from mnistcore.explain import gallery
 from mnistcore.explain.pictures import tiles
 from ui.chrome import open_page, require_live_model
 from ui.resources import mnist, store
-from ui.text import N_, _, number, percent
+from ui.text import N_, _, choose, number, percent
 
 ANY = N_("any")
 DIGITS = [ANY] + list(range(10))
+
+
+def digit_words(d) -> str:
+    """A digit filter's option as shown: "any" in the visitor's language, or the digit."""
+    return _(d) if d == ANY else str(d)
 
 
 def pick_cell() -> None:
@@ -44,9 +49,8 @@ with st.expander(_("Confusion matrix: which digits get mistaken for which"), exp
 c1, c2, c3, c4 = st.columns(4)
 only_mistakes = c1.checkbox(_("Only mistakes"), key="only_mistakes")
 least_sure = c1.checkbox(_("Least sure first"), key="least_sure")
-true_digit = c2.selectbox(_("True digit"), DIGITS, key="true_digit", format_func=lambda d: _(d) if d == ANY else str(d))
-predicted_digit = c3.selectbox(_("Predicted digit"), DIGITS, key="predicted_digit",
-                               format_func=lambda d: _(d) if d == ANY else str(d))
+true_digit = choose(c2.selectbox, _("True digit"), DIGITS, key="true_digit", format_func=digit_words)
+predicted_digit = choose(c3.selectbox, _("Predicted digit"), DIGITS, key="predicted_digit", format_func=digit_words)
 choice = gallery.GalleryFilter(only_mistakes=only_mistakes,
                                true_digit=None if true_digit == ANY else true_digit,
                                predicted_digit=None if predicted_digit == ANY else predicted_digit,

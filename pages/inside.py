@@ -8,7 +8,7 @@ from mnistcore.explain.inside import (BACK_QUERY, CONV_FILTERS, FEATURE_MAPS, FI
                                      back_query, first_layer_images, hidden_unit_images, shows, spaced)
 from ui.chrome import open_page, require_live_model
 from ui.resources import mnist, model_choices, saved_model
-from ui.text import N_, _, number, public
+from ui.text import N_, _, choose, number, public
 
 UNITS = 24  # hidden units shown
 FILTERS = 15  # convolution filters shown: one row on a wide screen, three rows of five on a phone
@@ -37,8 +37,8 @@ open_page(N_("Look inside"))
 live = require_live_model()
 labels = model_choices(live)
 names = list(labels)
-name = st.selectbox(_("Model"), names, index=names.index(live.name), format_func=labels.get, key="model",
-                    help=_("The live model, or any model saved on this server."))
+name = choose(st.selectbox, _("Model"), names, default=live.name, format_func=labels.get, key="model",
+              help=_("The live model, or any model saved on this server."))
 try:
     with st.spinner(_("Loading the model… (a Keras model takes a few seconds the first time)")):
         model = saved_model(name)

@@ -55,6 +55,31 @@ def test_recipes_fill_the_settings_and_a_change_makes_them_custom(at):
     assert any("How many times the network sees" in c.value for c in at.caption)  # each setting explained
 
 
+class OlderLabels(list):
+    """A radio's labels as the browser still shows them: from before an update (an older time
+    estimate, the other language), so what it sends back is none of the server's labels now."""
+
+    def __getitem__(self, i):
+        return super().__getitem__(i) + " (as shown before)"
+
+
+def test_a_label_from_before_an_update_is_no_choice(at):
+    """Streamlit passes a label it cannot match on as the value: no page error, nothing changes."""
+    at.radio(key="recipe").set_value("tutorial").run()
+    radio = at.radio(key="recipe").set_value("quick")  # the browser sends Quick look's label from before
+    radio.options = OlderLabels(radio.options)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="recipe").value == "tutorial" and at.number_input(key="hidden").value == 200
+    activation = at.radio(key="activation").set_value("relu")  # a setting's radio: not made custom either
+    activation.options = OlderLabels(activation.options)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.radio(key="activation").value == "sigmoid" and at.radio(key="recipe").value == "tutorial"
+    at.radio(key="activation").set_value("relu").run()  # a real choice still is one
+    assert at.radio(key="activation").value == "relu" and at.radio(key="recipe").value == "custom"
+
+
 def test_settings_known_to_blow_up_are_warned_of_before_start(at):
     assert not at.warning
     at.number_input(key="batch_size").set_value(4).run()

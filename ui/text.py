@@ -1,6 +1,6 @@
 """What visitors are shown: the site's words in their language (gettext's `_`, `ngettext`, numbers
-the language's way), text from other visitors as plain text, and messages without the server's
-paths in them."""
+the language's way), choice widgets labelled in those words (`choose`, from ui.choices), text from
+other visitors as plain text, and messages without the server's paths in them."""
 from __future__ import annotations
 
 import re
@@ -9,8 +9,10 @@ from mnistcore.i18n import N_, ngettext, number, percent, restated, time_of_day
 from mnistcore.i18n import gettext as _
 from mnistcore.lab.names import shown_name
 from mnistcore.paths import PROJECT_DIR
+from ui.choices import choose
 
-__all__ = ["N_", "_", "ngettext", "number", "percent", "plain", "public", "restated", "time_of_day", "visitor_name"]
+__all__ = ["N_", "_", "choose", "ngettext", "number", "percent", "plain", "public", "restated", "time_of_day",
+           "visitor_name"]
 
 # Everything Markdown, or Streamlit's own :emoji:, :color[...]: and $math$, could act on.
 MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~:$'\"&=^])")

@@ -19,7 +19,7 @@ from mnistcore.training import (
 )
 from ui import visitor
 from ui.resources import feedback_store, mnist, slot
-from ui.text import N_, _, public, visitor_name
+from ui.text import N_, _, choose, public, visitor_name
 from ui.text import number as written
 
 CUSTOM = "custom"
@@ -76,10 +76,8 @@ def network_changed() -> None:
 
 
 def choice(label: str, name: str, options: dict, on_change=made_custom, **kwargs):
-    if st.session_state.get(name) not in options:
-        st.session_state[name] = next(iter(options))
     shown = {key: _(words) for key, words in options.items()}  # translated now: the widget keeps the function
-    widget = st.radio(label, list(options), format_func=shown.get, key=name, on_change=on_change, **kwargs)
+    widget = choose(st.radio, label, options, format_func=shown.get, key=name, on_change=on_change, **kwargs)
     st.caption(_(EXPLAINED[name]))
     return widget
 
@@ -96,8 +94,8 @@ def chosen_settings(n_train: int) -> TrainSettings:
     labels = {key: _("{recipe} ({time})").format(recipe=_(r.title), time=describe_seconds(
                   sum(estimate_phases(r.settings, n_train, timings())))) for key, r in menu.items()}
     labels[CUSTOM] = _("Custom: choose every setting yourself")
-    picked = st.radio(_("What would you like to train?"), list(labels), format_func=labels.get, key="recipe",
-                      on_change=recipe_picked)
+    picked = choose(st.radio, _("What would you like to train?"), labels, format_func=labels.get, key="recipe",
+                    on_change=recipe_picked)
     if picked != CUSTOM:
         st.caption(_(menu[picked].says))
     with st.expander(_("The settings (yours)") if picked == CUSTOM else _("The settings: change any to make your own"),

@@ -14,7 +14,7 @@ from ui.charts import curves, trail
 from ui.chrome import now, when
 from ui.language import use
 from ui.resources import class_board, slot, store
-from ui.text import N_, _, ngettext, percent, public, restated, visitor_name
+from ui.text import N_, _, choose, ngettext, percent, public, restated, visitor_name
 from ui.train_form import timings
 
 
@@ -233,8 +233,8 @@ def earlier_runs(live, rules, allowed: bool) -> None:
     if not usable or not allowed:
         return
     labels = {run.name: (_("shipped default: ") if run.is_default else "") + run.info.summary() for run in usable}
-    picked = st.selectbox(_("Make an earlier model live again (the best first)"), list(labels), format_func=labels.get,
-                          key="revert")
+    picked = choose(st.selectbox, _("Make an earlier model live again (the best first)"), labels,
+                    format_func=labels.get, key="revert")
     chosen = next(run for run in usable if run.name == picked)
     check = policy.check_publish(chosen.info.test_accuracy, live.info.test_accuracy if live is not None else None,
                            config.publish_floor())
@@ -255,7 +255,7 @@ def make_class_model_live(entries, live, rules) -> None:
     """For whoever may change the live model: pick a model of the class board and make it live."""
     labels = {entry.run_id: f"{visitor_name(entry.label)}: {percent(entry.test_accuracy, 2)}, {recipe(entry)}"
               for entry in entries}
-    picked = st.selectbox(_("Make a model live for everyone"), list(labels), format_func=labels.get, key="class-pick")
+    picked = choose(st.selectbox, _("Make a model live for everyone"), labels, format_func=labels.get, key="class-pick")
     entry = next(entry for entry in entries if entry.run_id == picked)
     check = policy.check_publish(entry.test_accuracy, live.info.test_accuracy if live is not None else None,
                                  config.publish_floor())

@@ -142,6 +142,25 @@ def conv_all(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
+def relu_backward(d: np.ndarray, activation: np.ndarray, live: np.ndarray) -> np.ndarray:
+    """ReLU's gradient: d (overwritten) kept where the activation is above 0, else 0; `live` is room
+    for the mask (bool, shaped like d).
+
+    As a product with the mask: np.copyto(d, 0, where=...) takes 15 times as long here.
+    """
+    return np.multiply(d, np.greater(activation, 0, out=live), out=d)
+
+
+def column_sums(d: np.ndarray, out: np.ndarray, ones: np.ndarray) -> np.ndarray:
+    """A bias gradient: d (..., F) summed over all but the last axis, into out (F,); `ones` is room
+    for one value per row.
+
+    As a product with a row of ones: BLAS sums the rows several times faster than np.sum does.
+    """
+    ones.fill(1)
+    return np.matmul(ones, d.reshape(len(ones), -1), out=out)
+
+
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax of (B, 10) logits, in place."""
     logits -= logits.max(axis=1, keepdims=True)

@@ -13,8 +13,7 @@ import pytest
 
 from mnistcore.nets import build_model, keras_problem, load_model
 from mnistcore.nets.base import ModelFileError
-from mnistcore.nets.conv_layers import (conv, conv_all, conv_backward, gradient_room, interleave, pool, pool_backward,
-                                        pooled_side)
+from mnistcore.nets.conv_layers import conv, conv_all, conv_backward, gradient_room, pool, pool_backward, pooled_side
 from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
 from mnistcore.nets.numpy_net import NeuralNetWork
 from mnistcore.nets.saved import CNN_WEIGHTS
@@ -76,6 +75,12 @@ def test_convolution_gradients_match_finite_differences(batch, side):
         indices = some_indices(array.shape, rng, 40)
         np.testing.assert_allclose([grad[i] for i in indices], numeric_gradient(loss, array, indices),
                                    rtol=1e-6, atol=1e-8)
+
+
+def interleave(z: np.ndarray) -> np.ndarray:
+    """`conv`'s (2, 2, B, h, w, F) outputs in plain order: (B, 2h, 2w, F)."""
+    _, _, b, h, w, f = z.shape
+    return z.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * h, 2 * w, f)
 
 
 def test_convolution_computes_what_pooling_keeps_of_a_direct_sum():

@@ -123,12 +123,6 @@ def pool_backward(z: np.ndarray, pooled: np.ndarray, dpooled: np.ndarray, dz: np
     return dz
 
 
-def interleave(z: np.ndarray) -> np.ndarray:
-    """`conv`'s (2, 2, B, h, w, F) outputs in plain order: (B, 2h, 2w, F)."""
-    _, _, b, h, w, f = z.shape
-    return z.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * h, 2 * w, f)
-
-
 def conv_all(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     """Every output of a 3x3 convolution without bias, plainly: (B, H, W, C) -> (B, H - 2, W - 2, F).
 

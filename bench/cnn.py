@@ -53,10 +53,11 @@ BATCH = 128
 # network: conv1 forward and kernel gradient (the pixels need no gradient); conv2 forward,
 # kernel gradient and input gradient over all 11 x 11 outputs; the dense layer's three products.
 FLOP_PER_IMAGE = 2 * (2 * 26 * 26 * 9 * 32 + 3 * 11 * 11 * 288 * 64 + 3 * 1600 * 10)
-# What the NumPy network executes: it skips conv2's 21 outputs that pooling drops and conv1's
-# 100 that only those read (24 x 24 of 26 x 26), and computes conv2's input gradient over rows
-# of 12 (10 outputs and 2 zeros, conv_layers.conv_backward): 12% fewer in all.
-EXECUTED_PER_IMAGE = 2 * (2 * 24 * 24 * 9 * 32 + 2 * 10 * 10 * 288 * 64 + 9 * 10 * 12 * 64 * 32 + 3 * 1600 * 10)
+# What the NumPy network multiplies: conv1 over the 24 x 24 of its 26 x 26 outputs that anything
+# reads after pooling; conv2 by Winograd's F(2x2, 3x3) (mnistcore/nets/winograd.py), 16 products
+# over its 25 tiles of 2 x 2 outputs in each of its three passes, instead of 9 per output: 40% of
+# what Keras counts.
+EXECUTED_PER_IMAGE = 2 * (2 * 24 * 24 * 9 * 32 + 3 * 16 * 25 * 32 * 64 + 3 * 1600 * 10)
 
 
 def load() -> str:

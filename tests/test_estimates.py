@@ -14,7 +14,8 @@ def test_the_convnets_estimate_grows_as_its_batches_shrink():
     assert seconds[0] > seconds[1] > seconds[2]
 
 
-def test_a_probe_measures_its_network_once_and_scales_the_others(tmp_path, small_mnist):
+def test_a_probe_measures_its_network_once_and_scales_the_others(tmp_path, small_mnist, monkeypatch):
+    monkeypatch.setattr(timing, "PROBE_SECONDS", 0.0)  # one timing per batch size
     timings = Timings(tmp_path / "timings.json")
     settings = recipes()["quick"].settings
     before = sum(estimate_phases(settings, 60_000, timings))
@@ -40,6 +41,14 @@ def test_a_probe_measures_its_network_once_and_scales_the_others(tmp_path, small
     # Every batch size shares the probe: 4 lies between the probed 1 and 16.
     assert probe_key(TrainSettings(batch_size=4, hidden=64)) == probe_key(other) != probe_key(settings)
     assert shape_key(TrainSettings(batch_size=4, hidden=64)) != shape_key(TrainSettings(batch_size=128, hidden=64))
+
+
+def test_a_probe_times_a_quick_network_again_and_again(tmp_path, small_mnist, monkeypatch):
+    monkeypatch.setattr(timing, "PROBE_SECONDS", 60.0)  # never reached: every size timed PROBE_TIMINGS times
+    calls = []
+    probe(recipes()["quick"].settings, small_mnist, Timings(tmp_path / "timings.json"), images=64,
+          on_batch=lambda p: calls.append(p.samples_seen), batches=(16,))
+    assert len(calls) == timing.PROBE_TIMINGS * (4 + 2) and timing.PROBE_TIMINGS > 1  # 4 batches of 16, 2 of 128
 
 
 def test_an_estimate_from_a_probe_counts_every_part_of_a_run(tmp_path):

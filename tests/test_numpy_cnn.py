@@ -11,7 +11,7 @@ from unittest import mock
 import numpy as np
 import pytest
 
-from mnistcore.nets import build_model, keras_problem, load_model
+from mnistcore.nets import build_model, keras_problem, load_model, winograd
 from mnistcore.nets.base import ModelFileError
 from mnistcore.nets.conv_layers import conv, conv_all, conv_backward, gradient_room, pool, pool_backward, pooled_side
 from mnistcore.nets.numpy_cnn import CnnConfig, ConvNet
@@ -54,47 +54,90 @@ def tiny_net(seed=0, filters1=3, filters2=4, dtype=np.float64) -> ConvNet:
 # ---------------------------------------------------------------------------- gradients, layer by layer
 
 
+def im2col(x, kernel, dout=None):
+    """conv_layers' convolution of x (H, W, B, C): its outputs, or with dout, (dkernel, dx)."""
+    h, w = pooled_side(x.shape[0]), pooled_side(x.shape[1])
+    b, c, f = x.shape[2], x.shape[3], kernel.shape[-1]
+    cols = np.empty((3, 3, c, 2, 2, h, w, b), x.dtype)
+    out = conv(x, kernel, cols, np.empty((2, 2, h, w, b, f), x.dtype))
+    if dout is None:
+        return out
+    dkernel, dx = np.full_like(kernel, np.nan), np.full_like(x, np.nan)
+    # Work arrays reused from an earlier call hold anything: NaN here, and none may reach dx
+    conv_backward(cols, kernel, dout, dkernel, dx, [np.full(s, np.nan) for s in gradient_room(dout.shape, x.shape)])
+    return dkernel, dx
+
+
+def by_winograd(x, kernel, dout=None):
+    """The same by winograd's F(2x2, 3x3)."""
+    f = kernel.shape[-1]
+    u = winograd.kernel_transform(kernel)
+    work = [np.full(size, np.nan, x.dtype) for size in winograd.workspace(x.shape, f)]
+    h, w = winograd.tiles(x.shape[0]), winograd.tiles(x.shape[1])
+    out = winograd.conv(x, u, work, np.empty((2, 2, h, w, x.shape[2], f), x.dtype))
+    if dout is None:
+        return out
+    dkernel, dx = np.full_like(kernel, np.nan), np.full_like(x, np.nan)
+    winograd.conv_backward(work, u, dout, dkernel, dx)
+    return dkernel, dx
+
+
+CONVOLUTIONS = pytest.mark.parametrize("convolution", [im2col, by_winograd], ids=["im2col", "winograd"])
+
+
+@CONVOLUTIONS
 @pytest.mark.parametrize("batch, side", [(1, 6), (3, 7)])  # 7: pooling floors the last row and column
-def test_convolution_gradients_match_finite_differences(batch, side):
+def test_convolution_gradients_match_finite_differences(convolution, batch, side):
     rng = np.random.default_rng(batch)
     h = pooled_side(side)
-    x = rng.normal(size=(batch, side, side + 1, 2))
+    x = rng.normal(size=(side, side + 1, batch, 2))
     kernel = rng.normal(size=(3, 3, 2, 4))
-    weights = rng.normal(size=(2, 2, batch, h, pooled_side(side + 1), 4))  # the loss: sum(conv(x) * weights)
-    cols = np.empty((2, 2, batch, h, pooled_side(side + 1), 3, 3, 2))
+    weights = rng.normal(size=(2, 2, h, pooled_side(side + 1), batch, 4))  # the loss: sum(conv(x) * weights)
 
     def loss():
-        return float(np.sum(conv(x, kernel, cols, np.empty_like(weights)) * weights))
+        return float(np.sum(convolution(x, kernel) * weights))
 
-    loss()
-    dkernel, dx = np.empty_like(kernel), np.empty_like(x)
-    # Work arrays reused from an earlier call hold anything: NaN here, and none may reach dx
-    room = [np.full(shape, np.nan) for shape in gradient_room(weights.shape, x.shape)]
-    conv_backward(cols.copy(), kernel, weights, dkernel, dx, room)
+    dkernel, dx = convolution(x, kernel, weights)
     for array, grad in ((kernel, dkernel), (x, dx)):
         indices = some_indices(array.shape, rng, 40)
         np.testing.assert_allclose([grad[i] for i in indices], numeric_gradient(loss, array, indices),
                                    rtol=1e-6, atol=1e-8)
+    if side % 2:  # the last row, which pooling floors away, gets no gradient
+        assert not dx[-1].any()
 
 
 def interleave(z: np.ndarray) -> np.ndarray:
-    """`conv`'s (2, 2, B, h, w, F) outputs in plain order: (B, 2h, 2w, F)."""
-    _, _, b, h, w, f = z.shape
-    return z.transpose(2, 3, 0, 4, 1, 5).reshape(b, 2 * h, 2 * w, f)
+    """A convolution's (2, 2, h, w, B, F) outputs in plain order: (B, 2h, 2w, F)."""
+    _, _, h, w, b, f = z.shape
+    return z.transpose(4, 2, 0, 3, 1, 5).reshape(b, 2 * h, 2 * w, f)
 
 
-def test_convolution_computes_what_pooling_keeps_of_a_direct_sum():
+@CONVOLUTIONS
+def test_convolution_computes_what_pooling_keeps_of_a_direct_sum(convolution):
     rng = np.random.default_rng(0)
     x, kernel = rng.normal(size=(2, 7, 7, 3)), rng.normal(size=(3, 3, 3, 5))  # 5 x 5 outputs, 4 x 4 kept
-    out = conv(x, kernel, np.empty((2, 2, 2, 2, 2, 3, 3, 3)), np.empty((2, 2, 2, 2, 2, 5)))
+    out = convolution(x.transpose(1, 2, 0, 3), kernel)
     direct = np.zeros((2, 5, 5, 5))
     for i in range(5):
         for j in range(5):
             direct[:, i, j] = np.einsum("bklc,klcf->bf", x[:, i : i + 3, j : j + 3], kernel)
-    np.testing.assert_allclose(interleave(out), direct[:, :4, :4], rtol=1e-12)
+    np.testing.assert_allclose(interleave(out), direct[:, :4, :4], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(conv_all(x, kernel), direct, rtol=1e-12)
     pooled = pool(out, np.empty((2, 2, 2, 5)))
-    np.testing.assert_allclose(pooled, direct[:, :4, :4].reshape(2, 2, 2, 2, 2, 5).max(axis=(2, 4)))
+    np.testing.assert_allclose(pooled.transpose(2, 0, 1, 3),
+                               direct[:, :4, :4].reshape(2, 2, 2, 2, 2, 5).max(axis=(2, 4)))
+
+
+def test_winograd_agrees_with_im2col_in_float32_at_the_networks_sizes():
+    rng = np.random.default_rng(0)
+    x = np.maximum(rng.normal(size=(12, 12, 8, 32)), 0).astype(np.float32)  # conv1's pooled ReLU outputs
+    kernel = rng.normal(0, 0.06, (3, 3, 32, 64)).astype(np.float32)
+    dout = rng.normal(size=(2, 2, 5, 5, 8, 64)).astype(np.float32)
+    for got, expected in zip([by_winograd(x, kernel), *by_winograd(x, kernel, dout)],
+                             [im2col(x, kernel), *im2col(x, kernel, dout)]):
+        scale = np.abs(expected).max()
+        assert got.dtype == np.float32 and scale > 0.1
+        np.testing.assert_allclose(got, expected, atol=2e-6 * scale)
 
 
 @pytest.mark.parametrize("batch", [1, 4])
@@ -110,6 +153,8 @@ def test_pooling_gradient_matches_finite_differences(batch):
     pool(z, pooled)
     dz = np.full_like(z, np.nan)  # pool_backward must write every value
     pool_backward(z, pooled, weights, dz)
+    in_place = z.copy()  # as training calls it, the gradient written over z
+    np.testing.assert_array_equal(pool_backward(in_place, pooled, weights, in_place), dz)
     indices = list(np.ndindex(*z.shape))
     np.testing.assert_allclose(dz[tuple(np.array(indices).T)], numeric_gradient(loss, z, indices),
                                rtol=1e-6, atol=1e-8)

@@ -236,6 +236,11 @@ def blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+def blas_threads() -> int:
+    """How many threads NumPy's BLAS may use right now (threadpoolctl limits included)."""
+    return min((info["num_threads"] for info in blas_controller().select(user_api="blas").info()), default=1)
+
+
 def cosine_factor(done: float) -> float:
     """A cosine schedule's factor on the step size: 1 at the start of a run (`done` = 0), 0 at its end."""
     return 0.5 * (1.0 + math.cos(math.pi * done))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 import threading
 import time
@@ -110,6 +111,8 @@ def _modelled_forward(settings: TrainSettings) -> float:
 
 
 PROBE_IMAGES = 128   # images a start-up probe trains on at each batch size (at least two batches): ~1 s in all
+PROBE_SECONDS = 0.2  # ...timed again until this much has passed (up to PROBE_TIMINGS times), the median taken:
+PROBE_TIMINGS = 5    # one 10 ms timing of the tutorial's network was 30% off the run it estimated
 PROBE_BATCHES = (1, 4, 32, 256)  # batch sizes a probe times; others are interpolated between them
 
 
@@ -160,9 +163,12 @@ def probe(settings: TrainSettings, data, timings: Timings, images: int = PROBE_I
         model = new_model(settings)  # fresh at each size: settings meant for big batches may blow up at 1
         # The first batches pay for allocations and caches: not timed.
         model.fit(x_train[:batch], y_train[:batch], epochs=1, batch_size=batch, augment=augment)
-        started = time.perf_counter()
-        model.fit(x_train[:n], y_train[:n], epochs=1, batch_size=batch, on_batch=on_batch, augment=augment)
-        paces[batch] = (time.perf_counter() - started) / n
+        timed = []
+        while not timed or (sum(timed) < PROBE_SECONDS and len(timed) < PROBE_TIMINGS):
+            started = time.perf_counter()
+            model.fit(x_train[:n], y_train[:n], epochs=1, batch_size=batch, on_batch=on_batch, augment=augment)
+            timed.append(time.perf_counter() - started)
+        paces[batch] = statistics.median(timed) / n
     started = time.perf_counter()
     model.predict_proba(x_test[:CURVE_IMAGES])
     forward = (time.perf_counter() - started) / CURVE_IMAGES

@@ -105,13 +105,14 @@ def _input_transform(x: np.ndarray, rows: np.ndarray, v: np.ndarray) -> None:
     np.subtract(c1, c3, out=v[:, 3])
 
 
-# Signs folded into the gradient's transforms: with S = diag(1, 1, 1, -1), At' = [[1, 0], [1, 1],
-# [1, -1], [0, -1]] is S times [[1, 0], [1, 1], [1, -1], [0, 1]], whose rows need no negation pass;
-# the signs move onto the small kernel-sized arrays instead: S G, and U times S_xi S_eta.
+# The output gradient's transform is dM = At' dY At. At' = [[1, 0], [1, 1], [1, -1], [0, -1]] is
+# S A with S = diag(1, 1, 1, -1) and A = [[1, 0], [1, 1], [1, -1], [0, 1]], so the backward pass
+# computes A dY A' = S dM S (dM with its 4th row and column negated) and puts the signs back on
+# the small kernel-sized arrays instead: S G for the kernel's gradient, U times S_xi S_eta for dV.
 SIGNS = np.array([1, 1, 1, -1])
+A = np.array([[1, 0], [1, 1], [1, -1], [0, 1]])
 G_SIGNED = G * SIGNS[:, None]
 SIGNS_2D = np.multiply.outer(SIGNS, SIGNS)[:, :, None, None]
-A_SIGNED = np.array([[1, 0], [1, 1], [1, -1], [0, 1]])  # S At'
 
 
 def conv_backward(work: list[np.ndarray], u: np.ndarray, dout: np.ndarray, dkernel: np.ndarray,
@@ -125,20 +126,21 @@ def conv_backward(work: list[np.ndarray], u: np.ndarray, dout: np.ndarray, dkern
     c, f = u.shape[2:]
     views = _views(work, h, w, b, c, f)
     v, dm, half, du = views["v"], views["m"], views["half"], views["du"]
-    # dM = S A dY A' S with A = [[1, 0], [1, 1], [1, -1], [0, 1]]: two small products, along rows
-    # (xi) into `half`, then along columns (eta) into dm. (A's entries are 0 and 1 and each
-    # output sums two values at most: the same sums as element-wise adds, in fewer passes.)
-    a = A_SIGNED.astype(dout.dtype)
+    # dm = A dY A' (= S dM S): two small products, along rows (xi) into `half`, then along columns
+    # (eta). A's entries are 0 and 1 and each output sums two values at most: the same sums as
+    # element-wise adds, in two passes instead of ten.
+    a = A.astype(dout.dtype)
     np.matmul(a, dout.reshape(2, -1), out=half.reshape(4, -1))
     np.matmul(a, half.reshape(4, 2, -1), out=dm.reshape(4, 4, -1))
-    # dU = V' dM; dkernel = G' dU G
+    # dU = V' dM = S (V' dm) S; dkernel = G' dU G = (S G)' (V' dm) (S G)
     np.matmul(v.reshape(16, -1, c).transpose(0, 2, 1), dm.reshape(16, -1, f), out=du.reshape(16, c, f))
     g = G_SIGNED.astype(dout.dtype)
     rows = (g.T @ du.reshape(4, -1)).reshape(3, 4, -1)  # G' dU, then (G' dU) G
     np.matmul(g.T, rows, out=dkernel.reshape(3, 3, -1))
     if dx is None:
         return
-    # dV = dM U': the signs go on a C-ordered copy of U's transpose (BLAS is slower on transposed views)
+    # dV = dM U' = dm (S_xi S_eta U)': the signs go on a C-ordered copy of U's transpose (BLAS is
+    # slower on transposed views)
     u_t = np.ascontiguousarray((u * SIGNS_2D.astype(u.dtype)).transpose(0, 1, 3, 2))
     dv = views["dv"]  # where dM along rows was: no longer needed
     np.matmul(dm.reshape(16, -1, f), u_t.reshape(16, f, c), out=dv.reshape(16, -1, c))

@@ -103,3 +103,7 @@ def test_a_process_silent_for_an_hour_is_forgotten_at_the_next_beat(pg_url):
     assert board.alive(2 * FORGOTTEN_SECONDS) == {"b"} and board.alive(60) == {"b"}
     board.beat("a")  # back again
     assert board.alive(60) == {"a", "b"}
+    # At shutdown the process closes its pool while a slot's heartbeat thread may still beat: no error
+    from psycopg_pool import ConnectionPool
+    board._pool = ConnectionPool(pg_url, open=False)
+    board.beat("a")

@@ -66,7 +66,9 @@ class PgRunBoard:
             self._cached = (version, loaded)
 
     def beat(self, process: str) -> None:
-        """`process` is alive now."""
+        """`process` is alive now (nothing once the process has closed its pool: it is stopping)."""
+        if self._pool.closed:
+            return
         with self._pool.connection() as db:  # one statement, one round trip: the long silent go too
             db.execute(f"WITH forgotten AS (DELETE FROM processes WHERE seen < {NOW} - %s AND id <> %s) "
                        f"INSERT INTO processes (id, seen) VALUES (%s, {NOW}) "

@@ -233,7 +233,9 @@ def test_train_running_and_finished_on_a_phone_in_both_languages(tmp_path):
         # A run slow enough to look at while it trains: one image at a time through 1,024 hidden neurons.
         pick(page, "自定义：每项设置自己选")
         for label, value in (("训练轮数", "30"), ("批大小", "1"), ("隐藏层神经元", "1024")):
-            field = page.get_by_label(re.compile("^" + label + "（"))
+            # The visible one: while the page is redrawn for the new recipe, the settings box drawn for
+            # the old one (folded, hidden) can still hold a field of the same name.
+            field = page.get_by_label(re.compile("^" + label + "（")).filter(visible=True)
             field.wait_for(timeout=60_000)
             field.fill(value)
             field.press("Enter")

@@ -137,7 +137,7 @@ def test_winograd_agrees_with_im2col_in_float32_at_the_networks_sizes():
                              [im2col(x, kernel), *im2col(x, kernel, dout)]):
         scale = np.abs(expected).max()
         assert got.dtype == np.float32 and scale > 0.1
-        np.testing.assert_allclose(got, expected, atol=2e-6 * scale)
+        np.testing.assert_allclose(got, expected, atol=5e-6 * scale)  # 7e-7 seen here
 
 
 @pytest.mark.parametrize("batch", [1, 4])

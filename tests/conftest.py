@@ -17,6 +17,9 @@ from mnistcore.paths import STATIC_DIR, WEIGHTS_DIR
 from probed import probed_already
 
 _STARTED = time.time()
+# Every Python a test starts (servers, fresh interpreters) prints its threads' stacks if it crashes
+# (a segfault shows as exit status -11 and nothing else): passed on through the environment.
+os.environ.setdefault("PYTHONFAULTHANDLER", "1")
 # What the code of a test starts, recognised by what it calls. Servers: tests/sitetools.running_site,
 # and test_processes.serve_lab (deploy/serve_lab.py: Streamlit processes behind nginx). Browsers
 # always start a server. A fresh Python: the CLI, import checks from scratch, the tutorial's script.

@@ -1,5 +1,7 @@
 """Estimates: the cost model counts the batch size for every network, and a start-up probe measures
 each recipe's network on this machine, at a few batch sizes, before any run has been timed here."""
+import threading
+
 import pytest
 
 from mnistcore.training import POINTS_FIRST_EPOCH, POINTS_PER_EPOCH, Timings, TrainSettings, estimate_phases, recipes
@@ -49,6 +51,42 @@ def test_a_probe_times_a_quick_network_again_and_again(tmp_path, small_mnist, mo
     probe(recipes()["quick"].settings, small_mnist, Timings(tmp_path / "timings.json"), images=64,
           on_batch=lambda p: calls.append(p.samples_seen), batches=(16,))
     assert len(calls) == timing.PROBE_TIMINGS * (4 + 2) and timing.PROBE_TIMINGS > 1  # 4 batches of 16, 2 of 128
+
+
+def test_the_start_up_probe_stops_at_its_next_batch_when_the_process_exits(tmp_path, monkeypatch, caplog):
+    from mnistcore.lab import services
+    monkeypatch.setattr(services, "_PROBE_ENDING", threading.Event())
+    seen, bookkeeping = [], services.slot_bookkeeping
+
+    def counted(settings):
+        inner = bookkeeping(settings)
+
+        def on_batch(progress):
+            seen.append(progress)
+            if len(seen) == 3:
+                services._PROBE_ENDING.set()  # what the exit handler does, in the middle of the probe
+            return inner(progress)
+        return on_batch
+
+    monkeypatch.setattr(services, "slot_bookkeeping", counted)
+    timings = Timings(tmp_path / "timings.json")
+    prober = threading.Thread(target=services.probe_networks, args=(timings,))  # its own thread, as the lab's
+    prober.start()
+    prober.join(timeout=120)
+    assert not prober.is_alive() and len(seen) == 3  # stopped at the next batch: no fourth
+    assert all(timings.probed(r.settings) is None for r in recipes().values())  # nothing half-timed was kept
+    assert "failed" not in caplog.text  # an exit is no failure
+
+
+def test_a_server_whose_networks_are_timed_starts_no_probe_work(tmp_path, monkeypatch):
+    from probed import probed_already
+
+    from mnistcore.lab import services
+
+    loaded = []
+    monkeypatch.setattr(services, "mnist", lambda: loaded.append(1))  # the probe's first step, when it has work
+    services.probe_networks(Timings(probed_already(tmp_path / "timings.json")))
+    assert not loaded
 
 
 def test_an_estimate_from_a_probe_counts_every_part_of_a_run(tmp_path):

@@ -14,6 +14,7 @@ MNISTLAB_FEEDBACK_DB elsewhere get their own. Everything here is thread-safe.
 """
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import logging
@@ -123,7 +124,9 @@ def training_slot() -> TrainingSlot:
                             lab_record=lab.record if lab is not None else None)
 
     def make() -> TrainingSlot:
-        threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe").start()
+        prober = threading.Thread(target=probe_networks, args=(timings,), daemon=True, name="timing-probe")
+        prober.start()
+        atexit.register(_end_probe, prober)
         return TrainingSlot(train=train, heartbeat_timeout=seconds, places_per_client=places, board=_board(path, url),
                             timings=timings, on_model=keep_for_class)
 
@@ -150,21 +153,53 @@ def _shared_limit(path, name: str, counts: dict[str, int], seconds: float):
     return PgSharedRateLimit(url, name, counts, seconds)
 
 
+_PROBE_ENDING = threading.Event()  # set at exit: the start-up probe stops at its next batch
+
+
+class _Ending(Exception):
+    """The process is exiting: the start-up probe gives up."""
+
+
 def probe_networks(timings: Timings) -> None:
     """Time a few batches of each recipe's network that this server has never timed (seconds, once),
     as the slot trains them (one BLAS thread, its bookkeeping after every batch, the companion's fit
     after the last epoch): the first visitor's estimate is then this machine's, not the cost model's."""
     lower_priority(TRAINING_NICENESS)  # as the slot's worker trains: behind the pages, and timed so
+
+    def unless_ending(work: Callable) -> Callable:
+        def checked(*args):
+            if _PROBE_ENDING.is_set():
+                raise _Ending
+            return work(*args)
+        return checked
+
+    untimed = [r.settings for r in recipes().values()  # not Keras: importing TensorFlow would cost more
+               if not r.settings.network.tensorflow and timings.probed(r.settings) is None]
+    if not untimed:  # timed on an earlier start: nothing to do, nothing left running at exit
+        return
     try:
         data = mnist()
         reference_for(*data[0])  # every run's companion needs it: made once per process, before the first run
         with threadpool_limits(limits=1, user_api="blas"):
-            for recipe in recipes().values():
-                if not recipe.settings.network.tensorflow:  # importing TensorFlow to time it would cost more
-                    probe(recipe.settings, data, timings, on_batch=slot_bookkeeping(recipe.settings),
-                          finish=lambda model: companion(model, data))
+            for settings in untimed:
+                probe(settings, data, timings, on_batch=unless_ending(slot_bookkeeping(settings)),
+                      finish=unless_ending(lambda model: companion(model, data)))
+    except _Ending:
+        pass
     except Exception:  # noqa: BLE001 - estimates fall back on the cost model; the log says why
         log.warning("training: timing the networks at start-up failed", exc_info=True)
+
+
+def _end_probe(prober: threading.Thread) -> None:
+    """At exit: stop the start-up probe at its next batch, and give it a few seconds to.
+
+    Left running, a daemon thread inside NumPy while the interpreter tears down crashed about 1
+    exit in 15 of a short-lived process here (status -11, after the program's last line had run).
+    A batch takes milliseconds; fitting the companion, which has no batches to stop at, takes 3 s
+    on a quiet machine: a busier one may not wait for all of it.
+    """
+    _PROBE_ENDING.set()
+    prober.join(timeout=5)
 
 
 def slot_bookkeeping(settings: TrainSettings) -> Callable[[Progress], bool]:

@@ -164,6 +164,10 @@ def probe_networks(timings: Timings) -> None:
     """Time a few batches of each recipe's network that this server has never timed (seconds, once),
     as the slot trains them (one BLAS thread, its bookkeeping after every batch, the companion's fit
     after the last epoch): the first visitor's estimate is then this machine's, not the cost model's."""
+    untimed = [r.settings for r in recipes().values()  # not Keras: importing TensorFlow would cost more
+               if not r.settings.network.tensorflow and timings.probed(r.settings) is None]
+    if not untimed:  # timed on an earlier start: nothing to do, nothing left running at exit
+        return
     lower_priority(TRAINING_NICENESS)  # as the slot's worker trains: behind the pages, and timed so
 
     def unless_ending(work: Callable) -> Callable:
@@ -173,10 +177,6 @@ def probe_networks(timings: Timings) -> None:
             return work(*args)
         return checked
 
-    untimed = [r.settings for r in recipes().values()  # not Keras: importing TensorFlow would cost more
-               if not r.settings.network.tensorflow and timings.probed(r.settings) is None]
-    if not untimed:  # timed on an earlier start: nothing to do, nothing left running at exit
-        return
     try:
         data = mnist()
         reference_for(*data[0])  # every run's companion needs it: made once per process, before the first run

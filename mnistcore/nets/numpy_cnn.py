@@ -334,8 +334,8 @@ class ConvNet(DigitModel):
             return self._predict_one(x)
         out = np.empty((len(x), 10), DTYPE)
         f1, f2 = self.config.filters1, self.config.filters2
-        # the largest arrays: conv1's windows and outputs, conv2's transformed tiles and products
-        per_image = 4 * POOLED1**2 * (f1 + 9) + 24 * POOLED2**2 * (f1 + f2)
+        # the largest arrays: conv1's windows and outputs, conv2's work arrays
+        per_image = 4 * POOLED1**2 * (f1 + 9) + sum(winograd.workspace((POOLED1, POOLED1, 1, f1), f2))
         step = max(1, PREDICT_VALUES // per_image)  # bounded memory for any n
         buffers = {}  # this call's own: other threads may predict with this model at the same time
         for begin in range(0, len(x), step):

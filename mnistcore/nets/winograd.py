@@ -32,11 +32,22 @@ def tiles(side: int) -> int:
     return (side - 2) // 2
 
 
+def _shapes(h: int, w: int, b: int, c: int, f: int) -> dict[str, tuple[int, tuple[int, ...]]]:
+    """Each work array's (flat array it lives in, shape), for h x w tiles of B images, C channels in,
+    F filters out. Arrays sharing a flat one are never needed at the same time."""
+    return {"v": (0, (4, 4, h, w, b, c)),            # the transformed tiles, kept for the backward pass
+            "m": (1, (4, 4, h, w, b, f)),            # the products M; backward: dM
+            "half": (2, (2, 4, h, w, b, f)),         # M along rows; backward: dM along rows...
+            "dv": (2, (4, 4, h, w, b, c)),           # ...and then dV
+            "rows": (3, (4, h, 2 * w + 2, b, c)),    # the tiles along rows; backward: dV back along rows
+            "back": (3, (4, h + 1, 2, w, b, c)),
+            "scratch": (4, (4, h + 1, w, b, c)),
+            "du": (5, (4, 4, c, f))}                 # the kernel's gradient dU
+
+
 def workspace(x_shape: tuple[int, ...], filters: int) -> list[int]:
     """Sizes (values) of the flat work arrays that `conv` and then `conv_backward` use, for input
-    x_shape (H, W, B, C) and F filters: [the transformed tiles V, which conv leaves for the backward
-    pass; the products M, later dM; M along rows, later dM along rows and then dV; the tiles along
-    rows, later dV back along rows; scratch; the kernel's gradient dU].
+    x_shape (H, W, B, C) and F filters (`_shapes` says what each holds).
 
     The backward pass reuses the forward pass's temporaries: for a piece of 32 images 8 MB instead
     of 16. Two training threads each pass their pieces' arrays through the cache the cores share
@@ -44,19 +55,15 @@ def workspace(x_shape: tuple[int, ...], filters: int) -> list[int]:
     (`conv_layers.pool_backward`), made a training step with both threads 10-20% faster.
     """
     height, width, b, c = x_shape
-    h, w, f = tiles(height), tiles(width), filters
-    t = h * w * b
-    return [16 * t * c, 16 * t * f, max(8 * t * f, 16 * t * c), 4 * max(h * width, (h + 1) * 2 * w) * b * c,
-            4 * (h + 1) * w * b * c, 16 * c * f]
+    sizes = [0] * 6
+    for k, shape in _shapes(tiles(height), tiles(width), b, c, filters).values():
+        sizes[k] = max(sizes[k], int(np.prod(shape)))
+    return sizes
 
 
 def _views(work: list[np.ndarray], h: int, w: int, b: int, c: int, f: int) -> dict[str, np.ndarray]:
     """The work arrays shaped for one use each (views of the flat ones `workspace` sized)."""
-    def view(k: int, *shape: int) -> np.ndarray:
-        return work[k][: np.prod(shape)].reshape(shape)
-    return {"v": view(0, 4, 4, h, w, b, c), "m": view(1, 4, 4, h, w, b, f), "half": view(2, 2, 4, h, w, b, f),
-            "dv": view(2, 4, 4, h, w, b, c), "rows": view(3, 4, h, 2 * w + 2, b, c),
-            "back": view(3, 4, h + 1, 2, w, b, c), "scratch": view(4, 4, h + 1, w, b, c), "du": view(5, 4, 4, c, f)}
+    return {name: work[k][: np.prod(shape)].reshape(shape) for name, (k, shape) in _shapes(h, w, b, c, f).items()}
 
 
 def kernel_transform(kernel: np.ndarray) -> np.ndarray:
